@@ -1,0 +1,19 @@
+//! Waymark's domain kernel.
+//!
+//! Everything here is pure: deciders take a state and a command and return events or a
+//! rejection; they never read a clock, a database or the network. Whatever a decision needs
+//! from the outside world (the time, who line-manages whom) is looked up *before* deciding and
+//! arrives inside the command.
+
+pub mod decider;
+pub mod envelope;
+pub mod ids;
+pub mod rejection;
+pub mod testing;
+pub mod text;
+
+pub use decider::{Decider, DomainEvent};
+pub use envelope::{EventMetadata, StreamId};
+pub use ids::{ActorId, CommandId, CorrelationId, EventId, SchoolId, StaffId, TrustId};
+pub use rejection::{Rejection, RejectionKind};
+pub use text::{Text, TextError};

@@ -1,0 +1,66 @@
+//! Waymark's event store: append-only streams in one PostgreSQL table, read back per stream or
+//! globally in commit order without ever skipping a late-committing transaction.
+//!
+//! - [`EventStore`] is the port; [`PgEventStore`] its PostgreSQL adapter.
+//! - [`Subscription`] follows the global log from a checkpoint (catch-up, then live).
+//! - [`execute`] runs one command through a pure decider: load, decide, append, retry on
+//!   conflict, and return the original result when a command is retried.
+
+mod aggregate;
+mod error;
+mod migrate;
+mod postgres;
+mod subscription;
+mod types;
+
+pub use aggregate::{CommandContext, ExecuteError, Executed, execute};
+pub use error::{AppendError, DecodeError, StoreError, VersionConflict};
+pub use migrate::{MigrateError, migrate};
+pub use postgres::PgEventStore;
+pub use subscription::Subscription;
+pub use types::{
+    AppendOutcome, Checkpoint, ExpectedVersion, Filter, NewEvent, ReadBatch, RecordedEvent, decode,
+};
+
+use std::future::Future;
+use waymark_domain::ids::CommandId;
+use waymark_domain::{EventMetadata, StreamId, TrustId};
+
+/// The event store port.
+pub trait EventStore: Clone + Send + Sync + 'static {
+    /// Appends `events` to `stream` if its version matches `expected`, in one statement.
+    /// Appending events whose ids are already stored (a retry) returns the original outcome
+    /// with `replayed` set instead of storing them twice.
+    fn append(
+        &self,
+        trust: TrustId,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        metadata: &EventMetadata,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<AppendOutcome, AppendError>> + Send;
+
+    /// The events of one stream of one trust from `from_version` on, in version order. A
+    /// stream of another trust reads as empty.
+    fn read_stream(
+        &self,
+        trust: TrustId,
+        stream: &StreamId,
+        from_version: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Up to `limit` committed events after `after`, in commit order, gap-safe.
+    fn read_all(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+        filter: &Filter,
+    ) -> impl Future<Output = Result<ReadBatch, StoreError>> + Send;
+
+    /// The events a command produced, if it ran before (for idempotent retries).
+    fn find_command(
+        &self,
+        trust: TrustId,
+        command: CommandId,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+}

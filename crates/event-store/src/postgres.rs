@@ -1,0 +1,522 @@
+//! The PostgreSQL adapter.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use sqlx::postgres::{PgListener, PgRow};
+use sqlx::types::Json;
+use sqlx::{Acquire, PgConnection, PgPool, Row};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use waymark_domain::envelope::Envelope;
+use waymark_domain::ids::{ActorId, CommandId, CorrelationId};
+use waymark_domain::{EventId, EventMetadata, StreamId, TrustId};
+
+use crate::EventStore;
+use crate::error::{AppendError, StoreError, VersionConflict};
+use crate::subscription::Subscription;
+use crate::types::{
+    AppendOutcome, Checkpoint, ExpectedVersion, Filter, NewEvent, ReadBatch, RecordedEvent,
+};
+
+/// The NOTIFY channel that wakes subscribers in other processes.
+const CHANNEL: &str = "waymark_events";
+
+/// One statement per batch: the stream head, the expected-version check and the insert. Two
+/// writers racing for the same version both pass the check; the unique (stream, version)
+/// index then lets exactly one commit and the other fails, which we report as a conflict.
+///
+/// The `head_tx` guard keeps each stream's events in version order for readers, who read in
+/// transaction-id order: a transaction that obtained its id *before* the stream's head was
+/// written must not append after it. Only appends inside a longer caller transaction can hit
+/// this; they retry in a fresh transaction.
+const APPEND_SQL: &str = r#"
+WITH head AS (
+    SELECT stream_version, tx_id FROM event_store.events
+    WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
+), base AS (
+    SELECT coalesce((SELECT stream_version FROM head), 0) AS version,
+           coalesce((SELECT tx_id FROM head), 0) AS head_tx
+)
+INSERT INTO event_store.events
+    (stream_id, stream_version, event_id, event_type, schema_version, trust_id,
+     actor_id, causation_id, correlation_id, command_id, payload)
+SELECT $1, base.version + e.ord, e.event_id, e.event_type, e.schema_version, $3,
+       $8, $9, $10, $11, e.payload
+FROM base, unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
+    WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
+WHERE ($2::int8 IS NULL OR base.version = $2)
+  AND base.head_tx <= pg_current_xact_id()::text::int8
+RETURNING position, stream_version, tx_id
+"#;
+
+const EVENT_COLUMNS: &str = "position, tx_id, stream_id, stream_version, event_id, event_type, \
+     schema_version, trust_id, actor_id, causation_id, correlation_id, command_id, recorded_at, payload";
+
+/// The gap-safe global read. `barrier` is the oldest transaction still running: every
+/// transaction older than it has finished, so rows below it can no longer appear, and rows at
+/// or above it wait for the next read. The LEFT JOIN returns the barrier even when no event
+/// is readable.
+const READ_ALL_SQL: &str = r#"
+SELECT b.barrier, b.head_tx,
+       e.position, e.tx_id, e.stream_id, e.stream_version, e.event_id, e.event_type,
+       e.schema_version, e.trust_id, e.actor_id, e.causation_id, e.correlation_id,
+       e.command_id, e.recorded_at, e.payload
+FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8 AS barrier,
+             (SELECT max(tx_id) FROM event_store.events) AS head_tx) b
+LEFT JOIN LATERAL (
+    SELECT * FROM event_store.events
+    WHERE (tx_id, position) > ($1, $2) AND tx_id < b.barrier
+      AND ($4::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($4))
+    ORDER BY tx_id, position
+    LIMIT $3
+) e ON true
+"#;
+
+/// The PostgreSQL event store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgEventStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: PgPool,
+    /// Bumped whenever new events may be readable: local appends and NOTIFYs from others.
+    wake: watch::Sender<u64>,
+    /// Asks the notifier task to tell other processes.
+    notify_others: Arc<Notify>,
+    notifier: OnceLock<()>,
+    listener: OnceLock<()>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl std::fmt::Debug for PgEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEventStore").finish_non_exhaustive()
+    }
+}
+
+impl PgEventStore {
+    pub fn new(pool: PgPool) -> Self {
+        let (wake, _) = watch::channel(0);
+        Self {
+            shared: Arc::new(Shared {
+                pool,
+                wake,
+                notify_others: Arc::new(Notify::new()),
+                notifier: OnceLock::new(),
+                listener: OnceLock::new(),
+                cancel: CancellationToken::new(),
+            }),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.shared.pool
+    }
+
+    /// Follows the global log from `from`: catches up, then waits for new events.
+    pub fn subscribe(&self, from: Checkpoint, filter: Filter) -> Subscription {
+        Subscription::new(self.clone(), from, filter)
+    }
+
+    /// A receiver that changes whenever new events may be readable.
+    pub(crate) fn wake_signal(&self) -> watch::Receiver<u64> {
+        self.start_listener();
+        self.shared.wake.subscribe()
+    }
+
+    /// Appends inside the caller's transaction, so the events commit (or not) together with
+    /// the caller's own changes: a timer marked fired and its event, for example.
+    pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        trust: TrustId,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        metadata: &EventMetadata,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, AppendError> {
+        // A savepoint keeps the caller's transaction usable when the insert fails, so the
+        // failure can be told apart (retry, conflict) and reported.
+        let mut savepoint = conn.begin().await?;
+        let inserted = insert(&mut savepoint, trust, stream, expected, metadata, events).await;
+        match inserted {
+            Ok(Some(outcome)) => {
+                savepoint.commit().await?;
+                self.appended();
+                Ok(outcome)
+            }
+            Ok(None) | Err(Insert::Unique) => {
+                savepoint.rollback().await?;
+                explain_refusal(conn, trust, stream, expected, events).await
+            }
+            Err(Insert::Failed(error)) => Err(error),
+        }
+    }
+
+    /// Called after every successful append.
+    fn appended(&self) {
+        self.shared.wake.send_modify(|n| *n = n.wrapping_add(1));
+        self.start_notifier();
+        self.shared.notify_others.notify_one();
+    }
+
+    /// Tells subscribers in other processes, coalescing bursts. NOTIFY is kept out of the
+    /// append's own transaction on purpose: PostgreSQL serialises the commits of notifying
+    /// transactions, which would throttle concurrent writers.
+    fn start_notifier(&self) {
+        self.shared.notifier.get_or_init(|| {
+            let pool = self.shared.pool.clone();
+            let cancel = self.shared.cancel.clone();
+            let wanted = self.shared.notify_others.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = wanted.notified() => {}
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(CHANNEL)
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::debug!(%error, "could not notify other processes of new events");
+                    }
+                }
+            });
+        });
+    }
+
+    /// Listens for other processes' appends. Notifications are hints: subscribers poll too,
+    /// because NOTIFYs sent while the listener reconnects are lost.
+    fn start_listener(&self) {
+        self.shared.listener.get_or_init(|| {
+            let pool = self.shared.pool.clone();
+            let cancel = self.shared.cancel.clone();
+            let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+            tokio::spawn(async move {
+                let bump = |shared: &Weak<Shared>| match shared.upgrade() {
+                    Some(shared) => {
+                        shared.wake.send_modify(|n| *n = n.wrapping_add(1));
+                        true
+                    }
+                    None => false,
+                };
+                loop {
+                    let mut listener = match PgListener::connect_with(&pool).await {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            tracing::debug!(%error, "event listener cannot connect; retrying");
+                            tokio::select! {
+                                () = cancel.cancelled() => return,
+                                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            }
+                        }
+                    };
+                    if let Err(error) = listener.listen(CHANNEL).await {
+                        tracing::debug!(%error, "event listener cannot LISTEN; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    loop {
+                        tokio::select! {
+                            () = cancel.cancelled() => return,
+                            received = listener.recv() => {
+                                if let Err(error) = received {
+                                    tracing::debug!(%error, "event listener lost its connection");
+                                    break;
+                                }
+                                if !bump(&shared) {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        });
+    }
+}
+
+enum Insert {
+    Unique,
+    Failed(AppendError),
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    trust: TrustId,
+    stream: &StreamId,
+    expected: ExpectedVersion,
+    metadata: &EventMetadata,
+    events: &[NewEvent],
+) -> Result<Option<AppendOutcome>, Insert> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id.into_uuid()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<i32> = events
+        .iter()
+        .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+        .collect();
+    let payloads: Vec<Json<&serde_json::Value>> = events.iter().map(|e| Json(&e.payload)).collect();
+    let rows = sqlx::query(APPEND_SQL)
+        .bind(stream.as_str())
+        .bind(expected.as_sql())
+        .bind(trust.into_uuid())
+        .bind(ids)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata.actor.into_uuid())
+        .bind(metadata.causation_id.map(EventId::into_uuid))
+        .bind(metadata.correlation_id.into_uuid())
+        .bind(metadata.command_id.map(CommandId::into_uuid))
+        .fetch_all(&mut *conn)
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            return Err(Insert::Unique);
+        }
+        Err(error) => return Err(Insert::Failed(error.into())),
+    };
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut appended = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let position: i64 = row.try_get(0).map_err(|e| Insert::Failed(e.into()))?;
+        let version: i64 = row.try_get(1).map_err(|e| Insert::Failed(e.into()))?;
+        let tx_id: i64 = row.try_get(2).map_err(|e| Insert::Failed(e.into()))?;
+        appended.push((version, position, tx_id));
+    }
+    Ok(Some(outcome(stream, appended, false)))
+}
+
+fn outcome(stream: &StreamId, mut rows: Vec<(i64, i64, i64)>, replayed: bool) -> AppendOutcome {
+    rows.sort_unstable();
+    let (version, position, tx_id) = rows.last().copied().unwrap_or_default();
+    AppendOutcome {
+        stream_id: stream.clone(),
+        version,
+        positions: rows.iter().map(|&(_, position, _)| position).collect(),
+        checkpoint: Checkpoint { tx_id, position },
+        replayed,
+    }
+}
+
+/// The insert stored nothing: either these events are stored already (a retry, answered
+/// with the first attempt's outcome), or the stream moved on (a conflict).
+async fn explain_refusal(
+    conn: &mut PgConnection,
+    trust: TrustId,
+    stream: &StreamId,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, AppendError> {
+    if let Some(outcome) = find_existing(conn, trust, stream, events).await? {
+        return Ok(outcome);
+    }
+    let actual = sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT max(stream_version) FROM event_store.events WHERE stream_id = $1",
+    )
+    .bind(stream.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Err(AppendError::Conflict(VersionConflict {
+        stream: stream.clone(),
+        expected,
+        actual: actual.unwrap_or(0),
+    }))
+}
+
+/// If every event of the batch is stored already, in this stream of this trust, this is a
+/// retry: return what the first attempt returned.
+async fn find_existing(
+    conn: &mut PgConnection,
+    trust: TrustId,
+    stream: &StreamId,
+    events: &[NewEvent],
+) -> Result<Option<AppendOutcome>, AppendError> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id.into_uuid()).collect();
+    let rows = sqlx::query(
+        "SELECT event_id, stream_id, trust_id, stream_version, position, tx_id \
+         FROM event_store.events WHERE event_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut found = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let event_id = EventId::from_uuid(row.try_get(0)?);
+        let same_place = row.try_get::<&str, _>(1)? == stream.as_str()
+            && row.try_get::<Uuid, _>(2)? == trust.into_uuid();
+        if !same_place {
+            return Err(AppendError::EventIdReused(event_id));
+        }
+        found.push((row.try_get(3)?, row.try_get(4)?, row.try_get(5)?));
+    }
+    if found.len() != events.len() {
+        let missing = ids
+            .iter()
+            .find(|id| {
+                rows.iter()
+                    .all(|row| row.try_get::<Uuid, _>(0).ok().as_ref() != Some(*id))
+            })
+            .copied()
+            .unwrap_or_default();
+        return Err(AppendError::EventIdReused(EventId::from_uuid(missing)));
+    }
+    Ok(Some(outcome(stream, found, true)))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Decodes the event columns starting at `at` (in `EVENT_COLUMNS` order).
+fn event_from_row(row: &PgRow, at: usize) -> Result<RecordedEvent, StoreError> {
+    let schema_version: i32 = row.try_get(at + 6)?;
+    Ok(Envelope {
+        position: row.try_get(at)?,
+        tx_id: row.try_get(at + 1)?,
+        stream_id: StreamId::parse(row.try_get::<&str, _>(at + 2)?).map_err(corrupt)?,
+        stream_version: row.try_get(at + 3)?,
+        event_id: EventId::from_uuid(row.try_get(at + 4)?),
+        event_type: row.try_get(at + 5)?,
+        schema_version: u32::try_from(schema_version).map_err(corrupt)?,
+        trust_id: TrustId::from_uuid(row.try_get(at + 7)?),
+        metadata: EventMetadata {
+            actor: ActorId::from_uuid(row.try_get(at + 8)?),
+            causation_id: row
+                .try_get::<Option<Uuid>, _>(at + 9)?
+                .map(EventId::from_uuid),
+            correlation_id: CorrelationId::from_uuid(row.try_get(at + 10)?),
+            command_id: row
+                .try_get::<Option<Uuid>, _>(at + 11)?
+                .map(CommandId::from_uuid),
+        },
+        recorded_at: row.try_get(at + 12)?,
+        payload: row.try_get::<Json<Box<RawValue>>, _>(at + 13)?.0,
+    })
+}
+
+impl EventStore for PgEventStore {
+    async fn append(
+        &self,
+        trust: TrustId,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        metadata: &EventMetadata,
+        events: &[NewEvent],
+    ) -> Result<AppendOutcome, AppendError> {
+        if events.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        let mut conn = self.shared.pool.acquire().await?;
+        match insert(&mut conn, trust, stream, expected, metadata, events).await {
+            Ok(Some(outcome)) => {
+                self.appended();
+                Ok(outcome)
+            }
+            Ok(None) | Err(Insert::Unique) => {
+                explain_refusal(&mut conn, trust, stream, expected, events).await
+            }
+            Err(Insert::Failed(error)) => Err(error),
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        trust: TrustId,
+        stream: &StreamId,
+        from_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM event_store.events \
+             WHERE stream_id = $1 AND trust_id = $2 AND stream_version >= $3 \
+             ORDER BY stream_version"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(stream.as_str())
+            .bind(trust.into_uuid())
+            .bind(from_version)
+            .fetch_all(&self.shared.pool)
+            .await?;
+        rows.iter().map(|row| event_from_row(row, 0)).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<ReadBatch, StoreError> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let rows = sqlx::query(READ_ALL_SQL)
+            .bind(after.tx_id)
+            .bind(after.position)
+            .bind(limit)
+            .bind(filter.categories.as_deref())
+            .fetch_all(&self.shared.pool)
+            .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| corrupt("barrier query returned no row"))?;
+        let barrier: i64 = first.try_get(0)?;
+        let head_tx: Option<i64> = first.try_get(1)?;
+        let mut events = Vec::with_capacity(rows.len());
+        if first.try_get::<Option<i64>, _>(2)?.is_some() {
+            for row in &rows {
+                events.push(event_from_row(row, 2)?);
+            }
+        }
+        let last_read = events.last().map(Checkpoint::of);
+        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
+        // A short page means every readable event below the barrier has been seen, so the
+        // next read may start at the barrier itself: transactions below it have all ended.
+        let checkpoint = if full {
+            last_read.unwrap_or(after)
+        } else {
+            let below_barrier = Checkpoint {
+                tx_id: barrier - 1,
+                position: i64::MAX,
+            };
+            after.max(last_read.unwrap_or(after)).max(below_barrier)
+        };
+        Ok(ReadBatch {
+            events,
+            checkpoint,
+            held_back: head_tx.is_some_and(|head| head >= barrier),
+        })
+    }
+
+    async fn find_command(
+        &self,
+        trust: TrustId,
+        command: CommandId,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM event_store.events \
+             WHERE command_id = $1 AND trust_id = $2 ORDER BY position"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(command.into_uuid())
+            .bind(trust.into_uuid())
+            .fetch_all(&self.shared.pool)
+            .await?;
+        rows.iter().map(|row| event_from_row(row, 0)).collect()
+    }
+}

@@ -1,0 +1,82 @@
+//! Catch-up subscriptions over the global log.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::EventStore;
+use crate::error::StoreError;
+use crate::postgres::PgEventStore;
+use crate::types::{Checkpoint, Filter, RecordedEvent};
+
+/// How long to wait for a wake-up before reading again anyway.
+const DEFAULT_POLL: Duration = Duration::from_millis(500);
+/// How soon to look again when events exist that an open transaction still holds back.
+const HELD_BACK_RETRY: Duration = Duration::from_millis(5);
+
+/// Reads the global log from a checkpoint: everything already stored first, then new events
+/// as they commit. Wake-ups (local appends, NOTIFY from other processes) only shorten the
+/// wait; a timed poll guarantees progress when a wake-up is lost.
+pub struct Subscription {
+    store: PgEventStore,
+    checkpoint: Checkpoint,
+    filter: Filter,
+    batch_size: usize,
+    poll: Duration,
+    wake: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    pub(crate) fn new(store: PgEventStore, from: Checkpoint, filter: Filter) -> Self {
+        let wake = store.wake_signal();
+        Self {
+            store,
+            checkpoint: from,
+            filter,
+            batch_size: 1000,
+            poll: DEFAULT_POLL,
+            wake,
+        }
+    }
+
+    #[must_use]
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    #[must_use]
+    pub fn poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// Where the subscription stands: everything up to here has been returned.
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.checkpoint
+    }
+
+    /// The next non-empty batch of events, in commit order. Waits until there is one.
+    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        loop {
+            // Mark the current wake-up as seen *before* reading, so an append that lands
+            // during the read wakes the wait below instead of being missed.
+            self.wake.borrow_and_update();
+            let batch = self
+                .store
+                .read_all(self.checkpoint, self.batch_size, &self.filter)
+                .await?;
+            self.checkpoint = batch.checkpoint;
+            if !batch.events.is_empty() {
+                return Ok(batch.events);
+            }
+            let wait = if batch.held_back {
+                HELD_BACK_RETRY
+            } else {
+                self.poll
+            };
+            // A closed channel means the store is gone; fall back to plain polling.
+            let _ = tokio::time::timeout(wait, self.wake.changed()).await;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+#![allow(dead_code)]
+
+use serde_json::json;
+use uuid::Uuid;
+use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::{EventId, EventMetadata, StreamId, TrustId};
+use waymark_event_store::{NewEvent, PgEventStore, migrate};
+use waymark_testkit::TestDatabase;
+
+pub async fn store() -> (TestDatabase, PgEventStore) {
+    let db = TestDatabase::create().await;
+    migrate(&db.pool).await.expect("migrate");
+    let store = PgEventStore::new(db.pool.clone());
+    (db, store)
+}
+
+pub fn trust() -> TrustId {
+    TrustId::from_uuid(Uuid::new_v4())
+}
+
+pub fn stream(category: &str) -> StreamId {
+    StreamId::new(category, Uuid::new_v4())
+}
+
+pub fn metadata() -> EventMetadata {
+    EventMetadata {
+        actor: ActorId::from_uuid(Uuid::new_v4()),
+        causation_id: None,
+        correlation_id: CorrelationId::from_uuid(Uuid::new_v4()),
+        command_id: None,
+    }
+}
+
+pub fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: EventId::from_uuid(Uuid::new_v4()),
+        event_type: "Counted".to_owned(),
+        schema_version: 1,
+        payload: json!({ "type": "Counted", "n": n }),
+    }
+}
+
+pub fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
+    range.map(event).collect()
+}
+
+/// The `n` field of a stored test event.
+pub fn n_of(payload: &serde_json::value::RawValue) -> u64 {
+    let value: serde_json::Value = serde_json::from_str(payload.get()).unwrap();
+    value["n"].as_u64().unwrap()
+}
