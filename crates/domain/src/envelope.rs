@@ -71,8 +71,8 @@ pub struct EventMetadata {
 }
 
 /// A stored event with everything the store knows about it. `P` is the payload: the raw JSON
-/// as stored, or a decoded domain event.
-#[derive(Debug, Clone, PartialEq)]
+/// as stored, or a decoded domain event. Serialised as is when events travel over the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<P> {
     /// Global order of insertion (not of commit; readers order by transaction then position).
     pub position: i64,

@@ -23,6 +23,9 @@ use crate::types::{
 
 /// The NOTIFY channel that wakes subscribers in other processes.
 const CHANNEL: &str = "waymark_events";
+/// Appends within this window share one NOTIFY. Other processes poll as well, so this only
+/// bounds how quickly they usually hear of new events.
+const NOTIFY_COALESCE: Duration = Duration::from_millis(10);
 
 /// One statement per batch: the stream head, the expected-version check and the insert. Two
 /// writers racing for the same version both pass the check; the unique (stream, version)
@@ -128,8 +131,8 @@ impl PgEventStore {
         Subscription::new(self.clone(), from, filter)
     }
 
-    /// A receiver that changes whenever new events may be readable.
-    pub(crate) fn wake_signal(&self) -> watch::Receiver<u64> {
+    /// A receiver that changes whenever new events may be readable (a hint: poll as well).
+    pub fn changes(&self) -> watch::Receiver<u64> {
         self.start_listener();
         self.shared.wake.subscribe()
     }
@@ -147,19 +150,26 @@ impl PgEventStore {
     ) -> Result<AppendOutcome, AppendError> {
         // A savepoint keeps the caller's transaction usable when the insert fails, so the
         // failure can be told apart (retry, conflict) and reported.
-        let mut savepoint = conn.begin().await?;
-        let inserted = insert(&mut savepoint, trust, stream, expected, metadata, events).await;
-        match inserted {
-            Ok(Some(outcome)) => {
-                savepoint.commit().await?;
-                self.appended();
-                Ok(outcome)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut savepoint = conn.begin().await?;
+            let inserted = insert(&mut savepoint, trust, stream, expected, metadata, events).await;
+            match inserted {
+                Ok(Some(outcome)) => {
+                    savepoint.commit().await?;
+                    self.appended();
+                    return Ok(outcome);
+                }
+                Ok(None) | Err(Insert::Unique) => {
+                    savepoint.rollback().await?;
+                    match explain_refusal(conn, trust, stream, expected, events).await {
+                        Err(AppendError::Conflict(_)) if retry_any(expected, attempt) => continue,
+                        result => return result,
+                    }
+                }
+                Err(Insert::Failed(error)) => return Err(error),
             }
-            Ok(None) | Err(Insert::Unique) => {
-                savepoint.rollback().await?;
-                explain_refusal(conn, trust, stream, expected, events).await
-            }
-            Err(Insert::Failed(error)) => Err(error),
         }
     }
 
@@ -184,7 +194,7 @@ impl PgEventStore {
                         () = cancel.cancelled() => break,
                         () = wanted.notified() => {}
                     }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    tokio::time::sleep(NOTIFY_COALESCE).await;
                     if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
                         .bind(CHANNEL)
                         .execute(&pool)
@@ -246,6 +256,12 @@ impl PgEventStore {
             });
         });
     }
+}
+
+/// An append at "any version" that lost a race for the next version simply takes the one
+/// after; it gives up (and reports the conflict) only if it keeps losing.
+fn retry_any(expected: ExpectedVersion, attempt: usize) -> bool {
+    expected == ExpectedVersion::Any && attempt < 10
 }
 
 enum Insert {
@@ -426,15 +442,22 @@ impl EventStore for PgEventStore {
             return Err(AppendError::Empty);
         }
         let mut conn = self.shared.pool.acquire().await?;
-        match insert(&mut conn, trust, stream, expected, metadata, events).await {
-            Ok(Some(outcome)) => {
-                self.appended();
-                Ok(outcome)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match insert(&mut conn, trust, stream, expected, metadata, events).await {
+                Ok(Some(outcome)) => {
+                    self.appended();
+                    return Ok(outcome);
+                }
+                Ok(None) | Err(Insert::Unique) => {
+                    match explain_refusal(&mut conn, trust, stream, expected, events).await {
+                        Err(AppendError::Conflict(_)) if retry_any(expected, attempt) => continue,
+                        result => return result,
+                    }
+                }
+                Err(Insert::Failed(error)) => return Err(error),
             }
-            Ok(None) | Err(Insert::Unique) => {
-                explain_refusal(&mut conn, trust, stream, expected, events).await
-            }
-            Err(Insert::Failed(error)) => Err(error),
         }
     }
 

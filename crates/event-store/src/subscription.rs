@@ -28,7 +28,7 @@ pub struct Subscription {
 
 impl Subscription {
     pub(crate) fn new(store: PgEventStore, from: Checkpoint, filter: Filter) -> Self {
-        let wake = store.wake_signal();
+        let wake = store.changes();
         Self {
             store,
             checkpoint: from,

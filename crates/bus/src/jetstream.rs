@@ -1,0 +1,272 @@
+//! JetStream: the stream the relay publishes to, and durable consumers that apply each event
+//! exactly once in effect.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::{self, stream};
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use waymark_event_store::RecordedEvent;
+
+use crate::handler::{EventHandler, HandlerError};
+use crate::wait::{backoff, pause};
+
+/// Where events go on NATS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// The JetStream stream, `WAYMARK_EVENTS` by default.
+    pub stream: String,
+    /// Subjects are `<prefix>.<trust>.<category>.<event type>`.
+    pub subject_prefix: String,
+    /// How long JetStream keeps events. PostgreSQL keeps them forever; JetStream can be
+    /// refilled from it by resetting the relay checkpoint.
+    pub max_age: Duration,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            stream: "WAYMARK_EVENTS".to_owned(),
+            subject_prefix: "waymark.events".to_owned(),
+            max_age: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+}
+
+impl StreamOptions {
+    pub fn subject(&self, event: &RecordedEvent) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            self.subject_prefix,
+            event.trust_id,
+            event.stream_id.category(),
+            event.event_type
+        )
+    }
+
+    /// The subject filter for a handler's categories (JetStream before 2.10 takes one).
+    fn filter(&self, categories: &[&str]) -> String {
+        match categories {
+            [one] => format!("{}.*.{one}.*", self.subject_prefix),
+            _ => format!("{}.>", self.subject_prefix),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JetStreamError {
+    #[error("cannot set up the JetStream stream: {0}")]
+    Stream(String),
+    #[error("cannot set up the JetStream consumer: {0}")]
+    Consumer(String),
+}
+
+/// Creates the stream if it does not exist. Every publisher and consumer calls this with the
+/// same options, so start-up order does not matter.
+pub async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    options: &StreamOptions,
+) -> Result<stream::Stream, JetStreamError> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: options.stream.clone(),
+            subjects: vec![format!("{}.>", options.subject_prefix)],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: Duration::from_secs(120),
+            max_age: options.max_age,
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| JetStreamError::Stream(error.to_string()))
+}
+
+/// How a consumer reads.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    pub stream: StreamOptions,
+    /// Messages delivered but not yet acknowledged: bounds the work in flight.
+    pub max_ack_pending: i64,
+    /// Redelivery after this long without an acknowledgement.
+    pub ack_wait: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        Self {
+            stream: StreamOptions::default(),
+            max_ack_pending: 256,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs `handler` as a durable pull consumer until shutdown. Each event is applied in one
+/// transaction that also records it in `bus.processed`; a redelivered event finds that row
+/// and is only acknowledged. Events are handled one at a time, in stream order.
+pub async fn run_consumer<H: EventHandler>(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    options: ConsumerOptions,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) {
+    let mut failures = 0;
+    while !shutdown.is_cancelled() {
+        match consume(&pool, &jetstream, &options, &handler, &shutdown).await {
+            Ok(()) => failures = 0,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(consumer = handler.name(), %error, "consumer cannot start; retrying");
+            }
+        }
+        if !pause(backoff(failures), &shutdown).await {
+            break;
+        }
+    }
+}
+
+async fn consume<H: EventHandler>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    options: &ConsumerOptions,
+    handler: &Arc<H>,
+    shutdown: &CancellationToken,
+) -> Result<(), JetStreamError> {
+    let stream = ensure_stream(jetstream, &options.stream).await?;
+    let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            handler.name(),
+            pull::Config {
+                durable_name: Some(handler.name().to_owned()),
+                filter_subject: options.stream.filter(handler.categories()),
+                ack_policy: AckPolicy::Explicit,
+                deliver_policy: DeliverPolicy::All,
+                ack_wait: options.ack_wait,
+                max_ack_pending: options.max_ack_pending,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => next,
+        };
+        match next {
+            None => return Ok(()),
+            // Heartbeat gaps and reconnections surface here; the stream carries on.
+            Some(Err(error)) => {
+                tracing::debug!(consumer = handler.name(), %error, "consumer stream hiccup")
+            }
+            Some(Ok(message)) => handle_message(pool, handler.as_ref(), &message, shutdown).await,
+        }
+    }
+}
+
+async fn handle_message<H: EventHandler>(
+    pool: &PgPool,
+    handler: &H,
+    message: &jetstream::Message,
+    shutdown: &CancellationToken,
+) {
+    let event: RecordedEvent = match serde_json::from_slice(&message.payload) {
+        Ok(event) => event,
+        Err(error) => {
+            let id = message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get("Nats-Msg-Id"))
+                .and_then(|id| Uuid::parse_str(id.as_str()).ok())
+                .unwrap_or_default();
+            tracing::error!(consumer = handler.name(), %id, %error, "malformed event message");
+            record_dead_letter(
+                pool,
+                handler.name(),
+                id,
+                &format!("malformed message: {error}"),
+            )
+            .await;
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    if handler.categories().contains(&event.stream_id.category()) {
+        let mut failures = 0;
+        loop {
+            match apply_once(pool, handler, &event).await {
+                Ok(_) => break,
+                Err(HandlerError::Permanent(error)) => {
+                    tracing::error!(consumer = handler.name(), event_id = %event.event_id, %error, "event set aside as a dead letter");
+                    record_dead_letter(pool, handler.name(), event.event_id.into_uuid(), &error)
+                        .await;
+                    break;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "handling failed; retrying");
+                    // Keep the message ours while retrying, so order is kept.
+                    let _ = message.ack_with(AckKind::Progress).await;
+                    if !pause(backoff(failures), shutdown).await {
+                        return; // not acknowledged: redelivered after restart
+                    }
+                }
+            }
+        }
+    }
+    if let Err(error) = message.ack().await {
+        // A lost ack means a redelivery, which bus.processed turns into a no-op.
+        tracing::debug!(consumer = handler.name(), %error, "acknowledgement not sent");
+    }
+}
+
+/// Applies `event` unless this consumer already has. Returns whether it was applied now.
+async fn apply_once<H: EventHandler>(
+    pool: &PgPool,
+    handler: &H,
+    event: &RecordedEvent,
+) -> Result<bool, HandlerError> {
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO bus.processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(handler.name())
+    .bind(event.event_id.into_uuid())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if fresh {
+        handler.handle(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    metrics::counter!("waymark_consumer_events_total", "consumer" => handler.name().to_owned(), "fresh" => fresh.to_string())
+        .increment(1);
+    Ok(fresh)
+}
+
+async fn record_dead_letter(pool: &PgPool, consumer: &str, event_id: Uuid, error: &str) {
+    let recorded = sqlx::query(
+        "WITH dead AS (INSERT INTO bus.dead_letters (consumer, event_id, error) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING) \
+         INSERT INTO bus.processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .bind(error)
+    .execute(pool)
+    .await;
+    if let Err(error) = recorded {
+        tracing::error!(consumer, %event_id, %error, "could not record a dead letter");
+    }
+}

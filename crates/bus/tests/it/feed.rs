@@ -1,0 +1,103 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use waymark_bus::spawn_feed;
+use waymark_event_store::{EventStore, ExpectedVersion};
+use waymark_testkit::eventually;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_and_restarts_apply_every_event_exactly_once() {
+    let (db, store) = setup().await;
+    let handler = Arc::new(Recorder::new("feed-test"));
+    let first = CancellationToken::new();
+    let second = CancellationToken::new();
+    let (_, one) = spawn_feed(store.clone(), handler.clone(), first.clone());
+    let (_, two) = spawn_feed(store.clone(), handler.clone(), second.clone());
+
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { append_many(&store, 2000, 7, 20).await }
+    });
+    // Stop one replica part way, as a crash or a deploy would, and start another.
+    eventually(PATIENCE, "some events handled", || async {
+        effects(&db.pool, "feed-test").await.0 > 300
+    })
+    .await;
+    first.cancel();
+    one.await.unwrap();
+    let third = CancellationToken::new();
+    let (_, three) = spawn_feed(store.clone(), handler.clone(), third.clone());
+
+    writing.await.unwrap();
+    eventually(PATIENCE, "all 2000 events handled", || async {
+        effects(&db.pool, "feed-test").await.0 == 2000
+    })
+    .await;
+    let (count, most) = effects(&db.pool, "feed-test").await;
+    assert_eq!((count, most), (2000, 1), "an event was applied twice");
+    second.cancel();
+    third.cancel();
+    two.await.unwrap();
+    three.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_poisoned_event_is_set_aside_and_the_rest_flow() {
+    let (db, store) = setup().await;
+    let handler = Arc::new(Recorder {
+        name: "poison-test".to_owned(),
+        poison: Some(5),
+    });
+    let shutdown = CancellationToken::new();
+    let (_, task) = spawn_feed(store.clone(), handler, shutdown.clone());
+    append_many(&store, 10, 3, 2).await;
+    eventually(PATIENCE, "nine events handled", || async {
+        effects(&db.pool, "poison-test").await.0 == 9
+    })
+    .await;
+    let dead: Vec<(String,)> =
+        sqlx::query_as("SELECT error FROM bus.dead_letters WHERE consumer = 'poison-test'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].0.contains("cannot stomach 5"));
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_writer_can_wait_until_the_feed_has_its_event() {
+    let (db, store) = setup().await;
+    let shutdown = CancellationToken::new();
+    let (feed, task) = spawn_feed(
+        store.clone(),
+        Arc::new(Recorder::new("wait-test")),
+        shutdown.clone(),
+    );
+    let trust = waymark_domain::TrustId::from_uuid(uuid::Uuid::new_v4());
+    let stream = waymark_domain::StreamId::new("counter", uuid::Uuid::new_v4());
+    for n in 0..5 {
+        let outcome = store
+            .append(
+                trust,
+                &stream,
+                ExpectedVersion::Any,
+                &metadata(),
+                &[event(n)],
+            )
+            .await
+            .unwrap();
+        assert!(
+            feed.wait_for(outcome.checkpoint, Duration::from_secs(10))
+                .await
+        );
+        // Read-your-writes: the effect is there the moment wait_for returns.
+        assert_eq!(effects(&db.pool, "wait-test").await.0, n as i64 + 1);
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -1,0 +1,195 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use tokio_util::sync::CancellationToken;
+use waymark_bus::jetstream::{ConsumerOptions, StreamOptions, ensure_stream, run_consumer};
+use waymark_bus::relay::{self, RelayOptions};
+use waymark_event_store::{Checkpoint, EventStore, Filter};
+use waymark_testkit::{NatsServer, eventually};
+
+use crate::support::*;
+
+async fn connect(nats: &NatsServer) -> jetstream::Context {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(nats.url())
+        .await
+        .unwrap();
+    jetstream::new(client)
+}
+
+async fn stream_messages(js: &jetstream::Context) -> u64 {
+    let mut stream = ensure_stream(js, &StreamOptions::default()).await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
+    const TOTAL: u64 = 3000;
+    let (db, store) = setup().await;
+    let mut nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions::default(),
+        shutdown.clone(),
+    ));
+    let consumer = tokio::spawn(run_consumer(
+        db.pool.clone(),
+        js.clone(),
+        ConsumerOptions::default(),
+        Arc::new(Recorder::new("js-test")),
+        shutdown.clone(),
+    ));
+
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { append_many(&store, TOTAL, 5, 30).await }
+    });
+    eventually(PATIENCE, "the first events consumed", || async {
+        effects(&db.pool, "js-test").await.0 > 200
+    })
+    .await;
+    // Crash NATS while the relay is publishing; the writers carry on into PostgreSQL.
+    nats.kill().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart().await;
+
+    writing.await.unwrap();
+    eventually(PATIENCE, "all events consumed", || async {
+        effects(&db.pool, "js-test").await.0 == TOTAL as i64
+    })
+    .await;
+    let (count, most) = effects(&db.pool, "js-test").await;
+    assert_eq!(
+        (count, most),
+        (TOTAL as i64, 1),
+        "an event was applied twice"
+    );
+    let processed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bus.processed WHERE consumer = 'js-test'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(processed, TOTAL as i64);
+    shutdown.cancel();
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_event_is_acknowledged_but_not_applied_again() {
+    let (db, store) = setup().await;
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions::default(),
+        shutdown.clone(),
+    ));
+    let consumer = tokio::spawn(run_consumer(
+        db.pool.clone(),
+        js.clone(),
+        ConsumerOptions::default(),
+        Arc::new(Recorder::new("dup-test")),
+        shutdown.clone(),
+    ));
+    append_many(&store, 20, 4, 2).await;
+    eventually(PATIENCE, "20 events consumed", || async {
+        effects(&db.pool, "dup-test").await.0 == 20
+    })
+    .await;
+
+    // Publish every event again without a message id, so JetStream cannot drop them: the
+    // consumer receives each a second time.
+    let options = StreamOptions::default();
+    let stored = store
+        .read_all(Checkpoint::START, 100, &Filter::all())
+        .await
+        .unwrap();
+    for event in &stored.events {
+        js.publish(
+            options.subject(event),
+            serde_json::to_vec(event).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    assert_eq!(stream_messages(&js).await, 40);
+    eventually(PATIENCE, "the redeliveries acknowledged", || async {
+        let info = js
+            .get_stream("WAYMARK_EVENTS")
+            .await
+            .unwrap()
+            .consumer_info("dup-test")
+            .await
+            .unwrap();
+        info.num_ack_pending == 0 && info.num_pending == 0 && info.ack_floor.stream_sequence == 40
+    })
+    .await;
+    assert_eq!(effects(&db.pool, "dup-test").await, (20, 1));
+    shutdown.cancel();
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_relay_publishes_and_a_standby_takes_over() {
+    let (db, store) = setup().await;
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let options = RelayOptions {
+        standby_poll: Duration::from_millis(100),
+        ..RelayOptions::default()
+    };
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let a = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        options.clone(),
+        stop_a.clone(),
+    ));
+    let b = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        options.clone(),
+        stop_b.clone(),
+    ));
+    let relay_locks = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+
+    append_many(&store, 500, 10, 5).await;
+    eventually(PATIENCE, "500 events on JetStream", || async {
+        stream_messages(&js).await == 500
+    })
+    .await;
+    assert_eq!(relay_locks().await, 1, "exactly one relay holds the lock");
+
+    // Stop one of them (whichever): the other is or becomes the active relay.
+    stop_a.cancel();
+    a.await.unwrap();
+    append_many(&store, 500, 10, 5).await;
+    eventually(PATIENCE, "1000 events on JetStream", || async {
+        stream_messages(&js).await == 1000
+    })
+    .await;
+    assert_eq!(relay_locks().await, 1);
+    // Nothing was published twice: the stream holds exactly the stored events.
+    assert_eq!(stream_messages(&js).await, 1000);
+    stop_b.cancel();
+    b.await.unwrap();
+}

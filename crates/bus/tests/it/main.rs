@@ -1,0 +1,5 @@
+//! Bus tests against the real PostgreSQL and private nats-server processes.
+
+mod feed;
+mod jetstream;
+mod support;

@@ -1,0 +1,144 @@
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+use waymark_bus::{EventHandler, HandlerError};
+use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::{EventId, EventMetadata, StreamId, TrustId};
+use waymark_event_store::{EventStore, ExpectedVersion, NewEvent, PgEventStore, RecordedEvent};
+use waymark_testkit::TestDatabase;
+
+pub async fn setup() -> (TestDatabase, PgEventStore) {
+    let db = TestDatabase::create().await;
+    waymark_event_store::migrate(&db.pool).await.unwrap();
+    waymark_bus::migrate(&db.pool).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE test_effects (handler text, event_id uuid, n bigint, applied int NOT NULL DEFAULT 1, \
+         PRIMARY KEY (handler, event_id))",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let store = PgEventStore::new(db.pool.clone());
+    (db, store)
+}
+
+/// Records each event it handles; a second application of one event shows as `applied = 2`.
+pub struct Recorder {
+    pub name: String,
+    /// An `n` it refuses outright (a poisoned event).
+    pub poison: Option<u64>,
+}
+
+impl Recorder {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            poison: None,
+        }
+    }
+}
+
+impl EventHandler for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &["counter"]
+    }
+
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
+        let value: serde_json::Value = serde_json::from_str(event.payload.get())
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let n = value["n"].as_u64().unwrap_or_default();
+        if Some(n) == self.poison {
+            return Err(HandlerError::Permanent(format!("cannot stomach {n}")));
+        }
+        sqlx::query(
+            "INSERT INTO test_effects (handler, event_id, n) VALUES ($1, $2, $3) \
+             ON CONFLICT (handler, event_id) DO UPDATE SET applied = test_effects.applied + 1",
+        )
+        .bind(&self.name)
+        .bind(event.event_id.into_uuid())
+        .bind(n as i64)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+pub fn metadata() -> EventMetadata {
+    EventMetadata {
+        actor: ActorId::from_uuid(Uuid::new_v4()),
+        causation_id: None,
+        correlation_id: CorrelationId::from_uuid(Uuid::new_v4()),
+        command_id: None,
+    }
+}
+
+pub fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: EventId::from_uuid(Uuid::new_v4()),
+        event_type: "Counted".to_owned(),
+        schema_version: 1,
+        payload: json!({ "type": "Counted", "n": n }),
+    }
+}
+
+/// Appends `total` events in batches of `batch` over `streams` streams from four writers.
+/// Returns when all are stored.
+pub async fn append_many(store: &PgEventStore, total: u64, batch: u64, streams: usize) {
+    let trust = TrustId::from_uuid(Uuid::new_v4());
+    let names: Vec<StreamId> = (0..streams)
+        .map(|_| StreamId::new("counter", Uuid::new_v4()))
+        .collect();
+    let writers = 4u64;
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let (store, names) = (store.clone(), names.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = writer * total / writers;
+            let end = (writer + 1) * total / writers;
+            let mut i = writer as usize;
+            while n < end {
+                let size = batch.min(end - n);
+                let events: Vec<NewEvent> = (n..n + size).map(event).collect();
+                store
+                    .append(
+                        trust,
+                        &names[i % names.len()],
+                        ExpectedVersion::Any,
+                        &metadata(),
+                        &events,
+                    )
+                    .await
+                    .unwrap();
+                n += size;
+                i += 1;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+pub async fn effects(pool: &PgPool, handler: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(max(applied), 0)::int8 FROM test_effects WHERE handler = $1",
+    )
+    .bind(handler)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+pub const PATIENCE: Duration = Duration::from_secs(60);
