@@ -139,11 +139,12 @@ async fn consume<H: EventHandler>(
     shutdown: &CancellationToken,
 ) -> Result<(), JetStreamError> {
     let stream = ensure_stream(jetstream, &options.stream).await?;
+    let durable = durable_name(handler.name());
     let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
         .get_or_create_consumer(
-            handler.name(),
+            &durable,
             pull::Config {
-                durable_name: Some(handler.name().to_owned()),
+                durable_name: Some(durable.clone()),
                 filter_subject: options.stream.filter(handler.categories()),
                 ack_policy: AckPolicy::Explicit,
                 deliver_policy: DeliverPolicy::All,
@@ -172,6 +173,20 @@ async fn consume<H: EventHandler>(
             Some(Ok(message)) => handle_message(pool, handler.as_ref(), &message, shutdown).await,
         }
     }
+}
+
+/// JetStream names appear inside API subjects, so they cannot hold `.`, `*`, `>` or spaces.
+fn durable_name(handler: &str) -> String {
+    handler
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 async fn handle_message<H: EventHandler>(

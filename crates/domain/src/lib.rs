@@ -9,6 +9,8 @@ pub mod decider;
 pub mod envelope;
 pub mod ids;
 pub mod rejection;
+pub mod review_dialogue;
+pub mod school_year;
 pub mod testing;
 pub mod text;
 

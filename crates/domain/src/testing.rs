@@ -1,6 +1,6 @@
 //! Given/when/then specifications for deciders:
 //!
-//! ```ignore
+//! ```text
 //! given::<Review>([scheduled()]).when(hold_meeting()).then([meeting_held()]);
 //! given::<Review>([]).when(agree()).then_rejected(ReviewRejection::NotScheduled);
 //! ```

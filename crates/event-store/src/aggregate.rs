@@ -10,7 +10,15 @@ use crate::error::{AppendError, StoreError, VersionConflict};
 use crate::types::{Checkpoint, ExpectedVersion, NewEvent, RecordedEvent, decode};
 
 /// How many times a command is re-decided after losing a race for the stream.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 10;
+
+/// A short random pause before trying again, so racing writers spread out instead of
+/// colliding in lockstep.
+async fn jitter(attempt: u32) {
+    let ceiling_ms = 2u64 << attempt.min(6);
+    let millis = (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling_ms)) as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 /// Who sends a command, for which trust, and under which id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +153,7 @@ pub async fn execute<D: Decider, S: EventStore>(
             Err(AppendError::Conflict(conflict)) if attempt >= MAX_ATTEMPTS => {
                 return Err(ExecuteError::Conflict(conflict));
             }
-            Err(AppendError::Conflict(_)) => continue,
+            Err(AppendError::Conflict(_)) => jitter(attempt).await,
             Err(error) => return Err(error.into()),
         }
     }

@@ -169,3 +169,5 @@ impl NatsServer {
         }
     }
 }
+
+pub mod services;

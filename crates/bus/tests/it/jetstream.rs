@@ -41,7 +41,7 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
         db.pool.clone(),
         js.clone(),
         ConsumerOptions::default(),
-        Arc::new(Recorder::new("js-test")),
+        Arc::new(Recorder::new("js.test")),
         shutdown.clone(),
     ));
 
@@ -50,7 +50,7 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
         async move { append_many(&store, TOTAL, 5, 30).await }
     });
     eventually(PATIENCE, "the first events consumed", || async {
-        effects(&db.pool, "js-test").await.0 > 200
+        effects(&db.pool, "js.test").await.0 > 200
     })
     .await;
     // Crash NATS while the relay is publishing; the writers carry on into PostgreSQL.
@@ -60,17 +60,17 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
 
     writing.await.unwrap();
     eventually(PATIENCE, "all events consumed", || async {
-        effects(&db.pool, "js-test").await.0 == TOTAL as i64
+        effects(&db.pool, "js.test").await.0 == TOTAL as i64
     })
     .await;
-    let (count, most) = effects(&db.pool, "js-test").await;
+    let (count, most) = effects(&db.pool, "js.test").await;
     assert_eq!(
         (count, most),
         (TOTAL as i64, 1),
         "an event was applied twice"
     );
     let processed: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM bus.processed WHERE consumer = 'js-test'")
+        sqlx::query_scalar("SELECT count(*) FROM bus.processed WHERE consumer = 'js.test'")
             .fetch_one(&db.pool)
             .await
             .unwrap();

@@ -1,5 +1,7 @@
 //! Event store tests against the real PostgreSQL: one database per test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 mod append;
 mod concurrency;
 mod execute;

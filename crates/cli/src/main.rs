@@ -1,0 +1,80 @@
+//! `waymark`: runs Waymark's services, one, several or all in one process.
+//!
+//! Exit codes: 0 done; 1 a service stopped with an error; 2 the command line is wrong;
+//! 3 the configuration is invalid; 4 PostgreSQL or NATS cannot be reached or migrated.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use waymark_runtime::platform::PlatformError;
+use waymark_runtime::process::StartError;
+
+#[derive(Parser)]
+#[command(
+    name = "waymark",
+    version,
+    about = "Monitoring and tracking for schools and trusts"
+)]
+struct Cli {
+    /// Configuration file (TOML). Environment variables WAYMARK_* override it.
+    #[arg(long, global = true, env = "WAYMARK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs services: `--all`, or the ones named (scheduling, review-dialogue,
+    /// action-tracking, notifications, gateway).
+    Serve {
+        #[arg(long, conflicts_with = "services")]
+        all: bool,
+        #[arg(value_parser = serve::SERVICES)]
+        services: Vec<String>,
+    },
+    /// Creates or upgrades every schema, then exits.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { all, services } => {
+            if !all && services.is_empty() {
+                eprintln!("name the services to run, or use --all");
+                return ExitCode::from(2);
+            }
+            let selected: Vec<&str> = if all {
+                serve::SERVICES.to_vec()
+            } else {
+                serve::SERVICES
+                    .iter()
+                    .copied()
+                    .filter(|s| services.iter().any(|n| n == s))
+                    .collect()
+            };
+            serve::serve(cli.config.as_deref(), &selected).await
+        }
+        Command::Migrate => serve::migrate(cli.config.as_deref()).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("waymark: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<StartError>() {
+        Some(StartError::Config(_) | StartError::Platform(PlatformError::NoInternalKey)) => 3,
+        Some(StartError::Platform(_)) => 4,
+        None => 1,
+    }
+}

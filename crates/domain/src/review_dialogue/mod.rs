@@ -1,0 +1,3 @@
+//! Review dialogue: progress reviews done *with* people, never to them.
+
+pub mod review;

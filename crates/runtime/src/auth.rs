@@ -1,0 +1,294 @@
+//! Caller tokens: how a service knows, for every request, which trust it is for and who is
+//! acting. The gateway (or a service acting on its own) signs a short-lived token with the
+//! shared internal key; every gRPC service verifies it before anything else runs. The trust
+//! therefore never comes from a request body, so a caller cannot ask about another trust.
+//!
+//! Format: `v1.<base64url(json {trust, actor, exp})>.<base64url(HMAC-SHA256)>`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use waymark_domain::TrustId;
+use waymark_domain::ids::{ActorId, CorrelationId};
+
+use crate::clock::Clock;
+use crate::error::ServiceError;
+use crate::secret::Secret;
+
+/// Metadata key of the correlation id that ties one user action across services.
+pub const CORRELATION_HEADER: &str = "x-waymark-correlation";
+
+/// Who is calling, for which trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub trust: TrustId,
+    pub actor: ActorId,
+}
+
+/// What a verified request carries into a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext {
+    pub caller: Caller,
+    pub correlation_id: CorrelationId,
+}
+
+impl RequestContext {
+    /// The context a command runs in: this caller, this correlation, the client's command id.
+    pub fn command(
+        &self,
+        command_id: waymark_domain::CommandId,
+    ) -> waymark_event_store::CommandContext {
+        waymark_event_store::CommandContext {
+            trust: self.caller.trust,
+            actor: self.caller.actor,
+            command_id,
+            correlation_id: self.correlation_id,
+            causation_id: None,
+        }
+    }
+
+    /// The verified context of a request; the interceptor guarantees it is there.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Self, ServiceError> {
+        request
+            .extensions()
+            .get::<RequestContext>()
+            .copied()
+            .ok_or_else(|| ServiceError::unauthenticated("no caller token"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    trust: TrustId,
+    actor: ActorId,
+    exp: i64,
+}
+
+/// The shared signing key.
+#[derive(Clone)]
+pub struct Keys {
+    key: Arc<Secret<Vec<u8>>>,
+    ttl_seconds: i64,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the caller token is malformed")]
+    Malformed,
+    #[error("the caller token's signature is wrong")]
+    BadSignature,
+    #[error("the caller token has expired")]
+    Expired,
+}
+
+impl Keys {
+    pub fn new(key: &Secret<String>, ttl_seconds: u64) -> Self {
+        Self {
+            key: Arc::new(Secret::new(key.expose().as_bytes().to_vec())),
+            ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(300),
+        }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length, so this cannot fail.
+        Hmac::<Sha256>::new_from_slice(self.key.expose()).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// A token for `caller`, valid from `now` for the configured time.
+    pub fn sign(&self, caller: Caller, now: chrono::DateTime<chrono::Utc>) -> String {
+        let claims = Claims {
+            trust: caller.trust,
+            actor: caller.actor,
+            exp: now.timestamp() + self.ttl_seconds,
+        };
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("v1.{payload}.{signature}")
+    }
+
+    pub fn verify(
+        &self,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Caller, TokenError> {
+        let mut parts = token.split('.');
+        let (Some("v1"), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Malformed)?;
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&signature)
+            .map_err(|_| TokenError::BadSignature)?;
+        let claims: Claims = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(TokenError::Malformed)?;
+        if claims.exp < now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(Caller {
+            trust: claims.trust,
+            actor: claims.actor,
+        })
+    }
+}
+
+/// Server side: refuses requests without a valid token and hands the verified context on.
+#[derive(Clone)]
+pub struct Authenticate {
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authenticate {
+    pub fn new(keys: Keys, clock: Arc<dyn Clock>) -> Self {
+        Self { keys, clock }
+    }
+}
+
+impl Interceptor for Authenticate {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                tonic::Status::from(ServiceError::unauthenticated("a caller token is required"))
+            })?;
+        let caller = self.keys.verify(token, self.clock.now()).map_err(|error| {
+            tonic::Status::from(ServiceError::unauthenticated(error.to_string()))
+        })?;
+        let correlation_id = request
+            .metadata()
+            .get(CORRELATION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| CorrelationId::parse(value).ok())
+            .unwrap_or_else(|| CorrelationId::from_uuid(uuid::Uuid::now_v7()));
+        request.extensions_mut().insert(RequestContext {
+            caller,
+            correlation_id,
+        });
+        Ok(request)
+    }
+}
+
+/// Client side: signs a fresh token for `caller` on every request.
+#[derive(Clone)]
+pub struct CallAs {
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    caller: Caller,
+    correlation_id: Option<CorrelationId>,
+}
+
+impl CallAs {
+    pub fn new(keys: Keys, clock: Arc<dyn Clock>, caller: Caller) -> Self {
+        Self {
+            keys,
+            clock,
+            caller,
+            correlation_id: None,
+        }
+    }
+
+    #[must_use]
+    pub fn correlated(mut self, correlation_id: CorrelationId) -> Self {
+        self.correlation_id = Some(correlation_id);
+        self
+    }
+}
+
+impl Interceptor for CallAs {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let token = self.keys.sign(self.caller, self.clock.now());
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| tonic::Status::internal("token is not a valid header"))?;
+        request.metadata_mut().insert("authorization", value);
+        if let Some(correlation) = self.correlation_id
+            && let Ok(value) = MetadataValue::try_from(correlation.to_string())
+        {
+            request.metadata_mut().insert(CORRELATION_HEADER, value);
+        }
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+    use uuid::Uuid;
+
+    fn keys(secret: &str) -> Keys {
+        Keys::new(&Secret::new(secret.repeat(8)), 60)
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            trust: TrustId::from_uuid(Uuid::new_v4()),
+            actor: ActorId::from_uuid(Uuid::new_v4()),
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_to_its_caller() {
+        let (keys, caller, now) = (keys("abcd"), caller(), Utc::now());
+        assert_eq!(keys.verify(&keys.sign(caller, now), now), Ok(caller));
+    }
+
+    #[test]
+    fn tampered_foreign_and_expired_tokens_are_refused() {
+        let (ours, caller, now) = (keys("abcd"), caller(), Utc::now());
+        let token = ours.sign(caller, now);
+        assert_eq!(
+            keys("wxyz").verify(&token, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            ours.verify(&token, now + Duration::seconds(61)),
+            Err(TokenError::Expired)
+        );
+        // Swap in another trust's claims under the same signature.
+        let other = ours.sign(
+            Caller {
+                trust: TrustId::from_uuid(Uuid::new_v4()),
+                ..caller
+            },
+            now,
+        );
+        let forged = format!(
+            "v1.{}.{}",
+            other.split('.').nth(1).unwrap(),
+            token.split('.').nth(2).unwrap()
+        );
+        assert_eq!(ours.verify(&forged, now), Err(TokenError::BadSignature));
+        assert_eq!(ours.verify("garbage", now), Err(TokenError::Malformed));
+    }
+}

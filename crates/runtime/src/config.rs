@@ -1,0 +1,257 @@
+//! Typed, layered configuration: built-in defaults, then a TOML file, then environment
+//! variables `WAYMARK_<SECTION>__<KEY>` (double underscore between levels), e.g.
+//! `WAYMARK_DATABASE__URL`, `WAYMARK_NATS__URL`, `WAYMARK_AUTH__INTERNAL_KEY`.
+//!
+//! | section | keys | default |
+//! |---|---|---|
+//! | `database` | `url` (secret), `max_connections` | `postgres://postgres@127.0.0.1:5432/waymark`, 10 |
+//! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix` | none, `WAYMARK_EVENTS`, `waymark.events` |
+//! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` | none, 300 |
+//! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
+//! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
+//!
+//! Services read their own extra sections (SMTP, sign-in) from the same layers through
+//! [`Config::section`].
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub nats: NatsConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    pub scheduling: ServiceAddress,
+    pub review_dialogue: ServiceAddress,
+    pub action_tracking: ServiceAddress,
+    pub notifications: ServiceAddress,
+    pub gateway: ServiceAddress,
+    #[serde(skip)]
+    layers: Layers,
+}
+
+/// The layers the configuration came from, kept for services' own sections. Not printed:
+/// they hold the secrets too.
+#[derive(Clone, Default)]
+struct Layers(Option<Figment>);
+
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Secret<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Absent: every consumer reads the event store directly (one machine, no NATS).
+    pub url: Option<String>,
+    pub stream: Option<String>,
+    pub subject_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Signs the caller tokens services accept from each other. Shared by all services.
+    pub internal_key: Option<Secret<String>>,
+    pub token_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAddress {
+    /// Where the service listens.
+    pub listen: SocketAddr,
+    /// How other services and the gateway reach it.
+    pub url: String,
+}
+
+impl ServiceAddress {
+    fn local(port: u16) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("postgres://postgres@127.0.0.1:5432/waymark".to_owned()),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            internal_key: None,
+            token_ttl_seconds: 300,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: DatabaseConfig::default(),
+            nats: NatsConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+            scheduling: ServiceAddress::local(7101),
+            review_dialogue: ServiceAddress::local(7102),
+            action_tracking: ServiceAddress::local(7103),
+            notifications: ServiceAddress::local(7104),
+            gateway: ServiceAddress::local(8080),
+            layers: Layers::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then `WAYMARK_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        if let Some(file) = file
+            && !file.exists()
+        {
+            return Err(ConfigError(format!(
+                "no configuration file at {}",
+                file.display()
+            )));
+        }
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("WAYMARK_").split("__"));
+        Self::from_figment(figment)
+    }
+
+    /// Builds from layers already assembled (tests start from defaults and set values).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let mut config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError(error.to_string()))?;
+        config.layers = Layers(Some(figment));
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults overridden by `(key, value)` pairs, e.g. `("database.url", "postgres://…")`.
+    pub fn with(values: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for (key, value) in values {
+            // Parsed like environment variables: "3" is a number, "true" a boolean.
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        Self::from_figment(figment)
+    }
+
+    /// A service's own section, from the same layers.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        match &self.layers.0 {
+            Some(figment) if figment.find_value(name).is_ok() => figment
+                .extract_inner(name)
+                .map_err(|error| ConfigError(error.to_string())),
+            _ => Ok(T::default()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.auth.internal_key
+            && key.expose().len() < 32
+        {
+            return Err(ConfigError(
+                "auth.internal_key must be at least 32 characters".to_owned(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_override_earlier_ones() {
+        let config = Config::with(&[
+            ("database.max_connections", "3"),
+            ("nats.url", "nats://x:4222"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.max_connections, 3);
+        assert_eq!(config.nats.url.as_deref(), Some("nats://x:4222"));
+        assert_eq!(config.gateway.listen.port(), 8080);
+    }
+
+    #[test]
+    fn a_short_key_is_refused_and_secrets_do_not_print() {
+        assert!(Config::with(&[("auth.internal_key", "short")]).is_err());
+        let key = "k".repeat(40);
+        let config = Config::with(&[("auth.internal_key", &key)]).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(&key));
+        assert!(
+            !printed.contains("postgres://postgres@"),
+            "database url is a secret"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_a_section_are_errors() {
+        assert!(Config::with(&[("database.ulr", "x")]).is_err());
+    }
+}

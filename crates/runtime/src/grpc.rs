@@ -1,0 +1,61 @@
+//! One port per service: gRPC (with health and reflection), `/healthz`, `/readyz` and
+//! `/metrics` over HTTP/1, all on one listener.
+
+use axum::extract::State;
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::telemetry;
+
+/// Serves `routes` (the service's gRPC services) until shutdown. `descriptors` is the encoded
+/// file descriptor set of those services, for reflection.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    descriptors: &'static [u8],
+    pool: PgPool,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(descriptors)
+        .build_v1()
+        .map_err(std::io::Error::other)?;
+    let router = routes
+        .add_service(health_service)
+        .add_service(reflection)
+        .into_axum_router()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready).with_state(pool))
+        .route("/metrics", get(metrics));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn ready(State(pool): State<PgPool>) -> (http::StatusCode, &'static str) {
+    match sqlx::query("SELECT 1").execute(&pool).await {
+        Ok(_) => (http::StatusCode::OK, "ready"),
+        Err(_) => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        ),
+    }
+}
+
+async fn metrics() -> (http::StatusCode, String) {
+    match telemetry::metrics() {
+        Some(handle) => (http::StatusCode::OK, handle.render()),
+        None => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed".to_owned(),
+        ),
+    }
+}

@@ -1,0 +1,28 @@
+//! What every Waymark service shares.
+//!
+//! - [`config`]: typed, layered configuration (defaults → file → `WAYMARK_*` env vars).
+//! - [`telemetry`]: tracing and the Prometheus recorder.
+//! - [`error`]: the one table from error kinds to gRPC codes and HTTP statuses.
+//! - [`auth`]: signed caller tokens; every gRPC request carries one.
+//! - [`grpc`]: one port per service for gRPC, health, reflection and `/metrics`.
+//! - [`platform`]: the connections a service runs on, built once from the config.
+//! - [`clock`]: the one injectable clock.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod parse;
+pub mod platform;
+pub mod process;
+pub mod secret;
+pub mod telemetry;
+
+pub use auth::{Caller, Keys};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use error::{ErrorKind, ServiceError};
+pub use platform::Platform;
+pub use secret::Secret;
+pub use tokio_util::sync::CancellationToken as Shutdown;

@@ -1,0 +1,160 @@
+//! The connections a service runs on, built once from the configuration and shared by every
+//! service in the process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use waymark_bus::jetstream::{ConsumerOptions, StreamOptions};
+use waymark_bus::relay::RelayOptions;
+use waymark_bus::{EventHandler, FeedHandle};
+use waymark_event_store::PgEventStore;
+
+use crate::auth::{Authenticate, CallAs, Caller, Keys};
+use crate::clock::Clock;
+use crate::config::Config;
+
+pub struct Platform {
+    pub config: Config,
+    pub pool: PgPool,
+    pub store: PgEventStore,
+    /// `None` when NATS is not configured: consumers then read the event store directly.
+    pub jetstream: Option<jetstream::Context>,
+    pub keys: Keys,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error(
+        "auth.internal_key is not set (WAYMARK_AUTH__INTERNAL_KEY); services cannot authenticate each other without it"
+    )]
+    NoInternalKey,
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot connect to NATS: {0}")]
+    Nats(String),
+}
+
+impl Platform {
+    pub async fn connect(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, PlatformError> {
+        let key = config
+            .auth
+            .internal_key
+            .as_ref()
+            .ok_or(PlatformError::NoInternalKey)?;
+        let keys = Keys::new(key, config.auth.token_ttl_seconds);
+        let pool = PgPoolOptions::new()
+            .max_connections(config.database.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(config.database.url.expose())
+            .await
+            .map_err(PlatformError::Database)?;
+        let jetstream = match &config.nats.url {
+            Some(url) => {
+                let client = async_nats::ConnectOptions::new()
+                    .name("waymark")
+                    .retry_on_initial_connect()
+                    .connect(url.as_str())
+                    .await
+                    .map_err(|error| PlatformError::Nats(error.to_string()))?;
+                Some(jetstream::new(client))
+            }
+            None => None,
+        };
+        Ok(Arc::new(Self {
+            store: PgEventStore::new(pool.clone()),
+            pool,
+            jetstream,
+            keys,
+            clock,
+            config,
+        }))
+    }
+
+    /// The event store's and the bus's own tables. Each service migrates its schema itself.
+    pub async fn migrate_core(&self) -> Result<(), PlatformError> {
+        waymark_event_store::migrate(&self.pool).await?;
+        waymark_bus::migrate(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The interceptor that verifies caller tokens on incoming requests.
+    pub fn authenticate(&self) -> Authenticate {
+        Authenticate::new(self.keys.clone(), self.clock.clone())
+    }
+
+    /// The interceptor that signs outgoing requests as `caller`.
+    pub fn call_as(&self, caller: Caller) -> CallAs {
+        CallAs::new(self.keys.clone(), self.clock.clone(), caller)
+    }
+
+    pub fn stream_options(&self) -> StreamOptions {
+        let defaults = StreamOptions::default();
+        StreamOptions {
+            stream: self.config.nats.stream.clone().unwrap_or(defaults.stream),
+            subject_prefix: self
+                .config
+                .nats
+                .subject_prefix
+                .clone()
+                .unwrap_or(defaults.subject_prefix),
+            ..defaults
+        }
+    }
+
+    /// Runs a consumer of other services' events: a JetStream durable consumer when NATS is
+    /// configured, else the in-process feed. Same handler, same exactly-once effect.
+    pub fn spawn_consumer<H: EventHandler>(
+        &self,
+        handler: Arc<H>,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
+        match &self.jetstream {
+            Some(jetstream) => tokio::spawn(waymark_bus::jetstream::run_consumer(
+                self.pool.clone(),
+                jetstream.clone(),
+                ConsumerOptions {
+                    stream: self.stream_options(),
+                    ..ConsumerOptions::default()
+                },
+                handler,
+                shutdown,
+            )),
+            None => waymark_bus::spawn_feed(self.store.clone(), handler, shutdown).1,
+        }
+    }
+
+    /// Runs a projection of the service's own events from the store.
+    pub fn spawn_projection<H: EventHandler>(
+        &self,
+        handler: Arc<H>,
+        shutdown: CancellationToken,
+    ) -> (FeedHandle, JoinHandle<()>) {
+        waymark_bus::spawn_feed(self.store.clone(), handler, shutdown)
+    }
+
+    /// Runs the relay when NATS is configured (every process may; one is active at a time).
+    pub fn spawn_relay(&self, shutdown: CancellationToken) -> Option<JoinHandle<()>> {
+        let jetstream = self.jetstream.clone()?;
+        let options = RelayOptions {
+            stream: self.stream_options(),
+            ..RelayOptions::default()
+        };
+        Some(tokio::spawn(waymark_bus::relay::run(
+            self.store.clone(),
+            jetstream,
+            options,
+            shutdown,
+        )))
+    }
+}

@@ -1,0 +1,64 @@
+# Shared by scripts/run and scripts/test: installs and starts what Waymark needs on a Debian
+# machine, and says clearly what failed if it cannot.
+
+set -euo pipefail
+
+die() { echo "error: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+# Runs a command as root (directly, or through sudo when we are not root).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root (or sudo) to run: $*"; fi
+}
+
+# Installs Debian packages that are missing.
+ensure_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root dpkg --configure -a >/dev/null 2>&1 || true
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update failed"
+  as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null \
+    || die "could not install ${missing[*]}"
+}
+
+# PostgreSQL installed, running on 127.0.0.1:5432, with a `waymark` role that may create
+# databases. Passwords work whatever the cluster's pg_hba says (trust or scram).
+ensure_postgres() {
+  ensure_packages postgresql postgresql-client
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql | sort -n | tail -1)
+    [ -n "$version" ] || die "PostgreSQL is installed but has no cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start \
+      || die "could not start PostgreSQL $version"
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL did not come up on 127.0.0.1:5432"
+  fi
+  as_root runuser -u postgres -- psql -qXtA -c "SELECT 1 FROM pg_roles WHERE rolname = 'waymark'" \
+    | grep -q 1 \
+    || as_root runuser -u postgres -- psql -qX -c "CREATE ROLE waymark LOGIN PASSWORD 'waymark' CREATEDB" \
+    || die "could not create the waymark database role"
+}
+
+ensure_database() {
+  local name=$1
+  as_root runuser -u postgres -- psql -qXtA -c "SELECT 1 FROM pg_database WHERE datname = '$name'" \
+    | grep -q 1 \
+    || as_root runuser -u postgres -- psql -qX -c "CREATE DATABASE $name OWNER waymark" \
+    || die "could not create database $name"
+}
+
+# Builds land outside the checkout so a fresh clone on the same machine reuses them.
+use_shared_target_dir() {
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waymark/target}
+  mkdir -p "$CARGO_TARGET_DIR"
+  command -v cargo >/dev/null || die "cargo is not installed (install Rust first)"
+}

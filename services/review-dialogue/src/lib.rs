@@ -1,0 +1,60 @@
+//! The review-dialogue service: progress reviews held by the nearest line manager with the
+//! teacher, as a dialogue.
+//!
+//! Commands arrive over gRPC (`waymark.review_dialogue.v1`), run through the pure deciders of
+//! `waymark_domain::review_dialogue`, and append to the `review` streams. A projection keeps
+//! the `review_dialogue` read-model tables; queries read those.
+
+mod grpc;
+mod projection;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use waymark_proto::review_dialogue::v1::review_dialogue_server::ReviewDialogueServer;
+use waymark_runtime::Platform;
+
+pub const NAME: &str = "review-dialogue";
+
+/// How long a command waits for its own projection before replying, so a client that reads
+/// right after writing sees its write.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.create_schema("review_dialogue");
+    migrator.dangerous_set_table_name("review_dialogue._sqlx_migrations");
+    migrator.run(pool).await
+}
+
+/// Runs the service on `listener` until `shutdown`.
+pub async fn run(
+    platform: Arc<Platform>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    migrate(&platform.pool).await?;
+    let (reviews, projection) =
+        platform.spawn_projection(Arc::new(projection::Reviews), shutdown.clone());
+    let service = grpc::ReviewDialogueService::new(platform.clone(), reviews);
+    let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
+        service,
+        platform.authenticate(),
+    ));
+    tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
+    waymark_runtime::grpc::serve(
+        listener,
+        routes,
+        waymark_proto::FILE_DESCRIPTOR_SET,
+        platform.pool.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    shutdown.cancel();
+    projection.await?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! review-dialogue over gRPC, against the real PostgreSQL, started in-process on port 0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod reviews;

@@ -1,0 +1,6 @@
+//! Across services: a command on one service reaches another through the event store, the
+//! relay and JetStream (or the in-process feed).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod slice;
