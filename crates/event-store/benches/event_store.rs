@@ -142,10 +142,7 @@ async fn main() {
     migrate(&db.pool).await.unwrap();
     let store = PgEventStore::new(db.new_pool(12).await);
 
-    println!(
-        "Append throughput (events/s), {seconds} s per cell, PostgreSQL at {}",
-        waymark_testkit::server_url()
-    );
+    println!("Append throughput (events/s), best of 3 runs of {seconds} s per cell");
     println!("| batch | writers | raw multi-row INSERT | append | append / raw |");
     println!("|------:|--------:|---------------------:|-------:|-------------:|");
     for size in [1usize, 10, 100] {
