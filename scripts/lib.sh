@@ -54,6 +54,8 @@ ensure_database() {
     | grep -q 1 \
     || as_root runuser -u postgres -- psql -qX -c "CREATE DATABASE $name OWNER waymark" \
     || die "could not create database $name"
+  as_root runuser -u postgres -- psql -qX -c "ALTER DATABASE $name OWNER TO waymark" \
+    || die "could not give database $name to the waymark role"
 }
 
 # Builds land outside the checkout so a fresh clone on the same machine reuses them.

@@ -19,6 +19,7 @@ pub async fn serve(
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    telemetry::metrics(); // installed before the first request is counted
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -34,10 +35,26 @@ pub async fn serve(
         .into_axum_router()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready).with_state(pool))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(observe));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
+}
+
+/// Every request gets a span (so handler logs carry its path) and counts in the metrics.
+async fn observe(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("request", %path);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    metrics::counter!("waymark_requests_total", "path" => path.clone()).increment(1);
+    metrics::histogram!("waymark_request_seconds", "path" => path)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn ready(State(pool): State<PgPool>) -> (http::StatusCode, &'static str) {

@@ -34,9 +34,9 @@ pub enum PlatformError {
         "auth.internal_key is not set (WAYMARK_AUTH__INTERNAL_KEY); services cannot authenticate each other without it"
     )]
     NoInternalKey,
-    #[error("cannot connect to PostgreSQL: {0}")]
+    #[error("cannot connect to PostgreSQL")]
     Database(#[source] sqlx::Error),
-    #[error("cannot migrate the database: {0}")]
+    #[error("cannot migrate the database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot connect to NATS: {0}")]
     Nats(String),
