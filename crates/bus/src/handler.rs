@@ -25,6 +25,9 @@ pub enum HandlerError {
     /// Worth retrying: the database hiccuped.
     #[error("database error while handling an event")]
     Database(#[from] sqlx::Error),
+    /// Worth retrying: something the handler depends on is unavailable for now.
+    #[error("temporarily unable to handle event: {0}")]
+    Transient(String),
     /// Retrying will not help: the event cannot be handled. It is set aside as a dead letter.
     #[error("cannot handle event: {0}")]
     Permanent(String),

@@ -161,7 +161,10 @@ async fn consume<H: EventHandler>(
         .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
     loop {
         let next = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                hand_back(&mut messages).await;
+                return Ok(());
+            }
             next = messages.next() => next,
         };
         match next {
@@ -172,6 +175,22 @@ async fn consume<H: EventHandler>(
             }
             Some(Ok(message)) => handle_message(pool, handler.as_ref(), &message, shutdown).await,
         }
+    }
+}
+
+/// At shutdown, gives back the messages already pulled but not handled, so another replica
+/// (or this one, restarted) gets them now rather than after the acknowledgement timeout.
+async fn hand_back(messages: &mut pull::Stream) {
+    // A short delay on each, or JetStream would deliver them straight back to this stream.
+    let mut budget = 1000;
+    while budget > 0
+        && let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_millis(50), messages.next()).await
+    {
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+            .await;
+        budget -= 1;
     }
 }
 

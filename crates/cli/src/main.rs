@@ -1,8 +1,10 @@
 //! `waymark`: runs Waymark's services, one, several or all in one process.
 //!
 //! Exit codes: 0 done; 1 a service stopped with an error; 2 the command line is wrong;
-//! 3 the configuration is invalid; 4 PostgreSQL or NATS cannot be reached or migrated.
+//! 3 the configuration is invalid; 4 PostgreSQL or NATS cannot be reached or migrated;
+//! 5 `verify-audit` found an audit trail that was tampered with.
 
+mod audit;
 mod serve;
 
 use std::path::PathBuf;
@@ -38,6 +40,13 @@ enum Command {
     },
     /// Creates or upgrades every schema, then exits.
     Migrate,
+    /// Recomputes the action audit trail's hash chain of one trust (or of every trust) from
+    /// the stored events and reports the first altered, removed or reordered event.
+    VerifyAudit {
+        /// The trust to check; every trust when left out.
+        #[arg(long)]
+        trust: Option<waymark_domain::TrustId>,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +70,11 @@ async fn main() -> ExitCode {
             serve::serve(cli.config.as_deref(), &selected).await
         }
         Command::Migrate => serve::migrate(cli.config.as_deref()).await,
+        Command::VerifyAudit { trust } => match audit::verify(cli.config.as_deref(), trust).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(5),
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

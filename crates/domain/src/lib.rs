@@ -5,6 +5,8 @@
 //! from the outside world (the time, who line-manages whom) is looked up *before* deciding and
 //! arrives inside the command.
 
+pub mod action_tracking;
+pub mod agreed;
 pub mod decider;
 pub mod envelope;
 pub mod ids;

@@ -4,6 +4,11 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A date as people read it: "24 November 2026".
+pub fn long_date(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
 /// An academic year, written `2026-27`: it starts in the first year (August/September).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -123,6 +128,14 @@ mod tests {
         assert_eq!(
             AcademicYear::containing(date(2027, 8, 1)).to_string(),
             "2027-28"
+        );
+    }
+
+    #[test]
+    fn dates_read_naturally() {
+        assert_eq!(
+            long_date(NaiveDate::from_ymd_opt(2026, 11, 4).unwrap()),
+            "4 November 2026"
         );
     }
 

@@ -137,6 +137,19 @@ impl PgEventStore {
         self.shared.wake.subscribe()
     }
 
+    /// The stored events with these ids (in position order); ids not stored are left out.
+    pub async fn read_by_ids(&self, ids: &[EventId]) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM event_store.events WHERE event_id = ANY($1) ORDER BY position"
+        );
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.into_uuid()).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&self.shared.pool)
+            .await?;
+        rows.iter().map(|row| event_from_row(row, 0)).collect()
+    }
+
     /// Appends inside the caller's transaction, so the events commit (or not) together with
     /// the caller's own changes: a timer marked fired and its event, for example.
     pub async fn append_in(

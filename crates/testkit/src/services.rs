@@ -70,15 +70,30 @@ impl TestPlatform {
         F: FnOnce(Arc<Platform>, TcpListener, CancellationToken) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        let (address, task) = self.serve_until(run, self.shutdown.clone()).await;
+        self.tasks.push(task);
+        address
+    }
+
+    /// Like [`serve`](Self::serve), stopped by its own token: for restarting one service.
+    pub async fn serve_until<F, Fut>(
+        &self,
+        run: F,
+        stop: CancellationToken,
+    ) -> (SocketAddr, JoinHandle<()>)
+    where
+        F: FnOnce(Arc<Platform>, TcpListener, CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");
-        let running = run(self.platform.clone(), listener, self.shutdown.clone());
-        self.tasks.push(tokio::spawn(async move {
+        let running = run(self.platform.clone(), listener, stop);
+        let task = tokio::spawn(async move {
             if let Err(error) = running.await {
                 panic!("service failed: {error:#}");
             }
-        }));
-        address
+        });
+        (address, task)
     }
 
     /// A gRPC channel to `address` whose requests are signed as `caller`.

@@ -1,25 +1,470 @@
-//! The gRPC API.
+//! The gRPC API (`waymark.action_tracking.v1`). Requests are parsed into domain values first
+//! (a bad field is `INVALID_ARGUMENT` naming it); errors go through the runtime's one table.
 
-use std::sync::Arc;
-
+use chrono::{NaiveDate, SecondsFormat};
 use tonic::{Request, Response, Status};
-use waymark_domain::SchoolId;
+use uuid::Uuid;
+use waymark_domain::action_tracking::action::{ActionCommand, ActionStatus, NewAction};
+use waymark_domain::agreed::{ActionId, Origin, OriginKind};
+use waymark_domain::{CommandId, SchoolId, StaffId, TrustId};
+use waymark_event_store::CommandContext;
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_runtime::auth::RequestContext;
-use waymark_runtime::{Platform, ServiceError, parse};
+use waymark_runtime::{ServiceError, parse};
+
+use crate::chain;
+use crate::commands::Commands;
 
 pub struct ActionTrackingService {
-    platform: Arc<Platform>,
+    commands: Commands,
 }
 
 impl ActionTrackingService {
-    pub fn new(platform: Arc<Platform>) -> Self {
-        Self { platform }
+    pub fn new(commands: Commands) -> Self {
+        Self { commands }
     }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        &self.commands.platform.pool
+    }
+
+    fn today(&self, value: &str) -> Result<NaiveDate, ServiceError> {
+        Ok(parse::optional_date("today", value)?
+            .unwrap_or_else(|| self.commands.platform.clock.now().date_naive()))
+    }
+
+    /// Parses the command and action ids, runs `command`, and replies.
+    async fn act(
+        &self,
+        context: RequestContext,
+        command_id: &str,
+        action_id: &str,
+        command: impl FnOnce() -> Result<ActionCommand, ServiceError>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let (context, action_id) = ids(context, command_id, action_id)?;
+        let executed = self
+            .commands
+            .run(&context, action_id, &command()?)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ActionReply {
+            action_id: action_id.to_string(),
+            version: executed.version,
+            replayed: executed.replayed,
+            next_action_id: String::new(),
+        }))
+    }
+}
+
+fn ids(
+    context: RequestContext,
+    command_id: &str,
+    action_id: &str,
+) -> Result<(CommandContext, ActionId), ServiceError> {
+    let command_id: CommandId = parse::id("command_id", command_id)?;
+    let action_id = uuid("action_id", action_id)?;
+    Ok((context.command(command_id), action_id))
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, ServiceError> {
+    if value.trim().is_empty() {
+        return Err(ServiceError::invalid(field, "is required"));
+    }
+    Uuid::parse_str(value.trim()).map_err(|_| ServiceError::invalid(field, "is not a valid id"))
+}
+
+fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ServiceError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        uuid(field, value).map(Some)
+    }
+}
+
+fn trust_of(context: &RequestContext) -> TrustId {
+    context.caller.trust
 }
 
 #[tonic::async_trait]
 impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
+    async fn create_action(
+        &self,
+        request: Request<pb::CreateActionRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command_id: CommandId = parse::id("command_id", &request.command_id)?;
+        // The action's id follows from the command's, so a retry finds the same action.
+        let action_id = Uuid::new_v5(command_id.as_uuid(), b"action");
+        let supporters = request
+            .supporter_ids
+            .iter()
+            .map(|id| parse::id::<StaffId>("supporter_ids", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let command = ActionCommand::Create(NewAction {
+            action_id,
+            school_id: parse::id::<SchoolId>("school_id", &request.school_id)?,
+            origin: Origin::direct(),
+            description: parse::text("description", &request.description)?,
+            owner: parse::id("owner_id", &request.owner_id)?,
+            supporters,
+            due: parse::date("due_date", &request.due_date)?,
+            success_criteria: parse::optional_text("success_criteria", &request.success_criteria)?,
+            carried_forward_from: None,
+        });
+        self.act(context, &request.command_id, &action_id.to_string(), || {
+            Ok(command)
+        })
+        .await
+    }
+
+    async fn start_action(
+        &self,
+        request: Request<pb::ActionRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::Start)
+        })
+        .await
+    }
+
+    async fn note_progress(
+        &self,
+        request: Request<pb::TextRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::NoteProgress {
+                note: parse::text("text", &request.text)?,
+            })
+        })
+        .await
+    }
+
+    async fn record_evidence(
+        &self,
+        request: Request<pb::TextRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::RecordEvidence {
+                evidence: parse::text("text", &request.text)?,
+            })
+        })
+        .await
+    }
+
+    async fn change_due_date(
+        &self,
+        request: Request<pb::ChangeDueDateRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::ChangeDueDate {
+                due: parse::date("due_date", &request.due_date)?,
+                reason: parse::text("reason", &request.reason)?,
+            })
+        })
+        .await
+    }
+
+    async fn reassign_action(
+        &self,
+        request: Request<pb::ReassignActionRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::Reassign {
+                owner: parse::id("owner_id", &request.owner_id)?,
+                reason: parse::text("reason", &request.reason)?,
+            })
+        })
+        .await
+    }
+
+    async fn complete_action(
+        &self,
+        request: Request<pb::TextRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::Complete {
+                impact: parse::text("text", &request.text)?,
+            })
+        })
+        .await
+    }
+
+    async fn carry_forward_action(
+        &self,
+        request: Request<pb::CarryForwardRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let (context, action_id) = ids(context, &request.command_id, &request.action_id)?;
+        let due = parse::date("due_date", &request.due_date)?;
+        let note = parse::optional_text("note", &request.note)?;
+        let (executed, next) = self
+            .commands
+            .carry_forward(&context, action_id, due, note, None)
+            .await?;
+        Ok(Response::new(pb::ActionReply {
+            action_id: action_id.to_string(),
+            version: executed.version,
+            replayed: executed.replayed,
+            next_action_id: next.to_string(),
+        }))
+    }
+
+    async fn drop_action(
+        &self,
+        request: Request<pb::TextRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::Drop {
+                reason: parse::text("text", &request.text)?,
+            })
+        })
+        .await
+    }
+
+    async fn reopen_action(
+        &self,
+        request: Request<pb::TextRequest>,
+    ) -> Result<Response<pb::ActionReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        self.act(context, &request.command_id, &request.action_id, || {
+            Ok(ActionCommand::Reopen {
+                reason: parse::text("text", &request.text)?,
+            })
+        })
+        .await
+    }
+
+    async fn get_action(
+        &self,
+        request: Request<pb::GetActionRequest>,
+    ) -> Result<Response<pb::ActionDetail>, Status> {
+        let context = RequestContext::of(&request)?;
+        let action_id = uuid("action_id", &request.get_ref().action_id)?;
+        let trust = trust_of(&context).into_uuid();
+        let today = self.today("")?;
+        let row = sqlx::query_as!(
+            ActionRow,
+            "SELECT action_id, school_id, origin_kind, origin_id, description, owner_id, supporter_ids, \
+             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version \
+             FROM action_tracking.actions WHERE trust_id = $1 AND action_id = $2",
+            trust,
+            action_id
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::not_found("action"))?;
+        let notes = sqlx::query!(
+            "SELECT kind, body, author_id, recorded_at FROM action_tracking.action_notes \
+             WHERE trust_id = $1 AND action_id = $2 ORDER BY recorded_at, event_id",
+            trust,
+            action_id
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?
+        .into_iter()
+        .map(|note| pb::Note {
+            kind: note.kind,
+            text: note.body,
+            author_id: note.author_id.to_string(),
+            recorded_at: note.recorded_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        })
+        .collect();
+        Ok(Response::new(pb::ActionDetail {
+            action: Some(row.into_proto(today)),
+            notes,
+        }))
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListActionsRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let today = self.today(&request.today)?;
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
+            .map(SchoolId::into_uuid);
+        let people = request
+            .person_ids
+            .iter()
+            .map(|id| parse::id::<StaffId>("person_ids", id).map(StaffId::into_uuid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let statuses = if request.statuses.is_empty() {
+            vec![
+                ActionStatus::Open.as_str().to_owned(),
+                ActionStatus::InProgress.as_str().to_owned(),
+            ]
+        } else {
+            for status in &request.statuses {
+                if !["open", "in_progress", "done", "carried_forward", "dropped"]
+                    .contains(&status.as_str())
+                {
+                    return Err(ServiceError::invalid(
+                        "statuses",
+                        format!("`{status}` is not a status"),
+                    )
+                    .into());
+                }
+            }
+            request.statuses.clone()
+        };
+        let origin_kind = match request.origin_kind.trim() {
+            "" => None,
+            kind => Some(
+                OriginKind::parse(kind)
+                    .ok_or_else(|| ServiceError::invalid("origin_kind", "is not an origin kind"))?
+                    .as_str(),
+            ),
+        };
+        let origin_id = optional_uuid("origin_id", &request.origin_id)?;
+        let due_by = parse::optional_date("due_on_or_before", &request.due_on_or_before)?;
+        let limit = i64::from(if request.limit <= 0 {
+            200
+        } else {
+            request.limit.min(1000)
+        });
+        let rows = sqlx::query_as!(
+            ActionRow,
+            "SELECT action_id, school_id, origin_kind, origin_id, description, owner_id, supporter_ids, \
+             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version \
+             FROM action_tracking.actions \
+             WHERE trust_id = $1 \
+               AND ($2::uuid IS NULL OR school_id = $2) \
+               AND (cardinality($3::uuid[]) = 0 OR owner_id = ANY($3) OR ($4 AND supporter_ids && $3)) \
+               AND status = ANY($5) \
+               AND ($6::text IS NULL OR origin_kind = $6) \
+               AND ($7::uuid IS NULL OR origin_id = $7) \
+               AND ($8::date IS NULL OR due_date <= $8) \
+               AND (NOT $9 OR due_date < $10) \
+             ORDER BY (status IN ('open', 'in_progress') AND due_date < $10) DESC, due_date, created_at \
+             LIMIT $11",
+            trust_of(&context).into_uuid(),
+            school,
+            &people,
+            request.include_supported,
+            &statuses,
+            origin_kind,
+            origin_id,
+            due_by,
+            request.overdue_only,
+            today,
+            limit,
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListActionsResponse {
+            actions: rows.into_iter().map(|row| row.into_proto(today)).collect(),
+        }))
+    }
+
+    async fn get_audit_trail(
+        &self,
+        request: Request<pb::GetActionRequest>,
+    ) -> Result<Response<pb::AuditTrail>, Status> {
+        let context = RequestContext::of(&request)?;
+        let action_id = uuid("action_id", &request.get_ref().action_id)?;
+        let entries = sqlx::query_as!(
+            AuditRow,
+            "SELECT seq, event_id, action_id, school_id, actor_id, recorded_at, event_type, summary, reason, \
+             details::text AS \"details!\" FROM action_tracking.audit_chain \
+             WHERE trust_id = $1 AND action_id = $2 ORDER BY seq",
+            trust_of(&context).into_uuid(),
+            action_id
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        if entries.is_empty() {
+            return Err(ServiceError::not_found("action").into());
+        }
+        Ok(Response::new(pb::AuditTrail {
+            entries: entries.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn query_audit(
+        &self,
+        request: Request<pb::QueryAuditRequest>,
+    ) -> Result<Response<pb::AuditTrail>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
+            .map(SchoolId::into_uuid);
+        let actor =
+            parse::optional_id::<StaffId>("actor_id", &request.actor_id)?.map(StaffId::into_uuid);
+        let from = parse::optional_date("from_date", &request.from_date)?;
+        let to = parse::optional_date("to_date", &request.to_date)?;
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(ServiceError::invalid("to_date", "is before from_date").into());
+        }
+        let limit = i64::from(if request.limit <= 0 {
+            100
+        } else {
+            request.limit.min(500)
+        });
+        let entries = sqlx::query_as!(
+            AuditRow,
+            "SELECT seq, event_id, action_id, school_id, actor_id, recorded_at, event_type, summary, reason, \
+             details::text AS \"details!\" FROM action_tracking.audit_chain \
+             WHERE trust_id = $1 AND seq > $2 \
+               AND ($3::uuid IS NULL OR school_id = $3) \
+               AND ($4::uuid IS NULL OR actor_id = $4) \
+               AND ($5::date IS NULL OR recorded_at >= $5::date) \
+               AND ($6::date IS NULL OR recorded_at < $6::date + 1) \
+             ORDER BY seq LIMIT $7",
+            trust_of(&context).into_uuid(),
+            request.after_seq,
+            school,
+            actor,
+            from,
+            to,
+            limit,
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::AuditTrail {
+            entries: entries.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn verify_audit_trail(
+        &self,
+        request: Request<pb::VerifyAuditTrailRequest>,
+    ) -> Result<Response<pb::VerifyReport>, Status> {
+        let context = RequestContext::of(&request)?;
+        let platform = &self.commands.platform;
+        let report = chain::verify(&platform.pool, &platform.store, trust_of(&context))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "audit verification failed to run");
+                ServiceError::unavailable("the audit trail cannot be read now; try again")
+            })?;
+        Ok(Response::new(report.into()))
+    }
+
     async fn list_origins(
         &self,
         request: Request<pb::ListOriginsRequest>,
@@ -29,10 +474,10 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let origins = sqlx::query!(
             "SELECT origin_id, kind, school_id, label FROM action_tracking.origins \
              WHERE trust_id = $1 AND school_id = $2 ORDER BY label",
-            context.caller.trust.into_uuid(),
+            trust_of(&context).into_uuid(),
             school.into_uuid(),
         )
-        .fetch_all(&self.platform.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?
         .into_iter()
@@ -44,5 +489,99 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         })
         .collect();
         Ok(Response::new(pb::ListOriginsResponse { origins }))
+    }
+}
+
+struct ActionRow {
+    action_id: Uuid,
+    school_id: Uuid,
+    origin_kind: String,
+    origin_id: Option<Uuid>,
+    description: String,
+    owner_id: Uuid,
+    supporter_ids: Vec<Uuid>,
+    due_date: NaiveDate,
+    success_criteria: Option<String>,
+    status: String,
+    impact: Option<String>,
+    carried_forward_from: Option<Uuid>,
+    carried_forward_to: Option<Uuid>,
+    version: i64,
+}
+
+fn text_of(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+impl ActionRow {
+    fn into_proto(self, today: NaiveDate) -> pb::Action {
+        let live = self.status == "open" || self.status == "in_progress";
+        pb::Action {
+            action_id: self.action_id.to_string(),
+            school_id: self.school_id.to_string(),
+            origin_kind: self.origin_kind,
+            origin_id: text_of(self.origin_id),
+            description: self.description,
+            owner_id: self.owner_id.to_string(),
+            supporter_ids: self.supporter_ids.iter().map(ToString::to_string).collect(),
+            due_date: self.due_date.to_string(),
+            success_criteria: self.success_criteria.unwrap_or_default(),
+            overdue: live && self.due_date < today,
+            status: self.status,
+            impact: self.impact.unwrap_or_default(),
+            carried_forward_from: text_of(self.carried_forward_from),
+            carried_forward_to: text_of(self.carried_forward_to),
+            version: self.version,
+        }
+    }
+}
+
+struct AuditRow {
+    seq: i64,
+    event_id: Uuid,
+    action_id: Uuid,
+    school_id: Uuid,
+    actor_id: Uuid,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    event_type: String,
+    summary: String,
+    reason: Option<String>,
+    details: String,
+}
+
+impl From<AuditRow> for pb::AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            seq: row.seq,
+            event_id: row.event_id.to_string(),
+            action_id: row.action_id.to_string(),
+            school_id: row.school_id.to_string(),
+            actor_id: row.actor_id.to_string(),
+            recorded_at: row.recorded_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            event_type: row.event_type,
+            summary: row.summary,
+            reason: row.reason.unwrap_or_default(),
+            details_json: row.details,
+        }
+    }
+}
+
+impl From<chain::Report> for pb::VerifyReport {
+    fn from(report: chain::Report) -> Self {
+        Self {
+            intact: report.problem.is_none(),
+            events_checked: report.events_checked,
+            head_hash: report
+                .head
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+            problem: report.problem.map(|problem| pb::Problem {
+                seq: problem.seq,
+                event_id: problem.event_id.to_string(),
+                kind: problem.kind.as_str().to_owned(),
+                detail: problem.detail,
+            }),
+        }
     }
 }

@@ -1,12 +1,20 @@
-//! The action-tracking service: every agreed action followed to done.
+//! The action-tracking service: every agreed action followed to done, with a tamper-evident
+//! audit trail.
 //!
-//! It learns of reviews (and, later, meetings, visits and audits) from the other services'
-//! events and keeps them as the origins actions come from.
+//! - Commands (gRPC `waymark.action_tracking.v1`, and agreements arriving as events) run the
+//!   pure `Action` decider and append to the `action` streams.
+//! - The `actions` projection keeps the read models and each trust's hash chain.
+//! - The `agreements` consumer reads review dialogue's events: where actions come from, the
+//!   actions agreed, and outcomes agreed for earlier actions.
 
+mod agreements;
+pub mod chain;
+mod commands;
 mod grpc;
-mod origins;
+mod projection;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -15,6 +23,9 @@ use waymark_proto::action_tracking::v1::action_tracking_server::ActionTrackingSe
 use waymark_runtime::Platform;
 
 pub const NAME: &str = "action-tracking";
+
+/// How long a command waits for the read models to show it before replying.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
 /// Creates or upgrades the service's schema.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
@@ -31,10 +42,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     migrate(&platform.pool).await?;
-    let origins = platform.spawn_consumer(Arc::new(origins::Origins), shutdown.clone());
-    let service = grpc::ActionTrackingService::new(platform.clone());
+    let (actions, projection) =
+        platform.spawn_projection(Arc::new(projection::Actions), shutdown.clone());
+    let commands = commands::Commands::new(platform.clone(), actions);
+    let agreements = platform.spawn_consumer(
+        Arc::new(agreements::Agreements {
+            commands: commands.without_waiting(),
+        }),
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
-        service,
+        grpc::ActionTrackingService::new(commands),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -47,6 +65,7 @@ pub async fn run(
     )
     .await?;
     shutdown.cancel();
-    origins.await?;
+    projection.await?;
+    agreements.await?;
     Ok(())
 }

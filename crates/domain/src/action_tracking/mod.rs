@@ -1,0 +1,3 @@
+//! Action tracking: every agreed action followed to done.
+
+pub mod action;

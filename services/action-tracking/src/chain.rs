@@ -1,0 +1,232 @@
+//! The tamper-evident audit trail: each trust's action events, in commit order, form a hash
+//! chain. Link n is SHA-256 over link n-1 and every stored field of event n, so changing,
+//! deleting or reordering a stored event (or a link) breaks the chain from there on, and
+//! `verify` names the first place it breaks.
+//!
+//! What it proves: that the events as stored now are the events as chained. Someone able to
+//! rewrite both the events and every later link could hide a change; the head hash in each
+//! verify report is what to keep elsewhere to rule that out too.
+
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+use waymark_domain::{EventId, TrustId};
+use waymark_event_store::{PgEventStore, RecordedEvent, StoreError};
+
+pub type Hash = [u8; 32];
+
+/// The link before the first.
+pub const GENESIS: Hash = [0; 32];
+
+/// The hash of the link for `event` following `previous`.
+pub fn link(previous: &Hash, event: &RecordedEvent) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    let optional = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
+    let fields = [
+        event.event_id.to_string(),
+        event.stream_id.to_string(),
+        event.stream_version.to_string(),
+        event.position.to_string(),
+        // The commit order readers follow.
+        event.tx_id.to_string(),
+        event.event_type.clone(),
+        event.schema_version.to_string(),
+        event.trust_id.to_string(),
+        event.metadata.actor.to_string(),
+        optional(event.metadata.causation_id.map(EventId::into_uuid)),
+        event.metadata.correlation_id.to_string(),
+        optional(event.metadata.command_id.map(|id| id.into_uuid())),
+        event.recorded_at.timestamp_micros().to_string(),
+        event.payload.get().to_owned(),
+    ];
+    for field in fields {
+        hasher.update(field.as_bytes());
+        // A separator no field contains, so moving bytes between fields changes the hash.
+        hasher.update([0x1f]);
+    }
+    hasher.finalize().into()
+}
+
+/// The trust's last link: (sequence number, hash), or (0, genesis) for an empty chain.
+pub async fn head(tx: &mut PgConnection, trust: TrustId) -> Result<(i64, Hash), sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT seq, hash FROM action_tracking.audit_chain WHERE trust_id = $1 ORDER BY seq DESC LIMIT 1",
+        trust.into_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(match row {
+        Some(row) => (row.seq, to_hash(&row.hash)),
+        None => (0, GENESIS),
+    })
+}
+
+fn to_hash(bytes: &[u8]) -> Hash {
+    let mut hash = GENESIS;
+    if bytes.len() == hash.len() {
+        hash.copy_from_slice(bytes);
+    }
+    hash
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The stored event is not what was chained.
+    Altered,
+    /// A chained event, or a link, is gone.
+    Removed,
+    /// Links are out of order.
+    Reordered,
+    /// A stored action event is missing from the chain.
+    Unchained,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Altered => "altered",
+            Self::Removed => "removed",
+            Self::Reordered => "reordered",
+            Self::Unchained => "unchained",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub seq: i64,
+    pub event_id: Uuid,
+    pub kind: ProblemKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub events_checked: i64,
+    pub head: Hash,
+    pub problem: Option<Problem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const PAGE: i64 = 1000;
+
+/// Walks the trust's chain from the start, recomputing every link from the events as they
+/// are stored now. Stops at the first problem.
+pub async fn verify(
+    pool: &PgPool,
+    store: &PgEventStore,
+    trust: TrustId,
+) -> Result<Report, VerifyError> {
+    let mut previous = GENESIS;
+    let mut expected_seq = 1;
+    loop {
+        let links = sqlx::query!(
+            "SELECT seq, event_id, prev_hash, hash FROM action_tracking.audit_chain \
+             WHERE trust_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            trust.into_uuid(),
+            expected_seq,
+            PAGE,
+        )
+        .fetch_all(pool)
+        .await?;
+        let ids: Vec<EventId> = links
+            .iter()
+            .map(|link| EventId::from_uuid(link.event_id))
+            .collect();
+        let stored = store.read_by_ids(&ids).await?;
+        for row in &links {
+            let problem = |kind, detail: String| Problem {
+                seq: row.seq,
+                event_id: row.event_id,
+                kind,
+                detail,
+            };
+            let report = |problem| Report {
+                events_checked: expected_seq - 1,
+                head: previous,
+                problem: Some(problem),
+            };
+            if row.seq != expected_seq {
+                return Ok(report(problem(
+                    ProblemKind::Removed,
+                    format!(
+                        "link {expected_seq} is missing; the chain jumps to {}",
+                        row.seq
+                    ),
+                )));
+            }
+            if to_hash(&row.prev_hash) != previous {
+                return Ok(report(problem(
+                    ProblemKind::Reordered,
+                    "this link does not follow the one before it".to_owned(),
+                )));
+            }
+            let Some(event) = stored
+                .iter()
+                .find(|event| event.event_id.into_uuid() == row.event_id)
+            else {
+                return Ok(report(problem(
+                    ProblemKind::Removed,
+                    "the chained event is no longer in the event store".to_owned(),
+                )));
+            };
+            if event.trust_id != trust || link(&previous, event) != to_hash(&row.hash) {
+                return Ok(report(problem(
+                    ProblemKind::Altered,
+                    format!(
+                        "the stored {} differs from the event that was chained",
+                        event.event_type
+                    ),
+                )));
+            }
+            previous = to_hash(&row.hash);
+            expected_seq += 1;
+        }
+        if (links.len() as i64) < PAGE {
+            break;
+        }
+    }
+    let checked = expected_seq - 1;
+    // Stored action events the projection has passed must all be chained.
+    let unchained = sqlx::query!(
+        "SELECT e.event_id, e.event_type FROM event_store.events e \
+         JOIN bus.checkpoints c ON c.name = $2 \
+         WHERE e.trust_id = $1 AND e.stream_id LIKE 'action-%' \
+           AND (e.tx_id, e.position) <= (c.tx_id, c.position) \
+           AND NOT EXISTS (SELECT 1 FROM action_tracking.audit_chain a WHERE a.event_id = e.event_id) \
+         ORDER BY e.tx_id, e.position LIMIT 1",
+        trust.into_uuid(),
+        crate::projection::NAME,
+    )
+    .fetch_optional(pool)
+    .await?;
+    let problem = unchained.map(|row| Problem {
+        seq: checked + 1,
+        event_id: row.event_id,
+        kind: ProblemKind::Unchained,
+        detail: format!("a stored {} is not in the chain", row.event_type),
+    });
+    Ok(Report {
+        events_checked: checked,
+        head: previous,
+        problem,
+    })
+}
+
+/// The trusts that have an audit chain.
+pub async fn trusts(pool: &PgPool) -> Result<Vec<TrustId>, sqlx::Error> {
+    let rows = sqlx::query_scalar!(
+        "SELECT DISTINCT trust_id FROM action_tracking.audit_chain ORDER BY trust_id"
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(TrustId::from_uuid).collect())
+}

@@ -1,0 +1,294 @@
+use uuid::Uuid;
+use waymark_proto::action_tracking::v1 as pb;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
+
+use crate::support::*;
+
+/// Three actions with a few changes each: 9 events in the trust's chain.
+async fn some_history(client: &mut Client, owner: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = client
+            .create_action(create(
+                Uuid::new_v4(),
+                owner,
+                "2026-12-11",
+                &format!("Action {n}"),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .action_id;
+        client.note_progress(text(&id, "Under way")).await.unwrap();
+        client
+            .complete_action(text(&id, "Pupils respond to feedback"))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+async fn verify(client: &mut Client) -> pb::VerifyReport {
+    client
+        .verify_audit_trail(pb::VerifyAuditTrailRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn chained_event(platform: &TestPlatform, seq: i64) -> Uuid {
+    sqlx::query_scalar("SELECT event_id FROM action_tracking.audit_chain WHERE seq = $1")
+        .bind(seq)
+        .fetch_one(&platform.db.pool)
+        .await
+        .unwrap()
+}
+
+/// What someone with direct database access could do: switch off the append-only guard.
+async fn tamper(platform: &TestPlatform, sql: &str, event: Uuid) {
+    let mut tx = platform.db.pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .bind(event)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    sqlx::query("ALTER TABLE event_store.events ENABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_intact_chain_verifies_and_an_altered_event_is_named() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (_, teacher) = colleague(leader);
+    let mut client = client(&platform, address, leader);
+    some_history(&mut client, &teacher.to_string()).await;
+
+    let report = verify(&mut client).await;
+    assert!(report.intact, "{:?}", report.problem);
+    assert_eq!(report.events_checked, 9);
+    assert_eq!(report.head_hash.len(), 64);
+
+    // Rewrite the impact recorded by the sixth event (the second action's completion).
+    let victim = chained_event(&platform, 6).await;
+    tamper(
+        &platform,
+        "UPDATE event_store.events SET payload = jsonb_set(payload, '{impact}', '\"Forged impact\"') WHERE event_id = $1",
+        victim,
+    )
+    .await;
+    let report = verify(&mut client).await;
+    assert!(!report.intact);
+    let problem = report.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (6, "altered"));
+    assert_eq!(problem.event_id, victim.to_string());
+    assert_eq!(report.events_checked, 5, "everything before it checked out");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_removed_event_and_a_reordered_chain_are_detected() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (_, teacher) = colleague(leader);
+    let mut client = client(&platform, address, leader);
+    some_history(&mut client, &teacher.to_string()).await;
+
+    // Swap two links of the chain.
+    let mut tx = platform.db.pool.begin().await.unwrap();
+    for (from, to) in [(3, -1), (4, 3), (-1, 4)] {
+        sqlx::query("UPDATE action_tracking.audit_chain SET seq = $2 WHERE seq = $1")
+            .bind(from as i64)
+            .bind(to as i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (3, "reordered"));
+
+    // Put them back, then delete a stored event.
+    let mut tx = platform.db.pool.begin().await.unwrap();
+    for (from, to) in [(3, -1), (4, 3), (-1, 4)] {
+        sqlx::query("UPDATE action_tracking.audit_chain SET seq = $2 WHERE seq = $1")
+            .bind(from as i64)
+            .bind(to as i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert!(verify(&mut client).await.intact);
+    let victim = chained_event(&platform, 8).await;
+    tamper(
+        &platform,
+        "DELETE FROM event_store.events WHERE event_id = $1",
+        victim,
+    )
+    .await;
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (8, "removed"));
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_slipped_into_the_store_is_unchained() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (_, teacher) = colleague(leader);
+    let mut client = client(&platform, address, leader);
+    some_history(&mut client, &teacher.to_string()).await;
+    // Forge a copy of a chained event under a new id and drop its chain link, as if it had
+    // been inserted behind the service's back.
+    let original = chained_event(&platform, 2).await;
+    let forged = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO event_store.events (tx_id, stream_id, stream_version, event_id, event_type, schema_version, \
+         trust_id, actor_id, correlation_id, payload) \
+         SELECT tx_id, stream_id, stream_version + 100, $2, event_type, schema_version, trust_id, actor_id, \
+         correlation_id, payload FROM event_store.events WHERE event_id = $1",
+    )
+    .bind(original)
+    .bind(forged)
+    .execute(&platform.db.pool)
+    .await
+    .unwrap();
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!(problem.kind, "unchained");
+    assert_eq!(problem.event_id, forged.to_string());
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (deputy_caller, teacher) = colleague(leader);
+    let (north, south) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut lead = client(&platform, address, leader);
+    let mut deputy = crate::support::client(&platform, address, deputy_caller);
+    let a = lead
+        .create_action(create(
+            north,
+            &teacher.to_string(),
+            "2026-12-11",
+            "North action",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .action_id;
+    deputy
+        .create_action(create(
+            south,
+            &teacher.to_string(),
+            "2026-12-11",
+            "South action",
+        ))
+        .await
+        .unwrap();
+    deputy
+        .note_progress(text(&a, "Deputy checked in"))
+        .await
+        .unwrap();
+
+    let query = async |client: &mut Client, request: pb::QueryAuditRequest| {
+        client
+            .query_audit(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+    };
+    let north_entries = query(
+        &mut lead,
+        pb::QueryAuditRequest {
+            school_id: north.to_string(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(north_entries.len(), 2);
+    assert!(
+        north_entries
+            .iter()
+            .all(|e| e.school_id == north.to_string())
+    );
+    let by_deputy = query(
+        &mut lead,
+        pb::QueryAuditRequest {
+            actor_id: staff(deputy_caller).to_string(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        by_deputy
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["ActionCreated", "ProgressNoted"]
+    );
+    let today = chrono::Utc::now().date_naive();
+    let in_range = query(
+        &mut lead,
+        pb::QueryAuditRequest {
+            from_date: today.to_string(),
+            to_date: today.to_string(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(in_range.len(), 3);
+    let before = query(
+        &mut lead,
+        pb::QueryAuditRequest {
+            to_date: (today - chrono::Days::new(1)).to_string(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(before.is_empty());
+    let page = query(
+        &mut lead,
+        pb::QueryAuditRequest {
+            after_seq: in_range[0].seq,
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].seq, in_range[1].seq);
+    // Another trust's audit is empty for them.
+    let mut stranger = crate::support::client(&platform, address, new_caller());
+    assert!(
+        query(&mut stranger, pb::QueryAuditRequest::default())
+            .await
+            .is_empty()
+    );
+    let backwards = lead
+        .query_audit(pb::QueryAuditRequest {
+            from_date: "2026-12-02".into(),
+            to_date: "2026-12-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(backwards.code(), tonic::Code::InvalidArgument);
+    platform.stop().await;
+}

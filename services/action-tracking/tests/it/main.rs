@@ -1,0 +1,8 @@
+//! action-tracking over gRPC and through its consumers, against the real PostgreSQL and NATS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod agreements;
+mod audit;
+mod lifecycle;
+mod support;
