@@ -105,7 +105,7 @@ pub fn carried_forward_id(action: ActionId) -> ActionId {
 }
 
 /// What became of an action, as agreed when it was reviewed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Done; what impact it had.

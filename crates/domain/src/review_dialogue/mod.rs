@@ -1,3 +1,7 @@
-//! Review dialogue: progress reviews done *with* people, never to them.
+//! Review dialogue: progress reviews, progress meetings and monitoring visits, done *with*
+//! people, never to them.
 
+pub mod catalogue;
+pub mod meeting;
 pub mod review;
+pub mod visit;
