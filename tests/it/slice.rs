@@ -58,7 +58,7 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
     let found = list().await;
     assert_eq!(found.len(), 1);
     let origin = &found[0];
-    assert_eq!(origin.origin_id, reply.review_id);
+    assert_eq!(origin.origin_id, reply.id);
     assert_eq!(origin.kind, "progress_review");
     assert_eq!(origin.label, "Progress review: Year 9, 2026-27");
 
@@ -72,7 +72,7 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
         .unwrap()
         .into_inner();
     assert!(none.origins.is_empty());
-    (school, reply.review_id)
+    (school, reply.id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

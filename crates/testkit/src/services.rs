@@ -36,11 +36,22 @@ impl TestPlatform {
     }
 
     pub async fn start_with_clock(nats_url: Option<String>, clock: Arc<dyn Clock>) -> Self {
+        Self::start_configured(nats_url, clock, &[]).await
+    }
+
+    /// With extra configuration values, e.g. `("action_tracking.url", …)` for a service
+    /// whose listener the test bound beforehand.
+    pub async fn start_configured(
+        nats_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let db = TestDatabase::create().await;
         let mut values = vec![
             ("database.url", db.url.as_str()),
             ("auth.internal_key", TEST_KEY),
         ];
+        values.extend_from_slice(extra);
         if let Some(url) = &nats_url {
             values.push(("nats.url", url.as_str()));
         }
@@ -73,6 +84,21 @@ impl TestPlatform {
         let (address, task) = self.serve_until(run, self.shutdown.clone()).await;
         self.tasks.push(task);
         address
+    }
+
+    /// Runs a service on a listener the test bound itself (so its address could go into
+    /// the configuration first).
+    pub fn serve_on<F, Fut>(&mut self, listener: TcpListener, run: F)
+    where
+        F: FnOnce(Arc<Platform>, TcpListener, CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let running = run(self.platform.clone(), listener, self.shutdown.clone());
+        self.tasks.push(tokio::spawn(async move {
+            if let Err(error) = running.await {
+                panic!("service failed: {error:#}");
+            }
+        }));
     }
 
     /// Like [`serve`](Self::serve), stopped by its own token: for restarting one service.

@@ -10,11 +10,15 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::action_tracking::action::{ActionCommand, ActionRejection, NewAction};
+use waymark_domain::agreed::OriginKind;
 use waymark_domain::agreed::{
     ACTION_OUTCOMES_AGREED, ACTIONS_AGREED, ActionOutcomesAgreed, ActionsAgreed, Origin, Outcome,
     agreed_action_id,
 };
+use waymark_domain::review_dialogue::meeting::MeetingEvent;
 use waymark_domain::review_dialogue::review::ReviewEvent;
+use waymark_domain::review_dialogue::visit::VisitEvent;
+use waymark_domain::school_year::long_date;
 use waymark_domain::{CommandId, EventId};
 use waymark_event_store::{CommandContext, ExecuteError, RecordedEvent, decode};
 use waymark_runtime::{ErrorKind, ServiceError};
@@ -50,7 +54,9 @@ impl EventHandler for Agreements {
                 let outcomes: ActionOutcomesAgreed = payload(event)?;
                 self.apply_outcomes(event, &outcomes).await
             }
-            "ReviewScheduled" => record_review(tx, event).await,
+            "ReviewScheduled" | "MeetingScheduled" | "VisitPlanned" => {
+                record_origin(tx, event).await
+            }
             _ => Ok(()),
         }
     }
@@ -178,25 +184,65 @@ impl Agreements {
     }
 }
 
-async fn record_review(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
-    let ReviewEvent::ReviewScheduled {
-        review_id,
-        school_id,
-        academic_year,
-        year_group,
-        ..
-    } = decode(event)?;
-    {
-        sqlx::query!(
-            "INSERT INTO action_tracking.origins (trust_id, origin_id, kind, school_id, label) \
-             VALUES ($1, $2, 'progress_review', $3, $4) ON CONFLICT DO NOTHING",
-            event.trust_id.into_uuid(),
-            review_id,
-            school_id.into_uuid(),
-            format!("Progress review: {year_group}, {academic_year}"),
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+/// Remembers a review, meeting or visit as a place actions come from, with a label to show.
+async fn record_origin(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+    let (origin_id, kind, school_id, label) = match event.event_type.as_str() {
+        "ReviewScheduled" => match decode::<ReviewEvent>(event)? {
+            ReviewEvent::ReviewScheduled {
+                review_id,
+                school_id,
+                academic_year,
+                year_group,
+                ..
+            } => (
+                review_id,
+                OriginKind::ProgressReview,
+                school_id,
+                format!("Progress review: {year_group}, {academic_year}"),
+            ),
+            _ => return Ok(()),
+        },
+        "MeetingScheduled" => match decode::<MeetingEvent>(event)? {
+            MeetingEvent::MeetingScheduled {
+                meeting_id,
+                school_id,
+                class_group,
+                assessment_point,
+                ..
+            } => (
+                meeting_id,
+                OriginKind::ProgressMeeting,
+                school_id,
+                format!("Progress meeting: {class_group}, {assessment_point}"),
+            ),
+            _ => return Ok(()),
+        },
+        "VisitPlanned" => match decode::<VisitEvent>(event)? {
+            VisitEvent::VisitPlanned {
+                visit_id,
+                school_id,
+                date,
+                ..
+            } => (
+                visit_id,
+                OriginKind::Visit,
+                school_id,
+                format!("Visit, {}", long_date(date)),
+            ),
+            _ => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    sqlx::query!(
+        "INSERT INTO action_tracking.origins (trust_id, origin_id, kind, school_id, label) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event.trust_id.into_uuid(),
+        origin_id,
+        kind.as_str(),
+        school_id.into_uuid(),
+        label,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }

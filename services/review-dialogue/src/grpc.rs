@@ -1,62 +1,308 @@
-//! The gRPC API. Each method parses the request into domain values (a bad field is an
-//! `InvalidArgument` naming it), runs the decider, and maps errors through the runtime's one
-//! table.
+//! The gRPC API (`waymark.review_dialogue.v1`). Each method parses its request into domain
+//! values, runs a decider through the event store, and replies once the read model shows the
+//! change; errors go through the runtime's one table.
 
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::types::Json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use waymark_bus::FeedHandle;
-use waymark_domain::review_dialogue::review::{Review, ReviewCommand, ScheduleReview};
+use waymark_domain::review_dialogue::catalogue::{
+    Catalogue, CatalogueCommand, CatalogueState, ItemKind, defaults,
+};
+use waymark_domain::review_dialogue::meeting::{
+    Meeting, MeetingCommand, MeetingState, MeetingStatus, ScheduleMeeting,
+};
+use waymark_domain::review_dialogue::review::{
+    CatalogueRef, DraftRecord, Review, ReviewCommand, ReviewState, ReviewStatus, ScheduleReview,
+    compare,
+};
+use waymark_domain::review_dialogue::visit::{
+    PlanVisit, Visit, VisitCommand, VisitKind, VisitState, VisitStatus,
+};
 use waymark_domain::school_year::{AcademicYear, DateWindow};
-use waymark_domain::{CommandId, Decider, SchoolId, StaffId, StreamId, Text};
-use waymark_event_store::execute;
+use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, StreamId, Text, TrustId};
+use waymark_event_store::{ExecuteError, execute};
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
-use waymark_runtime::{Platform, ServiceError, parse};
+use waymark_runtime::{ServiceError, parse};
 
 use crate::READ_YOUR_WRITES;
+use crate::actions::Actions;
+use crate::convert::{self, uuid};
 
 pub struct ReviewDialogueService {
-    platform: Arc<Platform>,
-    reviews: FeedHandle,
+    platform: Arc<waymark_runtime::Platform>,
+    records: FeedHandle,
+    actions: Actions,
 }
 
 impl ReviewDialogueService {
-    pub fn new(platform: Arc<Platform>, reviews: FeedHandle) -> Self {
-        Self { platform, reviews }
+    pub fn new(
+        platform: Arc<waymark_runtime::Platform>,
+        records: FeedHandle,
+        actions: Actions,
+    ) -> Self {
+        Self {
+            platform,
+            records,
+            actions,
+        }
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        &self.platform.pool
+    }
+
+    /// Runs `command` on record `id` and replies once the read model shows it.
+    async fn run<D: Decider>(
+        &self,
+        context: &RequestContext,
+        command_id: &str,
+        id: Uuid,
+        command: D::Command,
+    ) -> Result<Response<pb::CommandReply>, Status>
+    where
+        D::Rejection: Rejection,
+    {
+        let command_id: CommandId = parse::id("command_id", command_id)?;
+        let stream = StreamId::new(D::CATEGORY, id);
+        let executed = execute::<D, _>(
+            &self.platform.store,
+            &context.command(command_id),
+            &stream,
+            &command,
+        )
+        .await
+        .map_err(|error: ExecuteError<D::Rejection>| ServiceError::from(error))?;
+        if let Some(checkpoint) = executed.checkpoint {
+            self.records.wait_for(checkpoint, READ_YOUR_WRITES).await;
+        }
+        Ok(Response::new(pb::CommandReply {
+            id: id.to_string(),
+            version: executed.version,
+            replayed: executed.replayed,
+        }))
+    }
+
+    /// The trust's catalogue; the defaults until the trust first changes it.
+    async fn catalogue(&self, trust: TrustId) -> Result<CatalogueState, ServiceError> {
+        let row = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<CatalogueState>" FROM review_dialogue.catalogues WHERE trust_id = $1"#,
+            trust.into_uuid()
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map_or_else(
+            || CatalogueState {
+                started: false,
+                items: defaults(),
+                learner_names_allowed: false,
+            },
+            |row| row.doc.0,
+        ))
+    }
+
+    /// One record's state from the read model (another trust's reads as not found).
+    async fn load<S: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: &str,
+        trust: TrustId,
+        id: Uuid,
+        what: &str,
+    ) -> Result<(S, i64), ServiceError> {
+        let sql = format!(
+            "SELECT doc, version FROM review_dialogue.{table} WHERE trust_id = $1 AND {key} = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(trust.into_uuid())
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| ServiceError::not_found(what))?;
+        let Json(state): Json<S> = row
+            .try_get(0)
+            .map_err(|_| ServiceError::internal("stored record is unreadable"))?;
+        Ok((state, row.try_get(1)?))
     }
 }
 
-fn year_group(value: &str) -> Result<Text, ServiceError> {
-    Text::parse_max(value, 60).map_err(|error| ServiceError::invalid("year_group", error))
+fn actor(context: &RequestContext) -> StaffId {
+    StaffId::from_uuid(context.caller.actor.into_uuid())
+}
+
+fn new_id(command_id: &str, kind: &[u8]) -> Result<Uuid, ServiceError> {
+    let command_id: CommandId = parse::id("command_id", command_id)?;
+    Ok(Uuid::new_v5(command_id.as_uuid(), kind))
+}
+
+fn academic_year(value: &str) -> Result<AcademicYear, ServiceError> {
+    AcademicYear::parse(value).map_err(|error| ServiceError::invalid("academic_year", error))
+}
+
+fn optional_year(value: &str) -> Result<Option<String>, ServiceError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        academic_year(value).map(|year| Some(year.to_string()))
+    }
+}
+
+fn short_text(field: &str, value: &str) -> Result<Text, ServiceError> {
+    Text::parse_max(value, 80).map_err(|error| ServiceError::invalid(field, error))
+}
+
+fn window(opens: &str, closes: &str) -> Result<DateWindow, ServiceError> {
+    DateWindow::new(
+        parse::date("window_opens", opens)?,
+        parse::date("window_closes", closes)?,
+    )
+    .map_err(|error| ServiceError::invalid("window_closes", error))
+}
+
+fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ServiceError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        uuid(field, value).map(Some)
+    }
 }
 
 #[tonic::async_trait]
 impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
+    // --- Catalogue ---------------------------------------------------------------------
+
+    async fn get_catalogue(
+        &self,
+        request: Request<pb::GetCatalogueRequest>,
+    ) -> Result<Response<pb::Catalogue>, Status> {
+        let context = RequestContext::of(&request)?;
+        Ok(Response::new(convert::catalogue(
+            &self.catalogue(context.caller.trust).await?,
+        )))
+    }
+
+    async fn add_catalogue_item(
+        &self,
+        request: Request<pb::AddCatalogueItemRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let kind = ItemKind::parse(&request.kind)
+            .ok_or_else(|| ServiceError::invalid("kind", "must be look_for or source"))?;
+        let id = new_id(&request.command_id, b"catalogue-item")?;
+        let command = CatalogueCommand::Add {
+            id,
+            kind,
+            label: short_text("label", &request.label)?,
+        };
+        let mut reply = self
+            .run::<Catalogue>(
+                &context,
+                &request.command_id,
+                context.caller.trust.into_uuid(),
+                command,
+            )
+            .await?;
+        reply.get_mut().id = id.to_string();
+        Ok(reply)
+    }
+
+    async fn rename_catalogue_item(
+        &self,
+        request: Request<pb::RenameCatalogueItemRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = CatalogueCommand::Rename {
+            id: uuid("id", &request.id)?,
+            label: short_text("label", &request.label)?,
+        };
+        self.run::<Catalogue>(
+            &context,
+            &request.command_id,
+            context.caller.trust.into_uuid(),
+            command,
+        )
+        .await
+    }
+
+    async fn retire_catalogue_item(
+        &self,
+        request: Request<pb::CatalogueItemRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = CatalogueCommand::Retire {
+            id: uuid("id", &request.id)?,
+        };
+        self.run::<Catalogue>(
+            &context,
+            &request.command_id,
+            context.caller.trust.into_uuid(),
+            command,
+        )
+        .await
+    }
+
+    async fn restore_catalogue_item(
+        &self,
+        request: Request<pb::CatalogueItemRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = CatalogueCommand::Restore {
+            id: uuid("id", &request.id)?,
+        };
+        self.run::<Catalogue>(
+            &context,
+            &request.command_id,
+            context.caller.trust.into_uuid(),
+            command,
+        )
+        .await
+    }
+
+    async fn set_learner_names_policy(
+        &self,
+        request: Request<pb::SetLearnerNamesPolicyRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = CatalogueCommand::AllowLearnerNames {
+            allowed: request.allowed,
+        };
+        self.run::<Catalogue>(
+            &context,
+            &request.command_id,
+            context.caller.trust.into_uuid(),
+            command,
+        )
+        .await
+    }
+
+    // --- Reviews -----------------------------------------------------------------------
+
     async fn schedule_review(
         &self,
         request: Request<pb::ScheduleReviewRequest>,
-    ) -> Result<Response<pb::ReviewReply>, Status> {
+    ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        let command_id: CommandId = parse::id("command_id", &request.command_id)?;
-        let window = DateWindow::new(
-            parse::date("window_opens", &request.window_opens)?,
-            parse::date("window_closes", &request.window_closes)?,
-        )
-        .map_err(|error| ServiceError::invalid("window_closes", error))?;
         // The review's id follows from the command's, so a retry lands on the same review.
-        let review_id = Uuid::new_v5(command_id.as_uuid(), b"review");
+        let review_id = new_id(&request.command_id, b"review")?;
         let command = ReviewCommand::Schedule(ScheduleReview {
             review_id,
             school_id: parse::id::<SchoolId>("school_id", &request.school_id)?,
-            academic_year: AcademicYear::parse(&request.academic_year)
-                .map_err(|error| ServiceError::invalid("academic_year", error))?,
-            year_group: year_group(&request.year_group)?,
-            reviewer: parse::id::<StaffId>("reviewer_id", &request.reviewer_id)?,
-            reviewee: parse::id::<StaffId>("reviewee_id", &request.reviewee_id)?,
-            window,
+            academic_year: academic_year(&request.academic_year)?,
+            year_group: short_text("year_group", &request.year_group)?,
+            reviewer: parse::id("reviewer_id", &request.reviewer_id)?,
+            reviewee: parse::id("reviewee_id", &request.reviewee_id)?,
+            window: window(&request.window_opens, &request.window_closes)?,
             reviewee_line_manager: parse::id(
                 "reviewee_line_manager_id",
                 &request.reviewee_line_manager_id,
@@ -66,45 +312,253 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
                 &request.slt_line_manager_id,
             )?,
         });
-        let stream = StreamId::new(Review::CATEGORY, review_id);
-        let executed = execute::<Review, _>(
-            &self.platform.store,
-            &context.command(command_id),
-            &stream,
-            &command,
+        self.run::<Review>(&context, &request.command_id, review_id, command)
+            .await
+    }
+
+    async fn note_evidence(
+        &self,
+        request: Request<pb::NoteEvidenceRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let catalogue = self.catalogue(context.caller.trust).await?;
+        let look_fors = request
+            .look_for_ids
+            .iter()
+            .map(|id| convert::catalogue_ref(&catalogue, ItemKind::LookFor, "look_for_ids", id))
+            .collect::<Result<Vec<CatalogueRef>, _>>()?;
+        let command = ReviewCommand::NoteEvidence {
+            actor: actor(&context),
+            source: convert::catalogue_ref(
+                &catalogue,
+                ItemKind::Source,
+                "source_id",
+                &request.source_id,
+            )?,
+            look_fors,
+            note: parse::text("note", &request.note)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
         )
         .await
-        .map_err(ServiceError::from)?;
-        if let Some(checkpoint) = executed.checkpoint {
-            self.reviews.wait_for(checkpoint, READ_YOUR_WRITES).await;
-        }
-        Ok(Response::new(pb::ReviewReply {
-            review_id: review_id.to_string(),
-            version: executed.version,
-            replayed: executed.replayed,
-        }))
+    }
+
+    async fn note_triangulation(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::NoteTriangulation {
+            actor: actor(&context),
+            note: parse::text("text", &request.text)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn hold_dialogue(
+        &self,
+        request: Request<pb::HoldDialogueRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::HoldDialogue {
+            actor: actor(&context),
+            held_on: parse::date("held_on", &request.held_on)?,
+            both_present: request.both_present,
+            discussed: parse::text("discussed", &request.discussed)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn add_reflection(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Reflect {
+            actor: actor(&context),
+            reflection: parse::text("text", &request.text)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn draft_record(
+        &self,
+        request: Request<pb::DraftRecordRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let catalogue = self.catalogue(context.caller.trust).await?;
+        let record = DraftRecord {
+            look_fors: convert::look_for_entries(&catalogue, &request.look_fors)?,
+            good_practice: parse::optional_text("good_practice", &request.good_practice)?,
+            areas_to_focus: parse::optional_text("areas_to_focus", &request.areas_to_focus)?,
+            next_steps: convert::next_steps(&request.next_steps)?,
+        };
+        let command = ReviewCommand::Draft {
+            actor: actor(&context),
+            record,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn add_response(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Respond {
+            actor: actor(&context),
+            response: parse::text("text", &request.text)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn send_back_draft(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::SendBack {
+            actor: actor(&context),
+            reason: parse::text("text", &request.text)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn agree_record(
+        &self,
+        request: Request<pb::AgreeRecordRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Agree {
+            actor: actor(&context),
+            draft: request.draft,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn add_correction(
+        &self,
+        request: Request<pb::AddCorrectionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Correct {
+            actor: actor(&context),
+            correction: parse::text("correction", &request.correction)?,
+            reason: parse::text("reason", &request.reason)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn reschedule_review(
+        &self,
+        request: Request<pb::RescheduleReviewRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Reschedule {
+            actor: actor(&context),
+            window: window(&request.window_opens, &request.window_closes)?,
+            reason: parse::text("reason", &request.reason)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("review_id", &request.review_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn cancel_review(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = ReviewCommand::Cancel {
+            actor: actor(&context),
+            reason: parse::text("text", &request.text)?,
+        };
+        self.run::<Review>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
     }
 
     async fn get_review(
         &self,
-        request: Request<pb::GetReviewRequest>,
+        request: Request<pb::GetRecordRequest>,
     ) -> Result<Response<pb::Review>, Status> {
         let context = RequestContext::of(&request)?;
-        let review_id: Uuid = Uuid::parse_str(request.get_ref().review_id.trim())
-            .map_err(|_| ServiceError::invalid("review_id", "is not a valid id"))?;
-        let row = sqlx::query_as!(
-            ReviewRow,
-            "SELECT review_id, school_id, academic_year, year_group, reviewer_id, reviewee_id, \
-             window_opens, window_closes, slt_line_manager_id, status, version \
-             FROM review_dialogue.reviews WHERE trust_id = $1 AND review_id = $2",
-            context.caller.trust.into_uuid(),
-            review_id,
-        )
-        .fetch_optional(&self.platform.pool)
-        .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| ServiceError::not_found("review"))?;
-        Ok(Response::new(row.into()))
+        let id = uuid("id", &request.get_ref().id)?;
+        let (state, version): (ReviewState, i64) = self
+            .load("reviews", "review_id", context.caller.trust, id, "review")
+            .await?;
+        Ok(Response::new(convert::review(&state, version)))
     }
 
     async fn list_reviews(
@@ -113,67 +567,622 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        let school: SchoolId = parse::id("school_id", &request.school_id)?;
-        let year_group = (!request.year_group.trim().is_empty())
-            .then(|| year_group(&request.year_group))
-            .transpose()?;
-        let academic_year = (!request.academic_year.trim().is_empty())
-            .then(|| AcademicYear::parse(&request.academic_year))
-            .transpose()
-            .map_err(|error| ServiceError::invalid("academic_year", error))?;
-        let rows = sqlx::query_as!(
-            ReviewRow,
-            "SELECT review_id, school_id, academic_year, year_group, reviewer_id, reviewee_id, \
-             window_opens, window_closes, slt_line_manager_id, status, version \
-             FROM review_dialogue.reviews \
-             WHERE trust_id = $1 AND school_id = $2 \
-               AND ($3::text IS NULL OR year_group = $3) AND ($4::text IS NULL OR academic_year = $4) \
-             ORDER BY window_opens, year_group",
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
+            .map(SchoolId::into_uuid);
+        let year_group = parse::optional_text("year_group", &request.year_group)?;
+        let reviewer = parse::optional_id::<StaffId>("reviewer_id", &request.reviewer_id)?
+            .map(StaffId::into_uuid);
+        let reviewee = parse::optional_id::<StaffId>("reviewee_id", &request.reviewee_id)?
+            .map(StaffId::into_uuid);
+        let status = parse::optional_text("status", &request.status)?;
+        let rows = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<ReviewState>", version FROM review_dialogue.reviews
+               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2)
+                 AND ($3::text IS NULL OR year_group = $3) AND ($4::text IS NULL OR academic_year = $4)
+                 AND ($5::uuid IS NULL OR reviewer_id = $5) AND ($6::uuid IS NULL OR reviewee_id = $6)
+                 AND ($7::text IS NULL OR status = $7)
+               ORDER BY window_opens, year_group, review_id"#,
             context.caller.trust.into_uuid(),
-            school.into_uuid(),
+            school,
             year_group.as_ref().map(Text::as_str),
-            academic_year.map(|year| year.to_string()),
+            optional_year(&request.academic_year)?,
+            reviewer,
+            reviewee,
+            status.as_ref().map(Text::as_str),
         )
-        .fetch_all(&self.platform.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListReviewsResponse {
-            reviews: rows.into_iter().map(Into::into).collect(),
+            reviews: rows
+                .iter()
+                .map(|row| convert::review(&row.doc.0, row.version))
+                .collect(),
         }))
     }
-}
 
-struct ReviewRow {
-    review_id: Uuid,
-    school_id: Uuid,
-    academic_year: String,
-    year_group: String,
-    reviewer_id: Uuid,
-    reviewee_id: Uuid,
-    window_opens: chrono::NaiveDate,
-    window_closes: chrono::NaiveDate,
-    slt_line_manager_id: Option<Uuid>,
-    status: String,
-    version: i64,
-}
-
-impl From<ReviewRow> for pb::Review {
-    fn from(row: ReviewRow) -> Self {
-        Self {
-            review_id: row.review_id.to_string(),
-            school_id: row.school_id.to_string(),
-            academic_year: row.academic_year,
-            year_group: row.year_group,
-            reviewer_id: row.reviewer_id.to_string(),
-            reviewee_id: row.reviewee_id.to_string(),
-            window_opens: row.window_opens.to_string(),
-            window_closes: row.window_closes.to_string(),
-            slt_line_manager_id: row
-                .slt_line_manager_id
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
-            status: row.status,
-            version: row.version,
+    async fn compare_reviews(
+        &self,
+        request: Request<pb::CompareReviewsRequest>,
+    ) -> Result<Response<pb::Comparison>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        let year_group = parse::text("year_group", &request.year_group)?;
+        let year = academic_year(&request.academic_year)?;
+        let reviewee = parse::optional_id::<StaffId>("reviewee_id", &request.reviewee_id)?
+            .map(StaffId::into_uuid);
+        let rows = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<ReviewState>", version, reviewee_id FROM review_dialogue.reviews
+               WHERE trust_id = $1 AND school_id = $2 AND year_group = $3 AND academic_year = $4
+                 AND ($5::uuid IS NULL OR reviewee_id = $5) AND status = 'agreed'
+               ORDER BY agreed_at, review_id"#,
+            context.caller.trust.into_uuid(),
+            school.into_uuid(),
+            year_group.as_str(),
+            year.to_string(),
+            reviewee,
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        if reviewee.is_none()
+            && rows
+                .iter()
+                .any(|row| row.reviewee_id != rows[0].reviewee_id)
+        {
+            return Err(ServiceError::invalid(
+                "reviewee_id",
+                "this year group has reviews of several teachers: name one",
+            )
+            .into());
         }
+        let [first, second, ..] = rows.as_slice() else {
+            return Err(ServiceError::new(
+                waymark_runtime::ErrorKind::FailedPrecondition,
+                "review.nothing_to_compare",
+                "a comparison needs two agreed reviews of the year group",
+            )
+            .into());
+        };
+        let (first_record, second_record) = (
+            first.doc.0.record.clone().unwrap_or_default(),
+            second.doc.0.record.clone().unwrap_or_default(),
+        );
+        let changes = compare(&first_record, &second_record)
+            .into_iter()
+            .map(|change| pb::LookForChange {
+                look_for_id: change.look_for.id.to_string(),
+                label: change.look_for.label.to_string(),
+                change: change.change.as_str().to_owned(),
+                first_comment: change
+                    .first
+                    .and_then(|e| e.comment)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                second_comment: change
+                    .second
+                    .and_then(|e| e.comment)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::Comparison {
+            first: Some(convert::review(&first.doc.0, first.version)),
+            second: Some(convert::review(&second.doc.0, second.version)),
+            changes,
+        }))
+    }
+
+    // --- Meetings ----------------------------------------------------------------------
+
+    async fn schedule_meeting(
+        &self,
+        request: Request<pb::ScheduleMeetingRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let meeting_id = new_id(&request.command_id, b"meeting")?;
+        let teacher: StaffId = parse::id("teacher_id", &request.teacher_id)?;
+        let class_group = short_text("class_group", &request.class_group)?;
+        let date = parse::date("date", &request.date)?;
+        // The same teacher and class's last meeting before this one, whose actions this one
+        // starts from.
+        let previous_meeting = sqlx::query_scalar!(
+            "SELECT meeting_id FROM review_dialogue.meetings \
+             WHERE trust_id = $1 AND teacher_id = $2 AND class_group = $3 AND status = 'closed' \
+               AND date <= $4 AND meeting_id <> $5 ORDER BY date DESC, updated_at DESC LIMIT 1",
+            context.caller.trust.into_uuid(),
+            teacher.into_uuid(),
+            class_group.as_str(),
+            date,
+            meeting_id,
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let leaders = request
+            .leader_ids
+            .iter()
+            .map(|id| parse::id::<StaffId>("leader_ids", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let command = MeetingCommand::Schedule(ScheduleMeeting {
+            meeting_id,
+            school_id: parse::id("school_id", &request.school_id)?,
+            academic_year: academic_year(&request.academic_year)?,
+            assessment_point: short_text("assessment_point", &request.assessment_point)?,
+            teacher,
+            class_group,
+            leaders,
+            date,
+            previous_meeting,
+        });
+        self.run::<Meeting>(&context, &request.command_id, meeting_id, command)
+            .await
+    }
+
+    async fn record_analysis(
+        &self,
+        request: Request<pb::RecordAnalysisRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let names_allowed = self
+            .catalogue(context.caller.trust)
+            .await?
+            .learner_names_allowed;
+        let command = MeetingCommand::RecordAnalysis {
+            actor: actor(&context),
+            analysis: convert::analysis(request.analysis, names_allowed)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("meeting_id", &request.meeting_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn open_meeting(
+        &self,
+        request: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let meeting_id = uuid("id", &request.id)?;
+        let (state, _): (MeetingState, i64) = self
+            .load(
+                "meetings",
+                "meeting_id",
+                context.caller.trust,
+                meeting_id,
+                "meeting",
+            )
+            .await?;
+        let previous_actions = match state.previous_meeting {
+            Some(previous) if state.status == MeetingStatus::Scheduled => {
+                self.actions.open_actions_of(&context, previous).await?
+            }
+            _ => Vec::new(),
+        };
+        let command = MeetingCommand::Open {
+            actor: actor(&context),
+            previous_actions,
+        };
+        self.run::<Meeting>(&context, &request.command_id, meeting_id, command)
+            .await
+    }
+
+    async fn review_previous_action(
+        &self,
+        request: Request<pb::ReviewPreviousActionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = MeetingCommand::ReviewPreviousAction {
+            actor: actor(&context),
+            action_id: uuid("action_id", &request.action_id)?,
+            outcome: convert::outcome(&request)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("meeting_id", &request.meeting_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn note_discussion(
+        &self,
+        request: Request<pb::NoteDiscussionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let names_allowed = self
+            .catalogue(context.caller.trust)
+            .await?
+            .learner_names_allowed;
+        let command = MeetingCommand::NoteDiscussion {
+            actor: actor(&context),
+            discussion: convert::discussion(&request, names_allowed)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("meeting_id", &request.meeting_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn close_meeting(
+        &self,
+        request: Request<pb::CloseMeetingRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = MeetingCommand::Close {
+            actor: actor(&context),
+            actions: convert::next_steps(&request.actions)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("meeting_id", &request.meeting_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn reschedule_meeting(
+        &self,
+        request: Request<pb::RescheduleMeetingRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = MeetingCommand::Reschedule {
+            actor: actor(&context),
+            date: parse::date("date", &request.date)?,
+            reason: parse::text("reason", &request.reason)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("meeting_id", &request.meeting_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn cancel_meeting(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = MeetingCommand::Cancel {
+            actor: actor(&context),
+            reason: parse::text("text", &request.text)?,
+        };
+        self.run::<Meeting>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn get_meeting(
+        &self,
+        request: Request<pb::GetRecordRequest>,
+    ) -> Result<Response<pb::Meeting>, Status> {
+        let context = RequestContext::of(&request)?;
+        let id = uuid("id", &request.get_ref().id)?;
+        let (state, version): (MeetingState, i64) = self
+            .load(
+                "meetings",
+                "meeting_id",
+                context.caller.trust,
+                id,
+                "meeting",
+            )
+            .await?;
+        let mut meeting = convert::meeting(&state, version);
+        // Before it opens, the agenda starts with whatever the previous meeting left open.
+        if let (MeetingStatus::Scheduled, Some(previous)) = (state.status, state.previous_meeting) {
+            match self.actions.open_actions_of(&context, previous).await {
+                Ok(actions) => {
+                    meeting.previous_actions = actions.iter().map(convert::pending_action).collect()
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "meeting agenda shown without the previous actions")
+                }
+            }
+        }
+        Ok(Response::new(meeting))
+    }
+
+    async fn list_meetings(
+        &self,
+        request: Request<pb::ListMeetingsRequest>,
+    ) -> Result<Response<pb::ListMeetingsResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
+            .map(SchoolId::into_uuid);
+        let teacher = parse::optional_id::<StaffId>("teacher_id", &request.teacher_id)?
+            .map(StaffId::into_uuid);
+        let class_group = parse::optional_text("class_group", &request.class_group)?;
+        let rows = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<MeetingState>", version FROM review_dialogue.meetings
+               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::uuid IS NULL OR teacher_id = $3)
+                 AND ($4::text IS NULL OR class_group = $4) AND ($5::text IS NULL OR academic_year = $5)
+               ORDER BY date, meeting_id"#,
+            context.caller.trust.into_uuid(),
+            school,
+            teacher,
+            class_group.as_ref().map(Text::as_str),
+            optional_year(&request.academic_year)?,
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListMeetingsResponse {
+            meetings: rows
+                .iter()
+                .map(|row| convert::meeting(&row.doc.0, row.version))
+                .collect(),
+        }))
+    }
+
+    // --- Visits ------------------------------------------------------------------------
+
+    async fn plan_visit(
+        &self,
+        request: Request<pb::PlanVisitRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let visit_id = new_id(&request.command_id, b"visit")?;
+        let teacher: StaffId = parse::id("teacher_id", &request.teacher_id)?;
+        let date = parse::date("date", &request.date)?;
+        // The teacher's previous agreed visit: its next steps are looked at again.
+        let previous = sqlx::query_scalar!(
+            "SELECT visit_id FROM review_dialogue.visits WHERE trust_id = $1 AND teacher_id = $2 \
+             AND status = 'agreed' AND date <= $3 AND visit_id <> $4 ORDER BY date DESC, updated_at DESC LIMIT 1",
+            context.caller.trust.into_uuid(),
+            teacher.into_uuid(),
+            date,
+            visit_id,
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let previous_next_steps = match previous {
+            Some(previous) => self.actions.open_actions_of(&context, previous).await?,
+            None => Vec::new(),
+        };
+        let command = VisitCommand::Plan(PlanVisit {
+            visit_id,
+            school_id: parse::id("school_id", &request.school_id)?,
+            kind: VisitKind::parse(&request.kind).ok_or_else(|| {
+                ServiceError::invalid("kind", "must be observation or learning_walk")
+            })?,
+            visitor: parse::id("visitor_id", &request.visitor_id)?,
+            teacher,
+            date,
+            focus: parse::text("focus", &request.focus)?,
+            previous_next_steps,
+        });
+        self.run::<Visit>(&context, &request.command_id, visit_id, command)
+            .await
+    }
+
+    async fn agree_visit_focus(
+        &self,
+        request: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::AgreeFocus {
+            actor: actor(&context),
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn change_visit_focus(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::ChangeFocus {
+            actor: actor(&context),
+            focus: parse::text("text", &request.text)?,
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn record_visit(
+        &self,
+        request: Request<pb::RecordVisitRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::Record {
+            actor: actor(&context),
+            observations: parse::text("observations", &request.observations)?,
+            previous_steps_review: parse::optional_text(
+                "previous_steps_review",
+                &request.previous_steps_review,
+            )?,
+            feedback: parse::optional_text("feedback", &request.feedback)?,
+            next_steps: convert::next_steps(&request.next_steps)?,
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("visit_id", &request.visit_id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn respond_to_visit(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::Respond {
+            actor: actor(&context),
+            response: parse::text("text", &request.text)?,
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn agree_visit(
+        &self,
+        request: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::Agree {
+            actor: actor(&context),
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn cancel_visit(
+        &self,
+        request: Request<pb::RecordTextRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command = VisitCommand::Cancel {
+            actor: actor(&context),
+            reason: parse::text("text", &request.text)?,
+        };
+        self.run::<Visit>(
+            &context,
+            &request.command_id,
+            uuid("id", &request.id)?,
+            command,
+        )
+        .await
+    }
+
+    async fn get_visit(
+        &self,
+        request: Request<pb::GetRecordRequest>,
+    ) -> Result<Response<pb::Visit>, Status> {
+        let context = RequestContext::of(&request)?;
+        let id = uuid("id", &request.get_ref().id)?;
+        let (state, version): (VisitState, i64) = self
+            .load("visits", "visit_id", context.caller.trust, id, "visit")
+            .await?;
+        Ok(Response::new(convert::visit(&state, version)))
+    }
+
+    async fn list_visits(
+        &self,
+        request: Request<pb::ListVisitsRequest>,
+    ) -> Result<Response<pb::ListVisitsResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
+            .map(SchoolId::into_uuid);
+        let teacher = parse::optional_id::<StaffId>("teacher_id", &request.teacher_id)?
+            .map(StaffId::into_uuid);
+        let visitor = parse::optional_id::<StaffId>("visitor_id", &request.visitor_id)?
+            .map(StaffId::into_uuid);
+        let rows = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<VisitState>", version FROM review_dialogue.visits
+               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::uuid IS NULL OR teacher_id = $3)
+                 AND ($4::uuid IS NULL OR visitor_id = $4)
+               ORDER BY date, visit_id"#,
+            context.caller.trust.into_uuid(),
+            school,
+            teacher,
+            visitor,
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListVisitsResponse {
+            visits: rows
+                .iter()
+                .map(|row| convert::visit(&row.doc.0, row.version))
+                .collect(),
+        }))
+    }
+
+    // --- Across records ----------------------------------------------------------------
+
+    async fn awaiting_agreement(
+        &self,
+        request: Request<pb::AwaitingAgreementRequest>,
+    ) -> Result<Response<pb::AwaitingAgreementResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let person = optional_uuid("person_id", &request.get_ref().person_id)?
+            .unwrap_or_else(|| context.caller.actor.into_uuid());
+        let trust = context.caller.trust.into_uuid();
+        let reviews = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<ReviewState>", version FROM review_dialogue.reviews
+               WHERE trust_id = $1 AND $2 = ANY(awaiting_ids) ORDER BY window_closes, review_id"#,
+            trust,
+            person
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let visits = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<VisitState>", version FROM review_dialogue.visits
+               WHERE trust_id = $1 AND teacher_id = $2 AND status = $3 ORDER BY date, visit_id"#,
+            trust,
+            person,
+            VisitStatus::Recorded.as_str(),
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::AwaitingAgreementResponse {
+            reviews: reviews
+                .iter()
+                .filter(|r| r.doc.0.status == ReviewStatus::Drafted)
+                .map(|r| convert::review(&r.doc.0, r.version))
+                .collect(),
+            visits: visits
+                .iter()
+                .map(|v| convert::visit(&v.doc.0, v.version))
+                .collect(),
+        }))
     }
 }

@@ -1,10 +1,15 @@
 //! The review-dialogue service: progress reviews held by the nearest line manager with the
-//! teacher, as a dialogue.
+//! teacher, progress (CAP) meetings after each assessment point, and monitoring visits — all
+//! as dialogues, none graded.
 //!
 //! Commands arrive over gRPC (`waymark.review_dialogue.v1`), run through the pure deciders of
-//! `waymark_domain::review_dialogue`, and append to the `review` streams. A projection keeps
-//! the `review_dialogue` read-model tables; queries read those.
+//! `waymark_domain::review_dialogue`, and append to the `review`, `meeting`, `visit` and
+//! `catalogue` streams. A projection keeps the `review_dialogue` read models; queries read
+//! those. Meetings and visits ask action tracking (gRPC) for the open actions they start from;
+//! agreed actions and outcomes go to action tracking as events.
 
+mod actions;
+mod convert;
 mod grpc;
 mod projection;
 
@@ -38,9 +43,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     migrate(&platform.pool).await?;
-    let (reviews, projection) =
-        platform.spawn_projection(Arc::new(projection::Reviews), shutdown.clone());
-    let service = grpc::ReviewDialogueService::new(platform.clone(), reviews);
+    let actions = actions::Actions::new(platform.clone())?;
+    let (records, projection) =
+        platform.spawn_projection(Arc::new(projection::Records), shutdown.clone());
+    let service = grpc::ReviewDialogueService::new(platform.clone(), records, actions);
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
         service,
         platform.authenticate(),

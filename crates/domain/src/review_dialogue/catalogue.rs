@@ -163,6 +163,7 @@ impl Rejection for CatalogueRejection {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CatalogueState {
     pub started: bool,
     pub items: Vec<Item>,

@@ -343,6 +343,7 @@ pub struct ReviewedAction {
 
 /// The whole meeting record.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MeetingState {
     pub meeting_id: Option<MeetingId>,
     pub school_id: Option<SchoolId>,

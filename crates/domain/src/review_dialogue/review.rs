@@ -380,6 +380,7 @@ pub struct Correction {
 /// The whole review as its events tell it: what decisions need, and what the read model
 /// shows.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReviewState {
     pub review_id: Option<ReviewId>,
     pub school_id: Option<SchoolId>,
@@ -810,6 +811,85 @@ impl Decider for Review {
         }
         state
     }
+}
+
+/// How a look-for moved between two reviews of the same year group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// An area to focus in the first review, no longer one in the second.
+    FocusCovered,
+    /// An area to focus in both.
+    FocusRepeated,
+    /// Exemplary in the second review, not in the first.
+    NewExemplary,
+    /// Exemplary in both.
+    ExemplaryKept,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FocusCovered => "focus_covered",
+            Self::FocusRepeated => "focus_repeated",
+            Self::NewExemplary => "new_exemplary",
+            Self::ExemplaryKept => "exemplary_kept",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookForChange {
+    pub look_for: CatalogueRef,
+    pub change: Change,
+    pub first: Option<LookForEntry>,
+    pub second: Option<LookForEntry>,
+}
+
+/// The second review beside the first: which areas to focus were covered, which came up
+/// again, and what exemplary practice is new. Look-fors match by id, so a renamed look-for
+/// still matches; the second review's name is shown.
+pub fn compare(first: &DraftRecord, second: &DraftRecord) -> Vec<LookForChange> {
+    let find = |record: &DraftRecord, id: Uuid| {
+        record
+            .look_fors
+            .iter()
+            .find(|e| e.look_for.id == id)
+            .cloned()
+    };
+    let mut changes = Vec::new();
+    for earlier in &first.look_fors {
+        let later = find(second, earlier.look_for.id);
+        let change = match (&later, earlier.focus, earlier.exemplary) {
+            (Some(later), true, _) if later.focus => Some(Change::FocusRepeated),
+            (Some(_), true, _) => Some(Change::FocusCovered),
+            (Some(later), _, true) if later.exemplary => Some(Change::ExemplaryKept),
+            _ => None,
+        };
+        if let Some(change) = change {
+            let look_for = later
+                .as_ref()
+                .map_or_else(|| earlier.look_for.clone(), |l| l.look_for.clone());
+            changes.push(LookForChange {
+                look_for,
+                change,
+                first: Some(earlier.clone()),
+                second: later,
+            });
+        }
+    }
+    for later in &second.look_fors {
+        let earlier = find(first, later.look_for.id);
+        if later.exemplary && !earlier.as_ref().is_some_and(|e| e.exemplary) {
+            changes.push(LookForChange {
+                look_for: later.look_for.clone(),
+                change: Change::NewExemplary,
+                first: earlier,
+                second: Some(later.clone()),
+            });
+        }
+    }
+    changes
 }
 
 #[cfg(test)]
@@ -1268,6 +1348,49 @@ mod tests {
         assert_eq!(
             state.response,
             Some(text("I will share my feedback lesson"))
+        );
+    }
+
+    #[test]
+    fn the_second_review_shows_what_moved_since_the_first() {
+        let entry = |label: &str, exemplary, focus| LookForEntry {
+            look_for: reference(label),
+            comment: None,
+            exemplary,
+            focus,
+        };
+        let first = DraftRecord {
+            look_fors: vec![
+                entry("Challenge", false, true),
+                entry("Homework", false, true),
+                entry("Student responses", true, false),
+                entry("Progress", false, false),
+            ],
+            ..DraftRecord::default()
+        };
+        let mut renamed = entry("Home learning", false, true);
+        renamed.look_for.id = reference("Homework").id;
+        let second = DraftRecord {
+            look_fors: vec![
+                entry("Challenge", false, false),
+                renamed,
+                entry("Student responses", true, false),
+                entry("Progress", true, false),
+            ],
+            ..DraftRecord::default()
+        };
+        let changes: Vec<(String, Change)> = compare(&first, &second)
+            .into_iter()
+            .map(|c| (c.look_for.label.to_string(), c.change))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("Challenge".to_owned(), Change::FocusCovered),
+                ("Home learning".to_owned(), Change::FocusRepeated),
+                ("Student responses".to_owned(), Change::ExemplaryKept),
+                ("Progress".to_owned(), Change::NewExemplary),
+            ]
         );
     }
 

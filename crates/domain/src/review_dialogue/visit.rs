@@ -224,6 +224,7 @@ impl VisitStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VisitState {
     pub visit_id: Option<VisitId>,
     pub school_id: Option<SchoolId>,

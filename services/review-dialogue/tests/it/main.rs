@@ -2,4 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod catalogue;
+mod meetings;
 mod reviews;
+mod support;
+mod visits;

@@ -1,0 +1,160 @@
+use std::net::SocketAddr;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use uuid::Uuid;
+use waymark_proto::review_dialogue::v1 as pb;
+use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
+use waymark_runtime::auth::Caller;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
+
+pub type Client = ReviewDialogueClient<InterceptedService<Channel, CallAs>>;
+pub use waymark_runtime::auth::CallAs;
+
+pub fn command() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// A line manager, a teacher they manage, and a senior leader, in one trust.
+pub struct Team {
+    pub manager: Caller,
+    pub teacher: Caller,
+    pub slt: Caller,
+}
+
+impl Team {
+    pub fn new() -> Self {
+        let manager = new_caller();
+        let (teacher, _) = colleague(manager);
+        let (slt, _) = colleague(manager);
+        Self {
+            manager,
+            teacher,
+            slt,
+        }
+    }
+}
+
+pub fn id(caller: Caller) -> String {
+    staff(caller).to_string()
+}
+
+pub fn client(platform: &TestPlatform, address: SocketAddr, caller: Caller) -> Client {
+    ReviewDialogueClient::new(platform.client(address, caller))
+}
+
+pub fn schedule(team: &Team, school: Uuid, year_group: &str) -> pb::ScheduleReviewRequest {
+    pb::ScheduleReviewRequest {
+        command_id: command(),
+        school_id: school.to_string(),
+        academic_year: "2026-27".into(),
+        year_group: year_group.into(),
+        reviewer_id: id(team.manager),
+        reviewee_id: id(team.teacher),
+        window_opens: "2026-11-02".into(),
+        window_closes: "2026-11-20".into(),
+        reviewee_line_manager_id: id(team.manager),
+        slt_line_manager_id: id(team.slt),
+    }
+}
+
+pub async fn catalogue_id(client: &mut Client, kind: &str, label: &str) -> String {
+    let catalogue = client
+        .get_catalogue(pb::GetCatalogueRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    catalogue
+        .items
+        .into_iter()
+        .find(|i| i.kind == kind && i.label == label)
+        .unwrap()
+        .id
+}
+
+pub fn text(id: &str, text: &str) -> pb::RecordTextRequest {
+    pb::RecordTextRequest {
+        command_id: command(),
+        id: id.into(),
+        text: text.into(),
+    }
+}
+
+pub fn code(status: &tonic::Status) -> &str {
+    status
+        .metadata()
+        .get("x-waymark-code")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Takes a scheduled review through evidence and dialogue, ready for a record.
+pub async fn discussed(manager: &mut Client, review: &str) {
+    let source = catalogue_id(manager, "source", "Book look").await;
+    let look_for = catalogue_id(manager, "look_for", "Student responses").await;
+    manager
+        .note_evidence(pb::NoteEvidenceRequest {
+            command_id: command(),
+            review_id: review.into(),
+            source_id: source,
+            look_for_ids: vec![look_for],
+            note: "Responses to feedback in most books".into(),
+        })
+        .await
+        .unwrap();
+    manager
+        .hold_dialogue(pb::HoldDialogueRequest {
+            command_id: command(),
+            review_id: review.into(),
+            held_on: "2026-11-12".into(),
+            both_present: true,
+            discussed: "What the books show about feedback".into(),
+        })
+        .await
+        .unwrap();
+}
+
+pub fn entry(look_for_id: &str, exemplary: bool, focus: bool) -> pb::LookForEntry {
+    pb::LookForEntry {
+        look_for_id: look_for_id.into(),
+        exemplary,
+        focus,
+        ..Default::default()
+    }
+}
+
+/// Drafts a record with `entries` and has both agree it.
+pub async fn agree(
+    manager: &mut Client,
+    teacher: &mut Client,
+    review: &str,
+    entries: Vec<pb::LookForEntry>,
+) {
+    let draft = manager
+        .draft_record(pb::DraftRecordRequest {
+            command_id: command(),
+            review_id: review.into(),
+            look_fors: entries,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let number = manager
+        .get_review(pb::GetRecordRequest { id: review.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .draft;
+    assert!(draft.version > 0);
+    for client in [teacher, manager] {
+        client
+            .agree_record(pb::AgreeRecordRequest {
+                command_id: command(),
+                review_id: review.into(),
+                draft: number,
+            })
+            .await
+            .unwrap();
+    }
+}
