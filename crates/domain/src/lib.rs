@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod ids;
 pub mod rejection;
 pub mod review_dialogue;
+pub mod scheduling;
 pub mod school_year;
 pub mod testing;
 pub mod text;

@@ -1,0 +1,7 @@
+//! Scheduling: the school year, the monitoring plan, the year's occurrences, and when
+//! reminders fall.
+
+pub mod calendar;
+pub mod plan;
+pub mod reminders;
+pub mod schedule;

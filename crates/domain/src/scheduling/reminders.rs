@@ -1,0 +1,234 @@
+//! When reminders fall: before a due date (by default 7 days and 1 day before), on it, the
+//! working day after it if not done (overdue), and a few working days later to the owner's
+//! line manager (escalation). Reminders land on working days at a fixed local hour: an early
+//! reminder that would fall on a weekend or in a holiday comes on the working day before;
+//! overdue reminders and escalations wait for the next working day. The local hour stays the
+//! same across daylight-saving changes.
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::scheduling::calendar::SchoolCalendar;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderSettings {
+    /// Calendar days before the due date for "coming up" reminders.
+    pub days_before: Vec<u32>,
+    /// The local hour reminders go out.
+    pub hour: u32,
+    /// Working days overdue before the line manager is told.
+    pub escalate_after_working_days: u32,
+    /// Working days a record may wait for someone's agreement before a nudge.
+    pub nudge_after_working_days: u32,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self {
+            days_before: vec![7, 1],
+            hour: 9,
+            escalate_after_working_days: 3,
+            nudge_after_working_days: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReminderKind {
+    /// Due in `days` days.
+    Upcoming { days: u32 },
+    /// Due today.
+    Due,
+    /// Past due and not done.
+    Overdue,
+    /// Still overdue: tell the owner's line manager.
+    Escalation,
+    /// Something waits for this person's agreement.
+    AwaitingAgreement,
+}
+
+impl ReminderKind {
+    /// A stable name, e.g. `upcoming_7`, used in timer keys and messages.
+    pub fn key(self) -> String {
+        match self {
+            Self::Upcoming { days } => format!("upcoming_{days}"),
+            Self::Due => "due".to_owned(),
+            Self::Overdue => "overdue".to_owned(),
+            Self::Escalation => "escalation".to_owned(),
+            Self::AwaitingAgreement => "awaiting_agreement".to_owned(),
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        match key {
+            "due" => Some(Self::Due),
+            "overdue" => Some(Self::Overdue),
+            "escalation" => Some(Self::Escalation),
+            "awaiting_agreement" => Some(Self::AwaitingAgreement),
+            other => other
+                .strip_prefix("upcoming_")
+                .and_then(|days| days.parse().ok())
+                .map(|days| Self::Upcoming { days }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedReminder {
+    pub kind: ReminderKind,
+    /// The school-local day it falls on.
+    pub local_date: NaiveDate,
+    pub fire_at: DateTime<Utc>,
+}
+
+/// The instant `date` at `hour`:00 in the school's time zone.
+pub fn at_local_hour(calendar: &SchoolCalendar, date: NaiveDate, hour: u32) -> DateTime<Utc> {
+    let time = NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or(NaiveTime::MIN);
+    let local = date.and_time(time);
+    // A time skipped by a clock change falls to the first valid instant after it.
+    calendar
+        .time_zone
+        .from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            calendar
+                .time_zone
+                .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc))
+}
+
+/// The reminders for something due on `due`.
+pub fn plan_due(
+    due: NaiveDate,
+    calendar: &SchoolCalendar,
+    settings: &ReminderSettings,
+) -> Vec<PlannedReminder> {
+    let due_day = calendar.working_day_on_or_before(due);
+    let mut planned: Vec<(ReminderKind, NaiveDate)> = Vec::new();
+    let mut days_before = settings.days_before.clone();
+    days_before.sort_unstable_by(|a, b| b.cmp(a));
+    for days in days_before {
+        let Some(day) = due.checked_sub_days(Days::new(u64::from(days))) else {
+            continue;
+        };
+        let day = calendar.working_day_on_or_before(day);
+        // Folded onto the same day as another reminder, it would only repeat it.
+        if day < due_day && !planned.iter().any(|(_, other)| *other == day) {
+            planned.push((ReminderKind::Upcoming { days }, day));
+        }
+    }
+    planned.push((ReminderKind::Due, due_day));
+    let overdue = calendar.working_day_on_or_after(due.succ_opt().unwrap_or(due));
+    planned.push((ReminderKind::Overdue, overdue));
+    planned.push((
+        ReminderKind::Escalation,
+        calendar.add_working_days(overdue, settings.escalate_after_working_days),
+    ));
+    planned
+        .into_iter()
+        .map(|(kind, local_date)| PlannedReminder {
+            kind,
+            local_date,
+            fire_at: at_local_hour(calendar, local_date, settings.hour),
+        })
+        .collect()
+}
+
+/// The nudge for a record waiting since `since` for someone's agreement.
+pub fn plan_nudge(
+    since: NaiveDate,
+    calendar: &SchoolCalendar,
+    settings: &ReminderSettings,
+) -> PlannedReminder {
+    let local_date = calendar.add_working_days(since, settings.nudge_after_working_days.max(1));
+    PlannedReminder {
+        kind: ReminderKind::AwaitingAgreement,
+        local_date,
+        fire_at: at_local_hour(calendar, local_date, settings.hour),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduling::calendar::tests::{calendar, d};
+
+    fn kinds(planned: &[PlannedReminder]) -> Vec<(String, NaiveDate)> {
+        planned
+            .iter()
+            .map(|p| (p.kind.key(), p.local_date))
+            .collect()
+    }
+
+    #[test]
+    fn reminders_before_on_and_after_a_due_date() {
+        let planned = plan_due(d(2026, 12, 10), &calendar(), &ReminderSettings::default());
+        assert_eq!(
+            kinds(&planned),
+            [
+                ("upcoming_7".into(), d(2026, 12, 3)),
+                ("upcoming_1".into(), d(2026, 12, 9)),
+                ("due".into(), d(2026, 12, 10)),
+                ("overdue".into(), d(2026, 12, 11)),
+                ("escalation".into(), d(2026, 12, 16)),
+            ]
+        );
+        // 09:00 in London is 09:00 UTC in December.
+        assert_eq!(planned[2].fire_at.to_rfc3339(), "2026-12-10T09:00:00+00:00");
+    }
+
+    #[test]
+    fn early_reminders_come_before_a_holiday_late_ones_after_it() {
+        // Due the Monday after autumn half term.
+        let planned = plan_due(d(2026, 11, 2), &calendar(), &ReminderSettings::default());
+        assert_eq!(
+            kinds(&planned),
+            [
+                ("upcoming_7".into(), d(2026, 10, 23)),
+                ("due".into(), d(2026, 11, 2)),
+                ("overdue".into(), d(2026, 11, 3)),
+                ("escalation".into(), d(2026, 11, 6)),
+            ],
+            "the one-day reminder falls on a Sunday, so back to the Friday: the same day as the seven-day one"
+        );
+        // Due on the last day of the Christmas term: overdue waits for January.
+        let christmas = plan_due(d(2026, 12, 18), &calendar(), &ReminderSettings::default());
+        assert_eq!(christmas[3].kind, ReminderKind::Overdue);
+        assert_eq!(christmas[3].local_date, d(2027, 1, 5));
+    }
+
+    #[test]
+    fn nine_oclock_stays_nine_oclock_local_across_the_clock_change() {
+        let settings = ReminderSettings::default();
+        // British Summer Time ends on 25 October 2026.
+        let before = at_local_hour(&calendar(), d(2026, 10, 23), settings.hour);
+        let after = at_local_hour(&calendar(), d(2026, 11, 2), settings.hour);
+        assert_eq!(before.to_rfc3339(), "2026-10-23T08:00:00+00:00");
+        assert_eq!(after.to_rfc3339(), "2026-11-02T09:00:00+00:00");
+    }
+
+    #[test]
+    fn a_record_waiting_for_agreement_gets_a_nudge_two_working_days_on() {
+        let nudge = plan_nudge(d(2026, 11, 20), &calendar(), &ReminderSettings::default());
+        assert_eq!(
+            (nudge.kind, nudge.local_date),
+            (ReminderKind::AwaitingAgreement, d(2026, 11, 24))
+        );
+    }
+
+    #[test]
+    fn reminder_keys_round_trip() {
+        for kind in [
+            ReminderKind::Upcoming { days: 7 },
+            ReminderKind::Due,
+            ReminderKind::Overdue,
+            ReminderKind::Escalation,
+            ReminderKind::AwaitingAgreement,
+        ] {
+            assert_eq!(ReminderKind::parse(&kind.key()), Some(kind));
+        }
+    }
+}
