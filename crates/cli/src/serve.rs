@@ -73,6 +73,9 @@ pub async fn serve(config: Option<&Path>, selected: &[&str]) -> anyhow::Result<(
 pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
     let process = Process::start(config).await?;
     let pool = &process.platform.pool;
+    waymark_scheduling::migrate(pool)
+        .await
+        .context("scheduling")?;
     waymark_review_dialogue::migrate(pool)
         .await
         .context("review-dialogue")?;

@@ -32,6 +32,9 @@ pub enum AppendError {
     EventIdReused(EventId),
     #[error("an append needs at least one event")]
     Empty,
+    /// Starting new streams, one of them existed already.
+    #[error("one of the streams to start exists already")]
+    StreamExists,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

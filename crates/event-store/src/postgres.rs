@@ -150,6 +150,72 @@ impl PgEventStore {
         rows.iter().map(|row| event_from_row(row, 0)).collect()
     }
 
+    /// Starts many new streams with one event each, in one statement inside the caller's
+    /// transaction: how timers fire thousands of reminders at once. A stream that exists
+    /// already makes the whole statement fail (a conflict), so nothing fires twice.
+    pub async fn start_streams_in(
+        &self,
+        conn: &mut PgConnection,
+        metadata: &EventMetadata,
+        streams: &[(TrustId, StreamId, NewEvent)],
+    ) -> Result<Vec<i64>, AppendError> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let trusts: Vec<Uuid> = streams
+            .iter()
+            .map(|(trust, ..)| trust.into_uuid())
+            .collect();
+        let ids: Vec<&str> = streams
+            .iter()
+            .map(|(_, stream, _)| stream.as_str())
+            .collect();
+        let event_ids: Vec<Uuid> = streams
+            .iter()
+            .map(|(.., e)| e.event_id.into_uuid())
+            .collect();
+        let types: Vec<&str> = streams
+            .iter()
+            .map(|(.., e)| e.event_type.as_str())
+            .collect();
+        let versions: Vec<i32> = streams
+            .iter()
+            .map(|(.., e)| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+            .collect();
+        let payloads: Vec<Json<&serde_json::Value>> =
+            streams.iter().map(|(.., e)| Json(&e.payload)).collect();
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO event_store.events (stream_id, stream_version, event_id, event_type, schema_version, \
+             trust_id, actor_id, causation_id, correlation_id, command_id, payload) \
+             SELECT s.stream_id, 1, s.event_id, s.event_type, s.schema_version, s.trust_id, $7, $8, $9, $10, s.payload \
+             FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int4[], $6::jsonb[]) \
+                 AS s(stream_id, trust_id, event_id, event_type, schema_version, payload) \
+             RETURNING position",
+        )
+        .bind(ids)
+        .bind(trusts)
+        .bind(event_ids)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata.actor.into_uuid())
+        .bind(metadata.causation_id.map(EventId::into_uuid))
+        .bind(metadata.correlation_id.into_uuid())
+        .bind(metadata.command_id.map(CommandId::into_uuid))
+        .fetch_all(&mut *conn)
+        .await;
+        match inserted {
+            Ok(positions) => {
+                self.appended();
+                Ok(positions)
+            }
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(AppendError::StreamExists)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Appends inside the caller's transaction, so the events commit (or not) together with
     /// the caller's own changes: a timer marked fired and its event, for example.
     pub async fn append_in(

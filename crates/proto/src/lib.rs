@@ -11,6 +11,12 @@ pub mod review_dialogue {
     }
 }
 
+pub mod scheduling {
+    pub mod v1 {
+        tonic::include_proto!("waymark.scheduling.v1");
+    }
+}
+
 pub mod action_tracking {
     pub mod v1 {
         tonic::include_proto!("waymark.action_tracking.v1");

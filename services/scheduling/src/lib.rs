@@ -1,13 +1,94 @@
-//! The scheduling service. So far it serves only health, readiness and metrics; its API and
-//! workers arrive with its own issue.
+//! The scheduling service: school calendars, monitoring plans, the year's dated
+//! occurrences, visit fairness, and the timers that send reminders.
+//!
+//! - gRPC (`waymark.scheduling.v1`) for calendars, plans, occurrences, visits and timers.
+//! - The `records` projection keeps the read models; a calendar change moves pending timers.
+//! - The `planner` consumer reads action tracking's and review dialogue's events and plans
+//!   reminder timers; the `worker` fires them (any number of replicas, never twice).
+
+mod grpc;
+pub mod planner;
+mod projection;
+pub mod worker;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use serde::Deserialize;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use waymark_domain::scheduling::reminders::ReminderSettings;
+use waymark_domain::scheduling::schedule::VisitCaps;
+use waymark_proto::scheduling::v1::scheduling_server::SchedulingServer;
 use waymark_runtime::Platform;
 
 pub const NAME: &str = "scheduling";
+
+const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+
+/// Scheduling's own settings: sections `[reminders]` (`days_before`, `hour`,
+/// `escalate_after_working_days`, `nudge_after_working_days`) and `[visits]` (`per_day`,
+/// `per_week`), or `WAYMARK_REMINDERS__HOUR` and so on.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub reminders: ReminderSettings,
+    pub visits: VisitCaps,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RemindersSection {
+    days_before: Option<Vec<u32>>,
+    hour: Option<u32>,
+    escalate_after_working_days: Option<u32>,
+    nudge_after_working_days: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct VisitsSection {
+    per_day: Option<u32>,
+    per_week: Option<u32>,
+}
+
+impl Settings {
+    pub fn from_config(config: &waymark_runtime::Config) -> anyhow::Result<Self> {
+        let reminders: RemindersSection = config.section("reminders")?;
+        let visits: VisitsSection = config.section("visits")?;
+        let defaults = ReminderSettings::default();
+        let caps = VisitCaps::default();
+        let settings = Self {
+            reminders: ReminderSettings {
+                days_before: reminders.days_before.unwrap_or(defaults.days_before),
+                hour: reminders.hour.unwrap_or(defaults.hour),
+                escalate_after_working_days: reminders
+                    .escalate_after_working_days
+                    .unwrap_or(defaults.escalate_after_working_days),
+                nudge_after_working_days: reminders
+                    .nudge_after_working_days
+                    .unwrap_or(defaults.nudge_after_working_days),
+            },
+            visits: VisitCaps {
+                per_day: visits.per_day.unwrap_or(caps.per_day),
+                per_week: visits.per_week.unwrap_or(caps.per_week),
+            },
+        };
+        anyhow::ensure!(
+            settings.reminders.hour < 24,
+            "reminders.hour must be 0 to 23"
+        );
+        Ok(settings)
+    }
+}
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.create_schema("scheduling");
+    migrator.dangerous_set_table_name("scheduling._sqlx_migrations");
+    migrator.run(pool).await
+}
 
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
@@ -15,14 +96,43 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    migrate(&platform.pool).await?;
+    let settings = Settings::from_config(&platform.config)?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let planner = planner::Planner {
+        settings: settings.reminders.clone(),
+        clock: platform.clock.clone(),
+        wake: wake.clone(),
+    };
+    let (records, projection) = platform.spawn_projection(
+        Arc::new(projection::Records {
+            planner: planner.clone(),
+        }),
+        shutdown.clone(),
+    );
+    let consumer = platform.spawn_consumer(Arc::new(planner), shutdown.clone());
+    let timers = worker::spawn(
+        platform.clone(),
+        worker::WorkerOptions::default(),
+        wake,
+        shutdown.clone(),
+    );
+    let routes = tonic::service::Routes::new(SchedulingServer::with_interceptor(
+        grpc::SchedulingService::new(platform.clone(), records, settings.visits),
+        platform.authenticate(),
+    ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
     waymark_runtime::grpc::serve(
         listener,
-        tonic::service::Routes::default(),
+        routes,
         waymark_proto::FILE_DESCRIPTOR_SET,
         platform.pool.clone(),
-        shutdown,
+        shutdown.clone(),
     )
     .await?;
+    shutdown.cancel();
+    projection.await?;
+    consumer.await?;
+    timers.await?;
     Ok(())
 }

@@ -232,3 +232,69 @@ mod tests {
         }
     }
 }
+
+/// What a reminder is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Action,
+    Review,
+    Meeting,
+    Visit,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Action => "action",
+            Self::Review => "review",
+            Self::Meeting => "meeting",
+            Self::Visit => "visit",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Action, Self::Review, Self::Meeting, Self::Visit]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
+}
+
+/// The category of the streams reminders are fired into (one stream per timer).
+pub const REMINDER_CATEGORY: &str = "reminder";
+
+/// A timer fired: someone is to be reminded. Notifications turns it into messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ReminderEvent {
+    ReminderDue(ReminderDue),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderDue {
+    pub timer_id: uuid::Uuid,
+    pub school_id: crate::ids::SchoolId,
+    pub subject_kind: SubjectKind,
+    pub subject_id: uuid::Uuid,
+    /// What it is about, in words ("Model worked examples first").
+    pub title: crate::text::Text,
+    /// `ReminderKind::key()`: `upcoming_7`, `due`, `overdue`, `escalation`, `awaiting_agreement`.
+    pub reminder: String,
+    /// Who is reminded. For an escalation, the owner whose line manager is to be told.
+    pub recipient_id: crate::ids::StaffId,
+    pub due_date: NaiveDate,
+    /// The school-local day it fired for.
+    pub local_date: NaiveDate,
+}
+
+impl crate::decider::DomainEvent for ReminderEvent {
+    fn event_type(&self) -> &'static str {
+        "ReminderDue"
+    }
+}
+
+impl ReminderDue {
+    pub fn kind(&self) -> Option<ReminderKind> {
+        ReminderKind::parse(&self.reminder)
+    }
+}

@@ -334,6 +334,16 @@ pub enum ScheduleEvent {
         school_id: SchoolId,
         academic_year: AcademicYear,
         teachers: Vec<StaffId>,
+        #[serde(default)]
+        year_groups: Vec<YearGroupTeam>,
+        #[serde(default)]
+        classes: Vec<ClassTeam>,
+    },
+    /// Generated again from changed inputs; the occurrence events that follow say what moved.
+    ScheduleReplanned {
+        teachers: Vec<StaffId>,
+        year_groups: Vec<YearGroupTeam>,
+        classes: Vec<ClassTeam>,
     },
     OccurrencePlanned {
         occurrence: Occurrence,
@@ -365,6 +375,7 @@ impl DomainEvent for ScheduleEvent {
     fn event_type(&self) -> &'static str {
         match self {
             Self::ScheduleGenerated { .. } => "ScheduleGenerated",
+            Self::ScheduleReplanned { .. } => "ScheduleReplanned",
             Self::OccurrencePlanned { .. } => "OccurrencePlanned",
             Self::OccurrenceMoved { .. } => "OccurrenceMoved",
             Self::OccurrenceRescheduled { .. } => "OccurrenceRescheduled",
@@ -438,6 +449,9 @@ pub struct ScheduleState {
     pub academic_year: Option<AcademicYear>,
     /// The teachers the year was generated for (whose visits fairness looks at).
     pub teachers: Vec<StaffId>,
+    /// The teams it was generated from, to generate again when the calendar changes.
+    pub year_groups: Vec<YearGroupTeam>,
+    pub classes: Vec<ClassTeam>,
     pub occurrences: BTreeMap<Uuid, Occurrence>,
     pub requests: Vec<VisitRequest>,
 }
@@ -517,6 +531,8 @@ impl Decider for Schedule {
                     school_id: *school_id,
                     academic_year: *academic_year,
                     teachers: teachers_of(inputs),
+                    year_groups: inputs.year_groups.clone(),
+                    classes: inputs.classes.clone(),
                 }];
                 events.extend(
                     generate(id, year, inputs)
@@ -531,7 +547,11 @@ impl Decider for Schedule {
                 };
                 let year = inputs.calendar.year(academic_year).ok_or(R::NoCalendar)?;
                 let fresh = generate(id, year, inputs);
-                let mut events = Vec::new();
+                let mut events = vec![E::ScheduleReplanned {
+                    teachers: teachers_of(inputs),
+                    year_groups: inputs.year_groups.clone(),
+                    classes: inputs.classes.clone(),
+                }];
                 for occurrence in &fresh {
                     match state.occurrences.get(&occurrence.id) {
                         None => events.push(E::OccurrencePlanned {
@@ -684,11 +704,24 @@ impl Decider for Schedule {
                 school_id,
                 academic_year,
                 teachers,
+                year_groups,
+                classes,
             } => {
                 state.id = Some(schedule_id(*school_id, *academic_year));
                 state.school_id = Some(*school_id);
                 state.academic_year = Some(*academic_year);
                 state.teachers = teachers.clone();
+                state.year_groups = year_groups.clone();
+                state.classes = classes.clone();
+            }
+            E::ScheduleReplanned {
+                teachers,
+                year_groups,
+                classes,
+            } => {
+                state.teachers = teachers.clone();
+                state.year_groups = year_groups.clone();
+                state.classes = classes.clone();
             }
             E::OccurrencePlanned { occurrence } => {
                 if let OccurrenceKind::Visit {
@@ -883,7 +916,7 @@ mod tests {
         // Every assessment point moves a week later.
         let mut changed = inputs();
         for point in &mut changed.calendar.years[0].assessment_points {
-            point.date = point.date + chrono::Duration::days(7);
+            point.date += chrono::Duration::days(7);
         }
         let events = given::<Schedule>(history)
             .when(ScheduleCommand::Replan { inputs: changed })

@@ -1,0 +1,155 @@
+//! Fires timers. Each round claims the due timers with `FOR UPDATE SKIP LOCKED` (so any
+//! number of workers, in any number of processes, take different rows), appends one
+//! `ReminderDue` event per timer — each to a stream of its own, so a second firing would
+//! collide — and marks the rows fired, all in one transaction. A crash before the commit
+//! leaves the timers pending for the next round; after it, they are fired for good.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::scheduling::reminders::{
+    REMINDER_CATEGORY, ReminderDue, ReminderEvent, SubjectKind,
+};
+use waymark_domain::{EventId, EventMetadata, SchoolId, StaffId, StreamId, Text, TrustId};
+use waymark_event_store::NewEvent;
+use waymark_runtime::Platform;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    /// Timers claimed per transaction.
+    pub batch: i64,
+    /// How often to look for due timers when nothing wakes the worker sooner.
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            batch: 500,
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The scheduler itself, as the actor of the events it appends.
+pub fn scheduler_actor() -> ActorId {
+    ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-scheduling"))
+}
+
+pub fn spawn(
+    platform: Arc<Platform>,
+    options: WorkerOptions,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            match fire_due(&platform, options.batch).await {
+                Ok(fired) if fired as i64 >= options.batch => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "firing timers failed; retrying");
+                }
+            }
+            let pause = if failures > 0 {
+                Duration::from_secs(u64::from(failures.min(10)))
+            } else {
+                options.poll
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FireError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event store: {0}")]
+    Append(#[from] waymark_event_store::AppendError),
+    #[error("stored timer is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Fires up to `batch` due timers; returns how many.
+pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireError> {
+    let now = platform.clock.now();
+    let mut tx = platform.pool.begin().await?;
+    let due = sqlx::query!(
+        "SELECT timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date \
+         FROM scheduling.timers WHERE state = 'pending' AND fire_at <= $1 \
+         ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        batch
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut streams = Vec::with_capacity(due.len());
+    for timer in &due {
+        let event = ReminderEvent::ReminderDue(ReminderDue {
+            timer_id: timer.timer_id,
+            school_id: SchoolId::from_uuid(timer.school_id),
+            subject_kind: SubjectKind::parse(&timer.subject_kind)
+                .ok_or_else(|| FireError::Corrupt(timer.subject_kind.clone()))?,
+            subject_id: timer.subject_id,
+            title: Text::parse(&timer.title).map_err(|e| FireError::Corrupt(e.to_string()))?,
+            reminder: timer.reminder.clone(),
+            recipient_id: StaffId::from_uuid(timer.recipient_id),
+            due_date: timer.due_date,
+            local_date: timer.local_date,
+        });
+        // The event id follows from the timer's: the same timer can only ever make one.
+        let event_id = EventId::from_uuid(Uuid::new_v5(&timer.timer_id, b"fired"));
+        let new = NewEvent::from_domain(event_id, &event)
+            .map_err(|e| FireError::Corrupt(e.to_string()))?;
+        streams.push((
+            TrustId::from_uuid(timer.trust_id),
+            StreamId::new(REMINDER_CATEGORY, timer.timer_id),
+            new,
+        ));
+    }
+    let metadata = EventMetadata {
+        actor: scheduler_actor(),
+        causation_id: None,
+        correlation_id: CorrelationId::from_uuid(Uuid::now_v7()),
+        command_id: None,
+    };
+    platform
+        .store
+        .start_streams_in(&mut tx, &metadata, &streams)
+        .await?;
+    let ids: Vec<Uuid> = due.iter().map(|timer| timer.timer_id).collect();
+    let event_ids: Vec<Uuid> = streams
+        .iter()
+        .map(|(.., event)| event.event_id.into_uuid())
+        .collect();
+    sqlx::query!(
+        "UPDATE scheduling.timers t SET state = 'fired', fired_at = $3, event_id = f.event_id \
+         FROM unnest($1::uuid[], $2::uuid[]) AS f(timer_id, event_id) WHERE t.timer_id = f.timer_id",
+        &ids,
+        &event_ids,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("waymark_timers_fired_total").increment(due.len() as u64);
+    Ok(due.len())
+}

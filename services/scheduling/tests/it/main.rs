@@ -1,0 +1,7 @@
+//! scheduling over gRPC and through its timers, against the real PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+mod timers;
+mod year;

@@ -1,0 +1,110 @@
+use std::net::SocketAddr;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use uuid::Uuid;
+use waymark_domain::ids::CorrelationId;
+use waymark_domain::{Decider, DomainEvent, EventId, EventMetadata, StreamId};
+use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
+use waymark_proto::scheduling::v1 as pb;
+use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
+use waymark_runtime::auth::{CallAs, Caller};
+use waymark_testkit::services::TestPlatform;
+
+pub type Client = SchedulingClient<InterceptedService<Channel, CallAs>>;
+
+pub fn client(platform: &TestPlatform, address: SocketAddr, caller: Caller) -> Client {
+    SchedulingClient::new(platform.client(address, caller))
+}
+
+pub fn command() -> String {
+    Uuid::new_v4().to_string()
+}
+
+fn term(name: &str, starts: &str, ends: &str) -> pb::Term {
+    pb::Term {
+        name: name.into(),
+        starts: starts.into(),
+        ends: ends.into(),
+    }
+}
+
+fn holiday(name: &str, starts: &str, ends: &str) -> pb::Holiday {
+    pb::Holiday {
+        name: name.into(),
+        starts: starts.into(),
+        ends: ends.into(),
+    }
+}
+
+/// 2026-27 as an English school keeps it.
+pub fn year_calendar() -> pb::YearCalendar {
+    pb::YearCalendar {
+        academic_year: "2026-27".into(),
+        terms: vec![
+            term("Autumn", "2026-09-02", "2026-12-18"),
+            term("Spring", "2027-01-05", "2027-03-26"),
+            term("Summer", "2027-04-12", "2027-07-21"),
+        ],
+        holidays: vec![
+            holiday("Autumn half term", "2026-10-26", "2026-10-30"),
+            holiday("Spring half term", "2027-02-15", "2027-02-19"),
+            holiday("Summer half term", "2027-05-31", "2027-06-04"),
+        ],
+        inset_days: vec!["2026-09-02".into()],
+        assessment_points: vec![
+            pb::AssessmentPoint {
+                name: "Autumn assessment".into(),
+                date: "2026-12-04".into(),
+            },
+            pb::AssessmentPoint {
+                name: "Spring assessment".into(),
+                date: "2027-03-12".into(),
+            },
+            pb::AssessmentPoint {
+                name: "Summer assessment".into(),
+                date: "2027-06-25".into(),
+            },
+        ],
+    }
+}
+
+pub async fn set_calendar(client: &mut Client, school: Uuid, calendar: pb::YearCalendar) {
+    client
+        .set_year_calendar(pb::SetYearCalendarRequest {
+            command_id: command(),
+            school_id: school.to_string(),
+            calendar: Some(calendar),
+        })
+        .await
+        .unwrap();
+}
+
+/// Appends a domain event to `category-id`, as its owning service would.
+pub async fn append<D: Decider>(
+    platform: &TestPlatform,
+    caller: Caller,
+    id: Uuid,
+    event: D::Event,
+) {
+    let metadata = EventMetadata {
+        actor: caller.actor,
+        causation_id: None,
+        correlation_id: CorrelationId::from_uuid(Uuid::new_v4()),
+        command_id: None,
+    };
+    let new = NewEvent::from_domain(EventId::from_uuid(Uuid::new_v4()), &event).unwrap();
+    assert!(!event.event_type().is_empty());
+    platform
+        .platform
+        .store
+        .append(
+            caller.trust,
+            &StreamId::new(D::CATEGORY, id),
+            ExpectedVersion::Any,
+            &metadata,
+            &[new],
+        )
+        .await
+        .unwrap();
+}

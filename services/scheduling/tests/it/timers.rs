@@ -1,0 +1,410 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use waymark_domain::action_tracking::action::{Action, ActionEvent};
+use waymark_domain::agreed::Origin;
+use waymark_domain::review_dialogue::review::{DraftRecord, Review, ReviewEvent};
+use waymark_domain::school_year::AcademicYear;
+use waymark_domain::{SchoolId, StaffId, Text};
+use waymark_proto::scheduling::v1 as pb;
+use waymark_runtime::ManualClock;
+use waymark_scheduling::worker::{self, WorkerOptions};
+use waymark_testkit::eventually;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+
+use crate::support::*;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+fn date(value: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").unwrap()
+}
+
+fn text(value: &str) -> Text {
+    Text::parse(value).unwrap()
+}
+
+async fn timers(client: &mut Client, subject: Uuid, state: &str) -> Vec<pb::Timer> {
+    client
+        .list_timers(pb::ListTimersRequest {
+            subject_id: subject.to_string(),
+            state: state.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .timers
+}
+
+fn created(action: Uuid, school: Uuid, owner: StaffId, due: &str) -> ActionEvent {
+    ActionEvent::ActionCreated {
+        action_id: action,
+        school_id: SchoolId::from_uuid(school),
+        origin: Origin::direct(),
+        description: text("Model worked examples first"),
+        owner_id: owner,
+        supporter_ids: vec![],
+        due_date: date(due),
+        success_criteria: None,
+        carried_forward_from: None,
+    }
+}
+
+async fn reminders_fired(platform: &TestPlatform) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM event_store.events WHERE event_type = 'ReminderDue'")
+        .fetch_one(&platform.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_actions_reminders_fire_once_move_with_its_due_date_and_stop_when_done() {
+    let clock = ManualClock::new(at(2026, 11, 20, 12, 0));
+    let mut platform = TestPlatform::start_with_clock(None, Arc::new(clock.clone())).await;
+    let address = platform.serve(waymark_scheduling::run).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut client = client(&platform, address, head);
+    set_calendar(&mut client, school, year_calendar()).await;
+
+    let action = Uuid::new_v4();
+    append::<Action>(
+        &platform,
+        head,
+        action,
+        created(action, school, teacher, "2026-12-10"),
+    )
+    .await;
+    eventually(PATIENCE, "five timers planned", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, action, "pending").await.len() == 5 }
+    })
+    .await;
+    let planned = timers(&mut client, action, "pending").await;
+    let days: Vec<(&str, &str)> = planned
+        .iter()
+        .map(|t| (t.reminder.as_str(), t.local_date.as_str()))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("upcoming_7", "2026-12-03"),
+            ("upcoming_1", "2026-12-09"),
+            ("due", "2026-12-10"),
+            ("overdue", "2026-12-11"),
+            ("escalation", "2026-12-16")
+        ]
+    );
+    assert!(
+        planned
+            .iter()
+            .all(|t| t.recipient_id == teacher.to_string())
+    );
+
+    // A week before, at nine: the first reminder fires, once.
+    clock.set(at(2026, 12, 3, 9, 0));
+    eventually(PATIENCE, "the seven-day reminder", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, action, "fired").await.len() == 1 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders_fired(&platform).await, 1);
+
+    // The due date moves: what is pending moves with it; what fired stays fired.
+    append::<Action>(
+        &platform,
+        head,
+        action,
+        ActionEvent::DueDateChanged {
+            action_id: action,
+            from: date("2026-12-10"),
+            to: date("2026-12-17"),
+            reason: text("Mock exams"),
+        },
+    )
+    .await;
+    eventually(PATIENCE, "timers moved to the new date", || {
+        let mut client = client.clone();
+        async move {
+            timers(&mut client, action, "pending")
+                .await
+                .iter()
+                .any(|t| t.due_date == "2026-12-17")
+        }
+    })
+    .await;
+    let pending = timers(&mut client, action, "pending").await;
+    assert!(pending.iter().all(|t| t.due_date == "2026-12-17"));
+    assert_eq!(
+        pending
+            .iter()
+            .map(|t| t.reminder.as_str())
+            .collect::<Vec<_>>(),
+        ["upcoming_7", "upcoming_1", "due", "overdue", "escalation"]
+    );
+
+    // Done: nothing more is sent.
+    append::<Action>(
+        &platform,
+        head,
+        action,
+        ActionEvent::ActionCompleted {
+            action_id: action,
+            impact: text("Calmer starts"),
+        },
+    )
+    .await;
+    eventually(PATIENCE, "pending timers cancelled", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, action, "pending").await.is_empty() }
+    })
+    .await;
+    clock.set(at(2027, 1, 20, 9, 0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders_fired(&platform).await, 1);
+    let event: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM event_store.events WHERE event_type = 'ReminderDue'",
+    )
+    .fetch_one(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(event["reminder"], "upcoming_7");
+    assert_eq!(event["recipient_id"], teacher.to_string());
+    assert_eq!(event["title"], "Model worked examples first");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn holidays_are_skipped_and_nine_oclock_stays_nine_oclock_across_the_clock_change() {
+    let clock = ManualClock::new(at(2026, 10, 1, 12, 0));
+    let mut platform = TestPlatform::start_with_clock(None, Arc::new(clock.clone())).await;
+    let address = platform.serve(waymark_scheduling::run).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut client = client(&platform, address, head);
+    set_calendar(&mut client, school, year_calendar()).await;
+    // Due the Monday after half term; British Summer Time ends on Sunday 25 October.
+    let action = Uuid::new_v4();
+    append::<Action>(
+        &platform,
+        head,
+        action,
+        created(action, school, teacher, "2026-11-02"),
+    )
+    .await;
+    eventually(PATIENCE, "timers planned", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, action, "pending").await.len() == 4 }
+    })
+    .await;
+    let planned = timers(&mut client, action, "pending").await;
+    let fire: Vec<(&str, &str, &str)> = planned
+        .iter()
+        .map(|t| {
+            (
+                t.reminder.as_str(),
+                t.local_date.as_str(),
+                t.fire_at.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fire,
+        [
+            ("upcoming_7", "2026-10-23", "2026-10-23T08:00:00Z"),
+            ("due", "2026-11-02", "2026-11-02T09:00:00Z"),
+            ("overdue", "2026-11-03", "2026-11-03T09:00:00Z"),
+            ("escalation", "2026-11-06", "2026-11-06T09:00:00Z"),
+        ],
+        "the one-day reminder would fall on the Sunday in half term; it joins the Friday before"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_record_waiting_for_agreement_nudges_whoever_has_not_agreed() {
+    let clock = ManualClock::new(at(2026, 11, 20, 12, 0));
+    let mut platform = TestPlatform::start_with_clock(None, Arc::new(clock.clone())).await;
+    let address = platform.serve(waymark_scheduling::run).await;
+    let manager = new_caller();
+    let (_, reviewer) = (manager, StaffId::from_uuid(manager.actor.into_uuid()));
+    let (_, reviewee) = colleague(manager);
+    let school = Uuid::new_v4();
+    let client = client(&platform, address, manager);
+    let review = Uuid::new_v4();
+    append::<Review>(
+        &platform,
+        manager,
+        review,
+        ReviewEvent::ReviewScheduled {
+            review_id: review,
+            school_id: SchoolId::from_uuid(school),
+            academic_year: AcademicYear::parse("2026-27").unwrap(),
+            year_group: text("Year 8"),
+            reviewer_id: reviewer,
+            reviewee_id: reviewee,
+            window_opens: date("2026-11-23"),
+            window_closes: date("2026-12-11"),
+            slt_line_manager_id: None,
+        },
+    )
+    .await;
+    append::<Review>(
+        &platform,
+        manager,
+        review,
+        ReviewEvent::RecordDrafted {
+            review_id: review,
+            draft: 1,
+            by: reviewer,
+            record: DraftRecord::default(),
+        },
+    )
+    .await;
+    let nudges = async |client: &mut Client| -> Vec<String> {
+        let mut people: Vec<String> = timers(client, review, "pending")
+            .await
+            .into_iter()
+            .filter(|t| t.reminder == "awaiting_agreement")
+            .map(|t| t.recipient_id)
+            .collect();
+        people.sort();
+        people
+    };
+    eventually(PATIENCE, "both nudged", || {
+        let mut client = client.clone();
+        async move { nudges(&mut client).await.len() == 2 }
+    })
+    .await;
+    append::<Review>(
+        &platform,
+        manager,
+        review,
+        ReviewEvent::RecordAgreed {
+            review_id: review,
+            draft: 1,
+            by: reviewer,
+        },
+    )
+    .await;
+    eventually(PATIENCE, "only the reviewee still nudged", || {
+        let mut client = client.clone();
+        async move { nudges(&mut client).await == vec![reviewee.to_string()] }
+    })
+    .await;
+    append::<Review>(
+        &platform,
+        manager,
+        review,
+        ReviewEvent::ReviewAgreed {
+            review_id: review,
+            draft: 1,
+        },
+    )
+    .await;
+    eventually(PATIENCE, "nothing pending once agreed", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, review, "pending").await.is_empty() }
+    })
+    .await;
+    platform.stop().await;
+}
+
+/// Thousands of due timers, two workers (as two replicas would run), one of them stopped part
+/// way and replaced: every timer fires exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_and_a_restart_fire_every_timer_exactly_once() {
+    const TIMERS: i64 = 3000;
+    let clock = ManualClock::new(at(2026, 12, 1, 9, 0));
+    let platform = TestPlatform::start_with_clock(None, Arc::new(clock)).await;
+    waymark_scheduling::migrate(&platform.db.pool)
+        .await
+        .unwrap();
+    let trust = new_caller().trust.into_uuid();
+    sqlx::query(
+        "INSERT INTO scheduling.timers (timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, recipient_id, \
+         due_date, local_date, fire_at) \
+         SELECT gen_random_uuid(), $1, gen_random_uuid(), 'action', gen_random_uuid(), 'Action ' || n, 'due', gen_random_uuid(), \
+         '2026-12-01', '2026-12-01', '2026-12-01T08:59:00Z'::timestamptz + (n % 60) * interval '1 second' FROM generate_series(1, $2) n",
+    )
+    .bind(trust)
+    .bind(TIMERS)
+    .execute(&platform.db.pool)
+    .await
+    .unwrap();
+    let options = WorkerOptions {
+        batch: 100,
+        poll: Duration::from_millis(10),
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (first, second, third) = (
+        CancellationToken::new(),
+        CancellationToken::new(),
+        CancellationToken::new(),
+    );
+    let _ = &first;
+    let a = worker::spawn(
+        platform.platform.clone(),
+        options,
+        wake.clone(),
+        first.clone(),
+    );
+    let b = worker::spawn(
+        platform.platform.clone(),
+        options,
+        wake.clone(),
+        second.clone(),
+    );
+    let fired = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM scheduling.timers WHERE state = 'fired'")
+            .fetch_one(&platform.db.pool)
+            .await
+            .unwrap()
+    };
+    eventually(PATIENCE, "some fired", || async { fired().await >= 300 }).await;
+    // A crash: the worker stops wherever it is, possibly inside a transaction.
+    a.abort();
+    assert!(a.await.unwrap_err().is_cancelled());
+    assert!(
+        fired().await < TIMERS,
+        "the restart should come part way through"
+    );
+    let c = worker::spawn(platform.platform.clone(), options, wake, third.clone());
+    eventually(PATIENCE, "all fired", || async { fired().await == TIMERS }).await;
+    second.cancel();
+    third.cancel();
+    b.await.unwrap();
+    c.await.unwrap();
+
+    let (events, streams): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT stream_id) FROM event_store.events WHERE event_type = 'ReminderDue'",
+    )
+    .fetch_one(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (events, streams),
+        (TIMERS, TIMERS),
+        "one reminder per timer, never two"
+    );
+    let linked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scheduling.timers t JOIN event_store.events e ON e.event_id = t.event_id \
+         WHERE e.stream_id = 'reminder-' || t.timer_id",
+    )
+    .fetch_one(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(linked, TIMERS);
+    platform.stop().await;
+}
