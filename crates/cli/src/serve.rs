@@ -76,6 +76,9 @@ pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
     waymark_scheduling::migrate(pool)
         .await
         .context("scheduling")?;
+    waymark_notifications::migrate(pool)
+        .await
+        .context("notifications")?;
     waymark_review_dialogue::migrate(pool)
         .await
         .context("review-dialogue")?;

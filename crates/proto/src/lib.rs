@@ -17,6 +17,12 @@ pub mod scheduling {
     }
 }
 
+pub mod notifications {
+    pub mod v1 {
+        tonic::include_proto!("waymark.notifications.v1");
+    }
+}
+
 pub mod action_tracking {
     pub mod v1 {
         tonic::include_proto!("waymark.action_tracking.v1");

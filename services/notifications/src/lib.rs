@@ -1,13 +1,45 @@
-//! The notifications service. So far it serves only health, readiness and metrics; its API and
-//! workers arrive with its own issue.
+//! The notifications service: reminders and everything else worth telling someone, by
+//! e-mail, in the app's inbox and by a school's chat webhook — exactly once, never lost.
+//!
+//! - `events`: a consumer of other services' events (reminders, actions, reviews, visits,
+//!   calendars) that records notices and queues deliveries in its transaction.
+//! - `delivery`: the worker that sends queued deliveries, retries with backoff and parks
+//!   what keeps failing.
+//! - `digest`: weekly (and daily) digests.
+//! - gRPC `waymark.notifications.v1`: inbox, preferences, contacts, webhooks, delivery log.
+
+mod delivery;
+mod digest;
+mod events;
+mod grpc;
+mod notices;
+pub mod settings;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use waymark_proto::notifications::v1::notifications_server::NotificationsServer;
 use waymark_runtime::Platform;
 
 pub const NAME: &str = "notifications";
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.create_schema("notifications");
+    migrator.dangerous_set_table_name("notifications._sqlx_migrations");
+    migrator.run(pool).await
+}
+
+fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}
 
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
@@ -15,14 +47,50 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    migrate(&platform.pool).await?;
+    // Two TLS providers may be compiled in; TLS connections (SMTP, webhooks) use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = settings::Settings::from_config(&platform.config)?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let review_dialogue = channel(&platform.config.review_dialogue.url)?;
+    let events = events::Events {
+        platform: platform.clone(),
+        public_url: settings.public_url.clone(),
+        review_dialogue: review_dialogue.clone(),
+        wake: wake.clone(),
+    };
+    let consumer = platform.spawn_consumer(Arc::new(events), shutdown.clone());
+    let sender = Arc::new(delivery::Sender::new(&settings)?);
+    let deliveries = delivery::spawn(platform.clone(), sender, wake.clone(), shutdown.clone());
+    let digests = Arc::new(digest::Digests {
+        platform: platform.clone(),
+        hour: settings.digest.hour,
+        public_url: settings.public_url.clone(),
+        action_tracking: channel(&platform.config.action_tracking.url)?,
+        review_dialogue,
+        wake: wake.clone(),
+    });
+    let digester = digest::spawn(
+        digests,
+        Duration::from_millis(settings.digest.poll_ms.max(100)),
+        shutdown.clone(),
+    );
+    let routes = tonic::service::Routes::new(NotificationsServer::with_interceptor(
+        grpc::NotificationsService::new(platform.clone(), wake),
+        platform.authenticate(),
+    ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
     waymark_runtime::grpc::serve(
         listener,
-        tonic::service::Routes::default(),
+        routes,
         waymark_proto::FILE_DESCRIPTOR_SET,
         platform.pool.clone(),
-        shutdown,
+        shutdown.clone(),
     )
     .await?;
+    shutdown.cancel();
+    consumer.await?;
+    deliveries.await?;
+    digester.await?;
     Ok(())
 }

@@ -1,0 +1,355 @@
+//! Sends queued deliveries. A round claims due deliveries with `FOR UPDATE SKIP LOCKED`,
+//! leases them (`sending`, for a minute) and commits — no transaction stays open while a
+//! mail server or webhook answers. Then each is sent and marked `sent`; a failure is retried
+//! with a doubling delay and, after `max_attempts`, parked for an admin (who can retry it).
+//! A worker that dies mid-send leaves the lease to expire and another picks the delivery up;
+//! its e-mail keeps the same Message-ID, so a mail system that saw it already can tell.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use waymark_runtime::Platform;
+
+use crate::settings::{Settings, SmtpMode, SmtpTls};
+
+/// How long a claimed delivery is ours before another worker may take it.
+const LEASE: Duration = Duration::from_secs(60);
+const BATCH: i64 = 20;
+
+pub struct Sender {
+    mode: SmtpMode,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Option<Mailbox>,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl Sender {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let smtp = match settings.smtp.mode {
+            SmtpMode::Smtp => {
+                let config = &settings.smtp;
+                let mut builder = match config.tls {
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?
+                    }
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+                    }
+                }
+                .port(config.port)
+                .timeout(Some(Duration::from_secs(15)));
+                if let (Some(user), Some(password)) = (&config.username, &config.password) {
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), password.expose().clone()));
+                }
+                Some(builder.build())
+            }
+            SmtpMode::Log | SmtpMode::Off => None,
+        };
+        let from = settings.smtp.from.parse::<Mailbox>().ok();
+        anyhow::ensure!(
+            settings.smtp.mode != SmtpMode::Smtp || from.is_some(),
+            "smtp.from is not an e-mail address"
+        );
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            mode: settings.smtp.mode,
+            smtp,
+            from,
+            http,
+            settings: settings.clone(),
+        })
+    }
+
+    async fn send(
+        &self,
+        channel: &str,
+        key: &str,
+        message: &serde_json::Value,
+        to: Option<(String, String)>,
+    ) -> Result<(), SendError> {
+        match channel {
+            "email" => self.email(key, message, to).await,
+            _ => self.webhook(message).await,
+        }
+    }
+
+    async fn email(
+        &self,
+        key: &str,
+        message: &serde_json::Value,
+        to: Option<(String, String)>,
+    ) -> Result<(), SendError> {
+        let (name, address) =
+            to.ok_or_else(|| SendError::Retry("the recipient has no e-mail address".into()))?;
+        let field = |name: &str| {
+            message
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (subject, text, link) = (field("subject"), field("text"), field("link"));
+        let preferences = format!("{}/notifications/preferences", self.settings.public_url);
+        match self.mode {
+            SmtpMode::Off => {
+                return Err(SendError::Retry(
+                    "SMTP is not configured (smtp.mode)".into(),
+                ));
+            }
+            SmtpMode::Log => {
+                tracing::info!(%key, %subject, "e-mail not sent: smtp.mode is log");
+                return Ok(());
+            }
+            SmtpMode::Smtp => {}
+        }
+        let recipient = format!("{name} <{address}>")
+            .parse::<Mailbox>()
+            .or_else(|_| address.parse::<Mailbox>())
+            .map_err(|_| SendError::Retry(format!("`{address}` is not an e-mail address")))?;
+        let plain = format!(
+            "{text}\n\nOpen it in Waymark: {link}\n\nTo change which messages you get, and how: {preferences}\n"
+        );
+        let html = format!(
+            "<p>{}</p><p><a href=\"{}\">Open it in Waymark</a></p><p style=\"color:#505a5f\">To change which messages you get, and how, \
+             <a href=\"{}\">see your notification preferences</a>.</p>",
+            escape(&text).replace('\n', "<br>"),
+            escape(&link),
+            escape(&preferences)
+        );
+        let email = Message::builder()
+            .from(
+                self.from
+                    .clone()
+                    .ok_or_else(|| SendError::Retry("smtp.from is not set".into()))?,
+            )
+            .to(recipient)
+            .subject(subject)
+            // The same delivery always carries the same id: a resend after a crash is
+            // recognisable as a duplicate.
+            .message_id(Some(format!(
+                "<{}@waymark>",
+                Uuid::new_v5(&Uuid::nil(), key.as_bytes())
+            )))
+            .header(ListUnsubscribe(format!("<{preferences}>")))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(plain),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
+            )
+            .map_err(|error| SendError::Retry(format!("message cannot be built: {error}")))?;
+        let transport = self
+            .smtp
+            .as_ref()
+            .ok_or_else(|| SendError::Retry("SMTP is not configured".into()))?;
+        transport
+            .send(email)
+            .await
+            .map_err(|error| SendError::Retry(format!("SMTP: {error}")))?;
+        Ok(())
+    }
+
+    /// Posts `{"text": …}`, which Slack and Teams incoming webhooks both accept.
+    async fn webhook(&self, message: &serde_json::Value) -> Result<(), SendError> {
+        let url = message
+            .get("url")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| SendError::Retry("no webhook URL".into()))?;
+        let text = message
+            .get("text")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let response = self
+            .http
+            .post(url)
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .map_err(|error| SendError::Retry(format!("webhook: {}", error.without_url())))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(SendError::Retry(format!(
+                "webhook answered {}",
+                response.status()
+            )))
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `List-Unsubscribe`: where to stop or change messages. It points at the preferences page,
+/// where a change needs a click (mail scanners open links; nothing changes on GET).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+pub fn spawn(
+    platform: Arc<Platform>,
+    sender: Arc<Sender>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while !shutdown.is_cancelled() {
+            match round(&platform, &sender).await {
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "delivery round failed"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    })
+}
+
+struct Claimed {
+    delivery_id: Uuid,
+    key: String,
+    channel: String,
+    attempts: i32,
+    message: serde_json::Value,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+/// One round: claim, send, record. Returns how many were attempted.
+pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::Error> {
+    let now = platform.clock.now();
+    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let mut tx = platform.pool.begin().await?;
+    let claimed = sqlx::query!(
+        "SELECT d.delivery_id, d.key, d.channel, d.attempts, d.message, c.email, c.display_name AS \"name?\" \
+         FROM notifications.deliveries d \
+         LEFT JOIN notifications.contacts c ON c.trust_id = d.trust_id AND c.staff_id = d.recipient_id \
+         WHERE (d.state = 'queued' AND d.next_attempt_at <= $1) OR (d.state = 'sending' AND d.lease_until < $1) \
+         ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        now,
+        BATCH
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| Claimed {
+        delivery_id: row.delivery_id,
+        key: row.key,
+        channel: row.channel,
+        attempts: row.attempts,
+        message: row.message,
+        email: row.email,
+        name: row.name,
+    })
+    .collect::<Vec<_>>();
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = claimed.iter().map(|c| c.delivery_id).collect();
+    sqlx::query!(
+        "UPDATE notifications.deliveries SET state = 'sending', lease_until = $2 WHERE delivery_id = ANY($1)",
+        &ids,
+        lease_until
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    for delivery in &claimed {
+        let to = delivery
+            .email
+            .clone()
+            .map(|email| (delivery.name.clone().unwrap_or_default(), email));
+        let outcome = sender
+            .send(&delivery.channel, &delivery.key, &delivery.message, to)
+            .await;
+        let now = platform.clock.now();
+        match outcome {
+            Ok(()) => {
+                sqlx::query!(
+                    "UPDATE notifications.deliveries SET state = 'sent', sent_at = $2, attempts = attempts + 1, \
+                     last_error = NULL, lease_until = NULL WHERE delivery_id = $1",
+                    delivery.delivery_id,
+                    now
+                )
+                .execute(&platform.pool)
+                .await?;
+                metrics::counter!("waymark_deliveries_sent_total", "channel" => delivery.channel.clone()).increment(1);
+            }
+            Err(SendError::Retry(error)) => {
+                let attempts = delivery.attempts + 1;
+                let parked = attempts >= sender.settings.delivery.max_attempts;
+                let next = retry_at(now, sender.settings.delivery.retry_base_ms, attempts);
+                tracing::warn!(key = %delivery.key, attempts, parked, %error, "delivery failed");
+                sqlx::query!(
+                    "UPDATE notifications.deliveries SET state = $2, attempts = $3, last_error = $4, next_attempt_at = $5, \
+                     lease_until = NULL WHERE delivery_id = $1",
+                    delivery.delivery_id,
+                    if parked { "parked" } else { "queued" },
+                    attempts,
+                    error,
+                    next
+                )
+                .execute(&platform.pool)
+                .await?;
+                metrics::counter!("waymark_deliveries_failed_total", "channel" => delivery.channel.clone()).increment(1);
+            }
+        }
+    }
+    Ok(claimed.len())
+}
+
+/// Doubling delays from `base_ms`, capped at six hours.
+fn retry_at(now: DateTime<Utc>, base_ms: u64, attempts: i32) -> DateTime<Utc> {
+    let factor = 1u64 << attempts.clamp(1, 16).saturating_sub(1);
+    let delay = base_ms.saturating_mul(factor).min(6 * 3600 * 1000);
+    now + chrono::Duration::milliseconds(i64::try_from(delay).unwrap_or(i64::MAX))
+}

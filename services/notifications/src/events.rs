@@ -1,0 +1,492 @@
+//! What other services' events mean for people: reminders falling due, actions given to
+//! someone, records waiting for someone's agreement, a review shared with a senior leader, a
+//! meeting tomorrow (with the previous actions it will start from). School calendars are kept
+//! too, for holidays and time zones.
+//!
+//! Each event becomes notices inside the consumer's transaction; a redelivered event finds
+//! its notices (and deliveries) already recorded and adds nothing.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use uuid::Uuid;
+use waymark_bus::{EventHandler, HandlerError};
+use waymark_domain::action_tracking::action::ActionEvent;
+use waymark_domain::ids::ActorId;
+use waymark_domain::review_dialogue::review::ReviewEvent;
+use waymark_domain::review_dialogue::visit::VisitEvent;
+use waymark_domain::scheduling::calendar::{Calendar, CalendarEvent, SchoolCalendar};
+use waymark_domain::scheduling::reminders::{ReminderEvent, ReminderKind, SubjectKind};
+use waymark_domain::school_year::long_date;
+use waymark_domain::{Decider, SchoolId, StaffId, TrustId};
+use waymark_event_store::{RecordedEvent, decode};
+use waymark_proto::review_dialogue::v1 as rd;
+use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
+use waymark_runtime::Platform;
+use waymark_runtime::auth::Caller;
+
+use crate::notices::{Notice, record};
+
+pub const NAME: &str = "notifications.events";
+
+/// Notifications itself, as the actor of the questions it asks other services.
+pub fn notifications_actor() -> ActorId {
+    ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-notifications"))
+}
+
+pub struct Events {
+    pub platform: Arc<Platform>,
+    pub public_url: String,
+    pub review_dialogue: Channel,
+    /// Wakes the delivery worker.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl EventHandler for Events {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &["reminder", "action", "review", "visit", Calendar::CATEGORY]
+    }
+
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
+        let notices = match event.stream_id.category() {
+            "reminder" => self.reminder(tx, event).await?,
+            "action" => self.action(event)?,
+            "review" => self.review(tx, event).await?,
+            "visit" => self.visit(tx, event).await?,
+            _ => {
+                keep_calendar(tx, event).await?;
+                Vec::new()
+            }
+        };
+        let now = self.platform.clock.now();
+        for notice in &notices {
+            record(tx, notice, now).await?;
+        }
+        if !notices.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+fn notice(
+    event: &RecordedEvent,
+    recipient: StaffId,
+    school: Option<SchoolId>,
+    kind: &str,
+    title: String,
+    body: String,
+    link: String,
+) -> Notice {
+    Notice {
+        trust: event.trust_id,
+        recipient,
+        school,
+        kind: kind.to_owned(),
+        title,
+        body,
+        link,
+        urgent: false,
+        event_id: event.event_id.into_uuid(),
+    }
+}
+
+impl Events {
+    fn link(&self, kind: SubjectKind, id: Uuid) -> String {
+        let path = match kind {
+            SubjectKind::Action => "actions",
+            SubjectKind::Review => "reviews",
+            SubjectKind::Meeting => "meetings",
+            SubjectKind::Visit => "visits",
+        };
+        format!("{}/{path}/{id}", self.public_url)
+    }
+
+    async fn reminder(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<Vec<Notice>, HandlerError> {
+        let ReminderEvent::ReminderDue(due) = decode(event)?;
+        let kind = due
+            .kind()
+            .ok_or_else(|| HandlerError::Permanent(format!("unknown reminder {}", due.reminder)))?;
+        let link = self.link(due.subject_kind, due.subject_id);
+        let title = due.title.to_string();
+        let when = long_date(due.due_date);
+        let mut recipient = due.recipient_id;
+        let mut urgent = false;
+        let (headline, body) = match kind {
+            ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => {
+                let agenda = self.agenda(event.trust_id, due.subject_id).await;
+                let body = match agenda.as_slice() {
+                    [] => format!("{title} is tomorrow, {when}."),
+                    actions => format!(
+                        "{title} is tomorrow, {when}. It starts with the previous meeting's actions:\n{}",
+                        actions
+                            .iter()
+                            .map(|a| format!("- {a}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ),
+                };
+                (format!("Tomorrow: {title}"), body)
+            }
+            ReminderKind::Upcoming { days } => (
+                format!("Due in {days} days: {title}"),
+                format!("\"{title}\" is due on {when}."),
+            ),
+            ReminderKind::Due => (
+                format!("Due today: {title}"),
+                format!("\"{title}\" is due today, {when}."),
+            ),
+            ReminderKind::Overdue => (
+                format!("Overdue: {title}"),
+                format!("\"{title}\" was due on {when} and is not done yet."),
+            ),
+            ReminderKind::Escalation => {
+                // Told to the owner's line manager, when the directory names one.
+                urgent = true;
+                let owner = contact_name(tx, event.trust_id, due.recipient_id).await?;
+                if let Some(manager) = line_manager(tx, event.trust_id, due.recipient_id).await? {
+                    recipient = manager;
+                }
+                (
+                    format!("Still overdue: {title}"),
+                    format!(
+                        "\"{title}\" ({owner}) was due on {when} and is still not done. A word may help."
+                    ),
+                )
+            }
+            ReminderKind::AwaitingAgreement => (
+                format!("Waiting for your agreement: {title}"),
+                format!("\"{title}\" is waiting for you to read and agree it."),
+            ),
+        };
+        let mut notice = notice(
+            event,
+            recipient,
+            Some(due.school_id),
+            &format!("reminder.{}", kind.key()),
+            headline,
+            body,
+            link,
+        );
+        notice.urgent = urgent;
+        Ok(vec![notice])
+    }
+
+    fn action(&self, event: &RecordedEvent) -> Result<Vec<Notice>, HandlerError> {
+        let link = |id| self.link(SubjectKind::Action, id);
+        Ok(match decode::<ActionEvent>(event)? {
+            ActionEvent::ActionCreated {
+                action_id,
+                school_id,
+                description,
+                owner_id,
+                due_date,
+                ..
+            } if owner_id.into_uuid() != event.metadata.actor.into_uuid() => {
+                vec![notice(
+                    event,
+                    owner_id,
+                    Some(school_id),
+                    "action.assigned",
+                    format!("A new action for you: {description}"),
+                    format!("\"{description}\" is yours, due {}.", long_date(due_date)),
+                    link(action_id),
+                )]
+            }
+            ActionEvent::ActionReassigned {
+                action_id,
+                to_owner_id,
+                reason,
+                ..
+            } => vec![notice(
+                event,
+                to_owner_id,
+                None,
+                "action.reassigned",
+                "An action is now yours".to_owned(),
+                format!("An action has been given to you. Why: {reason}"),
+                link(action_id),
+            )],
+            _ => Vec::new(),
+        })
+    }
+
+    async fn review(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<Vec<Notice>, HandlerError> {
+        let trust = event.trust_id;
+        let link = |id| self.link(SubjectKind::Review, id);
+        Ok(match decode::<ReviewEvent>(event)? {
+            ReviewEvent::ReviewScheduled {
+                review_id,
+                school_id,
+                reviewer_id,
+                reviewee_id,
+                slt_line_manager_id,
+                ..
+            } => {
+                let people = json!({ "reviewer": reviewer_id, "reviewee": reviewee_id, "slt": slt_line_manager_id });
+                remember(tx, trust, review_id, "review", school_id, people).await?;
+                Vec::new()
+            }
+            ReviewEvent::RecordDrafted { review_id, by, .. } => {
+                let Some((school, people)) = recall(tx, trust, review_id).await? else {
+                    return Ok(Vec::new());
+                };
+                let other = other_party(&people, by);
+                other
+                    .map(|other| {
+                        notice(
+                            event,
+                            other,
+                            Some(school),
+                            "review.awaiting_agreement",
+                            "A progress review record is ready for you".to_owned(),
+                            "The record of your progress review has been drafted. Read it, respond if you wish, and agree it or send it back."
+                                .to_owned(),
+                            link(review_id),
+                        )
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            ReviewEvent::RecordShared { review_id, with } => {
+                let school = recall(tx, trust, review_id)
+                    .await?
+                    .map(|(school, _)| school);
+                vec![notice(
+                    event,
+                    with,
+                    school,
+                    "review.shared",
+                    "A progress review record has been shared with you".to_owned(),
+                    "Both people have agreed the record of a progress review; as senior line manager you receive a copy.".to_owned(),
+                    link(review_id),
+                )]
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    async fn visit(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<Vec<Notice>, HandlerError> {
+        let trust = event.trust_id;
+        Ok(match decode::<VisitEvent>(event)? {
+            VisitEvent::VisitPlanned {
+                visit_id,
+                school_id,
+                visitor_id,
+                teacher_id,
+                ..
+            } => {
+                remember(
+                    tx,
+                    trust,
+                    visit_id,
+                    "visit",
+                    school_id,
+                    json!({ "visitor": visitor_id, "teacher": teacher_id }),
+                )
+                .await?;
+                Vec::new()
+            }
+            VisitEvent::VisitRecorded { visit_id, .. } => {
+                let Some((school, people)) = recall(tx, trust, visit_id).await? else {
+                    return Ok(Vec::new());
+                };
+                person(&people, "teacher")
+                    .map(|teacher| {
+                        notice(
+                            event,
+                            teacher,
+                            Some(school),
+                            "visit.awaiting_agreement",
+                            "Your visit record is ready".to_owned(),
+                            "The record of your classroom visit is written. Read it, respond, and agree it.".to_owned(),
+                            self.link(SubjectKind::Visit, visit_id),
+                        )
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    /// The previous meeting's actions a meeting will start from, as review dialogue shows
+    /// them; empty if it cannot be asked now (the reminder goes out without the list).
+    async fn agenda(&self, trust: TrustId, meeting: Uuid) -> Vec<String> {
+        let caller = Caller {
+            trust,
+            actor: notifications_actor(),
+        };
+        let interceptor = self.platform.call_as(caller);
+        let mut client = ReviewDialogueClient::new(InterceptedService::new(
+            self.review_dialogue.clone(),
+            interceptor,
+        ));
+        let request = rd::GetRecordRequest {
+            id: meeting.to_string(),
+        };
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.get_meeting(request),
+        )
+        .await
+        {
+            Ok(Ok(reply)) => reply
+                .into_inner()
+                .previous_actions
+                .into_iter()
+                .map(|a| a.description)
+                .collect(),
+            Ok(Err(status)) => {
+                tracing::warn!(%status, "meeting agenda unavailable for its reminder");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+async fn keep_calendar(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+    let calendar_event = decode::<CalendarEvent>(event)?;
+    let school = match &calendar_event {
+        CalendarEvent::TimeZoneSet { school_id, .. }
+        | CalendarEvent::YearCalendarSet { school_id, .. }
+        | CalendarEvent::YearCalendarRemoved { school_id, .. } => *school_id,
+    };
+    let row = sqlx::query!(
+        r#"SELECT doc AS "doc: Json<SchoolCalendar>", version FROM notifications.calendars
+           WHERE trust_id = $1 AND school_id = $2 FOR UPDATE"#,
+        event.trust_id.into_uuid(),
+        school.into_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (state, version) = row.map_or_else(
+        || (SchoolCalendar::default(), 0),
+        |row| (row.doc.0, row.version),
+    );
+    if event.stream_version <= version {
+        return Ok(());
+    }
+    let state = Calendar::evolve(state, &calendar_event);
+    sqlx::query!(
+        "INSERT INTO notifications.calendars (trust_id, school_id, doc, version) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (trust_id, school_id) DO UPDATE SET doc = $3, version = $4",
+        event.trust_id.into_uuid(),
+        school.into_uuid(),
+        Json(&state) as _,
+        event.stream_version
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn remember(
+    tx: &mut PgConnection,
+    trust: TrustId,
+    id: Uuid,
+    kind: &str,
+    school: SchoolId,
+    people: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO notifications.records (trust_id, record_id, kind, school_id, people) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (trust_id, record_id) DO UPDATE SET people = $5",
+        trust.into_uuid(),
+        id,
+        kind,
+        school.into_uuid(),
+        people
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn recall(
+    tx: &mut PgConnection,
+    trust: TrustId,
+    id: Uuid,
+) -> Result<Option<(SchoolId, serde_json::Value)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT school_id, people FROM notifications.records WHERE trust_id = $1 AND record_id = $2",
+        trust.into_uuid(),
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|row| (SchoolId::from_uuid(row.school_id), row.people)))
+}
+
+fn person(people: &serde_json::Value, role: &str) -> Option<StaffId> {
+    people
+        .get(role)
+        .and_then(|v| v.as_str())
+        .and_then(|id| StaffId::parse(id).ok())
+}
+
+/// The reviewer if `by` is the reviewee, and the other way round.
+fn other_party(people: &serde_json::Value, by: StaffId) -> Option<StaffId> {
+    let (reviewer, reviewee) = (person(people, "reviewer")?, person(people, "reviewee")?);
+    if by == reviewer {
+        Some(reviewee)
+    } else {
+        Some(reviewer)
+    }
+}
+
+async fn contact_name(
+    tx: &mut PgConnection,
+    trust: TrustId,
+    person: StaffId,
+) -> Result<String, sqlx::Error> {
+    let name = sqlx::query_scalar!(
+        "SELECT display_name FROM notifications.contacts WHERE trust_id = $1 AND staff_id = $2",
+        trust.into_uuid(),
+        person.into_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(name.unwrap_or_else(|| "a colleague".to_owned()))
+}
+
+async fn line_manager(
+    tx: &mut PgConnection,
+    trust: TrustId,
+    person: StaffId,
+) -> Result<Option<StaffId>, sqlx::Error> {
+    let manager = sqlx::query_scalar!(
+        "SELECT line_manager_id FROM notifications.contacts WHERE trust_id = $1 AND staff_id = $2",
+        trust.into_uuid(),
+        person.into_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    Ok(manager.map(StaffId::from_uuid))
+}

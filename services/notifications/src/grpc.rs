@@ -1,0 +1,376 @@
+//! The gRPC API (`waymark.notifications.v1`).
+
+use std::sync::Arc;
+
+use chrono::{NaiveTime, SecondsFormat};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use waymark_domain::{SchoolId, StaffId, Text};
+use waymark_proto::notifications::v1 as pb;
+use waymark_runtime::auth::RequestContext;
+use waymark_runtime::{Platform, ServiceError, parse};
+
+use crate::notices;
+
+pub struct NotificationsService {
+    platform: Arc<Platform>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl NotificationsService {
+    pub fn new(platform: Arc<Platform>, wake: Arc<tokio::sync::Notify>) -> Self {
+        Self { platform, wake }
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        &self.platform.pool
+    }
+}
+
+fn me(context: &RequestContext) -> StaffId {
+    StaffId::from_uuid(context.caller.actor.into_uuid())
+}
+
+fn time(field: &str, value: &str) -> Result<Option<NaiveTime>, ServiceError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    NaiveTime::parse_from_str(value.trim(), "%H:%M")
+        .map(Some)
+        .map_err(|_| ServiceError::invalid(field, "is not a time (HH:MM)"))
+}
+
+fn email(value: &str) -> Result<Option<String>, ServiceError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let valid = value.len() <= 254
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>');
+    if valid {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(ServiceError::invalid("email", "is not an e-mail address"))
+    }
+}
+
+fn preferences_message(p: &notices::Preferences) -> pb::Preferences {
+    pb::Preferences {
+        email: p.email,
+        webhook: p.webhook,
+        mode: p.mode.clone(),
+        weekly_digest: p.weekly_digest,
+        quiet_from: p
+            .quiet_from
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default(),
+        quiet_to: p
+            .quiet_to
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn rfc3339(instant: chrono::DateTime<chrono::Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[tonic::async_trait]
+impl pb::notifications_server::Notifications for NotificationsService {
+    async fn upsert_contact(
+        &self,
+        request: Request<pb::Contact>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let context = RequestContext::of(&request)?;
+        let contact = request.into_inner();
+        let staff: StaffId = parse::id("staff_id", &contact.staff_id)?;
+        let name = Text::parse_max(&contact.display_name, 120)
+            .map_err(|error| ServiceError::invalid("display_name", error))?;
+        let address = email(&contact.email)?;
+        let manager = parse::optional_id::<StaffId>("line_manager_id", &contact.line_manager_id)?;
+        let school = parse::optional_id::<SchoolId>("school_id", &contact.school_id)?;
+        sqlx::query!(
+            "INSERT INTO notifications.contacts (trust_id, staff_id, display_name, email, line_manager_id, school_id, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT (trust_id, staff_id) DO UPDATE SET display_name = $3, \
+             email = $4, line_manager_id = $5, school_id = $6, updated_at = now()",
+            context.caller.trust.into_uuid(),
+            staff.into_uuid(),
+            name.as_str(),
+            address,
+            manager.map(StaffId::into_uuid),
+            school.map(SchoolId::into_uuid),
+        )
+        .execute(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(contact))
+    }
+
+    async fn delete_contact(
+        &self,
+        request: Request<pb::DeleteContactRequest>,
+    ) -> Result<Response<pb::DeleteContactResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let staff: StaffId = parse::id("staff_id", &request.get_ref().staff_id)?;
+        let (trust, staff) = (context.caller.trust.into_uuid(), staff.into_uuid());
+        let mut tx = self.pool().begin().await.map_err(ServiceError::from)?;
+        for sql in [
+            "DELETE FROM notifications.contacts WHERE trust_id = $1 AND staff_id = $2",
+            "DELETE FROM notifications.preferences WHERE trust_id = $1 AND staff_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(trust)
+                .bind(staff)
+                .execute(&mut *tx)
+                .await
+                .map_err(ServiceError::from)?;
+        }
+        tx.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(pb::DeleteContactResponse {}))
+    }
+
+    async fn get_preferences(
+        &self,
+        request: Request<pb::GetPreferencesRequest>,
+    ) -> Result<Response<pb::Preferences>, Status> {
+        let context = RequestContext::of(&request)?;
+        let mut conn = self.pool().acquire().await.map_err(ServiceError::from)?;
+        let preferences = notices::preferences(&mut conn, context.caller.trust, me(&context))
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(preferences_message(&preferences)))
+    }
+
+    async fn set_preferences(
+        &self,
+        request: Request<pb::Preferences>,
+    ) -> Result<Response<pb::Preferences>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        if !["immediate", "daily", "weekly"].contains(&request.mode.as_str()) {
+            return Err(ServiceError::invalid("mode", "must be immediate, daily or weekly").into());
+        }
+        let (from, to) = (
+            time("quiet_from", &request.quiet_from)?,
+            time("quiet_to", &request.quiet_to)?,
+        );
+        if from.is_some() != to.is_some() {
+            return Err(ServiceError::invalid(
+                "quiet_to",
+                "quiet hours need both a start and an end",
+            )
+            .into());
+        }
+        sqlx::query!(
+            "INSERT INTO notifications.preferences (trust_id, staff_id, email, webhook, mode, weekly_digest, quiet_from, quiet_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (trust_id, staff_id) DO UPDATE SET email = $3, webhook = $4, \
+             mode = $5, weekly_digest = $6, quiet_from = $7, quiet_to = $8",
+            context.caller.trust.into_uuid(),
+            me(&context).into_uuid(),
+            request.email,
+            request.webhook,
+            request.mode,
+            request.weekly_digest,
+            from,
+            to,
+        )
+        .execute(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(request))
+    }
+
+    async fn set_school_webhook(
+        &self,
+        request: Request<pb::SetSchoolWebhookRequest>,
+    ) -> Result<Response<pb::SetSchoolWebhookResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        let url = request.url.trim();
+        let url = if url.is_empty() {
+            None
+        } else {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|_| ServiceError::invalid("url", "is not a URL"))?;
+            if !["https", "http"].contains(&parsed.scheme()) {
+                return Err(ServiceError::invalid("url", "must be an http(s) URL").into());
+            }
+            Some(url.to_owned())
+        };
+        sqlx::query!(
+            "INSERT INTO notifications.schools (trust_id, school_id, webhook_url) VALUES ($1, $2, $3) \
+             ON CONFLICT (trust_id, school_id) DO UPDATE SET webhook_url = $3",
+            context.caller.trust.into_uuid(),
+            school.into_uuid(),
+            url
+        )
+        .execute(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::SetSchoolWebhookResponse {}))
+    }
+
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let limit = i64::from(if request.limit <= 0 {
+            50
+        } else {
+            request.limit.min(500)
+        });
+        let (trust, person) = (context.caller.trust.into_uuid(), me(&context).into_uuid());
+        let rows = sqlx::query!(
+            "SELECT notice_id, kind, title, body, link, created_at, read_at, urgent FROM notifications.notices \
+             WHERE trust_id = $1 AND recipient_id = $2 AND (NOT $3 OR read_at IS NULL) ORDER BY created_at DESC LIMIT $4",
+            trust,
+            person,
+            request.unread_only,
+            limit
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let unread = sqlx::query_scalar!(
+            "SELECT count(*) AS \"count!\" FROM notifications.notices WHERE trust_id = $1 AND recipient_id = $2 AND read_at IS NULL",
+            trust,
+            person
+        )
+        .fetch_one(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListInboxResponse {
+            notices: rows
+                .into_iter()
+                .map(|n| pb::Notice {
+                    notice_id: n.notice_id.to_string(),
+                    kind: n.kind,
+                    title: n.title,
+                    body: n.body,
+                    link: n.link,
+                    created_at: rfc3339(n.created_at),
+                    read: n.read_at.is_some(),
+                    urgent: n.urgent,
+                })
+                .collect(),
+            unread,
+        }))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<pb::MarkReadRequest>,
+    ) -> Result<Response<pb::MarkReadResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let ids = request
+            .get_ref()
+            .notice_ids
+            .iter()
+            .map(|id| {
+                Uuid::parse_str(id.trim())
+                    .map_err(|_| ServiceError::invalid("notice_ids", "is not a valid id"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let marked = sqlx::query!(
+            "UPDATE notifications.notices SET read_at = now() WHERE trust_id = $1 AND recipient_id = $2 AND read_at IS NULL \
+             AND (cardinality($3::uuid[]) = 0 OR notice_id = ANY($3))",
+            context.caller.trust.into_uuid(),
+            me(&context).into_uuid(),
+            &ids
+        )
+        .execute(self.pool())
+        .await
+        .map_err(ServiceError::from)?
+        .rows_affected();
+        Ok(Response::new(pb::MarkReadResponse {
+            marked: i64::try_from(marked).unwrap_or(i64::MAX),
+        }))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let state = parse::optional_text("state", &request.state)?;
+        let recipient = parse::optional_id::<StaffId>("recipient_id", &request.recipient_id)?
+            .map(StaffId::into_uuid);
+        let limit = i64::from(if request.limit <= 0 {
+            100
+        } else {
+            request.limit.min(1000)
+        });
+        let rows = sqlx::query!(
+            "SELECT delivery_id, key, recipient_id, channel, state, attempts, last_error, next_attempt_at, sent_at, \
+             message ->> 'subject' AS subject FROM notifications.deliveries \
+             WHERE trust_id = $1 AND ($2::text IS NULL OR state = $2) AND ($3::uuid IS NULL OR recipient_id = $3) \
+             ORDER BY created_at DESC LIMIT $4",
+            context.caller.trust.into_uuid(),
+            state.as_ref().map(Text::as_str),
+            recipient,
+            limit
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: rows
+                .into_iter()
+                .map(|d| pb::Delivery {
+                    delivery_id: d.delivery_id.to_string(),
+                    key: d.key,
+                    recipient_id: d.recipient_id.to_string(),
+                    channel: d.channel,
+                    state: d.state,
+                    attempts: d.attempts,
+                    last_error: d.last_error.unwrap_or_default(),
+                    next_attempt_at: rfc3339(d.next_attempt_at),
+                    sent_at: d.sent_at.map(rfc3339).unwrap_or_default(),
+                    subject: d.subject.unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn retry_delivery(
+        &self,
+        request: Request<pb::RetryDeliveryRequest>,
+    ) -> Result<Response<pb::Delivery>, Status> {
+        let context = RequestContext::of(&request)?;
+        let id = Uuid::parse_str(request.get_ref().delivery_id.trim())
+            .map_err(|_| ServiceError::invalid("delivery_id", "is not a valid id"))?;
+        let row = sqlx::query!(
+            "UPDATE notifications.deliveries SET state = 'queued', attempts = 0, next_attempt_at = now() \
+             WHERE trust_id = $1 AND delivery_id = $2 AND state = 'parked' \
+             RETURNING delivery_id, key, recipient_id, channel, state, attempts, last_error, next_attempt_at",
+            context.caller.trust.into_uuid(),
+            id
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::new(waymark_runtime::ErrorKind::FailedPrecondition, "delivery.not_parked", "no parked delivery with that id"))?;
+        self.wake.notify_one();
+        Ok(Response::new(pb::Delivery {
+            delivery_id: row.delivery_id.to_string(),
+            key: row.key,
+            recipient_id: row.recipient_id.to_string(),
+            channel: row.channel,
+            state: row.state,
+            attempts: row.attempts,
+            last_error: row.last_error.unwrap_or_default(),
+            next_attempt_at: rfc3339(row.next_attempt_at),
+            sent_at: String::new(),
+            subject: String::new(),
+        }))
+    }
+}

@@ -1,0 +1,389 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use uuid::Uuid;
+use waymark_domain::StreamId;
+use waymark_domain::scheduling::calendar::{CalendarEvent, Holiday, Term, YearCalendar};
+use waymark_domain::school_year::AcademicYear;
+use waymark_domain::{SchoolId, Text};
+use waymark_event_store::{Checkpoint, EventStore, Filter};
+use waymark_proto::notifications::v1 as pb;
+use waymark_runtime::ManualClock;
+use waymark_testkit::services::{colleague, new_caller, staff};
+use waymark_testkit::{NatsServer, eventually};
+
+use crate::support::*;
+
+async fn deliveries(client: &mut Client, state: &str) -> Vec<pb::Delivery> {
+    client
+        .list_deliveries(pb::ListDeliveriesRequest {
+            state: state.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_sends_one_email_and_a_redelivered_event_sends_none() {
+    let nats = NatsServer::start().await;
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    let (platform, address) = start(Some(nats.url()), None, smtp_port, &[]).await;
+    let head = new_caller();
+    let (teacher_caller, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+
+    remind(&platform, head, teacher, school, "due").await;
+    eventually(PATIENCE, "one e-mail", || async { sink.count() == 1 }).await;
+    let mail = &sink.all()[0];
+    assert!(
+        mail.contains("Subject: Due today: Model worked examples first"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("List-Unsubscribe: <http://127.0.0.1:8080/notifications/preferences>"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Content-Type: text/plain") && mail.contains("Content-Type: text/html"),
+        "both parts"
+    );
+    assert!(
+        mail.contains("To: \"Sam Teacher\" <sam@example.org>")
+            || mail.contains("To: Sam Teacher <sam@example.org>"),
+        "{mail}"
+    );
+
+    // JetStream delivers the same event again.
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let stored = platform
+        .platform
+        .store
+        .read_all(Checkpoint::START, 10, &Filter::categories(["reminder"]))
+        .await
+        .unwrap();
+    let event = &stored.events[0];
+    js.publish(
+        format!("waymark.events.{}.reminder.ReminderDue", event.trust_id),
+        serde_json::to_vec(event).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    eventually(PATIENCE, "the redelivery handled", || {
+        let js = js.clone();
+        async move {
+            let stream = js.get_stream("WAYMARK_EVENTS").await.unwrap();
+            let info = stream
+                .consumer_info("notifications_events")
+                .await
+                .unwrap()
+                .clone();
+            info.num_pending == 0
+                && info.num_ack_pending == 0
+                && info.delivered.stream_sequence >= 2
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1, "no second e-mail");
+    assert_eq!(deliveries(&mut admin, "").await.len(), 1);
+
+    let mut inbox = client(&platform, address, teacher_caller);
+    let listed = inbox
+        .list_inbox(pb::ListInboxRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((listed.notices.len(), listed.unread), (1, 1));
+    inbox
+        .mark_read(pb::MarkReadRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        inbox
+            .list_inbox(pb::ListInboxRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .unread,
+        0
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn when_the_mail_server_is_down_for_a_while_every_email_arrives_once() {
+    let smtp_port = port();
+    let (platform, address) = start(None, None, smtp_port, &[]).await;
+    let head = new_caller();
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    let mut people = Vec::new();
+    for n in 0..5 {
+        let (_, person) = colleague(head);
+        contact(
+            &mut admin,
+            person,
+            &format!("person{n}@example.org"),
+            None,
+            school,
+        )
+        .await;
+        remind(&platform, head, person, school, "overdue").await;
+        people.push(person);
+    }
+    eventually(PATIENCE, "failed attempts", || {
+        let mut admin = admin.clone();
+        async move {
+            deliveries(&mut admin, "queued")
+                .await
+                .iter()
+                .filter(|d| d.attempts >= 2)
+                .count()
+                == 5
+        }
+    })
+    .await;
+    assert!(
+        deliveries(&mut admin, "queued").await[0]
+            .last_error
+            .contains("SMTP")
+    );
+
+    let sink = SmtpSink::start(smtp_port);
+    eventually(PATIENCE, "five e-mails", || async { sink.count() == 5 }).await;
+    eventually(PATIENCE, "all marked sent", || {
+        let mut admin = admin.clone();
+        async move { deliveries(&mut admin, "sent").await.len() == 5 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = sink.all();
+    assert_eq!(mails.len(), 5);
+    for n in 0..5 {
+        assert_eq!(
+            mails
+                .iter()
+                .filter(|m| m.contains(&format!("person{n}@example.org")))
+                .count(),
+            1
+        );
+    }
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_is_parked_and_can_be_retried() {
+    let smtp_port = port();
+    let (platform, address) = start(None, None, smtp_port, &[("delivery.max_attempts", "2")]).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    remind(&platform, head, teacher, school, "due").await;
+    eventually(PATIENCE, "parked", || {
+        let mut admin = admin.clone();
+        async move { deliveries(&mut admin, "parked").await.len() == 1 }
+    })
+    .await;
+    let sink = SmtpSink::start(smtp_port);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(sink.count(), 0, "a parked delivery waits for someone");
+    let parked = deliveries(&mut admin, "parked").await.remove(0);
+    admin
+        .retry_delivery(pb::RetryDeliveryRequest {
+            delivery_id: parked.delivery_id.clone(),
+        })
+        .await
+        .unwrap();
+    eventually(PATIENCE, "sent after the retry", || async {
+        sink.count() == 1
+    })
+    .await;
+    let again = admin
+        .retry_delivery(pb::RetryDeliveryRequest {
+            delivery_id: parked.delivery_id,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
+    // A chat tool that fails once, then accepts.
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let calls = Arc::new(Mutex::new(0u32));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let (received, calls) = (received.clone(), calls.clone());
+            move |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                let mut n = calls.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                received.lock().unwrap().push(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (platform, address) = start(None, None, port(), &[]).await;
+    let head = new_caller();
+    let (teacher_caller, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "", None, school).await;
+    admin
+        .set_school_webhook(pb::SetSchoolWebhookRequest {
+            school_id: school.to_string(),
+            url: hook,
+        })
+        .await
+        .unwrap();
+    let bad = admin
+        .set_school_webhook(pb::SetSchoolWebhookRequest {
+            school_id: school.to_string(),
+            url: "ftp://x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let mut teacher_client = client(&platform, address, teacher_caller);
+    teacher_client
+        .set_preferences(pb::Preferences {
+            email: false,
+            webhook: true,
+            mode: "immediate".into(),
+            weekly_digest: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    remind(&platform, head, teacher, school, "upcoming_7").await;
+    eventually(PATIENCE, "the webhook call accepted", || async {
+        received.lock().unwrap().len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        *calls.lock().unwrap(),
+        2,
+        "one failure, one success, nothing more"
+    );
+    let body = received.lock().unwrap()[0].clone();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Due in 7 days: Model worked examples first"),
+        "{body}"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn quiet_hours_and_school_holidays_hold_messages_but_not_escalations() {
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    // Tuesday 27 October 2026, 21:00 — in half term.
+    let clock = ManualClock::new(at(2026, 10, 27, 21, 0));
+    let (platform, address) = start(None, Some(clock.clone()), smtp_port, &[]).await;
+    let head = new_caller();
+    let (teacher_caller, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(&mut admin, staff(head), "head@example.org", None, school).await;
+    let mut teacher_client = client(&platform, address, teacher_caller);
+    teacher_client
+        .set_preferences(pb::Preferences {
+            email: true,
+            webhook: false,
+            mode: "immediate".into(),
+            weekly_digest: false,
+            quiet_from: "18:00".into(),
+            quiet_to: "07:30".into(),
+        })
+        .await
+        .unwrap();
+    // The school's calendar, as scheduling publishes it.
+    let text = |v: &str| Text::parse(v).unwrap();
+    let d = |m, day| chrono::NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+    let calendar = CalendarEvent::YearCalendarSet {
+        school_id: SchoolId::from_uuid(school),
+        calendar: YearCalendar {
+            academic_year: AcademicYear::parse("2026-27").unwrap(),
+            terms: vec![Term {
+                name: text("Autumn"),
+                starts: d(9, 2),
+                ends: d(12, 18),
+            }],
+            holidays: vec![Holiday {
+                name: text("Half term"),
+                starts: d(10, 26),
+                ends: d(10, 30),
+            }],
+            inset_days: vec![],
+            assessment_points: vec![],
+        },
+    };
+    append(
+        &platform,
+        head,
+        StreamId::new("calendar", school),
+        &calendar,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    remind(&platform, head, teacher, school, "due").await;
+    // An escalation for the teacher's overdue action goes to their line manager at once.
+    contact(
+        &mut admin,
+        teacher,
+        "sam@example.org",
+        Some(staff(head)),
+        school,
+    )
+    .await;
+    remind(&platform, head, teacher, school, "escalation").await;
+    eventually(PATIENCE, "the escalation, at once", || async {
+        sink.count() == 1
+    })
+    .await;
+    assert!(sink.all()[0].contains("head@example.org"));
+    assert!(sink.all()[0].contains("Still overdue"));
+    let queued = deliveries(&mut admin, "queued").await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].next_attempt_at, "2026-11-02T08:00:00Z",
+        "after half term and the weekend, 08:00 on Monday"
+    );
+
+    clock.set(at(2026, 11, 2, 7, 59));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1);
+    clock.set(at(2026, 11, 2, 8, 0));
+    eventually(PATIENCE, "the held reminder", || async {
+        sink.count() == 2
+    })
+    .await;
+    platform.stop().await;
+}

@@ -1,0 +1,7 @@
+//! notifications against the real PostgreSQL, NATS, an SMTP sink and an HTTP endpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod delivery;
+mod digest;
+mod support;

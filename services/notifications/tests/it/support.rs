@@ -1,0 +1,191 @@
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use mailin_embedded::{Handler, Server, response};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use uuid::Uuid;
+use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::scheduling::reminders::{ReminderDue, ReminderEvent, SubjectKind};
+use waymark_domain::{EventId, EventMetadata, SchoolId, StaffId, StreamId, Text};
+use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
+use waymark_proto::notifications::v1 as pb;
+use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
+use waymark_runtime::auth::{CallAs, Caller};
+use waymark_runtime::{Clock, ManualClock, SystemClock};
+use waymark_testkit::free_port;
+use waymark_testkit::services::TestPlatform;
+
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub type Client = NotificationsClient<InterceptedService<Channel, CallAs>>;
+
+pub fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+/// An SMTP server that keeps every message it receives. It can be started late, on a port
+/// chosen early: until then the port refuses connections, as a mail server that is down.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub messages: Arc<Mutex<Vec<String>>>,
+    current: Vec<u8>,
+}
+
+impl Handler for SmtpSink {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let message = String::from_utf8_lossy(&self.current).replace("=\r\n", "");
+        self.messages.lock().unwrap().push(message);
+        response::OK
+    }
+}
+
+impl SmtpSink {
+    pub fn start(port: u16) -> Self {
+        let sink = Self::default();
+        let mut server = Server::new(sink.clone());
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        server.with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        sink
+    }
+
+    pub fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+/// The platform with notifications (and action tracking, for digests) sending to `smtp_port`.
+pub async fn start(
+    nats: Option<String>,
+    clock: Option<ManualClock>,
+    smtp_port: u16,
+    extra: &[(&str, &str)],
+) -> (TestPlatform, SocketAddr) {
+    let port = smtp_port.to_string();
+    let mut values = vec![
+        ("smtp.mode", "smtp"),
+        ("smtp.host", "127.0.0.1"),
+        ("smtp.port", port.as_str()),
+        ("smtp.tls", "none"),
+        ("smtp.from", "Waymark <waymark@example.org>"),
+        ("delivery.retry_base_ms", "100"),
+        ("delivery.max_attempts", "30"),
+        ("digest.poll_ms", "200"),
+    ];
+    values.extend_from_slice(extra);
+    let clock: Arc<dyn Clock> = match clock {
+        Some(clock) => Arc::new(clock),
+        None => Arc::new(SystemClock),
+    };
+    let mut platform = TestPlatform::start_configured(nats, clock, &values).await;
+    let address = platform.serve(waymark_notifications::run).await;
+    (platform, address)
+}
+
+pub fn client(platform: &TestPlatform, address: SocketAddr, caller: Caller) -> Client {
+    NotificationsClient::new(platform.client(address, caller))
+}
+
+pub async fn contact(
+    client: &mut Client,
+    person: StaffId,
+    email: &str,
+    line_manager: Option<StaffId>,
+    school: Uuid,
+) {
+    client
+        .upsert_contact(pb::Contact {
+            staff_id: person.to_string(),
+            display_name: "Sam Teacher".into(),
+            email: email.into(),
+            line_manager_id: line_manager.map(|m| m.to_string()).unwrap_or_default(),
+            school_id: school.to_string(),
+        })
+        .await
+        .unwrap();
+}
+
+pub fn metadata(actor: ActorId) -> EventMetadata {
+    EventMetadata {
+        actor,
+        causation_id: None,
+        correlation_id: CorrelationId::from_uuid(Uuid::new_v4()),
+        command_id: None,
+    }
+}
+
+/// Appends, as scheduling would when a timer fires, a reminder for `recipient`.
+pub async fn remind(
+    platform: &TestPlatform,
+    caller: Caller,
+    recipient: StaffId,
+    school: Uuid,
+    reminder: &str,
+) -> Uuid {
+    let timer = Uuid::new_v4();
+    let event = ReminderEvent::ReminderDue(ReminderDue {
+        timer_id: timer,
+        school_id: SchoolId::from_uuid(school),
+        subject_kind: SubjectKind::Action,
+        subject_id: Uuid::new_v4(),
+        title: Text::parse("Model worked examples first").unwrap(),
+        reminder: reminder.into(),
+        recipient_id: recipient,
+        due_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        local_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+    });
+    append(platform, caller, StreamId::new("reminder", timer), &event).await;
+    timer
+}
+
+/// Appends an event to `stream`, as its owning service would.
+pub async fn append(
+    platform: &TestPlatform,
+    caller: Caller,
+    stream: StreamId,
+    event: &impl waymark_domain::DomainEvent,
+) {
+    let new = NewEvent::from_domain(EventId::from_uuid(Uuid::new_v4()), event).unwrap();
+    platform
+        .platform
+        .store
+        .append(
+            caller.trust,
+            &stream,
+            ExpectedVersion::Any,
+            &metadata(caller.actor),
+            &[new],
+        )
+        .await
+        .unwrap();
+}
+
+pub fn port() -> u16 {
+    free_port()
+}
