@@ -15,6 +15,7 @@ use waymark_domain::agreed::{
     ACTION_OUTCOMES_AGREED, ACTIONS_AGREED, ActionOutcomesAgreed, ActionsAgreed, Origin, Outcome,
     agreed_action_id,
 };
+use waymark_domain::review_dialogue::audit::AuditEvent;
 use waymark_domain::review_dialogue::meeting::MeetingEvent;
 use waymark_domain::review_dialogue::review::ReviewEvent;
 use waymark_domain::review_dialogue::visit::VisitEvent;
@@ -54,7 +55,7 @@ impl EventHandler for Agreements {
                 let outcomes: ActionOutcomesAgreed = payload(event)?;
                 self.apply_outcomes(event, &outcomes).await
             }
-            "ReviewScheduled" | "MeetingScheduled" | "VisitPlanned" => {
+            "ReviewScheduled" | "MeetingScheduled" | "VisitPlanned" | "AuditStarted" => {
                 record_origin(tx, event).await
             }
             _ => Ok(()),
@@ -228,6 +229,20 @@ async fn record_origin(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(
                 OriginKind::Visit,
                 school_id,
                 format!("Visit, {}", long_date(date)),
+            ),
+            _ => return Ok(()),
+        },
+        "AuditStarted" => match decode::<AuditEvent>(event)? {
+            AuditEvent::AuditStarted {
+                audit_id,
+                school_id,
+                title,
+                ..
+            } => (
+                audit_id,
+                OriginKind::Audit,
+                school_id,
+                format!("Self-evaluation audit: {title}"),
             ),
             _ => return Ok(()),
         },

@@ -9,7 +9,6 @@ use sqlx::Row;
 use sqlx::types::Json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
-use waymark_bus::FeedHandle;
 use waymark_domain::review_dialogue::catalogue::{
     Catalogue, CatalogueCommand, CatalogueState, ItemKind, defaults,
 };
@@ -24,31 +23,26 @@ use waymark_domain::review_dialogue::visit::{
     PlanVisit, Visit, VisitCommand, VisitKind, VisitState, VisitStatus,
 };
 use waymark_domain::school_year::{AcademicYear, DateWindow};
-use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, StreamId, Text, TrustId};
-use waymark_event_store::{ExecuteError, execute};
+use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, Text, TrustId};
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
-use crate::READ_YOUR_WRITES;
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
+use crate::runner::Runner;
 
 pub struct ReviewDialogueService {
     platform: Arc<waymark_runtime::Platform>,
-    records: FeedHandle,
+    runner: Runner,
     actions: Actions,
 }
 
 impl ReviewDialogueService {
-    pub fn new(
-        platform: Arc<waymark_runtime::Platform>,
-        records: FeedHandle,
-        actions: Actions,
-    ) -> Self {
+    pub fn new(runner: Runner, actions: Actions) -> Self {
         Self {
-            platform,
-            records,
+            platform: runner.platform.clone(),
+            runner,
             actions,
         }
     }
@@ -68,19 +62,10 @@ impl ReviewDialogueService {
     where
         D::Rejection: Rejection,
     {
-        let command_id: CommandId = parse::id("command_id", command_id)?;
-        let stream = StreamId::new(D::CATEGORY, id);
-        let executed = execute::<D, _>(
-            &self.platform.store,
-            &context.command(command_id),
-            &stream,
-            &command,
-        )
-        .await
-        .map_err(|error: ExecuteError<D::Rejection>| ServiceError::from(error))?;
-        if let Some(checkpoint) = executed.checkpoint {
-            self.records.wait_for(checkpoint, READ_YOUR_WRITES).await;
-        }
+        let executed = self
+            .runner
+            .execute::<D>(context, command_id, id, command)
+            .await?;
         Ok(Response::new(pb::CommandReply {
             id: id.to_string(),
             version: executed.version,

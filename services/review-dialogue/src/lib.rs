@@ -9,9 +9,11 @@
 //! agreed actions and outcomes go to action tracking as events.
 
 mod actions;
+mod audits;
 mod convert;
 mod grpc;
 mod projection;
+mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use waymark_proto::review_dialogue::v1::review_dialogue_server::ReviewDialogueServer;
+use waymark_proto::review_dialogue::v1::self_evaluation_server::SelfEvaluationServer;
 use waymark_runtime::Platform;
 
 pub const NAME: &str = "review-dialogue";
@@ -46,9 +49,16 @@ pub async fn run(
     let actions = actions::Actions::new(platform.clone())?;
     let (records, projection) =
         platform.spawn_projection(Arc::new(projection::Records), shutdown.clone());
-    let service = grpc::ReviewDialogueService::new(platform.clone(), records, actions);
+    let runner = runner::Runner {
+        platform: platform.clone(),
+        records,
+    };
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
-        service,
+        grpc::ReviewDialogueService::new(runner.clone(), actions),
+        platform.authenticate(),
+    ))
+    .add_service(SelfEvaluationServer::with_interceptor(
+        audits::SelfEvaluationService::new(runner),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");

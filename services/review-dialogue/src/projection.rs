@@ -12,6 +12,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::Decider;
+use waymark_domain::review_dialogue::audit::{Audit, AuditState, Framework};
 use waymark_domain::review_dialogue::catalogue::Catalogue;
 use waymark_domain::review_dialogue::meeting::Meeting;
 use waymark_domain::review_dialogue::review::{Review, ReviewStatus};
@@ -33,6 +34,8 @@ impl EventHandler for Records {
             Meeting::CATEGORY,
             Visit::CATEGORY,
             Catalogue::CATEGORY,
+            Audit::CATEGORY,
+            Framework::CATEGORY,
         ]
     }
 
@@ -58,6 +61,27 @@ impl EventHandler for Records {
             Visit::CATEGORY => {
                 if let Some(state) = fold::<Visit>(tx, "visits", "visit_id", id, event).await? {
                     save_visit(tx, event, id, &state).await?;
+                }
+            }
+            Audit::CATEGORY => {
+                if let Some(state) = fold::<Audit>(tx, "audits", "audit_id", id, event).await? {
+                    save_audit(tx, event, id, &state).await?;
+                }
+            }
+            Framework::CATEGORY => {
+                if let Some(state) =
+                    fold::<Framework>(tx, "frameworks", "framework_id", id, event).await?
+                {
+                    sqlx::query!(
+                        "INSERT INTO review_dialogue.frameworks (trust_id, framework_id, doc, version) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (trust_id, framework_id) DO UPDATE SET doc = $3, version = $4",
+                        event.trust_id.into_uuid(),
+                        id,
+                        Json(&state) as _,
+                        event.stream_version,
+                    )
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             _ => {
@@ -256,6 +280,36 @@ async fn save_visit(
         Json(state) as _,
         event.stream_version,
         event.recorded_at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn save_audit(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    id: Uuid,
+    state: &AuditState,
+) -> Result<(), HandlerError> {
+    let (Some(school), Some(framework), Some(started)) =
+        (state.school_id, state.framework_id, state.started_on)
+    else {
+        return Err(missing("audit"));
+    };
+    sqlx::query!(
+        "INSERT INTO review_dialogue.audits (trust_id, audit_id, school_id, framework_id, status, started_on, finalised_on, \
+         doc, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (trust_id, audit_id) DO UPDATE SET status = $5, finalised_on = $7, doc = $8, version = $9",
+        event.trust_id.into_uuid(),
+        id,
+        school.into_uuid(),
+        framework,
+        if state.finalised_on.is_some() { "finalised" } else { "in_progress" },
+        started,
+        state.finalised_on,
+        Json(state) as _,
+        event.stream_version,
     )
     .execute(&mut *tx)
     .await?;

@@ -1,6 +1,7 @@
-//! Review dialogue: progress reviews, progress meetings and monitoring visits, done *with*
-//! people, never to them.
+//! Review dialogue: progress reviews, progress meetings, monitoring visits and
+//! self-evaluation audits, done *with* people, never to them.
 
+pub mod audit;
 pub mod catalogue;
 pub mod meeting;
 pub mod review;
