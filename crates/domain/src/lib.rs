@@ -8,6 +8,7 @@
 pub mod action_tracking;
 pub mod agreed;
 pub mod decider;
+pub mod directory;
 pub mod envelope;
 pub mod ids;
 pub mod rejection;
