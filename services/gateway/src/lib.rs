@@ -1,37 +1,115 @@
-//! The gateway. So far it serves only its health and readiness endpoints; the web app
-//! arrives with its own issue.
+//! The gateway: the web app staff use. It signs people in, keeps the directory (trusts,
+//! schools, staff, roles, line management) and sessions, authorises every request per object,
+//! and renders pages from what the services answer over gRPC. It never reads another
+//! service's tables.
+
+mod directory;
+mod error;
+mod pages;
+mod session;
+mod settings;
+mod sign_in;
+mod sso;
+mod state;
+mod web;
+
+pub mod bootstrap;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use waymark_runtime::Platform;
 
+pub use directory::gateway_actor;
+pub use settings::Settings;
+use state::{AppState, Channels};
+
 pub const NAME: &str = "gateway";
 
+/// Creates or upgrades the gateway's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.create_schema("gateway");
+    migrator.dangerous_set_table_name("gateway._sqlx_migrations");
+    migrator.run(pool).await
+}
+
 /// Runs the gateway on `listener` until `shutdown`.
-pub async fn run(
-    platform: Arc<Platform>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(platform: Arc<Platform>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    migrate(&platform.pool).await?;
+    let settings = Arc::new(Settings::from_config(&platform.config)?);
+    let (directory, projection) = platform.spawn_projection(Arc::new(directory::DirectoryView), shutdown.clone());
+    let state = AppState { platform: platform.clone(), settings, channels: Channels::new(&platform)?, directory };
+    let contacts = platform.spawn_consumer(Arc::new(directory::ContactSync { state: state.clone() }), shutdown.clone());
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
-    let pool = platform.pool.clone();
-    let app = axum::Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || async move {
-                match sqlx::query("SELECT 1").execute(&pool).await {
-                    Ok(_) => (StatusCode::OK, "ready"),
-                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
-                }
-            }),
-        );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
+    projection.await?;
+    contacts.await?;
     Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/assets/{file}", get(asset))
+        .route("/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/invitations/{token}", get(sign_in::invitation_page).post(sign_in::accept_invitation))
+        .route("/sso/{trust}/{provider}/start", post(sso::start))
+        .route("/sso/callback", get(sso::callback))
+        .merge(pages::routes())
+        .fallback(|| async { error::PageError::not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), session::csrf_guard))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&state.platform.pool).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// The stylesheets and the vendored htmx, compiled in: nothing comes from elsewhere.
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "waymark.css" => (include_bytes!("../assets/waymark.css"), "text/css; charset=utf-8"),
+        "print.css" => (include_bytes!("../assets/print.css"), "text/css; charset=utf-8"),
+        "htmx.min.js" => (include_bytes!("../assets/htmx.min.js"), "text/javascript; charset=utf-8"),
+        "waymark.js" => (include_bytes!("../assets/waymark.js"), "text/javascript; charset=utf-8"),
+        _ => return error::PageError::not_found().into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// The default policy: our own scripts, styles and forms only. Sign-in pages widen
+/// `form-action` to the trust's identity providers (a form there is redirected to them).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages hold personal data: not for shared caches or the back button after sign-out.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }

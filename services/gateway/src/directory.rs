@@ -1,0 +1,225 @@
+//! The directory: trusts, schools, staff, roles and line management, event-sourced (stream
+//! `directory-<trust>`), with names and e-mail addresses in `gateway.people` (personal data,
+//! never in events). Notifications gets its copy of each person through `UpsertContact`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use uuid::Uuid;
+use waymark_bus::{EventHandler, HandlerError};
+use waymark_domain::directory::{Directory, DirectoryCommand, DirectoryEvent, DirectoryState, Grant};
+use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::{CommandId, Decider, StaffId, StreamId, TrustId};
+use waymark_event_store::{CommandContext, ExecuteError, Executed, RecordedEvent, decode, execute};
+use waymark_proto::notifications::v1 as nt;
+use waymark_runtime::auth::Caller;
+use waymark_runtime::{Platform, ServiceError};
+
+use crate::state::AppState;
+
+pub const NAME: &str = "gateway.directory.v1";
+
+/// The gateway itself, as the actor of what it does on its own (syncing contacts).
+pub fn gateway_actor() -> ActorId {
+    ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-gateway"))
+}
+
+/// Keeps `gateway.directories` (one row per trust: the decider's state).
+pub struct DirectoryView;
+
+impl EventHandler for DirectoryView {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &[Directory::CATEGORY]
+    }
+
+    async fn handle(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let trust = event.trust_id.into_uuid();
+        let row = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<DirectoryState>", version FROM gateway.directories WHERE trust_id = $1 FOR UPDATE"#,
+            trust
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (state, version) = row.map_or_else(|| (DirectoryState::default(), 0), |row| (row.doc.0, row.version));
+        if event.stream_version <= version {
+            return Ok(());
+        }
+        let state = Directory::evolve(state, &decode::<DirectoryEvent>(event)?);
+        sqlx::query!(
+            "INSERT INTO gateway.directories (trust_id, doc, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (trust_id) DO UPDATE SET doc = $2, version = $3",
+            trust,
+            Json(&state) as _,
+            event.stream_version
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Tells notifications who people are (name, e-mail, line manager, school) whenever the
+/// directory changes them. Upserts are idempotent; a failure is retried.
+pub struct ContactSync {
+    pub state: AppState,
+}
+
+impl EventHandler for ContactSync {
+    fn name(&self) -> &str {
+        "gateway.contacts"
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        &[Directory::CATEGORY]
+    }
+
+    async fn handle(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let staff = match decode::<DirectoryEvent>(event)? {
+            DirectoryEvent::StaffAdded { staff_id }
+            | DirectoryEvent::LineManagerSet { staff_id, .. }
+            | DirectoryEvent::RoleGranted { staff_id, .. } => staff_id,
+            _ => return Ok(()),
+        };
+        let trust = event.trust_id;
+        let person = sqlx::query!(
+            "SELECT display_name, email FROM gateway.people WHERE trust_id = $1 AND staff_id = $2",
+            trust.into_uuid(),
+            staff.into_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(person) = person else { return Ok(()) };
+        // Line manager and school as of now (the directory row may be ahead of this event).
+        let directory = load_in(tx, trust).await?;
+        let record = directory.staff.get(&staff).cloned().unwrap_or_default();
+        let school = record.grants.iter().find_map(|g| g.school);
+        let mut client = self.state.clients_for(Caller { trust, actor: gateway_actor() }).notifications();
+        client
+            .upsert_contact(nt::Contact {
+                staff_id: staff.to_string(),
+                display_name: person.display_name,
+                email: person.email.unwrap_or_default(),
+                line_manager_id: record.line_manager.map(|m| m.to_string()).unwrap_or_default(),
+                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
+            })
+            .await
+            .map_err(|status| HandlerError::Transient(format!("notifications: {status}")))?;
+        Ok(())
+    }
+}
+
+pub async fn load(pool: &sqlx::PgPool, trust: TrustId) -> Result<DirectoryState, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    load_in(&mut conn, trust).await
+}
+
+async fn load_in(conn: &mut PgConnection, trust: TrustId) -> Result<DirectoryState, sqlx::Error> {
+    let row = sqlx::query!(r#"SELECT doc AS "doc: Json<DirectoryState>" FROM gateway.directories WHERE trust_id = $1"#, trust.into_uuid())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|row| row.doc.0).unwrap_or_default())
+}
+
+pub async fn name_of(pool: &sqlx::PgPool, trust: TrustId, staff: StaffId) -> Result<String, sqlx::Error> {
+    let name = sqlx::query_scalar!(
+        "SELECT display_name FROM gateway.people WHERE trust_id = $1 AND staff_id = $2",
+        trust.into_uuid(),
+        staff.into_uuid()
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(name.unwrap_or_else(|| "Someone".to_owned()))
+}
+
+/// Everyone's name in a trust, for showing ids as people.
+pub async fn names(pool: &sqlx::PgPool, trust: TrustId) -> Result<Names, sqlx::Error> {
+    let rows = sqlx::query!("SELECT staff_id, display_name, email FROM gateway.people WHERE trust_id = $1", trust.into_uuid())
+        .fetch_all(pool)
+        .await?;
+    Ok(Names(Arc::new(
+        rows.into_iter().map(|row| (row.staff_id.to_string(), (row.display_name, row.email.unwrap_or_default()))).collect(),
+    )))
+}
+
+#[derive(Clone, Default)]
+pub struct Names(Arc<HashMap<String, (String, String)>>);
+
+impl Names {
+    /// The person's name; "Someone" for an id the directory does not know (or an empty id).
+    pub fn of(&self, id: &str) -> String {
+        self.0.get(id).map_or_else(|| if id.is_empty() { String::new() } else { "Someone".to_owned() }, |(name, _)| name.clone())
+    }
+
+    pub fn email(&self, id: &str) -> String {
+        self.0.get(id).map(|(_, email)| email.clone()).unwrap_or_default()
+    }
+}
+
+/// Runs a directory command for `trust` as `actor` and waits until the read model shows it.
+pub async fn run(
+    platform: &Platform,
+    view: &waymark_bus::FeedHandle,
+    trust: TrustId,
+    actor: ActorId,
+    command_id: CommandId,
+    command: DirectoryCommand,
+) -> Result<Executed<Directory>, ServiceError> {
+    let context = CommandContext {
+        trust,
+        actor,
+        command_id,
+        correlation_id: CorrelationId::from_uuid(Uuid::now_v7()),
+        causation_id: None,
+    };
+    let stream = StreamId::new(Directory::CATEGORY, trust.into_uuid());
+    let executed = execute::<Directory, _>(&platform.store, &context, &stream, &command)
+        .await
+        .map_err(|error: ExecuteError<_>| ServiceError::from(error))?;
+    if let Some(checkpoint) = executed.checkpoint {
+        view.wait_for(checkpoint, Duration::from_secs(5)).await;
+    }
+    Ok(executed)
+}
+
+/// Adds a person: their details in `gateway.people`, then `StaffAdded` and their roles.
+pub async fn add_person(
+    platform: &Platform,
+    view: &waymark_bus::FeedHandle,
+    trust: TrustId,
+    actor: ActorId,
+    command_id: CommandId,
+    name: &str,
+    email: Option<&str>,
+    grants: &[Grant],
+) -> Result<StaffId, ServiceError> {
+    let staff = StaffId::from_uuid(Uuid::new_v5(command_id.as_uuid(), b"staff"));
+    let inserted = sqlx::query!(
+        "INSERT INTO gateway.people (trust_id, staff_id, display_name, email) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (trust_id, staff_id) DO UPDATE SET display_name = $3, email = $4",
+        trust.into_uuid(),
+        staff.into_uuid(),
+        name,
+        email
+    )
+    .execute(&platform.pool)
+    .await;
+    if let Err(sqlx::Error::Database(error)) = &inserted
+        && error.is_unique_violation()
+    {
+        return Err(ServiceError::new(waymark_runtime::ErrorKind::AlreadyExists, "directory.email_taken", "someone already has that e-mail address"));
+    }
+    inserted?;
+    let step = |n: &str| CommandId::from_uuid(Uuid::new_v5(command_id.as_uuid(), n.as_bytes()));
+    run(platform, view, trust, actor, step("add"), DirectoryCommand::AddStaff { staff_id: staff }).await?;
+    for (n, grant) in grants.iter().enumerate() {
+        run(platform, view, trust, actor, step(&format!("grant/{n}")), DirectoryCommand::Grant { staff_id: staff, grant: *grant }).await?;
+    }
+    Ok(staff)
+}

@@ -1,0 +1,356 @@
+//! Agreed actions: the list (mine, or a school's for its leaders), the CSV export, and an
+//! action's page with what can be done to it and its full audit trail.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use waymark_domain::SchoolId;
+use waymark_proto::action_tracking::v1 as at;
+
+use crate::directory::{Names, names};
+use crate::error::PageError;
+use crate::pages::export::Csv;
+use crate::session::Viewer;
+use crate::state::AppState;
+use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    /// `live` (default), `done`, `all`.
+    #[serde(default)]
+    pub status: String,
+    /// A school the viewer leads: its actions, everyone's. Empty: the viewer's own.
+    #[serde(default)]
+    pub school: String,
+    #[serde(default)]
+    pub overdue: String,
+}
+
+pub struct Row {
+    pub id: String,
+    pub description: String,
+    pub owner: String,
+    pub due: String,
+    pub school: String,
+    pub tag: Tag,
+}
+
+pub struct SchoolChoice {
+    pub id: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/actions.html")]
+pub struct ListPage {
+    nav: Nav,
+    rows: Vec<Row>,
+    status: String,
+    schools: Vec<SchoolChoice>,
+    overdue: bool,
+    query: String,
+}
+
+/// The actions a filter selects, checked against what the viewer may see.
+async fn select(state: &AppState, viewer: &Viewer, filter: &Filter) -> Result<Vec<at::Action>, PageError> {
+    let statuses: Vec<String> = match filter.status.as_str() {
+        "done" => vec!["done".into()],
+        "all" => ["open", "in_progress", "done", "carried_forward", "dropped"].map(String::from).to_vec(),
+        _ => vec![],
+    };
+    let mut request = at::ListActionsRequest {
+        statuses,
+        overdue_only: !filter.overdue.is_empty(),
+        today: today(state).to_string(),
+        limit: 1000,
+        ..Default::default()
+    };
+    if filter.school.is_empty() {
+        request.person_ids = vec![viewer.staff.to_string()];
+        request.include_supported = true;
+    } else {
+        let school: SchoolId = filter.school.parse().map_err(|_| PageError::not_found())?;
+        if !viewer.leads(school) {
+            return Err(PageError::not_found());
+        }
+        request.school_id = school.to_string();
+    }
+    let actions = state.clients(viewer).actions().list_actions(request).await?.into_inner().actions;
+    Ok(actions.into_iter().filter(|a| may_see(viewer, a)).collect())
+}
+
+/// The owner, a supporter, the owner's line manager, or a leader of the school.
+pub fn may_see(viewer: &Viewer, action: &at::Action) -> bool {
+    let Ok(school) = action.school_id.parse::<SchoolId>() else { return false };
+    if !viewer.sees_school(school) {
+        return false;
+    }
+    let me = viewer.staff.to_string();
+    action.owner_id == me
+        || action.supporter_ids.contains(&me)
+        || viewer.leads(school)
+        || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id)
+}
+
+pub async fn list(State(state): State<AppState>, viewer: Viewer, Query(filter): Query<Filter>) -> Result<ListPage, PageError> {
+    let actions = select(&state, &viewer, &filter).await?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let rows = actions
+        .into_iter()
+        .map(|a| Row {
+            tag: tag(if a.overdue { "overdue" } else { &a.status }),
+            owner: people.of(&a.owner_id),
+            due: long_date(&a.due_date),
+            school: crate::web::school_name(&viewer, &a.school_id),
+            id: a.action_id,
+            description: a.description,
+        })
+        .collect();
+    let schools = viewer
+        .schools()
+        .into_iter()
+        .filter(|s| viewer.leads(*s))
+        .map(|s| SchoolChoice {
+            id: s.to_string(),
+            name: crate::web::school_name(&viewer, &s.to_string()),
+            selected: filter.school == s.to_string(),
+        })
+        .collect();
+    let query = format!("status={}&school={}&overdue={}", filter.status, filter.school, filter.overdue);
+    Ok(ListPage {
+        nav: Nav::new(&state, &viewer, "actions").await,
+        rows,
+        status: if filter.status.is_empty() { "live".into() } else { filter.status.clone() },
+        schools,
+        overdue: !filter.overdue.is_empty(),
+        query,
+    })
+}
+
+pub async fn csv(State(state): State<AppState>, viewer: Viewer, Query(filter): Query<Filter>) -> Result<Response, PageError> {
+    let actions = select(&state, &viewer, &filter).await?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let mut csv = Csv::new(&["Action", "School", "Owner", "Supporters", "Due", "Status", "Overdue", "Success criteria", "Impact", "Origin"]);
+    for a in &actions {
+        let supporters: Vec<String> = a.supporter_ids.iter().map(|s| people.of(s)).collect();
+        csv.row(&[
+            &a.description,
+            &crate::web::school_name(&viewer, &a.school_id),
+            &people.of(&a.owner_id),
+            &supporters.join("; "),
+            &a.due_date,
+            tag(&a.status).label,
+            if a.overdue { "yes" } else { "no" },
+            &a.success_criteria,
+            &a.impact,
+            origin_label(&a.origin_kind),
+        ]);
+    }
+    Ok(csv.into_response("actions.csv"))
+}
+
+pub fn origin_label(kind: &str) -> &'static str {
+    match kind {
+        "progress_review" => "Progress review",
+        "progress_meeting" => "Progress meeting",
+        "visit" => "Monitoring visit",
+        "audit" => "Self-evaluation audit",
+        _ => "Agreed directly",
+    }
+}
+
+fn origin_href(kind: &str, id: &str) -> Option<String> {
+    match kind {
+        "progress_review" => Some(format!("/reviews/{id}")),
+        "progress_meeting" => Some(format!("/meetings/{id}")),
+        "visit" => Some(format!("/visits/{id}")),
+        "audit" => Some(format!("/audits/{id}")),
+        _ => None,
+    }
+}
+
+pub struct Entry {
+    pub when: String,
+    pub who: String,
+    pub summary: String,
+    pub reason: String,
+}
+
+pub struct NoteRow {
+    pub kind: String,
+    pub text: String,
+    pub who: String,
+    pub when: String,
+}
+
+pub struct Person {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/action.html")]
+pub struct DetailPage {
+    nav: Nav,
+    action: at::Action,
+    tag: Tag,
+    owner: String,
+    supporters: String,
+    school: String,
+    due: String,
+    origin: &'static str,
+    origin_href: Option<String>,
+    notes: Vec<NoteRow>,
+    trail: Vec<Entry>,
+    live: bool,
+    reopenable: bool,
+    can_reassign: bool,
+    people: Vec<Person>,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<at::ActionDetail, PageError> {
+    let detail = state.clients(viewer).actions().get_action(at::GetActionRequest { action_id: id.to_owned() }).await?.into_inner();
+    match &detail.action {
+        Some(action) if may_see(viewer, action) => Ok(detail),
+        _ => Err(PageError::not_found()),
+    }
+}
+
+pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+    show(&state, &viewer, &id, None, Fields::default()).await
+}
+
+async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+    let detail = load(state, viewer, id).await?;
+    let action = detail.action.unwrap_or_default();
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let trail = state.clients(viewer).actions().get_audit_trail(at::GetActionRequest { action_id: id.to_owned() }).await?.into_inner();
+    let school: SchoolId = action.school_id.parse().map_err(|_| PageError::not_found())?;
+    Ok(DetailPage {
+        nav: Nav::new(state, viewer, "actions").await,
+        tag: tag(if action.overdue { "overdue" } else { &action.status }),
+        owner: people.of(&action.owner_id),
+        supporters: action.supporter_ids.iter().map(|s| people.of(s)).collect::<Vec<_>>().join(", "),
+        school: crate::web::school_name(viewer, &action.school_id),
+        due: long_date(&action.due_date),
+        origin: origin_label(&action.origin_kind),
+        origin_href: origin_href(&action.origin_kind, &action.origin_id),
+        notes: detail
+            .notes
+            .into_iter()
+            .map(|n| NoteRow { kind: note_kind(&n.kind).into(), text: n.text, who: people.of(&n.author_id), when: when(&n.recorded_at) })
+            .collect(),
+        trail: trail.entries.into_iter().map(|e| entry(&people, e)).collect(),
+        live: action.status == "open" || action.status == "in_progress",
+        reopenable: action.status == "done" || action.status == "dropped",
+        can_reassign: viewer.leads(school) || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id),
+        people: staff_of(viewer, &people, school),
+        action,
+        command_id: new_command_id(),
+        error,
+        posted,
+    })
+}
+
+fn note_kind(kind: &str) -> &'static str {
+    match kind {
+        "evidence" => "Evidence",
+        _ => "Progress",
+    }
+}
+
+/// "3 March 2027, 14:05" from an RFC 3339 time, in school time.
+pub fn when(value: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono_tz::Europe::London).format("%-d %B %Y, %H:%M").to_string())
+        .unwrap_or_else(|_| value.to_owned())
+}
+
+fn entry(people: &Names, e: at::AuditEntry) -> Entry {
+    Entry { when: when(&e.recorded_at), who: people.of(&e.actor_id), summary: e.summary, reason: e.reason }
+}
+
+/// Everyone working in a school, by name, for choosing an owner.
+pub fn staff_of(viewer: &Viewer, people: &Names, school: SchoolId) -> Vec<Person> {
+    let mut staff: Vec<Person> = viewer
+        .directory
+        .staff
+        .iter()
+        .filter(|(_, record)| !record.disabled && record.grants.iter().any(|g| g.school == Some(school)))
+        .map(|(id, _)| Person { id: id.to_string(), name: people.of(&id.to_string()) })
+        .collect();
+    staff.sort_by(|a, b| a.name.cmp(&b.name));
+    staff
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let detail = load(&state, &viewer, &id).await?;
+    let action = detail.action.unwrap_or_default();
+    let school: SchoolId = action.school_id.parse().map_err(|_| PageError::not_found())?;
+    let mut client = state.clients(&viewer).actions();
+    let command_id = fields.command_id();
+    let text = |name: &str| at::TextRequest { command_id: command_id.clone(), action_id: id.clone(), text: fields.trimmed(name) };
+    let result = match verb.as_str() {
+        "start" => client.start_action(at::ActionRequest { command_id: command_id.clone(), action_id: id.clone() }).await,
+        "progress" => client.note_progress(text("text")).await,
+        "evidence" => client.record_evidence(text("text")).await,
+        "complete" => client.complete_action(text("impact")).await,
+        "drop" => client.drop_action(text("reason")).await,
+        "reopen" => client.reopen_action(text("reason")).await,
+        "due-date" => {
+            client
+                .change_due_date(at::ChangeDueDateRequest {
+                    command_id: command_id.clone(),
+                    action_id: id.clone(),
+                    due_date: fields.trimmed("due_date"),
+                    reason: fields.trimmed("reason"),
+                })
+                .await
+        }
+        "carry-forward" => {
+            client
+                .carry_forward_action(at::CarryForwardRequest {
+                    command_id: command_id.clone(),
+                    action_id: id.clone(),
+                    due_date: fields.trimmed("due_date"),
+                    note: fields.trimmed("note"),
+                })
+                .await
+        }
+        "reassign" => {
+            let allowed = viewer.leads(school) || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id);
+            if !allowed {
+                return Err(PageError::forbidden());
+            }
+            client
+                .reassign_action(at::ReassignActionRequest {
+                    command_id: command_id.clone(),
+                    action_id: id.clone(),
+                    owner_id: fields.trimmed("owner_id"),
+                    reason: fields.trimmed("reason"),
+                })
+                .await
+        }
+        _ => return Err(PageError::not_found()),
+    };
+    match result {
+        Ok(reply) => {
+            let reply = reply.into_inner();
+            // Carrying forward makes a new action: go to it.
+            let to = if reply.next_action_id.is_empty() { id } else { reply.next_action_id };
+            Ok(see(format!("/actions/{to}")))
+        }
+        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+    }
+}

@@ -1,0 +1,45 @@
+//! The pages. Each module authorises per object: a record of another trust never reaches
+//! here (the services scope by trust), and one of another school, or of other people
+//! without a leader's role there, answers 404 exactly as if it did not exist.
+
+mod actions;
+mod calendar;
+mod dashboard;
+mod export;
+mod meetings;
+mod reviews;
+mod visits;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/actions", get(actions::list))
+        .route("/actions.csv", get(actions::csv))
+        .route("/actions/{id}", get(actions::detail))
+        .route("/actions/{id}/{verb}", post(actions::act))
+        .route("/reviews", get(reviews::list).post(reviews::schedule))
+        .route("/reviews/new", get(reviews::new))
+        .route("/reviews/compare", get(reviews::compare))
+        .route("/reviews/{id}", get(reviews::detail))
+        .route("/reviews/{id}/record", get(reviews::record))
+        .route("/reviews/{id}/autosave", post(reviews::autosave))
+        .route("/reviews/{id}/{verb}", post(reviews::act))
+        .route("/meetings", get(meetings::list).post(meetings::schedule))
+        .route("/meetings/new", get(meetings::new))
+        .route("/meetings/{id}", get(meetings::detail))
+        .route("/meetings/{id}/record", get(meetings::record))
+        .route("/meetings/{id}/{verb}", post(meetings::act))
+        .route("/visits", get(visits::list).post(visits::plan))
+        .route("/visits/new", get(visits::new))
+        .route("/visits/{id}", get(visits::detail))
+        .route("/visits/{id}/{verb}", post(visits::act))
+        .route("/calendar", get(calendar::agenda))
+        .route("/calendar/feed", get(calendar::feed_page).post(calendar::new_feed))
+        .route("/calendar/feed/revoke", post(calendar::revoke_feed))
+        .route("/calendar/feeds/{token}", get(calendar::feed))
+}

@@ -1,0 +1,205 @@
+//! Monitoring visits (classroom observation, learning walk): the focus agreed with the
+//! teacher beforehand, the visitor's record, the teacher's response, and agreement.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use waymark_domain::SchoolId;
+use waymark_proto::review_dialogue::v1 as rd;
+
+use crate::directory::names;
+use crate::error::PageError;
+use crate::pages::actions::{Person, staff_of};
+use crate::pages::meetings::SchoolStaff;
+use crate::session::Viewer;
+use crate::state::AppState;
+use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag};
+
+async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Visit, PageError> {
+    let visit = state.clients(viewer).reviews().get_visit(rd::GetRecordRequest { id: id.to_owned() }).await?.into_inner();
+    if viewer.may_see_record(&visit.school_id, &[&visit.visitor_id, &visit.teacher_id]) { Ok(visit) } else { Err(PageError::not_found()) }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    if kind == "learning_walk" { "Learning walk" } else { "Classroom observation" }
+}
+
+pub struct Row {
+    pub id: String,
+    pub kind: &'static str,
+    pub visitor: String,
+    pub teacher: String,
+    pub date: String,
+    pub tag: Tag,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/visits.html")]
+pub struct ListPage {
+    nav: Nav,
+    rows: Vec<Row>,
+    can_plan: bool,
+}
+
+pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
+    let visits = state.clients(&viewer).reviews().list_visits(rd::ListVisitsRequest::default()).await?.into_inner().visits;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let rows = visits
+        .into_iter()
+        .filter(|v| viewer.may_see_record(&v.school_id, &[&v.visitor_id, &v.teacher_id]))
+        .map(|v| Row {
+            kind: kind_label(&v.kind),
+            visitor: people.of(&v.visitor_id),
+            teacher: people.of(&v.teacher_id),
+            date: long_date(&v.date),
+            tag: tag(&v.status),
+            id: v.visit_id,
+        })
+        .collect();
+    Ok(ListPage { nav: Nav::new(&state, &viewer, "meetings").await, rows, can_plan: viewer.schools().into_iter().any(|s| viewer.leads(s)) })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/visit_new.html")]
+pub struct NewPage {
+    nav: Nav,
+    schools: Vec<SchoolStaff>,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let schools = viewer
+        .schools()
+        .into_iter()
+        .filter(|s| viewer.leads(*s))
+        .map(|s| SchoolStaff {
+            school: crate::web::school_name(viewer, &s.to_string()),
+            people: staff_of(viewer, &people, s).into_iter().filter(|p| p.id != viewer.staff.to_string()).collect(),
+        })
+        .collect();
+    Ok(NewPage { nav: Nav::new(state, viewer, "meetings").await, schools, command_id: posted.command_id(), error, posted })
+}
+
+pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
+    new_page(&state, &viewer, None, Fields::default()).await
+}
+
+/// A leader plans a visit to a teacher of a school they lead, as the visitor.
+pub async fn plan(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
+    let teacher = fields.get("teacher_id").parse().ok().and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
+    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| record.grants.iter().filter_map(|g| g.school).find(|s| viewer.leads(*s)));
+    let (Some((teacher, _)), Some(school)) = (teacher, school) else {
+        return Ok(refused_page(new_page(&state, &viewer, Some("Choose a teacher in a school you lead.".into()), fields).await?));
+    };
+    let request = rd::PlanVisitRequest {
+        command_id: fields.command_id(),
+        school_id: school.to_string(),
+        kind: fields.trimmed("kind"),
+        visitor_id: viewer.staff.to_string(),
+        teacher_id: teacher.to_string(),
+        date: fields.trimmed("date"),
+        focus: fields.trimmed("focus"),
+    };
+    match state.clients(&viewer).reviews().plan_visit(request).await {
+        Ok(reply) => Ok(see(format!("/visits/{}", reply.into_inner().id))),
+        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+    }
+}
+
+pub struct Step {
+    pub description: String,
+    pub owner: String,
+    pub due: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/visit.html")]
+pub struct DetailPage {
+    nav: Nav,
+    visit: rd::Visit,
+    kind: &'static str,
+    tag: Tag,
+    school: String,
+    visitor: String,
+    teacher: String,
+    date: String,
+    steps: Vec<Step>,
+    owners: Vec<Person>,
+    is_visitor: bool,
+    is_teacher: bool,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+    let visit = load(state, viewer, id).await?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let me = viewer.staff.to_string();
+    let school: SchoolId = visit.school_id.parse().map_err(|_| PageError::not_found())?;
+    Ok(DetailPage {
+        nav: Nav::new(state, viewer, "meetings").await,
+        kind: kind_label(&visit.kind),
+        tag: tag(&visit.status),
+        school: crate::web::school_name(viewer, &visit.school_id),
+        visitor: people.of(&visit.visitor_id),
+        teacher: people.of(&visit.teacher_id),
+        date: long_date(&visit.date),
+        steps: visit.next_steps.iter().map(|s| Step { description: s.description.clone(), owner: people.of(&s.owner_id), due: long_date(&s.due_date) }).collect(),
+        owners: staff_of(viewer, &people, school),
+        is_visitor: visit.visitor_id == me,
+        is_teacher: visit.teacher_id == me,
+        visit,
+        command_id: new_command_id(),
+        error,
+        posted,
+    })
+}
+
+pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+    show(&state, &viewer, &id, None, Fields::default()).await
+}
+
+pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+    load(&state, &viewer, &id).await?;
+    let mut client = state.clients(&viewer).reviews();
+    let command_id = fields.command_id();
+    let text = |name: &str| rd::RecordTextRequest { command_id: command_id.clone(), id: id.clone(), text: fields.trimmed(name) };
+    let result = match verb.as_str() {
+        "agree-focus" => client.agree_visit_focus(rd::RecordRequest { command_id: command_id.clone(), id: id.clone() }).await,
+        "focus" => client.change_visit_focus(text("focus")).await,
+        "record" => {
+            let next_steps = (0..3)
+                .filter(|n| !fields.trimmed(&format!("step.{n}.description")).is_empty())
+                .map(|n| rd::NextStep {
+                    description: fields.trimmed(&format!("step.{n}.description")),
+                    owner_id: fields.trimmed(&format!("step.{n}.owner")),
+                    due_date: fields.trimmed(&format!("step.{n}.due")),
+                    success_criteria: String::new(),
+                })
+                .collect();
+            client
+                .record_visit(rd::RecordVisitRequest {
+                    command_id: command_id.clone(),
+                    visit_id: id.clone(),
+                    observations: fields.trimmed("observations"),
+                    previous_steps_review: fields.trimmed("previous_steps_review"),
+                    feedback: fields.trimmed("feedback"),
+                    next_steps,
+                })
+                .await
+        }
+        "respond" => client.respond_to_visit(text("response")).await,
+        "agree" => client.agree_visit(rd::RecordRequest { command_id: command_id.clone(), id: id.clone() }).await,
+        "cancel" => client.cancel_visit(text("reason")).await,
+        _ => return Err(PageError::not_found()),
+    };
+    match result {
+        Ok(_) => Ok(see(format!("/visits/{id}"))),
+        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+    }
+}

@@ -1,0 +1,238 @@
+//! Signing in with a local account, signing out, and accepting an invitation.
+//!
+//! Local accounts use argon2id. A failed sign-in says the same thing whether or not the
+//! address exists, and takes as long (a dummy hash is checked); failures are counted per
+//! address and client, and after `web.max_sign_in_failures` in 15 minutes signing in pauses.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Duration;
+use serde::Deserialize;
+use waymark_domain::{StaffId, TrustId};
+
+use crate::error::PageError;
+use crate::session;
+use crate::sso;
+use crate::state::AppState;
+
+/// At least this many characters; no other rules (length is what matters).
+const MIN_PASSWORD: usize = 12;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    error: Option<String>,
+    email: String,
+    providers: Vec<sso::ProviderButton>,
+}
+
+pub async fn page(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
+    Ok(SignInPage { error: None, email: String::new(), providers: sso::buttons(&state, None).await? })
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub fn hash_password(password: &str) -> Result<String, PageError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|_| PageError::bad_request("that password cannot be used"))
+}
+
+fn verify(password: &str, hash: &str) -> bool {
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
+/// A hash of nothing in particular, checked when the address is unknown so that a wrong
+/// address takes as long as a wrong password.
+static DUMMY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("not a real password at all").unwrap_or_default());
+
+pub async fn submit(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
+    let email = form.email.trim().to_lowercase();
+    let key = format!("email:{email}");
+    let providers = sso::buttons(&state, None).await?;
+    let refuse = |message: &str, status| {
+        (status, SignInPage { error: Some(message.to_owned()), email: form.email.clone(), providers: providers.clone() }).into_response()
+    };
+    if too_many_failures(&state, &key).await? {
+        return Ok(refuse("Too many attempts. Wait 15 minutes and try again.", StatusCode::TOO_MANY_REQUESTS));
+    }
+    let account = sqlx::query!(
+        "SELECT p.trust_id, p.staff_id, w.hash FROM gateway.people p \
+         JOIN gateway.passwords w ON w.trust_id = p.trust_id AND w.staff_id = p.staff_id \
+         WHERE lower(p.email) = $1",
+        email
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?;
+    let signed_in = match &account {
+        Some(account) => verify(&form.password, &account.hash),
+        None => {
+            verify(&form.password, &DUMMY);
+            false
+        }
+    };
+    let account = match account {
+        Some(account) if signed_in => account,
+        _ => {
+            record_failure(&state, &key).await?;
+            return Ok(refuse("Enter a correct e-mail address and password.", StatusCode::UNAUTHORIZED));
+        }
+    };
+    let (trust, staff) = (TrustId::from_uuid(account.trust_id), StaffId::from_uuid(account.staff_id));
+    if !active(&state, trust, staff).await? {
+        record_failure(&state, &key).await?;
+        return Ok(refuse("Enter a correct e-mail address and password.", StatusCode::UNAUTHORIZED));
+    }
+    sqlx::query!("DELETE FROM gateway.sign_in_failures WHERE key = $1", key).execute(&state.platform.pool).await?;
+    signed_in_response(&state, trust, staff, "/").await
+}
+
+/// A member of staff whose account is not disabled.
+pub async fn active(state: &AppState, trust: TrustId, staff: StaffId) -> Result<bool, PageError> {
+    let directory = crate::directory::load(&state.platform.pool, trust).await?;
+    Ok(directory.staff.get(&staff).is_some_and(|record| !record.disabled))
+}
+
+pub async fn signed_in_response(state: &AppState, trust: TrustId, staff: StaffId, to: &str) -> Result<Response, PageError> {
+    let cookie = session::start(state, trust, staff).await?;
+    let mut response = Redirect::to(to).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+async fn too_many_failures(state: &AppState, key: &str) -> Result<bool, PageError> {
+    let now = state.platform.clock.now();
+    let row = sqlx::query!("SELECT window_start, failures FROM gateway.sign_in_failures WHERE key = $1", key)
+        .fetch_optional(&state.platform.pool)
+        .await?;
+    Ok(row.is_some_and(|row| now - row.window_start < Duration::minutes(15) && row.failures >= state.settings.web.max_sign_in_failures))
+}
+
+async fn record_failure(state: &AppState, key: &str) -> Result<(), PageError> {
+    let now = state.platform.clock.now();
+    sqlx::query!(
+        "INSERT INTO gateway.sign_in_failures (key, window_start, failures) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN gateway.sign_in_failures.window_start < $2 - interval '15 minutes' THEN 1 \
+                           ELSE gateway.sign_in_failures.failures + 1 END, \
+           window_start = CASE WHEN gateway.sign_in_failures.window_start < $2 - interval '15 minutes' THEN $2 \
+                               ELSE gateway.sign_in_failures.window_start END",
+        key,
+        now
+    )
+    .execute(&state.platform.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    session::end(&state, &headers).await?;
+    let mut response = Redirect::to("/sign-in").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    Ok(response)
+}
+
+// --- Invitations ------------------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitation.html")]
+struct InvitationPage {
+    token: String,
+    name: String,
+    error: Option<String>,
+    providers: Vec<sso::ProviderButton>,
+}
+
+/// An unused, unexpired invitation: (trust, staff).
+pub async fn invitation(state: &AppState, token: &str) -> Result<(TrustId, StaffId), PageError> {
+    let now = state.platform.clock.now();
+    let row = sqlx::query!(
+        "SELECT trust_id, staff_id FROM gateway.invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        session::hash(token),
+        now
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?
+    .ok_or_else(|| PageError::Status(StatusCode::NOT_FOUND, "This invitation has been used or has expired. Ask for a new one.".into()))?;
+    Ok((TrustId::from_uuid(row.trust_id), StaffId::from_uuid(row.staff_id)))
+}
+
+pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<impl IntoResponse, PageError> {
+    let (trust, staff) = invitation(&state, &token).await?;
+    let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
+    let providers = sso::buttons(&state, Some((trust, &token))).await?;
+    Ok(InvitationPage { token, name, error: None, providers })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+    confirm: String,
+}
+
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let (trust, staff) = invitation(&state, &token).await?;
+    let problem = if form.password.chars().count() < MIN_PASSWORD {
+        Some(format!("Your password must be at least {MIN_PASSWORD} characters."))
+    } else if form.password != form.confirm {
+        Some("The two passwords are not the same.".to_owned())
+    } else {
+        None
+    };
+    if let Some(error) = problem {
+        let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
+        let providers = sso::buttons(&state, Some((trust, &token))).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, InvitationPage { token, name, error: Some(error), providers }).into_response());
+    }
+    let hash = hash_password(&form.password)?;
+    sqlx::query!(
+        "INSERT INTO gateway.passwords (trust_id, staff_id, hash) VALUES ($1, $2, $3) \
+         ON CONFLICT (trust_id, staff_id) DO UPDATE SET hash = $3, updated_at = now()",
+        trust.into_uuid(),
+        staff.into_uuid(),
+        hash
+    )
+    .execute(&state.platform.pool)
+    .await?;
+    use_invitation(&state, &token).await?;
+    signed_in_response(&state, trust, staff, "/").await
+}
+
+pub async fn use_invitation(state: &AppState, token: &str) -> Result<(), PageError> {
+    sqlx::query!("UPDATE gateway.invitations SET used_at = now() WHERE token_hash = $1", session::hash(token))
+        .execute(&state.platform.pool)
+        .await?;
+    Ok(())
+}
+
+/// A new invitation for `staff`, valid for 14 days; returns its link.
+pub async fn invite(platform: &waymark_runtime::Platform, trust: TrustId, staff: StaffId) -> Result<String, sqlx::Error> {
+    let (token, hash) = session::new_token();
+    let expires = platform.clock.now() + Duration::days(14);
+    sqlx::query!(
+        "INSERT INTO gateway.invitations (token_hash, trust_id, staff_id, expires_at) VALUES ($1, $2, $3, $4)",
+        hash,
+        trust.into_uuid(),
+        staff.into_uuid(),
+        expires
+    )
+    .execute(&platform.pool)
+    .await?;
+    Ok(format!("{}/invitations/{token}", platform.config.gateway.url.trim_end_matches('/')))
+}

@@ -1,0 +1,272 @@
+//! Single sign-on with OpenID Connect: "Sign in with Microsoft" (the trust's tenant-specific
+//! issuer) and "Sign in with Google" (with the Workspace domain checked in the `hd` claim),
+//! configured per trust. Authorization code flow with PKCE, state and nonce.
+//!
+//! People are matched by issuer and subject, never by e-mail address: the first sign-in links
+//! an identity to a member of staff only through an invitation.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+use waymark_domain::{StaffId, TrustId};
+
+use crate::error::PageError;
+use crate::session;
+use crate::sign_in;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct ProviderButton {
+    pub action: String,
+    pub label: String,
+    pub invitation: String,
+}
+
+/// The sign-on buttons to show: every configured provider, or an invitation's trust's.
+pub async fn buttons(state: &AppState, invitation: Option<(TrustId, &str)>) -> Result<Vec<ProviderButton>, PageError> {
+    let rows = sqlx::query!(
+        "SELECT p.trust_id, p.provider, d.doc ->> 'name' AS trust_name FROM gateway.sso_providers p \
+         LEFT JOIN gateway.directories d ON d.trust_id = p.trust_id \
+         WHERE ($1::uuid IS NULL OR p.trust_id = $1) ORDER BY trust_name, p.provider",
+        invitation.map(|(trust, _)| trust.into_uuid())
+    )
+    .fetch_all(&state.platform.pool)
+    .await?;
+    let several = rows.iter().map(|r| r.trust_id).collect::<std::collections::BTreeSet<_>>().len() > 1;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let who = if row.provider == "google" { "Google" } else { "Microsoft" };
+            let trust = row.trust_name.unwrap_or_default();
+            ProviderButton {
+                action: format!("/sso/{}/{}/start", row.trust_id, row.provider),
+                label: if several { format!("Sign in with {who} ({trust})") } else { format!("Sign in with {who}") },
+                invitation: invitation.map(|(_, token)| token.to_owned()).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+struct Provider {
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    hosted_domain: Option<String>,
+}
+
+async fn provider(state: &AppState, trust: Uuid, name: &str) -> Result<Provider, PageError> {
+    let row = sqlx::query!(
+        "SELECT issuer, client_id, client_secret, hosted_domain FROM gateway.sso_providers WHERE trust_id = $1 AND provider = $2",
+        trust,
+        name
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?
+    .ok_or_else(PageError::not_found)?;
+    Ok(Provider { issuer: row.issuer, client_id: row.client_id, client_secret: row.client_secret, hosted_domain: row.hosted_domain })
+}
+
+fn http() -> Result<openidconnect::reqwest::Client, PageError> {
+    // No redirects: the identity provider's answers are taken as they are (SSRF safety).
+    openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|_| unavailable())
+}
+
+fn unavailable() -> PageError {
+    PageError::Status(StatusCode::BAD_GATEWAY, "The sign-in service did not answer. Try again, or use your password.".into())
+}
+
+/// What discovery gives: authorization and token endpoints known, the rest maybe.
+type DiscoveredClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+async fn client(state: &AppState, provider: &Provider, http: &openidconnect::reqwest::Client) -> Result<DiscoveredClient, PageError> {
+    let issuer = IssuerUrl::new(provider.issuer.clone()).map_err(|_| unavailable())?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, http).await.map_err(|error| {
+        tracing::warn!(%error, "identity provider discovery failed");
+        unavailable()
+    })?;
+    let redirect = RedirectUrl::new(format!("{}/sso/callback", state.settings.public_url)).map_err(|_| unavailable())?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(provider.client_id.clone()),
+        Some(ClientSecret::new(provider.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect))
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    invitation: String,
+}
+
+/// Starts a sign-in with the trust's provider (a POST: it records the flow's state).
+pub async fn start(
+    State(state): State<AppState>,
+    Path((trust, name)): Path<(Uuid, String)>,
+    Form(form): Form<StartForm>,
+) -> Result<Response, PageError> {
+    let provider = provider(&state, trust, &name).await?;
+    let http = http()?;
+    let client = client(&state, &provider, &http).await?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge);
+    if let Some(domain) = &provider.hosted_domain {
+        request = request.add_extra_param("hd", domain.clone());
+    }
+    let (url, csrf, nonce) = request.url();
+    let invitation = if form.invitation.is_empty() {
+        None
+    } else {
+        sign_in::invitation(&state, &form.invitation).await?;
+        Some(session::hash(&form.invitation))
+    };
+    sqlx::query!(
+        "INSERT INTO gateway.sso_flows (state, trust_id, provider, pkce_verifier, nonce, invitation) VALUES ($1, $2, $3, $4, $5, $6)",
+        csrf.secret(),
+        trust,
+        name,
+        verifier.secret(),
+        nonce.secret(),
+        invitation
+    )
+    .execute(&state.platform.pool)
+    .await?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct Refused {
+    title: String,
+    message: String,
+}
+
+fn refused(message: &str) -> Response {
+    (StatusCode::FORBIDDEN, Refused { title: "You cannot sign in".into(), message: message.into() }).into_response()
+}
+
+/// The provider sends the browser back here with a code.
+pub async fn callback(State(state): State<AppState>, Query(callback): Query<Callback>) -> Result<Response, PageError> {
+    if callback.error.is_some() {
+        return Ok(refused("Signing in was cancelled or refused."));
+    }
+    let (Some(code), Some(flow_state)) = (callback.code, callback.state) else {
+        return Err(PageError::bad_request("This sign-in link is incomplete."));
+    };
+    let now = state.platform.clock.now();
+    let flow = sqlx::query!(
+        "DELETE FROM gateway.sso_flows WHERE state = $1 RETURNING trust_id, provider, pkce_verifier, nonce, invitation, created_at",
+        flow_state
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?;
+    let Some(flow) = flow.filter(|flow| now - flow.created_at < chrono::Duration::minutes(10)) else {
+        return Ok(refused("This sign-in has expired. Start again."));
+    };
+    let provider = provider(&state, flow.trust_id, &flow.provider).await?;
+    let http = http()?;
+    let client = client(&state, &provider, &http).await?;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|_| unavailable())?
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier))
+        .request_async(&http)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "code exchange failed");
+            unavailable()
+        })?;
+    let id_token = tokens.id_token().ok_or_else(unavailable)?;
+    let claims = match id_token.claims(&client.id_token_verifier(), &Nonce::new(flow.nonce)) {
+        Ok(claims) => claims,
+        Err(error) => {
+            tracing::warn!(%error, "identity token refused");
+            return Ok(refused("The sign-in service's answer could not be verified."));
+        }
+    };
+    if let Some(domain) = &provider.hosted_domain {
+        // The token is verified; read `hd` from its payload.
+        let hd = id_token
+            .to_string()
+            .split('.')
+            .nth(1)
+            .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+            .and_then(|payload| payload.get("hd").and_then(|hd| hd.as_str()).map(str::to_owned));
+        if hd.as_deref() != Some(domain.as_str()) {
+            return Ok(refused("Use your school's Google account to sign in."));
+        }
+    }
+    let (issuer, subject) = (claims.issuer().to_string(), claims.subject().to_string());
+    let trust = TrustId::from_uuid(flow.trust_id);
+    let known = sqlx::query!("SELECT trust_id, staff_id FROM gateway.identities WHERE issuer = $1 AND subject = $2", issuer, subject)
+        .fetch_optional(&state.platform.pool)
+        .await?;
+    let staff = match (known, flow.invitation) {
+        (Some(identity), _) if identity.trust_id == flow.trust_id => StaffId::from_uuid(identity.staff_id),
+        (Some(_), _) => return Ok(refused("This account belongs to another trust.")),
+        (None, Some(invitation)) => {
+            let row = sqlx::query!(
+                "UPDATE gateway.invitations SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                 AND trust_id = $3 RETURNING staff_id",
+                invitation,
+                now,
+                flow.trust_id
+            )
+            .fetch_optional(&state.platform.pool)
+            .await?;
+            let Some(row) = row else { return Ok(refused("This invitation has been used or has expired.")) };
+            sqlx::query!(
+                "INSERT INTO gateway.identities (issuer, subject, trust_id, staff_id) VALUES ($1, $2, $3, $4)",
+                issuer,
+                subject,
+                flow.trust_id,
+                row.staff_id
+            )
+            .execute(&state.platform.pool)
+            .await?;
+            StaffId::from_uuid(row.staff_id)
+        }
+        (None, None) => {
+            return Ok(refused("Your account is not linked to Waymark yet. Ask your school's administrator for an invitation."));
+        }
+    };
+    if !sign_in::active(&state, trust, staff).await? {
+        return Ok(refused("Your account is disabled."));
+    }
+    sign_in::signed_in_response(&state, trust, staff, "/").await
+}

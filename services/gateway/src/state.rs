@@ -1,0 +1,94 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use uuid::Uuid;
+use waymark_bus::FeedHandle;
+use waymark_domain::ids::CorrelationId;
+use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
+use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
+use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
+use waymark_proto::review_dialogue::v1::self_evaluation_client::SelfEvaluationClient;
+use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
+use waymark_runtime::Platform;
+use waymark_runtime::auth::{CallAs, Caller};
+
+use crate::session::Viewer;
+use crate::settings::Settings;
+
+pub type Signed = InterceptedService<Channel, CallAs>;
+
+#[derive(Clone)]
+pub struct Channels {
+    pub scheduling: Channel,
+    pub review_dialogue: Channel,
+    pub action_tracking: Channel,
+    pub notifications: Channel,
+}
+
+impl Channels {
+    pub fn new(platform: &Platform) -> anyhow::Result<Self> {
+        let channel = |url: &str| -> anyhow::Result<Channel> {
+            Ok(Channel::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(30)).connect_lazy())
+        };
+        let config = &platform.config;
+        Ok(Self {
+            scheduling: channel(&config.scheduling.url)?,
+            review_dialogue: channel(&config.review_dialogue.url)?,
+            action_tracking: channel(&config.action_tracking.url)?,
+            notifications: channel(&config.notifications.url)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Arc<Platform>,
+    pub settings: Arc<Settings>,
+    pub channels: Channels,
+    /// The directory projection, for read-your-writes after admin changes.
+    pub directory: FeedHandle,
+}
+
+/// gRPC clients signed as one caller: the person looking, or the gateway acting for a trust.
+pub struct Clients {
+    signer: CallAs,
+    channels: Channels,
+}
+
+impl Clients {
+    pub fn scheduling(&self) -> SchedulingClient<Signed> {
+        SchedulingClient::new(InterceptedService::new(self.channels.scheduling.clone(), self.signer.clone()))
+    }
+
+    pub fn reviews(&self) -> ReviewDialogueClient<Signed> {
+        ReviewDialogueClient::new(InterceptedService::new(self.channels.review_dialogue.clone(), self.signer.clone()))
+    }
+
+    pub fn audits(&self) -> SelfEvaluationClient<Signed> {
+        SelfEvaluationClient::new(InterceptedService::new(self.channels.review_dialogue.clone(), self.signer.clone()))
+    }
+
+    pub fn actions(&self) -> ActionTrackingClient<Signed> {
+        ActionTrackingClient::new(InterceptedService::new(self.channels.action_tracking.clone(), self.signer.clone()))
+    }
+
+    pub fn notifications(&self) -> NotificationsClient<Signed> {
+        NotificationsClient::new(InterceptedService::new(self.channels.notifications.clone(), self.signer.clone()))
+    }
+}
+
+impl AppState {
+    /// Clients acting as the viewer, one correlation id for everything this request does.
+    pub fn clients(&self, viewer: &Viewer) -> Clients {
+        self.clients_for(viewer.caller())
+    }
+
+    pub fn clients_for(&self, caller: Caller) -> Clients {
+        let signer = self.platform.call_as(caller).correlated(CorrelationId::from_uuid(Uuid::now_v7()));
+        Clients { signer, channels: self.channels.clone() }
+    }
+}

@@ -1,0 +1,266 @@
+//! What every page shares: posted fields, the navigation bar, dates, status words.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate};
+use uuid::Uuid;
+use waymark_proto::notifications::v1 as nt;
+
+use crate::error::PageError;
+use crate::session::{Viewer, form_urlencoded_pairs};
+use crate::state::AppState;
+
+/// A posted form, as name/value pairs in order (fields may repeat). Pages re-render with it
+/// after a refusal, so nothing typed is lost.
+#[derive(Debug, Clone, Default)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+    }
+
+    pub fn trimmed(&self, name: &str) -> String {
+        self.get(name).trim().to_owned()
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
+    }
+
+    pub fn has(&self, name: &str, value: &str) -> bool {
+        self.0.iter().any(|(key, v)| key == name && v == value)
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+
+    /// The command id the form was rendered with: a resubmitted form repeats its command,
+    /// which the services answer with the original result.
+    pub fn command_id(&self) -> String {
+        match Uuid::parse_str(self.get("command_id")) {
+            Ok(id) => id.to_string(),
+            Err(_) => Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// The command id for the `n`th of several commands one form sends.
+    pub fn step_id(&self, n: &str) -> String {
+        let base = Uuid::parse_str(self.get("command_id")).unwrap_or_else(|_| Uuid::now_v7());
+        Uuid::new_v5(&base, n.as_bytes()).to_string()
+    }
+
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|_| PageError::bad_request("The form could not be read."))?;
+        Ok(Self(form_urlencoded_pairs(&bytes).collect()))
+    }
+}
+
+/// Working copies of long forms, saved as people type (see `gateway.autosaves`).
+pub mod autosave {
+    use sqlx::types::Json;
+
+    use super::Fields;
+    use crate::error::PageError;
+    use crate::session::Viewer;
+    use crate::state::AppState;
+
+    /// Saves the copy; returns the time it was saved, in school time ("14:05").
+    pub async fn save(state: &AppState, viewer: &Viewer, key: &str, fields: &Fields) -> Result<String, PageError> {
+        let now = state.platform.clock.now();
+        let kept: Vec<&(String, String)> = fields.0.iter().filter(|(name, _)| name != "_csrf").collect();
+        sqlx::query!(
+            "INSERT INTO gateway.autosaves (trust_id, staff_id, key, fields, saved_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (trust_id, staff_id, key) DO UPDATE SET fields = $4, saved_at = $5",
+            viewer.trust.into_uuid(),
+            viewer.staff.into_uuid(),
+            key,
+            Json(&kept) as _,
+            now
+        )
+        .execute(&state.platform.pool)
+        .await?;
+        Ok(now.with_timezone(&chrono_tz::Europe::London).format("%H:%M").to_string())
+    }
+
+    pub async fn load(state: &AppState, viewer: &Viewer, key: &str) -> Result<Option<Fields>, PageError> {
+        let row = sqlx::query!(
+            r#"SELECT fields AS "fields: Json<Vec<(String, String)>>" FROM gateway.autosaves WHERE trust_id = $1 AND staff_id = $2 AND key = $3"#,
+            viewer.trust.into_uuid(),
+            viewer.staff.into_uuid(),
+            key
+        )
+        .fetch_optional(&state.platform.pool)
+        .await?;
+        Ok(row.map(|row| Fields(row.fields.0)))
+    }
+
+    pub async fn clear(state: &AppState, viewer: &Viewer, key: &str) -> Result<(), PageError> {
+        sqlx::query!(
+            "DELETE FROM gateway.autosaves WHERE trust_id = $1 AND staff_id = $2 AND key = $3",
+            viewer.trust.into_uuid(),
+            viewer.staff.into_uuid(),
+            key
+        )
+        .execute(&state.platform.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A fresh command id for a form about to be shown.
+pub fn new_command_id() -> String {
+    Uuid::now_v7().to_string()
+}
+
+/// A refused command's message, to show on the form again; faults and 404s stay errors.
+pub fn refusal(status: tonic::Status) -> Result<String, PageError> {
+    match PageError::from(status) {
+        PageError::Status(code, message) if code.is_client_error() && code != axum::http::StatusCode::NOT_FOUND => Ok(message),
+        other => Err(other),
+    }
+}
+
+/// A page shown again after a refusal: 422, with the reason on it.
+pub fn refused_page(page: impl IntoResponse) -> Response {
+    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+}
+
+/// After a successful POST: back to a page with GET (so reloading repeats nothing).
+pub fn see(path: impl AsRef<str>) -> Response {
+    Redirect::to(path.as_ref()).into_response()
+}
+
+/// The navigation bar's contents.
+pub struct Nav {
+    pub csrf: String,
+    pub section: &'static str,
+    pub trust_view: bool,
+    pub admin: bool,
+    pub unread: i64,
+    pub name: String,
+}
+
+impl Nav {
+    pub async fn new(state: &AppState, viewer: &Viewer, section: &'static str) -> Self {
+        // The unread count is a nicety: a page still shows if notifications is down.
+        let unread = state
+            .clients(viewer)
+            .notifications()
+            .list_inbox(nt::ListInboxRequest { unread_only: true, limit: 1 })
+            .await
+            .map(|reply| reply.into_inner().unread)
+            .unwrap_or(0);
+        Self {
+            csrf: viewer.csrf.clone(),
+            section,
+            trust_view: viewer.is_trust_leader() || viewer.is_trust_admin(),
+            admin: viewer.administers_any(),
+            unread,
+            name: viewer.name.clone(),
+        }
+    }
+}
+
+/// Today where the schools are.
+pub fn today(state: &AppState) -> NaiveDate {
+    state.platform.clock.now().with_timezone(&chrono_tz::Europe::London).date_naive()
+}
+
+/// The academic year a date falls in: "2026-27" from 1 August.
+pub fn academic_year(date: NaiveDate) -> String {
+    let start = if date.month() >= 8 { date.year() } else { date.year() - 1 };
+    format!("{}-{:02}", start, (start + 1) % 100)
+}
+
+/// "3 March 2027" from "2027-03-03"; other text as it is.
+pub fn long_date(value: &str) -> String {
+    match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(date) => date.format("%-d %B %Y").to_string(),
+        Err(_) => value.to_owned(),
+    }
+}
+
+/// "Tue 3 Mar" for agendas.
+pub fn short_date(date: NaiveDate) -> String {
+    date.format("%a %-d %b").to_string()
+}
+
+/// A status as words and the tag's colour class; the word always shows.
+pub fn status_tag(status: &str) -> (&'static str, &'static str) {
+    match status {
+        "open" => ("Open", "tag--blue"),
+        "in_progress" => ("In progress", "tag--blue"),
+        "done" => ("Done", "tag--green"),
+        "carried_forward" => ("Carried forward", "tag--grey"),
+        "dropped" => ("Dropped", "tag--grey"),
+        "overdue" => ("Overdue", "tag--red"),
+        "scheduled" | "planned" => ("Scheduled", "tag--grey"),
+        "gathering" => ("Gathering evidence", "tag--blue"),
+        "discussed" => ("Dialogue held", "tag--blue"),
+        "drafted" => ("Awaiting agreement", "tag--yellow"),
+        "agreed" => ("Agreed", "tag--green"),
+        "closed" => ("Closed", "tag--green"),
+        "held" => ("Held", "tag--green"),
+        "cancelled" => ("Cancelled", "tag--grey"),
+        "focus_agreed" => ("Focus agreed", "tag--blue"),
+        "recorded" => ("Awaiting agreement", "tag--yellow"),
+        "in_progress_audit" | "draft" => ("In progress", "tag--blue"),
+        "finalised" => ("Finalised", "tag--green"),
+        "rescheduled" => ("Rescheduled", "tag--grey"),
+        _ => ("Unknown", "tag--grey"),
+    }
+}
+
+/// The status tag as HTML-safe parts for templates.
+pub struct Tag {
+    pub label: &'static str,
+    pub class: &'static str,
+}
+
+pub fn tag(status: &str) -> Tag {
+    let (label, class) = status_tag(status);
+    Tag { label, class }
+}
+
+/// A school's name, or "Unknown school".
+pub fn school_name(viewer: &Viewer, school: &str) -> String {
+    school
+        .parse()
+        .ok()
+        .and_then(|id| viewer.directory.schools.get(&id))
+        .map_or_else(|| "Unknown school".to_owned(), |name| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn academic_years_turn_in_august() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(academic_year(d("2026-07-31")), "2025-26");
+        assert_eq!(academic_year(d("2026-08-01")), "2026-27");
+        assert_eq!(academic_year(d("2099-09-01")), "2099-00");
+    }
+
+    #[test]
+    fn repeated_command_ids_are_kept_and_steps_are_stable() {
+        let id = Uuid::now_v7().to_string();
+        let fields = Fields(vec![("command_id".into(), id.clone())]);
+        assert_eq!(fields.command_id(), id);
+        assert_eq!(fields.step_id("a"), fields.step_id("a"));
+        assert_ne!(fields.step_id("a"), fields.step_id("b"));
+        assert_ne!(Fields::default().command_id(), Fields::default().command_id());
+    }
+}

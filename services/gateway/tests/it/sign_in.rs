@@ -1,0 +1,70 @@
+//! Local sign-in, sessions and CSRF.
+
+use reqwest::StatusCode;
+
+use crate::http::Client;
+use crate::stack::{PASSWORD, Stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_shows_the_home_page_and_wrong_passwords_say_nothing_more() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+
+    let mut anonymous = Client::new(&stack.base);
+    let home = anonymous.get("/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location, "/sign-in");
+
+    // A wrong password and an unknown address get the same answer.
+    let wrong = anonymous.post_form("/sign-in", &[("email", &seed.teacher.email), ("password", "not it at all")]).await;
+    let unknown = anonymous.post_form("/sign-in", &[("email", "nobody@example.org"), ("password", "not it at all")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Enter a correct e-mail address and password."));
+    assert!(unknown.body.contains("Enter a correct e-mail address and password."));
+    assert!(anonymous.cookie.is_none());
+
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let home = teacher.get("/").await;
+    assert!(home.body.contains("Hello, Tom Teacher"), "{}", home.body);
+    let headers_ok = home.content_type.starts_with("text/html");
+    assert!(headers_ok);
+
+    // Signing out ends the session on the server, not only in the browser.
+    let cookie = teacher.cookie.clone();
+    let out = teacher.post("/sign-out", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let mut replay = Client::new(&stack.base);
+    replay.cookie = cookie;
+    assert_eq!(replay.get("/").await.status, StatusCode::SEE_OTHER);
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_failures_pause_signing_in() {
+    let stack = Stack::start().await;
+    let mut client = Client::new(&stack.base);
+    for _ in 0..5 {
+        let response = client.post_form("/sign-in", &[("email", &stack.seed.head.email), ("password", "guess guess guess")]).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits now.
+    let response = client.post_form("/sign-in", &[("email", &stack.seed.head.email), ("password", PASSWORD)]).await;
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_need_our_origin_and_the_session_token() {
+    let stack = Stack::start().await;
+    let mut teacher = Client::signed_in(&stack.base, &stack.seed.teacher.email, PASSWORD).await;
+    let cross_site = teacher.post_from("https://evil.example", "/sign-out", &[("_csrf", &teacher.csrf.clone())]).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let no_token = teacher.post_form("/sign-out", &[]).await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let wrong_token = teacher.post_form("/sign-out", &[("_csrf", "guessed")]).await;
+    assert_eq!(wrong_token.status, StatusCode::FORBIDDEN);
+    // Still signed in after all that.
+    assert_eq!(teacher.get("/").await.status, StatusCode::OK);
+    stack.platform.stop().await;
+}

@@ -1,0 +1,112 @@
+//! The whole of Waymark running in-process on port 0 over a private NATS, with a trust set
+//! up: two schools, their people, and a second trust that must stay invisible.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use waymark_domain::directory::Role;
+use waymark_domain::{SchoolId, StaffId, TrustId};
+use waymark_gateway::bootstrap::Bootstrap;
+use waymark_runtime::SystemClock;
+use waymark_testkit::NatsServer;
+use waymark_testkit::services::TestPlatform;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Person {
+    pub id: StaffId,
+    pub email: String,
+    pub name: String,
+}
+
+pub struct Seed {
+    pub trust: TrustId,
+    pub hillside: SchoolId,
+    pub riverside: SchoolId,
+    /// Head teacher of Hillside; line manages the teachers there.
+    pub head: Person,
+    /// A class teacher at Hillside, line managed by the head.
+    pub teacher: Person,
+    /// Another class teacher at Hillside.
+    pub colleague: Person,
+    /// A class teacher at Riverside.
+    pub riverside_teacher: Person,
+    /// Director of education: a trust role.
+    pub director: Person,
+    /// The trust's administrator.
+    pub admin: Person,
+    /// Someone in another trust altogether.
+    pub outsider: Person,
+    pub other_trust: TrustId,
+}
+
+pub struct Stack {
+    pub platform: TestPlatform,
+    pub base: String,
+    pub seed: Seed,
+    pub bootstrap: Bootstrap,
+    _nats: NatsServer,
+}
+
+async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let nats = NatsServer::start().await;
+        let (scheduling, scheduling_url) = listener().await;
+        let (reviews, reviews_url) = listener().await;
+        let (actions, actions_url) = listener().await;
+        let (notifications, notifications_url) = listener().await;
+        let (gateway, gateway_url) = listener().await;
+        let mut platform = TestPlatform::start_configured(
+            Some(nats.url()),
+            Arc::new(SystemClock),
+            &[
+                ("scheduling.url", scheduling_url.as_str()),
+                ("review_dialogue.url", reviews_url.as_str()),
+                ("action_tracking.url", actions_url.as_str()),
+                ("notifications.url", notifications_url.as_str()),
+                ("gateway.url", gateway_url.as_str()),
+            ],
+        )
+        .await;
+        platform.serve_on(scheduling, waymark_scheduling::run);
+        platform.serve_on(reviews, waymark_review_dialogue::run);
+        platform.serve_on(actions, waymark_action_tracking::run);
+        platform.serve_on(notifications, waymark_notifications::run);
+        platform.serve_on(gateway, waymark_gateway::run);
+        let bootstrap = Bootstrap::new(platform.platform.clone()).await.unwrap();
+        let seed = seed(&bootstrap).await;
+        Self { platform, base: gateway_url, seed, bootstrap, _nats: nats }
+    }
+}
+
+async fn person(b: &Bootstrap, trust: TrustId, name: &str, roles: &[(Option<SchoolId>, Role)]) -> Person {
+    let email = format!("{}.{}@example.org", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
+    let id = b.add_person(trust, name, &email, roles).await.unwrap();
+    b.set_password(trust, id, PASSWORD).await.unwrap();
+    Person { id, email, name: name.to_owned() }
+}
+
+async fn seed(b: &Bootstrap) -> Seed {
+    let trust = b.create_trust("Northern Lights Learning Trust").await.unwrap();
+    let hillside = b.add_school(trust, "Hillside Primary").await.unwrap();
+    let riverside = b.add_school(trust, "Riverside Primary").await.unwrap();
+    let head = person(b, trust, "Helen Head", &[(Some(hillside), Role::HeadTeacher)]).await;
+    let teacher = person(b, trust, "Tom Teacher", &[(Some(hillside), Role::ClassTeacher)]).await;
+    let colleague = person(b, trust, "Cara Colleague", &[(Some(hillside), Role::ClassTeacher)]).await;
+    let riverside_teacher = person(b, trust, "Rory Rivers", &[(Some(riverside), Role::ClassTeacher)]).await;
+    let director = person(b, trust, "Dana Director", &[(None, Role::TrustLeader)]).await;
+    let admin = person(b, trust, "Alex Admin", &[(None, Role::TrustAdmin)]).await;
+    b.set_line_manager(trust, teacher.id, head.id).await.unwrap();
+    b.set_line_manager(trust, colleague.id, head.id).await.unwrap();
+    b.set_line_manager(trust, head.id, director.id).await.unwrap();
+    let other_trust = b.create_trust("Elsewhere Trust").await.unwrap();
+    let elsewhere = b.add_school(other_trust, "Elsewhere Academy").await.unwrap();
+    let outsider = person(b, other_trust, "Olly Outsider", &[(Some(elsewhere), Role::HeadTeacher)]).await;
+    Seed { trust, hillside, riverside, head, teacher, colleague, riverside_teacher, director, admin, outsider, other_trust }
+}
