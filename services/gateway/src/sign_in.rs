@@ -32,8 +32,9 @@ struct SignInPage {
     providers: Vec<sso::ProviderButton>,
 }
 
-pub async fn page(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
-    Ok(SignInPage { error: None, email: String::new(), providers: sso::buttons(&state, None).await? })
+pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> {
+    let page = SignInPage { error: None, email: String::new(), providers: sso::buttons(&state, None).await? };
+    Ok(([(header::CONTENT_SECURITY_POLICY, sso::sign_in_policy(&state, None).await?)], page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -62,8 +63,10 @@ pub async fn submit(State(state): State<AppState>, Form(form): Form<SignInForm>)
     let email = form.email.trim().to_lowercase();
     let key = format!("email:{email}");
     let providers = sso::buttons(&state, None).await?;
+    let policy = sso::sign_in_policy(&state, None).await?;
     let refuse = |message: &str, status| {
-        (status, SignInPage { error: Some(message.to_owned()), email: form.email.clone(), providers: providers.clone() }).into_response()
+        let page = SignInPage { error: Some(message.to_owned()), email: form.email.clone(), providers: providers.clone() };
+        (status, [(header::CONTENT_SECURITY_POLICY, policy.clone())], page).into_response()
     };
     if too_many_failures(&state, &key).await? {
         return Ok(refuse("Too many attempts. Wait 15 minutes and try again.", StatusCode::TOO_MANY_REQUESTS));
@@ -169,11 +172,12 @@ pub async fn invitation(state: &AppState, token: &str) -> Result<(TrustId, Staff
     Ok((TrustId::from_uuid(row.trust_id), StaffId::from_uuid(row.staff_id)))
 }
 
-pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<impl IntoResponse, PageError> {
+pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, PageError> {
     let (trust, staff) = invitation(&state, &token).await?;
     let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
     let providers = sso::buttons(&state, Some((trust, &token))).await?;
-    Ok(InvitationPage { token, name, error: None, providers })
+    let page = InvitationPage { token, name, error: None, providers };
+    Ok(([(header::CONTENT_SECURITY_POLICY, sso::sign_in_policy(&state, Some(trust)).await?)], page).into_response())
 }
 
 #[derive(Deserialize)]

@@ -59,6 +59,33 @@ pub async fn buttons(state: &AppState, invitation: Option<(TrustId, &str)>) -> R
         .collect())
 }
 
+/// The sign-in pages' policy: ours, plus `form-action` for the providers their buttons go to
+/// (browsers apply `form-action` to where a form's answer redirects).
+pub async fn sign_in_policy(state: &AppState, trust: Option<TrustId>) -> Result<axum::http::HeaderValue, PageError> {
+    let issuers = sqlx::query_scalar!(
+        "SELECT DISTINCT issuer FROM gateway.sso_providers WHERE ($1::uuid IS NULL OR trust_id = $1)",
+        trust.map(TrustId::into_uuid)
+    )
+    .fetch_all(&state.platform.pool)
+    .await?;
+    let mut origins: Vec<String> = issuers.iter().filter_map(|issuer| origin_of(issuer)).collect();
+    origins.sort();
+    origins.dedup();
+    let policy = crate::CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {}", origins.join(" ")));
+    axum::http::HeaderValue::from_str(policy.trim()).map_err(|_| PageError::bad_request("an identity provider's address is not usable"))
+}
+
+/// `https://login.example.com` from `https://login.example.com/tenant/v2.0`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split('/').next()?;
+    // Only characters a host and port can have: nothing that could break out of the policy.
+    host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')).then(|| format!("{scheme}://{host}"))
+}
+
 struct Provider {
     issuer: String,
     client_id: String,
@@ -114,6 +141,17 @@ async fn client(state: &AppState, provider: &Provider, http: &openidconnect::req
         Some(ClientSecret::new(provider.client_secret.clone())),
     )
     .set_redirect_uri(redirect))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origins_come_from_issuers_and_nothing_else_gets_in() {
+        assert_eq!(super::origin_of("https://login.example.com/tenant/v2.0").as_deref(), Some("https://login.example.com"));
+        assert_eq!(super::origin_of("http://127.0.0.1:9400").as_deref(), Some("http://127.0.0.1:9400"));
+        assert_eq!(super::origin_of("https://a.example; script-src *"), None);
+        assert_eq!(super::origin_of("javascript:alert(1)"), None);
+    }
 }
 
 #[derive(Deserialize)]

@@ -206,12 +206,12 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
     let live = |kind: &str| -> Vec<Choice> {
         catalogue.items.iter().filter(|i| i.kind == kind && !i.retired).map(|i| Choice { value: i.id.clone(), label: i.label.clone() }).collect()
     };
-    let look_fors = live("look-for");
+    let look_fors = live("look_for");
     // The draft being written: what was just posted, else the autosaved copy, else the
     // current record.
     let saved = if posted.is_none() && is_reviewer { autosave::load(state, viewer, &autosave_key(id)).await? } else { None };
     let saved_note = if saved.is_some() { "Your unsent changes to the draft were kept.".to_owned() } else { String::new() };
-    let draft_source = posted.clone().or(saved);
+    let draft_source = posted.or(saved);
     let record = record_rows(&review);
     let steps = step_rows(&review, &people);
     let (draft_rows, draft_steps) = match &draft_source {
@@ -253,7 +253,7 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
                 note: e.note.clone(),
             })
             .collect(),
-        sources: live("evidence source"),
+        sources: live("source"),
         look_fors,
         record,
         steps,
@@ -271,7 +271,7 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         saved_note,
         command_id: new_command_id(),
         error,
-        posted: posted.unwrap_or_default(),
+        posted: draft_source.unwrap_or_default(),
         compare_href,
         dialogue_held_on: long_date(&review.dialogue_held_on),
         review,
@@ -388,7 +388,7 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
             let look_fors: Vec<rd::LookForEntry> = catalogue
                 .items
                 .iter()
-                .filter(|i| i.kind == "look-for")
+                .filter(|i| i.kind == "look_for")
                 .filter_map(|i| {
                     let comment = fields.trimmed(&format!("lf.{}.comment", i.id));
                     let exemplary = fields.checked(&format!("lf.{}.exemplary", i.id));

@@ -1,6 +1,9 @@
-//! The gateway's tests, against the whole of Waymark running for real.
+//! The gateway's tests, against the whole of Waymark running for real, in a real browser
+//! where a person would use one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod http;
+mod journeys;
 mod sign_in;
 mod stack;
