@@ -170,10 +170,6 @@ impl Viewer {
         school.parse().is_ok_and(|school| self.sees_school(school))
     }
 
-    pub fn leads_id(&self, school: &str) -> bool {
-        school.parse().is_ok_and(|school| self.leads(school))
-    }
-
     pub fn people_i_manage(&self) -> Vec<StaffId> {
         self.directory
             .staff

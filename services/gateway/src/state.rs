@@ -82,6 +82,11 @@ impl Clients {
 }
 
 impl AppState {
+    /// The trust's directory as it is now (after the viewer's own changes).
+    pub async fn directory_of(&self, trust: waymark_domain::TrustId) -> Result<waymark_domain::directory::DirectoryState, sqlx::Error> {
+        crate::directory::load(&self.platform.pool, trust).await
+    }
+
     /// Clients acting as the viewer, one correlation id for everything this request does.
     pub fn clients(&self, viewer: &Viewer) -> Clients {
         self.clients_for(viewer.caller())

@@ -46,15 +46,6 @@ impl Fields {
         }
     }
 
-    /// The command id for the `n`th of several commands one form sends.
-    pub fn step_id(&self, n: &str) -> String {
-        let base = Uuid::parse_str(self.get("command_id")).unwrap_or_else(|_| Uuid::now_v7());
-        Uuid::new_v5(&base, n.as_bytes()).to_string()
-    }
-
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        Self(pairs)
-    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
@@ -124,8 +115,8 @@ pub fn new_command_id() -> String {
 }
 
 /// A refused command's message, to show on the form again; faults and 404s stay errors.
-pub fn refusal(status: tonic::Status) -> Result<String, PageError> {
-    match PageError::from(status) {
+pub fn refusal(error: impl Into<PageError>) -> Result<String, PageError> {
+    match error.into() {
         PageError::Status(code, message) if code.is_client_error() && code != axum::http::StatusCode::NOT_FOUND => Ok(message),
         other => Err(other),
     }
@@ -191,11 +182,6 @@ pub fn long_date(value: &str) -> String {
     }
 }
 
-/// "Tue 3 Mar" for agendas.
-pub fn short_date(date: NaiveDate) -> String {
-    date.format("%a %-d %b").to_string()
-}
-
 /// A status as words and the tag's colour class; the word always shows.
 pub fn status_tag(status: &str) -> (&'static str, &'static str) {
     match status {
@@ -255,12 +241,10 @@ mod tests {
     }
 
     #[test]
-    fn repeated_command_ids_are_kept_and_steps_are_stable() {
+    fn repeated_command_ids_are_kept() {
         let id = Uuid::now_v7().to_string();
         let fields = Fields(vec![("command_id".into(), id.clone())]);
         assert_eq!(fields.command_id(), id);
-        assert_eq!(fields.step_id("a"), fields.step_id("a"));
-        assert_ne!(fields.step_id("a"), fields.step_id("b"));
         assert_ne!(Fields::default().command_id(), Fields::default().command_id());
     }
 }

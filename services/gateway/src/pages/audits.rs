@@ -1,0 +1,476 @@
+//! Self-evaluation audits: a task list of the framework's statements, each rated red, amber
+//! or green (always with the word), with notes and evidence; strengths and weaknesses (a
+//! weakness can become an agreed action); a school's trend; and the trust's heat-map.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use waymark_domain::SchoolId;
+use waymark_proto::review_dialogue::v1 as rd;
+
+use crate::directory::names;
+use crate::error::PageError;
+use crate::pages::actions::{Person, staff_of};
+use crate::session::Viewer;
+use crate::state::AppState;
+use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today};
+
+/// A rating shown as a tag: the trust's word for it (default "Red", "Amber", "Green") and
+/// its colour; the word is always there, colour is never alone.
+pub struct Rag {
+    pub label: String,
+    pub class: &'static str,
+}
+
+pub fn rag(rating: &str, labels: Option<&rd::RagLabels>) -> Rag {
+    let named = |custom: Option<&String>, default: &str| custom.filter(|c| !c.trim().is_empty()).cloned().unwrap_or_else(|| default.to_owned());
+    match rating {
+        "red" => Rag { label: named(labels.map(|l| &l.red), "Red"), class: "tag--red rag" },
+        "amber" => Rag { label: named(labels.map(|l| &l.amber), "Amber"), class: "tag--amber rag" },
+        "green" => Rag { label: named(labels.map(|l| &l.green), "Green"), class: "tag--green rag" },
+        _ => Rag { label: "Not rated".to_owned(), class: "tag--grey rag" },
+    }
+}
+
+fn may_see(viewer: &Viewer, audit: &rd::AuditRecord) -> bool {
+    let mut people: Vec<&str> = audit.participant_ids.iter().map(String::as_str).collect();
+    people.push(&audit.lead_id);
+    viewer.may_see_record(&audit.school_id, &people)
+}
+
+async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::AuditRecord, PageError> {
+    let audit = state.clients(viewer).audits().get_audit(rd::GetAuditRequest { audit_id: id.to_owned() }).await?.into_inner();
+    if may_see(viewer, &audit) { Ok(audit) } else { Err(PageError::not_found()) }
+}
+
+pub struct Row {
+    pub id: String,
+    pub title: String,
+    pub school: String,
+    pub started: String,
+    pub tag: Tag,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audits.html")]
+pub struct ListPage {
+    nav: Nav,
+    rows: Vec<Row>,
+    trends: Vec<Choice>,
+    heat_map: bool,
+}
+
+pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
+    let audits = state.clients(&viewer).audits().list_audits(rd::ListAuditsRequest::default()).await?.into_inner().audits;
+    let rows = audits
+        .into_iter()
+        .filter(|a| may_see(&viewer, a))
+        .map(|a| Row {
+            tag: tag(if a.status == "finalised" { "finalised" } else { "in_progress" }),
+            title: if a.department.is_empty() { a.title.clone() } else { format!("{} ({})", a.title, a.department) },
+            school: crate::web::school_name(&viewer, &a.school_id),
+            started: long_date(&a.started_on),
+            id: a.audit_id,
+        })
+        .collect();
+    let trends = viewer
+        .schools()
+        .into_iter()
+        .filter(|s| viewer.leads(*s))
+        .map(|s| Choice { value: s.to_string(), label: crate::web::school_name(&viewer, &s.to_string()) })
+        .collect();
+    Ok(ListPage { nav: Nav::new(&state, &viewer, "audits").await, rows, trends, heat_map: viewer.is_trust_leader() || viewer.is_trust_admin() })
+}
+
+pub struct SchoolStaff {
+    pub id: String,
+    pub name: String,
+    pub people: Vec<Person>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit_new.html")]
+pub struct NewPage {
+    nav: Nav,
+    schools: Vec<SchoolStaff>,
+    frameworks: Vec<Choice>,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let frameworks = state.clients(viewer).audits().list_frameworks(rd::ListFrameworksRequest {}).await?.into_inner().frameworks;
+    let schools = viewer
+        .schools()
+        .into_iter()
+        .filter(|s| viewer.leads(*s))
+        .map(|s| SchoolStaff {
+            id: s.to_string(),
+            name: crate::web::school_name(viewer, &s.to_string()),
+            people: staff_of(viewer, &people, s).into_iter().filter(|p| p.id != viewer.staff.to_string()).collect(),
+        })
+        .collect();
+    Ok(NewPage {
+        nav: Nav::new(state, viewer, "audits").await,
+        schools,
+        frameworks: frameworks
+            .into_iter()
+            .map(|f| Choice { label: f.content.map(|c| c.name).unwrap_or_default(), value: f.framework_id })
+            .collect(),
+        command_id: posted.command_id(),
+        error,
+        posted,
+    })
+}
+
+pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
+    new_page(&state, &viewer, None, Fields::default()).await
+}
+
+/// A leader starts an audit of a school they lead, as its lead, with the people chosen.
+pub async fn start(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
+    let school: Option<SchoolId> = fields.get("school_id").parse().ok().filter(|s| viewer.leads(*s));
+    let Some(school) = school else {
+        return Ok(refused_page(new_page(&state, &viewer, Some("Choose a school you lead.".into()), fields).await?));
+    };
+    let participants: Vec<String> = fields
+        .all("participant_ids")
+        .into_iter()
+        .filter(|p| p.parse().ok().and_then(|id| viewer.directory.staff.get(&id)).is_some_and(|r| r.grants.iter().any(|g| g.school == Some(school))))
+        .collect();
+    let request = rd::StartAuditRequest {
+        command_id: fields.command_id(),
+        school_id: school.to_string(),
+        department: fields.trimmed("department"),
+        title: fields.trimmed("title"),
+        framework_id: fields.trimmed("framework_id"),
+        lead_id: viewer.staff.to_string(),
+        participant_ids: participants,
+        started_on: today(&state).to_string(),
+    };
+    match state.clients(&viewer).audits().start_audit(request).await {
+        Ok(reply) => Ok(see(format!("/audits/{}", reply.into_inner().id))),
+        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+    }
+}
+
+pub struct Task {
+    pub id: String,
+    pub text: String,
+    pub tag: Rag,
+    pub rated: bool,
+    pub mine: bool,
+}
+
+pub struct Section {
+    pub title: String,
+    pub tasks: Vec<Task>,
+}
+
+pub struct WeaknessRow {
+    pub text: String,
+    pub action: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit.html")]
+pub struct DetailPage {
+    nav: Nav,
+    audit: rd::AuditRecord,
+    school: String,
+    lead: String,
+    participants: String,
+    sections: Vec<Section>,
+    rated: usize,
+    total: usize,
+    strengths: Vec<String>,
+    weaknesses: Vec<WeaknessRow>,
+    statements: Vec<Choice>,
+    owners: Vec<Person>,
+    is_lead: bool,
+    is_participant: bool,
+    finalised: bool,
+    trend_href: String,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+    let audit = load(state, viewer, id).await?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let me = viewer.staff.to_string();
+    let framework = audit.framework.clone().unwrap_or_default();
+    let labels = framework.labels.as_ref();
+    let sections: Vec<Section> = framework
+        .sections
+        .iter()
+        .map(|section| Section {
+            title: section.title.clone(),
+            tasks: section
+                .statements
+                .iter()
+                .map(|statement| {
+                    let result = audit.statements.iter().find(|s| s.statement_id == statement.id);
+                    let combined = result.map(|r| r.combined.as_str()).unwrap_or_default();
+                    Task {
+                        id: statement.id.clone(),
+                        text: statement.text.clone(),
+                        rated: !combined.is_empty(),
+                        tag: rag(combined, labels),
+                        mine: result.is_some_and(|r| r.ratings.iter().any(|p| p.by == me)),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let total = sections.iter().map(|s| s.tasks.len()).sum();
+    let rated = sections.iter().flat_map(|s| &s.tasks).filter(|t| t.rated).count();
+    let school: SchoolId = audit.school_id.parse().map_err(|_| PageError::not_found())?;
+    Ok(DetailPage {
+        nav: Nav::new(state, viewer, "audits").await,
+        school: crate::web::school_name(viewer, &audit.school_id),
+        lead: people.of(&audit.lead_id),
+        participants: audit.participant_ids.iter().map(|p| people.of(p)).collect::<Vec<_>>().join(", "),
+        rated,
+        total,
+        strengths: audit.strengths.iter().map(|s| s.text.clone()).collect(),
+        weaknesses: audit
+            .weaknesses
+            .iter()
+            .map(|w| WeaknessRow {
+                text: w.text.clone(),
+                action: w.action.as_ref().map(|a| format!("{} — {}, by {}", a.description, people.of(&a.owner_id), long_date(&a.due_date))).unwrap_or_default(),
+            })
+            .collect(),
+        statements: sections.iter().flat_map(|s| &s.tasks).map(|t| Choice { value: t.id.clone(), label: t.text.clone() }).collect(),
+        sections,
+        owners: staff_of(viewer, &people, school),
+        is_lead: audit.lead_id == me,
+        is_participant: audit.lead_id == me || audit.participant_ids.contains(&me),
+        finalised: audit.status == "finalised",
+        trend_href: format!("/audits/trend?school={}&framework={}", audit.school_id, audit.framework_id),
+        audit,
+        command_id: new_command_id(),
+        error,
+        posted,
+    })
+}
+
+pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+    show(&state, &viewer, &id, None, Fields::default()).await
+}
+
+pub struct OtherRating {
+    pub who: String,
+    pub tag: Rag,
+    pub note: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit_statement.html")]
+pub struct StatementPage {
+    nav: Nav,
+    audit_id: String,
+    audit_title: String,
+    statement_id: String,
+    text: String,
+    rubric: Vec<rd::RubricLevel>,
+    labels: rd::RagLabels,
+    ratings: Vec<OtherRating>,
+    mine: String,
+    note: String,
+    source: String,
+    can_rate: bool,
+    command_id: String,
+    error: Option<String>,
+}
+
+async fn statement_page(state: &AppState, viewer: &Viewer, id: &str, statement: &str, error: Option<String>, posted: Option<Fields>) -> Result<StatementPage, PageError> {
+    let audit = load(state, viewer, id).await?;
+    let framework = audit.framework.clone().unwrap_or_default();
+    let text = framework.sections.iter().flat_map(|s| &s.statements).find(|s| s.id == statement).map(|s| s.text.clone()).ok_or_else(PageError::not_found)?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let me = viewer.staff.to_string();
+    let result = audit.statements.iter().find(|s| s.statement_id == statement);
+    let labels = framework.labels.clone().unwrap_or_else(|| rd::RagLabels { red: "Red".into(), amber: "Amber".into(), green: "Green".into() });
+    let my = result.and_then(|r| r.ratings.iter().find(|p| p.by == me));
+    let (mine, note, source) = match &posted {
+        Some(fields) => (fields.trimmed("rating"), fields.get("note").to_owned(), fields.get("source").to_owned()),
+        None => (
+            my.map(|p| p.rating.clone()).unwrap_or_default(),
+            my.map(|p| p.note.clone()).unwrap_or_default(),
+            my.and_then(|p| p.evidence.iter().find(|e| e.kind == "source").map(|e| e.r#ref.clone())).unwrap_or_default(),
+        ),
+    };
+    Ok(StatementPage {
+        nav: Nav::new(state, viewer, "audits").await,
+        audit_id: audit.audit_id.clone(),
+        audit_title: audit.title.clone(),
+        statement_id: statement.to_owned(),
+        text,
+        rubric: framework.rubric.clone(),
+        ratings: result
+            .map(|r| r.ratings.iter().filter(|p| p.by != me).map(|p| OtherRating { who: people.of(&p.by), tag: rag(&p.rating, Some(&labels)), note: p.note.clone() }).collect())
+            .unwrap_or_default(),
+        labels,
+        mine,
+        note,
+        source,
+        can_rate: audit.status != "finalised" && (audit.lead_id == me || audit.participant_ids.contains(&me)),
+        command_id: new_command_id(),
+        error,
+    })
+}
+
+pub async fn statement(State(state): State<AppState>, viewer: Viewer, Path((id, statement)): Path<(String, String)>) -> Result<StatementPage, PageError> {
+    statement_page(&state, &viewer, &id, &statement, None, None).await
+}
+
+pub async fn rate(State(state): State<AppState>, viewer: Viewer, Path((id, statement)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+    load(&state, &viewer, &id).await?;
+    let source = fields.trimmed("source");
+    let evidence = if source.is_empty() { vec![] } else { vec![rd::EvidenceLink { kind: "source".into(), r#ref: source }] };
+    let request = rd::RateStatementRequest {
+        command_id: fields.command_id(),
+        audit_id: id.clone(),
+        statement_id: statement.clone(),
+        rating: fields.trimmed("rating"),
+        note: fields.trimmed("note"),
+        evidence,
+    };
+    match state.clients(&viewer).audits().rate_statement(request).await {
+        Ok(_) => Ok(see(format!("/audits/{id}"))),
+        Err(status) => Ok(refused_page(statement_page(&state, &viewer, &id, &statement, Some(refusal(status)?), Some(fields)).await?)),
+    }
+}
+
+pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+    load(&state, &viewer, &id).await?;
+    let mut client = state.clients(&viewer).audits();
+    let command_id = fields.command_id();
+    let result = match verb.as_str() {
+        "strength" => {
+            client.add_strength(rd::AddStrengthRequest { command_id, audit_id: id.clone(), text: fields.trimmed("text"), statement_id: fields.trimmed("statement_id") }).await
+        }
+        "weakness" => {
+            let description = fields.trimmed("action_description");
+            let action = (!description.is_empty()).then(|| rd::NextStepMessage {
+                description,
+                owner_id: fields.trimmed("action_owner"),
+                due_date: fields.trimmed("action_due"),
+                success_criteria: fields.trimmed("action_criteria"),
+            });
+            client
+                .add_weakness(rd::AddWeaknessRequest { command_id, audit_id: id.clone(), text: fields.trimmed("text"), statement_id: fields.trimmed("statement_id"), action })
+                .await
+        }
+        "finalise" => client.finalise_audit(rd::FinaliseAuditRequest { command_id, audit_id: id.clone(), on: today(&state).to_string() }).await,
+        _ => return Err(PageError::not_found()),
+    };
+    match result {
+        Ok(_) => Ok(see(format!("/audits/{id}"))),
+        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TrendQuery {
+    school: String,
+    #[serde(default)]
+    framework: String,
+}
+
+pub struct TrendRow {
+    pub text: String,
+    pub ratings: Vec<Rag>,
+    pub moved: bool,
+    pub stayed_red: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit_trend.html")]
+pub struct TrendPage {
+    nav: Nav,
+    school: String,
+    audits: Vec<(String, String)>,
+    rows: Vec<TrendRow>,
+}
+
+/// A school's finalised audits over time: which statements moved, which stayed red.
+pub async fn trend(State(state): State<AppState>, viewer: Viewer, Query(query): Query<TrendQuery>) -> Result<TrendPage, PageError> {
+    let school: SchoolId = query.school.parse().map_err(|_| PageError::not_found())?;
+    if !viewer.leads(school) {
+        return Err(PageError::not_found());
+    }
+    let trend = state
+        .clients(&viewer)
+        .audits()
+        .audit_trend(rd::AuditTrendRequest { school_id: school.to_string(), framework_id: query.framework.clone() })
+        .await?
+        .into_inner();
+    let labels = trend.labels.as_ref();
+    Ok(TrendPage {
+        nav: Nav::new(&state, &viewer, "audits").await,
+        school: crate::web::school_name(&viewer, &school.to_string()),
+        audits: trend.audits.iter().map(|a| (format!("/audits/{}", a.audit_id), long_date(&a.finalised_on))).collect(),
+        rows: trend
+            .statements
+            .iter()
+            .map(|s| TrendRow { text: s.text.clone(), ratings: s.ratings.iter().map(|r| rag(r, labels)).collect(), moved: s.moved, stayed_red: s.stayed_red })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HeatMapQuery {
+    #[serde(default)]
+    framework: String,
+}
+
+pub struct HeatRow {
+    pub school: String,
+    pub href: String,
+    pub finalised: String,
+    pub ratings: Vec<Rag>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/audit_heat_map.html")]
+pub struct HeatMapPage {
+    nav: Nav,
+    statements: Vec<(usize, String)>,
+    rows: Vec<HeatRow>,
+}
+
+/// The trust's latest finalised audit per school, statement by statement: schools, never people.
+pub async fn heat_map(State(state): State<AppState>, viewer: Viewer, Query(query): Query<HeatMapQuery>) -> Result<HeatMapPage, PageError> {
+    if !(viewer.is_trust_leader() || viewer.is_trust_admin()) {
+        return Err(PageError::not_found());
+    }
+    let map = state.clients(&viewer).audits().heat_map(rd::HeatMapRequest { framework_id: query.framework }).await?.into_inner();
+    let labels = map.labels.as_ref();
+    Ok(HeatMapPage {
+        nav: Nav::new(&state, &viewer, "audits").await,
+        statements: map.statements.iter().enumerate().map(|(n, s)| (n + 1, s.text.clone())).collect(),
+        rows: map
+            .schools
+            .iter()
+            .map(|row| HeatRow {
+                school: crate::web::school_name(&viewer, &row.school_id),
+                href: format!("/audits/{}", row.audit_id),
+                finalised: long_date(&row.finalised_on),
+                ratings: row.ratings.iter().map(|r| rag(r, labels)).collect(),
+            })
+            .collect(),
+    })
+}
