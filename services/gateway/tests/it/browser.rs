@@ -178,7 +178,8 @@ impl Browser {
 
     /// Follows a link (by its text) and checks the page.
     pub async fn follow(&mut self, text: &str) {
-        let link = self.client.find(Locator::LinkText(text)).await.unwrap_or_else(|_| panic!("no link “{text}”"));
+        let xpath = format!("//a[contains(normalize-space(), \"{text}\")]");
+        let link = self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no link “{text}”"));
         link.click().await.unwrap();
         self.settle().await;
         self.check().await;

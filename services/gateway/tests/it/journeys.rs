@@ -76,3 +76,111 @@ async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
     browser.close().await;
     stack.platform.stop().await;
 }
+
+/// Reads an input's current value.
+async fn value_of(browser: &Browser, css: &str) -> String {
+    browser.client.find(Locator::Css(css)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_to_done() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut browser = Browser::start(&stack.base, "progress_meeting").await;
+    let teacher = seed.teacher.id.to_string();
+
+    // Autumn: the first meeting agrees two actions.
+    browser.sign_in(&seed.head.email, PASSWORD).await;
+    browser.visit("/meetings").await;
+    browser.follow("Schedule a progress meeting").await;
+    browser.choose("#teacher_id", &teacher).await;
+    browser.fill("#class_group", "5T").await;
+    browser.fill("#assessment_point", "Autumn assessment").await;
+    browser.set_date("#date", &day(-20)).await;
+    browser.press("Schedule the meeting").await;
+    browser.press("Start the meeting").await;
+    assert!(browser.text().await.contains("There were no actions from a previous meeting."));
+    browser.fill("#a0d", "Guided reading groups for the lowest 20%").await;
+    browser.set_date("#a0due", &day(10)).await;
+    browser.fill("#a1d", "=HYPERLINK(\"x\") phonics catch-up").await;
+    browser.set_date("#a1due", &day(5)).await;
+    browser.press("Agree these actions and close the meeting").await;
+    assert!(browser.text().await.contains("Closed"));
+    let school = seed.hillside.to_string();
+    browser.wait_for_text(&format!("/actions?school={school}"), "Guided reading groups for the lowest 20%").await;
+    browser.sign_out().await;
+
+    // The teacher completes one action, with its impact, and sees the whole trail.
+    browser.sign_in(&seed.teacher.email, PASSWORD).await;
+    browser.follow("phonics catch-up").await;
+    browser.fill("#impact", "Five of six pupils now decode at the expected level.").await;
+    browser.press("Mark as done").await;
+    let page = browser.text().await;
+    assert!(page.contains("Done") && page.contains("Five of six pupils now decode"), "{page}");
+    let trail = browser.client.find_all(Locator::Css("#audit-trail + table tbody tr")).await.unwrap();
+    assert!(trail.len() >= 2, "the audit trail has the agreement and the completion");
+    let trail_text = browser.client.find(Locator::Css("#audit-trail + table")).await.unwrap().text().await.unwrap();
+    assert!(trail_text.contains("Tom Teacher"), "{trail_text}");
+    browser.sign_out().await;
+
+    // Spring: the next meeting opens with the autumn action still open, before anything else.
+    browser.sign_in(&seed.head.email, PASSWORD).await;
+    browser.visit("/meetings/new").await;
+    browser.choose("#teacher_id", &teacher).await;
+    browser.fill("#class_group", "5T").await;
+    browser.fill("#assessment_point", "Spring assessment").await;
+    browser.set_date("#date", &day(0)).await;
+    browser.press("Schedule the meeting").await;
+    browser.press("Start the meeting").await;
+    let page = browser.text().await;
+    let previous = page.find("Guided reading groups for the lowest 20%").expect("the autumn action is shown");
+    let analysis = page.find("’s analysis").unwrap();
+    assert!(previous < analysis, "the previous actions come first");
+    assert!(!page.contains("phonics catch-up"), "an action already done is not brought back");
+    browser.tick("#o-0-cf").await;
+    browser.fill("#o-0-text", "Extend to the middle groups").await;
+    browser.set_date("#o-0-due", &day(40)).await;
+    browser.press("Record the outcome").await;
+    assert!(browser.text().await.contains("Carried forward"));
+    browser.press("Agree these actions and close the meeting").await;
+    browser.sign_out().await;
+
+    // The teacher's exports: CSV safe for spreadsheets, and a calendar feed.
+    browser.sign_in(&seed.teacher.email, PASSWORD).await;
+    let mut http = crate::http::Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let csv = http.get("/actions.csv?status=all").await;
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(csv.bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 with a byte-order mark");
+    assert!(csv.body.contains("'=HYPERLINK"), "formulas are defused: {}", csv.body);
+    assert!(csv.body.contains("Guided reading groups"));
+
+    browser.visit("/calendar/feed").await;
+    browser.press("Make my calendar address").await;
+    let feed = value_of(&browser, "#feed-url").await;
+    let outsider = reqwest::Client::new();
+    let ics = outsider.get(&feed).send().await.unwrap();
+    assert_eq!(ics.status(), reqwest::StatusCode::OK);
+    assert!(ics.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let ics = ics.text().await.unwrap();
+    assert!(ics.contains("BEGIN:VEVENT") && ics.contains("DTSTART;VALUE=DATE:"), "{ics}");
+    assert!(ics.contains("Carried forward") || ics.contains("Guided reading"), "{ics}");
+    let uids: Vec<&str> = ics.lines().filter(|l| l.starts_with("UID:")).collect();
+    let again = outsider.get(&feed).send().await.unwrap().text().await.unwrap();
+    let uids_again: Vec<&str> = again.lines().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids, uids_again, "event ids are stable");
+
+    // A new address revokes the old one; turning the feed off revokes it all.
+    browser.press("Make a new address (the old one stops working)").await;
+    let replaced = value_of(&browser, "#feed-url").await;
+    assert_eq!(outsider.get(&feed).send().await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(outsider.get(&replaced).send().await.unwrap().status(), reqwest::StatusCode::OK);
+    browser.press("Turn my calendar feed off").await;
+    assert_eq!(outsider.get(&replaced).send().await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
+
+    browser.visit("/calendar").await;
+    browser.visit("/calendar?view=term").await;
+    browser.visit("/inbox").await;
+    browser.visit("/preferences").await;
+    browser.close().await;
+    stack.platform.stop().await;
+}
