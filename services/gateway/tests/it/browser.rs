@@ -176,6 +176,13 @@ impl Browser {
         self.check().await;
     }
 
+    /// Clicks a button without checking the page it leads to (someone else's page).
+    pub async fn press_only(&self, label: &str) {
+        let xpath = format!("//button[normalize-space()=\"{label}\"]");
+        self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button “{label}”")).click().await.unwrap();
+        self.settle().await;
+    }
+
     /// Follows a link (by its text) and checks the page.
     pub async fn follow(&mut self, text: &str) {
         let xpath = format!("//a[contains(normalize-space(), \"{text}\")]");

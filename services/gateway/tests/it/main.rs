@@ -6,4 +6,5 @@ mod browser;
 mod http;
 mod journeys;
 mod sign_in;
+mod sso;
 mod stack;

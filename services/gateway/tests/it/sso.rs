@@ -1,0 +1,84 @@
+//! Signing in with OpenID Connect, against a real (local) identity provider.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use tokio::process::{Child, Command};
+use waymark_domain::directory::Role;
+
+use crate::browser::Browser;
+use crate::stack::Stack;
+
+/// PyPI's `oidc-provider-mock`, installed by the test command.
+struct Provider {
+    _process: Child,
+    issuer: String,
+}
+
+async fn provider() -> Provider {
+    let program = std::env::var("WAYMARK_OIDC_PROVIDER").unwrap_or_else(|_| "oidc-provider-mock".into());
+    let port = waymark_testkit::free_port();
+    let process = Command::new(&program)
+        .args(["--port", &port.to_string(), "--require-nonce", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {program} (pip install oidc-provider-mock): {error}"));
+    let issuer = format!("http://127.0.0.1:{port}");
+    let discovery = format!("{issuer}/.well-known/openid-configuration");
+    for _ in 0..100 {
+        if reqwest::get(&discovery).await.is_ok_and(|r| r.status().is_success()) {
+            return Provider { _process: process, issuer };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the OpenID provider did not start");
+}
+
+/// At the provider's page: sign in as `subject`.
+async fn authorise(browser: &Browser, subject: &str) {
+    let field = browser.client.wait().for_element(Locator::Css("input[name=sub]")).await.unwrap();
+    field.send_keys(subject).await.unwrap();
+    browser.press_only("Authorize").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_with_their_trusts_provider_matched_by_issuer_and_subject() {
+    let stack = Stack::start().await;
+    let provider = provider().await;
+    let seed = &stack.seed;
+    let b = &stack.bootstrap;
+    b.set_sso(seed.trust, "microsoft", &provider.issuer, "waymark", "client-secret", None).await.unwrap();
+    let sam = b.add_person(seed.trust, "Sam Single", "sam.single@example.org", &[(Some(seed.hillside), Role::ClassTeacher)]).await.unwrap();
+    let invitation = b.invite(seed.trust, sam).await.unwrap();
+
+    // The invitation links the provider's account to Sam.
+    let mut browser = Browser::start(&stack.base, "single_sign_on").await;
+    browser.visit(invitation.strip_prefix(&stack.base).unwrap()).await;
+    browser.press_only("Sign in with Microsoft").await;
+    authorise(&browser, "sam-at-the-provider").await;
+    browser.check().await;
+    assert!(browser.text().await.contains("Hello, Sam Single"), "{}", browser.text().await);
+    browser.sign_out().await;
+
+    // Next time the sign-in page's button is enough.
+    browser.press_only("Sign in with Microsoft").await;
+    authorise(&browser, "sam-at-the-provider").await;
+    browser.check().await;
+    assert!(browser.text().await.contains("Hello, Sam Single"));
+    browser.sign_out().await;
+
+    // Someone the provider knows but Waymark does not is turned away, whatever their e-mail.
+    browser.press_only("Sign in with Microsoft").await;
+    authorise(&browser, "sam.single@example.org").await;
+    browser.check().await;
+    assert!(browser.text().await.contains("not linked to Waymark"), "{}", browser.text().await);
+
+    // The invitation was used up.
+    let used = reqwest::get(&invitation).await.unwrap();
+    assert_eq!(used.status(), reqwest::StatusCode::NOT_FOUND);
+    browser.close().await;
+    stack.platform.stop().await;
+}
