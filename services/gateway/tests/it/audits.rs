@@ -1,0 +1,90 @@
+//! Self-evaluation in the browser: the audit's task list, a rating, a weakness that becomes
+//! an action, the school's trend and the trust's heat-map.
+
+use fantoccini::Locator;
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::http::Client;
+use crate::stack::{PASSWORD, Stack};
+
+/// The statements' pages linked from an audit's task list.
+async fn statement_paths(browser: &Browser) -> Vec<String> {
+    let mut paths = Vec::new();
+    for link in browser.client.find_all(Locator::Css("a[href*='/statements/']")).await.unwrap() {
+        paths.push(link.attr("href").await.unwrap().unwrap());
+    }
+    paths
+}
+
+async fn start_audit(browser: &mut Browser, title: &str, participant: &str) -> String {
+    browser.visit("/audits").await;
+    browser.follow("Start an audit").await;
+    browser.fill("#title", title).await;
+    browser.client.find(Locator::Css(&format!("input[name=participant_ids][value='{participant}']"))).await.unwrap().click().await.unwrap();
+    browser.press("Start the audit").await;
+    browser.path().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_heat_map() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut browser = Browser::start(&stack.base, "self_evaluation").await;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    browser.sign_in(&seed.head.email, PASSWORD).await;
+
+    let first = start_audit(&mut browser, "Autumn self-evaluation", &seed.teacher.id.to_string()).await;
+    let statements = statement_paths(&browser).await;
+    assert!(statements.len() >= 4, "the default framework has its statements");
+
+    // One statement in the browser, with the word beside the colour.
+    browser.visit(&statements[0]).await;
+    browser.tick("#rating-amber").await;
+    browser.fill("#note", "Tracking is in place but not used to plan interventions.").await;
+    browser.fill("#source", "Pupil tracker, autumn").await;
+    browser.press("Save my rating").await;
+    assert_eq!(browser.path().await, first);
+    assert!(browser.text().await.contains("Amber"));
+    // The rest quickly: red for the second statement, green for the others.
+    for (n, path) in statements.iter().enumerate().skip(1) {
+        let rating = if n == 1 { "red" } else { "green" };
+        let response = head.post(path, &[("rating", rating)]).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    }
+
+    // A weakness that becomes an agreed action.
+    browser.visit(&first).await;
+    browser.open("Record a weakness").await;
+    browser.fill("#weakness", "Data is gathered but rarely analysed by subject leaders.").await;
+    browser.fill("#action_description", "Termly data review with each subject leader").await;
+    browser.choose("#action_owner", &seed.head.id.to_string()).await;
+    browser.set_date("#action_due", "2027-01-29").await;
+    browser.press("Record the weakness").await;
+    browser.press("Finalise the audit").await;
+    assert!(browser.text().await.contains("Finalised"));
+    browser.wait_for_text("/actions", "Termly data review with each subject leader").await;
+
+    // A second audit: the second statement stays red, the first moves.
+    let second = start_audit(&mut browser, "Spring self-evaluation", &seed.teacher.id.to_string()).await;
+    for (n, path) in statement_paths(&browser).await.iter().enumerate() {
+        let rating = if n == 1 { "red" } else { "green" };
+        assert_eq!(head.post(path, &[("rating", rating)]).await.status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(head.post(&format!("{second}/finalise"), &[]).await.status, StatusCode::SEE_OTHER);
+    browser.visit(&second).await;
+    browser.follow("How this school has moved over time").await;
+    let trend = browser.text().await;
+    assert!(trend.contains("Stayed red") && trend.contains("Moved"), "{trend}");
+    browser.sign_out().await;
+
+    // The director sees every school's latest audit; a teacher cannot.
+    browser.sign_in(&seed.director.email, PASSWORD).await;
+    browser.visit("/audits/heat-map").await;
+    let map = browser.text().await;
+    assert!(map.contains("Hillside Primary") && map.contains("Red") && map.contains("Green"), "{map}");
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    assert_eq!(teacher.get("/audits/heat-map").await.status, StatusCode::NOT_FOUND);
+    browser.close().await;
+    stack.platform.stop().await;
+}
