@@ -4,6 +4,7 @@
 
 mod admin;
 mod audits;
+mod authorization;
 mod browser;
 mod http;
 mod journeys;
