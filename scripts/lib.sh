@@ -64,3 +64,26 @@ use_shared_target_dir() {
   mkdir -p "$CARGO_TARGET_DIR"
   command -v cargo >/dev/null || die "cargo is not installed (install Rust first)"
 }
+
+# What the gateway's browser tests use: Debian's Chromium and ChromeDriver, axe-core (from
+# npm) to check every page, and oidc-provider-mock (from PyPI) as the identity provider.
+# Sets WAYMARK_AXE_JS and WAYMARK_OIDC_PROVIDER.
+ensure_browser_tools() {
+  ensure_packages chromium chromium-driver python3-venv
+  command -v npm >/dev/null || ensure_packages npm
+  local tools=${WAYMARK_TOOLS_DIR:-$HOME/.cache/waymark/tools}
+  mkdir -p "$tools"
+  if [ ! -f "$tools/node_modules/axe-core/axe.min.js" ]; then
+    say "installing axe-core"
+    npm install --silent --no-audit --no-fund --prefix "$tools" axe-core@4.14.1 >/dev/null \
+      || die "could not install axe-core with npm"
+  fi
+  if [ ! -x "$tools/oidc/bin/oidc-provider-mock" ]; then
+    say "installing oidc-provider-mock"
+    python3 -m venv "$tools/oidc" || die "could not make a Python virtual environment"
+    "$tools/oidc/bin/pip" install --quiet oidc-provider-mock==0.3.4 \
+      || die "could not install oidc-provider-mock with pip"
+  fi
+  export WAYMARK_AXE_JS="$tools/node_modules/axe-core/axe.min.js"
+  export WAYMARK_OIDC_PROVIDER="$tools/oidc/bin/oidc-provider-mock"
+}

@@ -5,6 +5,7 @@
 //! 5 `verify-audit` found an audit trail that was tampered with.
 
 mod audit;
+mod bootstrap;
 mod serve;
 
 use std::path::PathBuf;
@@ -40,6 +41,21 @@ enum Command {
     },
     /// Creates or upgrades every schema, then exits.
     Migrate,
+    /// Sets up a trust: its schools and its administrator, who gets an invitation link.
+    Bootstrap {
+        /// The trust's name.
+        #[arg(long)]
+        trust: String,
+        /// A school of the trust (repeat for several).
+        #[arg(long = "school")]
+        schools: Vec<String>,
+        /// The administrator's name.
+        #[arg(long)]
+        admin_name: String,
+        /// The administrator's e-mail address (they sign in with it).
+        #[arg(long)]
+        admin_email: String,
+    },
     /// Recomputes the action audit trail's hash chain of one trust (or of every trust) from
     /// the stored events and reports the first altered, removed or reordered event.
     VerifyAudit {
@@ -70,6 +86,21 @@ async fn main() -> ExitCode {
             serve::serve(cli.config.as_deref(), &selected).await
         }
         Command::Migrate => serve::migrate(cli.config.as_deref()).await,
+        Command::Bootstrap {
+            trust,
+            schools,
+            admin_name,
+            admin_email,
+        } => {
+            bootstrap::create(
+                cli.config.as_deref(),
+                &trust,
+                &schools,
+                &admin_name,
+                &admin_email,
+            )
+            .await
+        }
         Command::VerifyAudit { trust } => match audit::verify(cli.config.as_deref(), trust).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(5),

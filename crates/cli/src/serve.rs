@@ -85,6 +85,7 @@ pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
     waymark_action_tracking::migrate(pool)
         .await
         .context("action-tracking")?;
+    waymark_gateway::migrate(pool).await.context("gateway")?;
     println!("migrated");
     process.finish().await;
     Ok(())

@@ -108,3 +108,44 @@ async fn configuration_and_usage_errors_have_their_own_exit_codes() {
     assert_eq!(unreachable.status.code(), Some(4));
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn bootstrap_creates_a_trust_and_an_invitation_for_its_administrator() {
+    let platform = TestPlatform::start(None).await;
+    let done = waymark(
+        &platform,
+        &[
+            "bootstrap",
+            "--trust",
+            "Riverbend Learning Trust",
+            "--school",
+            "Riverbend Primary",
+            "--admin-name",
+            "Ada Admin",
+            "--admin-email",
+            "ada@riverbend.example",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout.contains("/invitations/"), "{stdout}");
+    let (email, schools): (String, i32) = sqlx::query_as(
+        "SELECT p.email, jsonb_array_length(jsonb_path_query_array(d.doc, '$.schools.*')) \
+         FROM gateway.people p JOIN gateway.directories d USING (trust_id)",
+    )
+    .fetch_one(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((email.as_str(), schools), ("ada@riverbend.example", 1));
+
+    // A missing argument is a usage error.
+    let wrong = waymark(&platform, &["bootstrap", "--trust", "No admin"]).await;
+    assert_eq!(wrong.status.code(), Some(2));
+    platform.stop().await;
+}
