@@ -43,37 +43,108 @@ impl Bootstrap {
     pub async fn new(platform: Arc<Platform>) -> anyhow::Result<Self> {
         crate::migrate(&platform.pool).await?;
         let stop = CancellationToken::new();
-        let (view, _task) = platform.spawn_projection(Arc::new(directory::DirectoryView), stop.clone());
-        Ok(Self { platform, view, stop, actor: directory::gateway_actor() })
+        let (view, _task) =
+            platform.spawn_projection(Arc::new(directory::DirectoryView), stop.clone());
+        Ok(Self {
+            platform,
+            view,
+            stop,
+            actor: directory::gateway_actor(),
+        })
     }
 
     pub async fn create_trust(&self, name: &str) -> anyhow::Result<TrustId> {
         let trust = TrustId::from_uuid(Uuid::now_v7());
-        directory::run(&self.platform, &self.view, trust, self.actor, command(), DirectoryCommand::CreateTrust { name: text(name)? }).await?;
+        directory::run(
+            &self.platform,
+            &self.view,
+            trust,
+            self.actor,
+            command(),
+            DirectoryCommand::CreateTrust { name: text(name)? },
+        )
+        .await?;
         Ok(trust)
     }
 
     pub async fn add_school(&self, trust: TrustId, name: &str) -> anyhow::Result<SchoolId> {
         let school = SchoolId::from_uuid(Uuid::now_v7());
-        directory::run(&self.platform, &self.view, trust, self.actor, command(), DirectoryCommand::AddSchool { school_id: school, name: text(name)? }).await?;
+        directory::run(
+            &self.platform,
+            &self.view,
+            trust,
+            self.actor,
+            command(),
+            DirectoryCommand::AddSchool {
+                school_id: school,
+                name: text(name)?,
+            },
+        )
+        .await?;
         Ok(school)
     }
 
     /// Adds a person with roles (`None` school for trust roles).
-    pub async fn add_person(&self, trust: TrustId, name: &str, email: &str, roles: &[(Option<SchoolId>, Role)]) -> anyhow::Result<StaffId> {
-        let grants: Vec<Grant> = roles.iter().map(|(school, role)| Grant { school: *school, role: *role }).collect();
+    pub async fn add_person(
+        &self,
+        trust: TrustId,
+        name: &str,
+        email: &str,
+        roles: &[(Option<SchoolId>, Role)],
+    ) -> anyhow::Result<StaffId> {
+        let grants: Vec<Grant> = roles
+            .iter()
+            .map(|(school, role)| Grant {
+                school: *school,
+                role: *role,
+            })
+            .collect();
         let email = Some(email).filter(|e| !e.is_empty());
-        Ok(directory::add_person(&self.platform, &self.view, trust, self.actor, command(), name, email, &grants).await?)
+        Ok(directory::add_person(
+            &self.platform,
+            &self.view,
+            trust,
+            self.actor,
+            command(),
+            directory::NewPerson {
+                name,
+                email,
+                grants: &grants,
+            },
+        )
+        .await?)
     }
 
-    pub async fn set_line_manager(&self, trust: TrustId, staff: StaffId, manager: StaffId) -> anyhow::Result<()> {
-        directory::run(&self.platform, &self.view, trust, self.actor, command(), DirectoryCommand::SetLineManager { staff_id: staff, manager: Some(manager) }).await?;
+    pub async fn set_line_manager(
+        &self,
+        trust: TrustId,
+        staff: StaffId,
+        manager: StaffId,
+    ) -> anyhow::Result<()> {
+        directory::run(
+            &self.platform,
+            &self.view,
+            trust,
+            self.actor,
+            command(),
+            DirectoryCommand::SetLineManager {
+                staff_id: staff,
+                manager: Some(manager),
+            },
+        )
+        .await?;
         Ok(())
     }
 
     /// Sets a local password directly (for demos and tests; people normally accept an invitation).
-    pub async fn set_password(&self, trust: TrustId, staff: StaffId, password: &str) -> anyhow::Result<()> {
-        let hash = crate::sign_in::hash_password(password).map_err(|_| anyhow::anyhow!("that password cannot be used"))?;
+    pub async fn set_password(
+        &self,
+        trust: TrustId,
+        staff: StaffId,
+        password: &str,
+    ) -> anyhow::Result<()> {
+        let hash = crate::sign_in::hash_password(password)
+            .map_err(|_| anyhow::anyhow!("that password cannot be used"))?;
         sqlx::query!(
             "INSERT INTO gateway.passwords (trust_id, staff_id, hash) VALUES ($1, $2, $3) \
              ON CONFLICT (trust_id, staff_id) DO UPDATE SET hash = $3, updated_at = now()",
@@ -92,7 +163,15 @@ impl Bootstrap {
     }
 
     /// Configures single sign-on for a trust (`microsoft` or `google`).
-    pub async fn set_sso(&self, trust: TrustId, provider: &str, issuer: &str, client_id: &str, client_secret: &str, hosted_domain: Option<&str>) -> anyhow::Result<()> {
+    pub async fn set_sso(
+        &self,
+        trust: TrustId,
+        provider: &str,
+        issuer: &str,
+        client_id: &str,
+        client_secret: &str,
+        hosted_domain: Option<&str>,
+    ) -> anyhow::Result<()> {
         sqlx::query!(
             "INSERT INTO gateway.sso_providers (trust_id, provider, issuer, client_id, client_secret, hosted_domain) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (trust_id, provider) DO UPDATE SET issuer = $3, client_id = $4, client_secret = $5, hosted_domain = $6",

@@ -10,7 +10,9 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
-use waymark_domain::directory::{Directory, DirectoryCommand, DirectoryEvent, DirectoryState, Grant};
+use waymark_domain::directory::{
+    Directory, DirectoryCommand, DirectoryEvent, DirectoryState, Grant,
+};
 use waymark_domain::ids::{ActorId, CorrelationId};
 use waymark_domain::{CommandId, Decider, StaffId, StreamId, TrustId};
 use waymark_event_store::{CommandContext, ExecuteError, Executed, RecordedEvent, decode, execute};
@@ -39,7 +41,11 @@ impl EventHandler for DirectoryView {
         &[Directory::CATEGORY]
     }
 
-    async fn handle(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let trust = event.trust_id.into_uuid();
         let row = sqlx::query!(
             r#"SELECT doc AS "doc: Json<DirectoryState>", version FROM gateway.directories WHERE trust_id = $1 FOR UPDATE"#,
@@ -47,7 +53,10 @@ impl EventHandler for DirectoryView {
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let (state, version) = row.map_or_else(|| (DirectoryState::default(), 0), |row| (row.doc.0, row.version));
+        let (state, version) = row.map_or_else(
+            || (DirectoryState::default(), 0),
+            |row| (row.doc.0, row.version),
+        );
         if event.stream_version <= version {
             return Ok(());
         }
@@ -80,7 +89,11 @@ impl EventHandler for ContactSync {
         &[Directory::CATEGORY]
     }
 
-    async fn handle(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
         let staff = match decode::<DirectoryEvent>(event)? {
             DirectoryEvent::StaffAdded { staff_id }
             | DirectoryEvent::LineManagerSet { staff_id, .. }
@@ -100,13 +113,22 @@ impl EventHandler for ContactSync {
         let directory = load_in(tx, trust).await?;
         let record = directory.staff.get(&staff).cloned().unwrap_or_default();
         let school = record.grants.iter().find_map(|g| g.school);
-        let mut client = self.state.clients_for(Caller { trust, actor: gateway_actor() }).notifications();
+        let mut client = self
+            .state
+            .clients_for(Caller {
+                trust,
+                actor: gateway_actor(),
+            })
+            .notifications();
         client
             .upsert_contact(nt::Contact {
                 staff_id: staff.to_string(),
                 display_name: person.display_name,
                 email: person.email.unwrap_or_default(),
-                line_manager_id: record.line_manager.map(|m| m.to_string()).unwrap_or_default(),
+                line_manager_id: record
+                    .line_manager
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
                 school_id: school.map(|s| s.to_string()).unwrap_or_default(),
             })
             .await
@@ -121,13 +143,20 @@ pub async fn load(pool: &sqlx::PgPool, trust: TrustId) -> Result<DirectoryState,
 }
 
 async fn load_in(conn: &mut PgConnection, trust: TrustId) -> Result<DirectoryState, sqlx::Error> {
-    let row = sqlx::query!(r#"SELECT doc AS "doc: Json<DirectoryState>" FROM gateway.directories WHERE trust_id = $1"#, trust.into_uuid())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query!(
+        r#"SELECT doc AS "doc: Json<DirectoryState>" FROM gateway.directories WHERE trust_id = $1"#,
+        trust.into_uuid()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(|row| row.doc.0).unwrap_or_default())
 }
 
-pub async fn name_of(pool: &sqlx::PgPool, trust: TrustId, staff: StaffId) -> Result<String, sqlx::Error> {
+pub async fn name_of(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<String, sqlx::Error> {
     let name = sqlx::query_scalar!(
         "SELECT display_name FROM gateway.people WHERE trust_id = $1 AND staff_id = $2",
         trust.into_uuid(),
@@ -140,11 +169,21 @@ pub async fn name_of(pool: &sqlx::PgPool, trust: TrustId, staff: StaffId) -> Res
 
 /// Everyone's name in a trust, for showing ids as people.
 pub async fn names(pool: &sqlx::PgPool, trust: TrustId) -> Result<Names, sqlx::Error> {
-    let rows = sqlx::query!("SELECT staff_id, display_name, email FROM gateway.people WHERE trust_id = $1", trust.into_uuid())
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query!(
+        "SELECT staff_id, display_name, email FROM gateway.people WHERE trust_id = $1",
+        trust.into_uuid()
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(Names(Arc::new(
-        rows.into_iter().map(|row| (row.staff_id.to_string(), (row.display_name, row.email.unwrap_or_default()))).collect(),
+        rows.into_iter()
+            .map(|row| {
+                (
+                    row.staff_id.to_string(),
+                    (row.display_name, row.email.unwrap_or_default()),
+                )
+            })
+            .collect(),
     )))
 }
 
@@ -154,11 +193,23 @@ pub struct Names(Arc<HashMap<String, (String, String)>>);
 impl Names {
     /// The person's name; "Someone" for an id the directory does not know (or an empty id).
     pub fn of(&self, id: &str) -> String {
-        self.0.get(id).map_or_else(|| if id.is_empty() { String::new() } else { "Someone".to_owned() }, |(name, _)| name.clone())
+        self.0.get(id).map_or_else(
+            || {
+                if id.is_empty() {
+                    String::new()
+                } else {
+                    "Someone".to_owned()
+                }
+            },
+            |(name, _)| name.clone(),
+        )
     }
 
     pub fn email(&self, id: &str) -> String {
-        self.0.get(id).map(|(_, email)| email.clone()).unwrap_or_default()
+        self.0
+            .get(id)
+            .map(|(_, email)| email.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -188,6 +239,13 @@ pub async fn run(
     Ok(executed)
 }
 
+/// Someone to add to the directory.
+pub struct NewPerson<'a> {
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub grants: &'a [Grant],
+}
+
 /// Adds a person: their details in `gateway.people`, then `StaffAdded` and their roles.
 pub async fn add_person(
     platform: &Platform,
@@ -195,10 +253,13 @@ pub async fn add_person(
     trust: TrustId,
     actor: ActorId,
     command_id: CommandId,
-    name: &str,
-    email: Option<&str>,
-    grants: &[Grant],
+    person: NewPerson<'_>,
 ) -> Result<StaffId, ServiceError> {
+    let NewPerson {
+        name,
+        email,
+        grants,
+    } = person;
     let staff = StaffId::from_uuid(Uuid::new_v5(command_id.as_uuid(), b"staff"));
     let inserted = sqlx::query!(
         "INSERT INTO gateway.people (trust_id, staff_id, display_name, email) VALUES ($1, $2, $3, $4) \
@@ -213,13 +274,36 @@ pub async fn add_person(
     if let Err(sqlx::Error::Database(error)) = &inserted
         && error.is_unique_violation()
     {
-        return Err(ServiceError::new(waymark_runtime::ErrorKind::AlreadyExists, "directory.email_taken", "someone already has that e-mail address"));
+        return Err(ServiceError::new(
+            waymark_runtime::ErrorKind::AlreadyExists,
+            "directory.email_taken",
+            "someone already has that e-mail address",
+        ));
     }
     inserted?;
     let step = |n: &str| CommandId::from_uuid(Uuid::new_v5(command_id.as_uuid(), n.as_bytes()));
-    run(platform, view, trust, actor, step("add"), DirectoryCommand::AddStaff { staff_id: staff }).await?;
+    run(
+        platform,
+        view,
+        trust,
+        actor,
+        step("add"),
+        DirectoryCommand::AddStaff { staff_id: staff },
+    )
+    .await?;
     for (n, grant) in grants.iter().enumerate() {
-        run(platform, view, trust, actor, step(&format!("grant/{n}")), DirectoryCommand::Grant { staff_id: staff, grant: *grant }).await?;
+        run(
+            platform,
+            view,
+            trust,
+            actor,
+            step(&format!("grant/{n}")),
+            DirectoryCommand::Grant {
+                staff_id: staff,
+                grant: *grant,
+            },
+        )
+        .await?;
     }
     Ok(staff)
 }

@@ -20,7 +20,10 @@ impl PageError {
     }
 
     pub fn forbidden() -> Self {
-        Self::Status(StatusCode::FORBIDDEN, "You do not have access to this page".into())
+        Self::Status(
+            StatusCode::FORBIDDEN,
+            "You do not have access to this page".into(),
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -34,9 +37,10 @@ impl From<ServiceError> for PageError {
             // Whether it exists elsewhere is nobody's business.
             ErrorKind::NotFound => Self::not_found(),
             ErrorKind::Unauthenticated => Self::SignIn,
-            ErrorKind::Unavailable | ErrorKind::Internal => {
-                Self::Status(error.kind.http_status(), "Sorry, something is not working. Try again in a moment.".into())
-            }
+            ErrorKind::Unavailable | ErrorKind::Internal => Self::Status(
+                error.kind.http_status(),
+                "Sorry, something is not working. Try again in a moment.".into(),
+            ),
             kind => Self::Status(kind.http_status(), error.message),
         }
     }

@@ -43,14 +43,31 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 }
 
 /// Runs the gateway on `listener` until `shutdown`.
-pub async fn run(platform: Arc<Platform>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    platform: Arc<Platform>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     migrate(&platform.pool).await?;
     let settings = Arc::new(Settings::from_config(&platform.config)?);
-    let (directory, projection) = platform.spawn_projection(Arc::new(directory::DirectoryView), shutdown.clone());
-    let state = AppState { platform: platform.clone(), settings, channels: Channels::new(&platform)?, directory };
-    let contacts = platform.spawn_consumer(Arc::new(directory::ContactSync { state: state.clone() }), shutdown.clone());
+    let (directory, projection) =
+        platform.spawn_projection(Arc::new(directory::DirectoryView), shutdown.clone());
+    let state = AppState {
+        platform: platform.clone(),
+        settings,
+        channels: Channels::new(&platform)?,
+        directory,
+    };
+    let contacts = platform.spawn_consumer(
+        Arc::new(directory::ContactSync {
+            state: state.clone(),
+        }),
+        shutdown.clone(),
+    );
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
     shutdown.cancel();
     projection.await?;
     contacts.await?;
@@ -64,12 +81,18 @@ fn router(state: AppState) -> Router {
         .route("/assets/{file}", get(asset))
         .route("/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
-        .route("/invitations/{token}", get(sign_in::invitation_page).post(sign_in::accept_invitation))
+        .route(
+            "/invitations/{token}",
+            get(sign_in::invitation_page).post(sign_in::accept_invitation),
+        )
         .route("/sso/{trust}/{provider}/start", post(sso::start))
         .route("/sso/callback", get(sso::callback))
         .merge(pages::routes())
         .fallback(|| async { error::PageError::not_found() })
-        .layer(middleware::from_fn_with_state(state.clone(), session::csrf_guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_guard,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -84,13 +107,32 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// The stylesheets and the vendored htmx, compiled in: nothing comes from elsewhere.
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
-        "waymark.css" => (include_bytes!("../assets/waymark.css"), "text/css; charset=utf-8"),
-        "print.css" => (include_bytes!("../assets/print.css"), "text/css; charset=utf-8"),
-        "htmx.min.js" => (include_bytes!("../assets/htmx.min.js"), "text/javascript; charset=utf-8"),
-        "waymark.js" => (include_bytes!("../assets/waymark.js"), "text/javascript; charset=utf-8"),
+        "waymark.css" => (
+            include_bytes!("../assets/waymark.css"),
+            "text/css; charset=utf-8",
+        ),
+        "print.css" => (
+            include_bytes!("../assets/print.css"),
+            "text/css; charset=utf-8",
+        ),
+        "htmx.min.js" => (
+            include_bytes!("../assets/htmx.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "waymark.js" => (
+            include_bytes!("../assets/waymark.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return error::PageError::not_found().into_response(),
     };
-    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The default policy: our own scripts, styles and forms only. Sign-in pages widen
@@ -102,11 +144,20 @@ async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if !headers.contains_key(header::CACHE_CONTROL) {
         // Pages hold personal data: not for shared caches or the back button after sign-out.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -42,7 +42,11 @@ pub fn hash(token: &str) -> Vec<u8> {
 }
 
 /// Starts a session; returns the `Set-Cookie` value.
-pub async fn start(state: &AppState, trust: TrustId, staff: StaffId) -> Result<HeaderValue, PageError> {
+pub async fn start(
+    state: &AppState,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<HeaderValue, PageError> {
     let (token, token_hash) = new_token();
     let (csrf, _) = new_token();
     let now = state.platform.clock.now();
@@ -57,8 +61,10 @@ pub async fn start(state: &AppState, trust: TrustId, staff: StaffId) -> Result<H
     .execute(&state.platform.pool)
     .await?;
     let max_age = state.settings.web.session_absolute_hours * 3600;
-    HeaderValue::from_str(&format!("{COOKIE}={token}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax"))
-        .map_err(|_| PageError::bad_request("bad session token"))
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax"
+    ))
+    .map_err(|_| PageError::bad_request("bad session token"))
 }
 
 /// The `Set-Cookie` value that removes the cookie.
@@ -79,19 +85,30 @@ pub fn token_from(headers: &HeaderMap) -> Option<String> {
 
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
     if let Some(token) = token_from(headers) {
-        sqlx::query!("DELETE FROM gateway.sessions WHERE token_hash = $1", hash(&token))
-            .execute(&state.platform.pool)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM gateway.sessions WHERE token_hash = $1",
+            hash(&token)
+        )
+        .execute(&state.platform.pool)
+        .await?;
     }
     Ok(())
 }
 
 /// Ends every session of a person (their account was disabled).
-pub async fn end_all(pool: &sqlx::PgPool, trust: TrustId, staff: StaffId) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!("DELETE FROM gateway.sessions WHERE trust_id = $1 AND staff_id = $2", trust.into_uuid(), staff.into_uuid())
-        .execute(pool)
-        .await?
-        .rows_affected())
+pub async fn end_all(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "DELETE FROM gateway.sessions WHERE trust_id = $1 AND staff_id = $2",
+        trust.into_uuid(),
+        staff.into_uuid()
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 /// The signed-in person looking at a page.
@@ -106,15 +123,23 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn caller(&self) -> Caller {
-        Caller { trust: self.trust, actor: ActorId::from_uuid(self.staff.into_uuid()) }
+        Caller {
+            trust: self.trust,
+            actor: ActorId::from_uuid(self.staff.into_uuid()),
+        }
     }
 
     pub fn grants(&self) -> &[Grant] {
-        self.directory.staff.get(&self.staff).map_or(&[], |record| record.grants.as_slice())
+        self.directory
+            .staff
+            .get(&self.staff)
+            .map_or(&[], |record| record.grants.as_slice())
     }
 
     fn has_trust_role(&self, check: impl Fn(Role) -> bool) -> bool {
-        self.grants().iter().any(|g| g.school.is_none() && check(g.role))
+        self.grants()
+            .iter()
+            .any(|g| g.school.is_none() && check(g.role))
     }
 
     pub fn is_trust_leader(&self) -> bool {
@@ -142,12 +167,21 @@ impl Viewer {
 
     /// Leads in this school: sees its records, not only their own.
     pub fn leads(&self, school: SchoolId) -> bool {
-        self.is_trust_leader() || self.grants().iter().any(|g| g.school == Some(school) && g.role.is_leader())
+        self.is_trust_leader()
+            || self
+                .grants()
+                .iter()
+                .any(|g| g.school == Some(school) && g.role.is_leader())
     }
 
     /// Administers this school (or, with `None`, the trust).
     pub fn administers(&self, school: Option<SchoolId>) -> bool {
-        self.is_trust_admin() || school.is_some_and(|s| self.grants().iter().any(|g| g.school == Some(s) && g.role.is_admin()))
+        self.is_trust_admin()
+            || school.is_some_and(|s| {
+                self.grants()
+                    .iter()
+                    .any(|g| g.school == Some(s) && g.role.is_admin())
+            })
     }
 
     pub fn administers_any(&self) -> bool {
@@ -161,7 +195,9 @@ impl Viewer {
 
     /// [`may_see`](Self::may_see) with ids as the services send them; a bad id sees nothing.
     pub fn may_see_record(&self, school: &str, people: &[&str]) -> bool {
-        let Ok(school) = school.parse::<SchoolId>() else { return false };
+        let Ok(school) = school.parse::<SchoolId>() else {
+            return false;
+        };
         let people: Vec<StaffId> = people.iter().filter_map(|p| p.parse().ok()).collect();
         self.may_see(school, &people)
     }
@@ -204,32 +240,63 @@ async fn load(state: &AppState, token: &str) -> Result<Option<Viewer>, PageError
     .await?;
     let Some(row) = row else { return Ok(None) };
     if expired(state, now, row.created_at, row.last_seen_at) {
-        sqlx::query!("DELETE FROM gateway.sessions WHERE token_hash = $1", hash(token)).execute(&state.platform.pool).await?;
+        sqlx::query!(
+            "DELETE FROM gateway.sessions WHERE token_hash = $1",
+            hash(token)
+        )
+        .execute(&state.platform.pool)
+        .await?;
         return Ok(None);
     }
     let trust = TrustId::from_uuid(row.trust_id);
     let staff = StaffId::from_uuid(row.staff_id);
-    let Some(viewer) = viewer_of(state, trust, staff, row.csrf).await? else { return Ok(None) };
+    let Some(viewer) = viewer_of(state, trust, staff, row.csrf).await? else {
+        return Ok(None);
+    };
     // Touch at most once a minute: the idle clock does not need finer.
     if now - row.last_seen_at > Duration::minutes(1) {
-        sqlx::query!("UPDATE gateway.sessions SET last_seen_at = $2 WHERE token_hash = $1", hash(token), now)
-            .execute(&state.platform.pool)
-            .await?;
+        sqlx::query!(
+            "UPDATE gateway.sessions SET last_seen_at = $2 WHERE token_hash = $1",
+            hash(token),
+            now
+        )
+        .execute(&state.platform.pool)
+        .await?;
     }
     Ok(Some(viewer))
 }
 
 /// The person as a viewer, unless their account is disabled or gone.
-pub async fn viewer_of(state: &AppState, trust: TrustId, staff: StaffId, csrf: String) -> Result<Option<Viewer>, PageError> {
+pub async fn viewer_of(
+    state: &AppState,
+    trust: TrustId,
+    staff: StaffId,
+    csrf: String,
+) -> Result<Option<Viewer>, PageError> {
     let directory = crate::directory::load(&state.platform.pool, trust).await?;
-    if directory.staff.get(&staff).is_none_or(|record| record.disabled) {
+    if directory
+        .staff
+        .get(&staff)
+        .is_none_or(|record| record.disabled)
+    {
         return Ok(None);
     }
     let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
-    Ok(Some(Viewer { trust, staff, name, csrf, directory: Arc::new(directory) }))
+    Ok(Some(Viewer {
+        trust,
+        staff,
+        name,
+        csrf,
+        directory: Arc::new(directory),
+    }))
 }
 
-fn expired(state: &AppState, now: DateTime<Utc>, created: DateTime<Utc>, last_seen: DateTime<Utc>) -> bool {
+fn expired(
+    state: &AppState,
+    now: DateTime<Utc>,
+    created: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+) -> bool {
     now - last_seen > Duration::minutes(state.settings.web.session_idle_minutes)
         || now - created > Duration::hours(state.settings.web.session_absolute_hours)
 }
@@ -247,7 +314,11 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         .and_then(|value| value.to_str().ok())
         .is_some_and(|origin| origin == state.settings.origin());
     if !origin_ok {
-        return (StatusCode::FORBIDDEN, "This request did not come from Waymark's own pages.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "This request did not come from Waymark's own pages.",
+        )
+            .into_response();
     }
     let path = request.uri().path();
     if path == "/sign-in" || path.starts_with("/invitations/") || path.starts_with("/sso/") {
@@ -261,7 +332,11 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         Ok(None) => return PageError::SignIn.into_response(),
         Err(error) => return error.into_response(),
     };
-    let from_header = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let from_header = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let from_query = request
         .uri()
         .query()
@@ -276,26 +351,39 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         Ok(bytes) => bytes,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "Too much at once").into_response(),
     };
-    let from_form = if is_form { form_value(&bytes, "_csrf") } else { None };
+    let from_form = if is_form {
+        form_value(&bytes, "_csrf")
+    } else {
+        None
+    };
     let presented = from_header.or(from_form).or(from_query);
     if presented.as_deref() != Some(expected.as_str()) {
-        return (StatusCode::FORBIDDEN, "This form has expired. Go back, reload the page and try again.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back, reload the page and try again.",
+        )
+            .into_response();
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 fn form_value(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded_pairs(body).find(|(key, _)| key == name).map(|(_, value)| value)
+    form_urlencoded_pairs(body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
 }
 
 /// Decodes `a=b&c=d` (with `+` and percent escapes).
 pub fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
-    body.split(|b| *b == b'&').filter(|pair| !pair.is_empty()).map(|pair| {
-        let mut parts = pair.splitn(2, |b| *b == b'=');
-        let key = decode(parts.next().unwrap_or_default());
-        let value = decode(parts.next().unwrap_or_default());
-        (key, value)
-    })
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut parts = pair.splitn(2, |b| *b == b'=');
+            let key = decode(parts.next().unwrap_or_default());
+            let value = decode(parts.next().unwrap_or_default());
+            (key, value)
+        })
 }
 
 fn decode(input: &[u8]) -> String {
@@ -305,7 +393,9 @@ fn decode(input: &[u8]) -> String {
         match input[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < input.len() => {
-                let hex = std::str::from_utf8(&input[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&input[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(byte) => {
                         out.push(byte);
@@ -327,7 +417,8 @@ mod tests {
 
     #[test]
     fn form_values_decode() {
-        let pairs: Vec<(String, String)> = form_urlencoded_pairs(b"a=1&_csrf=x%2By+z&empty=&b=%E2%9C%93").collect();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded_pairs(b"a=1&_csrf=x%2By+z&empty=&b=%E2%9C%93").collect();
         assert_eq!(pairs[1], ("_csrf".to_owned(), "x+y z".to_owned()));
         assert_eq!(pairs[2], ("empty".to_owned(), String::new()));
         assert_eq!(pairs[3].1, "✓");
@@ -336,7 +427,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=b; waymark_session=tok; c=d"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; waymark_session=tok; c=d"),
+        );
         assert_eq!(token_from(&headers).as_deref(), Some("tok"));
     }
 }

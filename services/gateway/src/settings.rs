@@ -21,7 +21,11 @@ pub struct Web {
 
 impl Default for Web {
     fn default() -> Self {
-        Self { session_idle_minutes: 30, session_absolute_hours: 12, max_sign_in_failures: 5 }
+        Self {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            max_sign_in_failures: 5,
+        }
     }
 }
 
@@ -35,8 +39,14 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let web: Web = config.section("web")?;
-        anyhow::ensure!(web.session_idle_minutes > 0 && web.session_absolute_hours > 0, "session lengths must be positive");
-        Ok(Self { web, public_url: config.gateway.url.trim_end_matches('/').to_owned() })
+        anyhow::ensure!(
+            web.session_idle_minutes > 0 && web.session_absolute_hours > 0,
+            "session lengths must be positive"
+        );
+        Ok(Self {
+            web,
+            public_url: config.gateway.url.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// The origin (scheme, host, port) browsers send in `Origin`.

@@ -4,8 +4,8 @@
 //! address exists, and takes as long (a dummy hash is checked); failures are counted per
 //! address and client, and after `web.max_sign_in_failures` in 15 minutes signing in pauses.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -33,8 +33,19 @@ struct SignInPage {
 }
 
 pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> {
-    let page = SignInPage { error: None, email: String::new(), providers: sso::buttons(&state, None).await? };
-    Ok(([(header::CONTENT_SECURITY_POLICY, sso::sign_in_policy(&state, None).await?)], page).into_response())
+    let page = SignInPage {
+        error: None,
+        email: String::new(),
+        providers: sso::buttons(&state, None).await?,
+    };
+    Ok((
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            sso::sign_in_policy(&state, None).await?,
+        )],
+        page,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -51,7 +62,9 @@ pub fn hash_password(password: &str) -> Result<String, PageError> {
 }
 
 fn verify(password: &str, hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
 }
 
 /// A hash of nothing in particular, checked when the address is unknown so that a wrong
@@ -59,17 +72,32 @@ fn verify(password: &str, hash: &str) -> bool {
 static DUMMY: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("not a real password at all").unwrap_or_default());
 
-pub async fn submit(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, PageError> {
     let email = form.email.trim().to_lowercase();
     let key = format!("email:{email}");
     let providers = sso::buttons(&state, None).await?;
     let policy = sso::sign_in_policy(&state, None).await?;
     let refuse = |message: &str, status| {
-        let page = SignInPage { error: Some(message.to_owned()), email: form.email.clone(), providers: providers.clone() };
-        (status, [(header::CONTENT_SECURITY_POLICY, policy.clone())], page).into_response()
+        let page = SignInPage {
+            error: Some(message.to_owned()),
+            email: form.email.clone(),
+            providers: providers.clone(),
+        };
+        (
+            status,
+            [(header::CONTENT_SECURITY_POLICY, policy.clone())],
+            page,
+        )
+            .into_response()
     };
     if too_many_failures(&state, &key).await? {
-        return Ok(refuse("Too many attempts. Wait 15 minutes and try again.", StatusCode::TOO_MANY_REQUESTS));
+        return Ok(refuse(
+            "Too many attempts. Wait 15 minutes and try again.",
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
     }
     let account = sqlx::query!(
         "SELECT p.trust_id, p.staff_id, w.hash FROM gateway.people p \
@@ -90,25 +118,44 @@ pub async fn submit(State(state): State<AppState>, Form(form): Form<SignInForm>)
         Some(account) if signed_in => account,
         _ => {
             record_failure(&state, &key).await?;
-            return Ok(refuse("Enter a correct e-mail address and password.", StatusCode::UNAUTHORIZED));
+            return Ok(refuse(
+                "Enter a correct e-mail address and password.",
+                StatusCode::UNAUTHORIZED,
+            ));
         }
     };
-    let (trust, staff) = (TrustId::from_uuid(account.trust_id), StaffId::from_uuid(account.staff_id));
+    let (trust, staff) = (
+        TrustId::from_uuid(account.trust_id),
+        StaffId::from_uuid(account.staff_id),
+    );
     if !active(&state, trust, staff).await? {
         record_failure(&state, &key).await?;
-        return Ok(refuse("Enter a correct e-mail address and password.", StatusCode::UNAUTHORIZED));
+        return Ok(refuse(
+            "Enter a correct e-mail address and password.",
+            StatusCode::UNAUTHORIZED,
+        ));
     }
-    sqlx::query!("DELETE FROM gateway.sign_in_failures WHERE key = $1", key).execute(&state.platform.pool).await?;
+    sqlx::query!("DELETE FROM gateway.sign_in_failures WHERE key = $1", key)
+        .execute(&state.platform.pool)
+        .await?;
     signed_in_response(&state, trust, staff, "/").await
 }
 
 /// A member of staff whose account is not disabled.
 pub async fn active(state: &AppState, trust: TrustId, staff: StaffId) -> Result<bool, PageError> {
     let directory = crate::directory::load(&state.platform.pool, trust).await?;
-    Ok(directory.staff.get(&staff).is_some_and(|record| !record.disabled))
+    Ok(directory
+        .staff
+        .get(&staff)
+        .is_some_and(|record| !record.disabled))
 }
 
-pub async fn signed_in_response(state: &AppState, trust: TrustId, staff: StaffId, to: &str) -> Result<Response, PageError> {
+pub async fn signed_in_response(
+    state: &AppState,
+    trust: TrustId,
+    staff: StaffId,
+    to: &str,
+) -> Result<Response, PageError> {
     let cookie = session::start(state, trust, staff).await?;
     let mut response = Redirect::to(to).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -117,10 +164,16 @@ pub async fn signed_in_response(state: &AppState, trust: TrustId, staff: StaffId
 
 async fn too_many_failures(state: &AppState, key: &str) -> Result<bool, PageError> {
     let now = state.platform.clock.now();
-    let row = sqlx::query!("SELECT window_start, failures FROM gateway.sign_in_failures WHERE key = $1", key)
-        .fetch_optional(&state.platform.pool)
-        .await?;
-    Ok(row.is_some_and(|row| now - row.window_start < Duration::minutes(15) && row.failures >= state.settings.web.max_sign_in_failures))
+    let row = sqlx::query!(
+        "SELECT window_start, failures FROM gateway.sign_in_failures WHERE key = $1",
+        key
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?;
+    Ok(row.is_some_and(|row| {
+        now - row.window_start < Duration::minutes(15)
+            && row.failures >= state.settings.web.max_sign_in_failures
+    }))
 }
 
 async fn record_failure(state: &AppState, key: &str) -> Result<(), PageError> {
@@ -140,10 +193,15 @@ async fn record_failure(state: &AppState, key: &str) -> Result<(), PageError> {
     Ok(())
 }
 
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     session::end(&state, &headers).await?;
     let mut response = Redirect::to("/sign-in").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie());
     Ok(response)
 }
 
@@ -169,15 +227,33 @@ pub async fn invitation(state: &AppState, token: &str) -> Result<(TrustId, Staff
     .fetch_optional(&state.platform.pool)
     .await?
     .ok_or_else(|| PageError::Status(StatusCode::NOT_FOUND, "This invitation has been used or has expired. Ask for a new one.".into()))?;
-    Ok((TrustId::from_uuid(row.trust_id), StaffId::from_uuid(row.staff_id)))
+    Ok((
+        TrustId::from_uuid(row.trust_id),
+        StaffId::from_uuid(row.staff_id),
+    ))
 }
 
-pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, PageError> {
+pub async fn invitation_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
     let (trust, staff) = invitation(&state, &token).await?;
     let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
     let providers = sso::buttons(&state, Some((trust, &token))).await?;
-    let page = InvitationPage { token, name, error: None, providers };
-    Ok(([(header::CONTENT_SECURITY_POLICY, sso::sign_in_policy(&state, Some(trust)).await?)], page).into_response())
+    let page = InvitationPage {
+        token,
+        name,
+        error: None,
+        providers,
+    };
+    Ok((
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            sso::sign_in_policy(&state, Some(trust)).await?,
+        )],
+        page,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -193,7 +269,9 @@ pub async fn accept_invitation(
 ) -> Result<Response, PageError> {
     let (trust, staff) = invitation(&state, &token).await?;
     let problem = if form.password.chars().count() < MIN_PASSWORD {
-        Some(format!("Your password must be at least {MIN_PASSWORD} characters."))
+        Some(format!(
+            "Your password must be at least {MIN_PASSWORD} characters."
+        ))
     } else if form.password != form.confirm {
         Some("The two passwords are not the same.".to_owned())
     } else {
@@ -202,7 +280,16 @@ pub async fn accept_invitation(
     if let Some(error) = problem {
         let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
         let providers = sso::buttons(&state, Some((trust, &token))).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, InvitationPage { token, name, error: Some(error), providers }).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            InvitationPage {
+                token,
+                name,
+                error: Some(error),
+                providers,
+            },
+        )
+            .into_response());
     }
     let hash = hash_password(&form.password)?;
     sqlx::query!(
@@ -219,14 +306,21 @@ pub async fn accept_invitation(
 }
 
 pub async fn use_invitation(state: &AppState, token: &str) -> Result<(), PageError> {
-    sqlx::query!("UPDATE gateway.invitations SET used_at = now() WHERE token_hash = $1", session::hash(token))
-        .execute(&state.platform.pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE gateway.invitations SET used_at = now() WHERE token_hash = $1",
+        session::hash(token)
+    )
+    .execute(&state.platform.pool)
+    .await?;
     Ok(())
 }
 
 /// A new invitation for `staff`, valid for 14 days; returns its link.
-pub async fn invite(platform: &waymark_runtime::Platform, trust: TrustId, staff: StaffId) -> Result<String, sqlx::Error> {
+pub async fn invite(
+    platform: &waymark_runtime::Platform,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<String, sqlx::Error> {
     let (token, hash) = session::new_token();
     let expires = platform.clock.now() + Duration::days(14);
     sqlx::query!(
@@ -238,5 +332,8 @@ pub async fn invite(platform: &waymark_runtime::Platform, trust: TrustId, staff:
     )
     .execute(&platform.pool)
     .await?;
-    Ok(format!("{}/invitations/{token}", platform.config.gateway.url.trim_end_matches('/')))
+    Ok(format!(
+        "{}/invitations/{token}",
+        platform.config.gateway.url.trim_end_matches('/')
+    ))
 }

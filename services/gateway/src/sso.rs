@@ -15,8 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -35,7 +35,10 @@ pub struct ProviderButton {
 }
 
 /// The sign-on buttons to show: every configured provider, or an invitation's trust's.
-pub async fn buttons(state: &AppState, invitation: Option<(TrustId, &str)>) -> Result<Vec<ProviderButton>, PageError> {
+pub async fn buttons(
+    state: &AppState,
+    invitation: Option<(TrustId, &str)>,
+) -> Result<Vec<ProviderButton>, PageError> {
     let rows = sqlx::query!(
         "SELECT p.trust_id, p.provider, d.doc ->> 'name' AS trust_name FROM gateway.sso_providers p \
          LEFT JOIN gateway.directories d ON d.trust_id = p.trust_id \
@@ -44,16 +47,31 @@ pub async fn buttons(state: &AppState, invitation: Option<(TrustId, &str)>) -> R
     )
     .fetch_all(&state.platform.pool)
     .await?;
-    let several = rows.iter().map(|r| r.trust_id).collect::<std::collections::BTreeSet<_>>().len() > 1;
+    let several = rows
+        .iter()
+        .map(|r| r.trust_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let who = if row.provider == "google" { "Google" } else { "Microsoft" };
+            let who = if row.provider == "google" {
+                "Google"
+            } else {
+                "Microsoft"
+            };
             let trust = row.trust_name.unwrap_or_default();
             ProviderButton {
                 action: format!("/sso/{}/{}/start", row.trust_id, row.provider),
-                label: if several { format!("Sign in with {who} ({trust})") } else { format!("Sign in with {who}") },
-                invitation: invitation.map(|(_, token)| token.to_owned()).unwrap_or_default(),
+                label: if several {
+                    format!("Sign in with {who} ({trust})")
+                } else {
+                    format!("Sign in with {who}")
+                },
+                invitation: invitation
+                    .map(|(_, token)| token.to_owned())
+                    .unwrap_or_default(),
             }
         })
         .collect())
@@ -61,18 +79,28 @@ pub async fn buttons(state: &AppState, invitation: Option<(TrustId, &str)>) -> R
 
 /// The sign-in pages' policy: ours, plus `form-action` for the providers their buttons go to
 /// (browsers apply `form-action` to where a form's answer redirects).
-pub async fn sign_in_policy(state: &AppState, trust: Option<TrustId>) -> Result<axum::http::HeaderValue, PageError> {
+pub async fn sign_in_policy(
+    state: &AppState,
+    trust: Option<TrustId>,
+) -> Result<axum::http::HeaderValue, PageError> {
     let issuers = sqlx::query_scalar!(
         "SELECT DISTINCT issuer FROM gateway.sso_providers WHERE ($1::uuid IS NULL OR trust_id = $1)",
         trust.map(TrustId::into_uuid)
     )
     .fetch_all(&state.platform.pool)
     .await?;
-    let mut origins: Vec<String> = issuers.iter().filter_map(|issuer| origin_of(issuer)).collect();
+    let mut origins: Vec<String> = issuers
+        .iter()
+        .filter_map(|issuer| origin_of(issuer))
+        .collect();
     origins.sort();
     origins.dedup();
-    let policy = crate::CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {}", origins.join(" ")));
-    axum::http::HeaderValue::from_str(policy.trim()).map_err(|_| PageError::bad_request("an identity provider's address is not usable"))
+    let policy = crate::CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", origins.join(" ")),
+    );
+    axum::http::HeaderValue::from_str(policy.trim())
+        .map_err(|_| PageError::bad_request("an identity provider's address is not usable"))
 }
 
 /// `https://login.example.com` from `https://login.example.com/tenant/v2.0`.
@@ -83,7 +111,9 @@ fn origin_of(url: &str) -> Option<String> {
     }
     let host = rest.split('/').next()?;
     // Only characters a host and port can have: nothing that could break out of the policy.
-    host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')).then(|| format!("{scheme}://{host}"))
+    host.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        .then(|| format!("{scheme}://{host}"))
 }
 
 struct Provider {
@@ -102,7 +132,12 @@ async fn provider(state: &AppState, trust: Uuid, name: &str) -> Result<Provider,
     .fetch_optional(&state.platform.pool)
     .await?
     .ok_or_else(PageError::not_found)?;
-    Ok(Provider { issuer: row.issuer, client_id: row.client_id, client_secret: row.client_secret, hosted_domain: row.hosted_domain })
+    Ok(Provider {
+        issuer: row.issuer,
+        client_id: row.client_id,
+        client_secret: row.client_secret,
+        hosted_domain: row.hosted_domain,
+    })
 }
 
 fn http() -> Result<openidconnect::reqwest::Client, PageError> {
@@ -115,7 +150,10 @@ fn http() -> Result<openidconnect::reqwest::Client, PageError> {
 }
 
 fn unavailable() -> PageError {
-    PageError::Status(StatusCode::BAD_GATEWAY, "The sign-in service did not answer. Try again, or use your password.".into())
+    PageError::Status(
+        StatusCode::BAD_GATEWAY,
+        "The sign-in service did not answer. Try again, or use your password.".into(),
+    )
 }
 
 /// What discovery gives: authorization and token endpoints known, the rest maybe.
@@ -128,13 +166,20 @@ type DiscoveredClient = CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
-async fn client(state: &AppState, provider: &Provider, http: &openidconnect::reqwest::Client) -> Result<DiscoveredClient, PageError> {
+async fn client(
+    state: &AppState,
+    provider: &Provider,
+    http: &openidconnect::reqwest::Client,
+) -> Result<DiscoveredClient, PageError> {
     let issuer = IssuerUrl::new(provider.issuer.clone()).map_err(|_| unavailable())?;
-    let metadata = CoreProviderMetadata::discover_async(issuer, http).await.map_err(|error| {
-        tracing::warn!(%error, "identity provider discovery failed");
-        unavailable()
-    })?;
-    let redirect = RedirectUrl::new(format!("{}/sso/callback", state.settings.public_url)).map_err(|_| unavailable())?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, http)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "identity provider discovery failed");
+            unavailable()
+        })?;
+    let redirect = RedirectUrl::new(format!("{}/sso/callback", state.settings.public_url))
+        .map_err(|_| unavailable())?;
     Ok(CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(provider.client_id.clone()),
@@ -147,8 +192,14 @@ async fn client(state: &AppState, provider: &Provider, http: &openidconnect::req
 mod tests {
     #[test]
     fn origins_come_from_issuers_and_nothing_else_gets_in() {
-        assert_eq!(super::origin_of("https://login.example.com/tenant/v2.0").as_deref(), Some("https://login.example.com"));
-        assert_eq!(super::origin_of("http://127.0.0.1:9400").as_deref(), Some("http://127.0.0.1:9400"));
+        assert_eq!(
+            super::origin_of("https://login.example.com/tenant/v2.0").as_deref(),
+            Some("https://login.example.com")
+        );
+        assert_eq!(
+            super::origin_of("http://127.0.0.1:9400").as_deref(),
+            Some("http://127.0.0.1:9400")
+        );
         assert_eq!(super::origin_of("https://a.example; script-src *"), None);
         assert_eq!(super::origin_of("javascript:alert(1)"), None);
     }
@@ -171,7 +222,11 @@ pub async fn start(
     let client = client(&state, &provider, &http).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge);
@@ -214,11 +269,21 @@ struct Refused {
 }
 
 fn refused(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, Refused { title: "You cannot sign in".into(), message: message.into() }).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        Refused {
+            title: "You cannot sign in".into(),
+            message: message.into(),
+        },
+    )
+        .into_response()
 }
 
 /// The provider sends the browser back here with a code.
-pub async fn callback(State(state): State<AppState>, Query(callback): Query<Callback>) -> Result<Response, PageError> {
+pub async fn callback(
+    State(state): State<AppState>,
+    Query(callback): Query<Callback>,
+) -> Result<Response, PageError> {
     if callback.error.is_some() {
         return Ok(refused("Signing in was cancelled or refused."));
     }
@@ -232,7 +297,8 @@ pub async fn callback(State(state): State<AppState>, Query(callback): Query<Call
     )
     .fetch_optional(&state.platform.pool)
     .await?;
-    let Some(flow) = flow.filter(|flow| now - flow.created_at < chrono::Duration::minutes(10)) else {
+    let Some(flow) = flow.filter(|flow| now - flow.created_at < chrono::Duration::minutes(10))
+    else {
         return Ok(refused("This sign-in has expired. Start again."));
     };
     let provider = provider(&state, flow.trust_id, &flow.provider).await?;
@@ -253,7 +319,9 @@ pub async fn callback(State(state): State<AppState>, Query(callback): Query<Call
         Ok(claims) => claims,
         Err(error) => {
             tracing::warn!(%error, "identity token refused");
-            return Ok(refused("The sign-in service's answer could not be verified."));
+            return Ok(refused(
+                "The sign-in service's answer could not be verified.",
+            ));
         }
     };
     if let Some(domain) = &provider.hosted_domain {
@@ -264,18 +332,29 @@ pub async fn callback(State(state): State<AppState>, Query(callback): Query<Call
             .nth(1)
             .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
             .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-            .and_then(|payload| payload.get("hd").and_then(|hd| hd.as_str()).map(str::to_owned));
+            .and_then(|payload| {
+                payload
+                    .get("hd")
+                    .and_then(|hd| hd.as_str())
+                    .map(str::to_owned)
+            });
         if hd.as_deref() != Some(domain.as_str()) {
             return Ok(refused("Use your school's Google account to sign in."));
         }
     }
     let (issuer, subject) = (claims.issuer().to_string(), claims.subject().to_string());
     let trust = TrustId::from_uuid(flow.trust_id);
-    let known = sqlx::query!("SELECT trust_id, staff_id FROM gateway.identities WHERE issuer = $1 AND subject = $2", issuer, subject)
-        .fetch_optional(&state.platform.pool)
-        .await?;
+    let known = sqlx::query!(
+        "SELECT trust_id, staff_id FROM gateway.identities WHERE issuer = $1 AND subject = $2",
+        issuer,
+        subject
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?;
     let staff = match (known, flow.invitation) {
-        (Some(identity), _) if identity.trust_id == flow.trust_id => StaffId::from_uuid(identity.staff_id),
+        (Some(identity), _) if identity.trust_id == flow.trust_id => {
+            StaffId::from_uuid(identity.staff_id)
+        }
         (Some(_), _) => return Ok(refused("This account belongs to another trust.")),
         (None, Some(invitation)) => {
             let row = sqlx::query!(
@@ -287,7 +366,9 @@ pub async fn callback(State(state): State<AppState>, Query(callback): Query<Call
             )
             .fetch_optional(&state.platform.pool)
             .await?;
-            let Some(row) = row else { return Ok(refused("This invitation has been used or has expired.")) };
+            let Some(row) = row else {
+                return Ok(refused("This invitation has been used or has expired."));
+            };
             sqlx::query!(
                 "INSERT INTO gateway.identities (issuer, subject, trust_id, staff_id) VALUES ($1, $2, $3, $4)",
                 issuer,
@@ -300,7 +381,9 @@ pub async fn callback(State(state): State<AppState>, Query(callback): Query<Call
             StaffId::from_uuid(row.staff_id)
         }
         (None, None) => {
-            return Ok(refused("Your account is not linked to Waymark yet. Ask your school's administrator for an invitation."));
+            return Ok(refused(
+                "Your account is not linked to Waymark yet. Ask your school's administrator for an invitation.",
+            ));
         }
     };
     if !sign_in::active(&state, trust, staff).await? {

@@ -32,7 +32,10 @@ pub struct Channels {
 impl Channels {
     pub fn new(platform: &Platform) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Channel::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(30)).connect_lazy())
+            Ok(Channel::from_shared(url.to_owned())?
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(30))
+                .connect_lazy())
         };
         let config = &platform.config;
         Ok(Self {
@@ -61,29 +64,47 @@ pub struct Clients {
 
 impl Clients {
     pub fn scheduling(&self) -> SchedulingClient<Signed> {
-        SchedulingClient::new(InterceptedService::new(self.channels.scheduling.clone(), self.signer.clone()))
+        SchedulingClient::new(InterceptedService::new(
+            self.channels.scheduling.clone(),
+            self.signer.clone(),
+        ))
     }
 
     pub fn reviews(&self) -> ReviewDialogueClient<Signed> {
-        ReviewDialogueClient::new(InterceptedService::new(self.channels.review_dialogue.clone(), self.signer.clone()))
+        ReviewDialogueClient::new(InterceptedService::new(
+            self.channels.review_dialogue.clone(),
+            self.signer.clone(),
+        ))
     }
 
     pub fn audits(&self) -> SelfEvaluationClient<Signed> {
-        SelfEvaluationClient::new(InterceptedService::new(self.channels.review_dialogue.clone(), self.signer.clone()))
+        SelfEvaluationClient::new(InterceptedService::new(
+            self.channels.review_dialogue.clone(),
+            self.signer.clone(),
+        ))
     }
 
     pub fn actions(&self) -> ActionTrackingClient<Signed> {
-        ActionTrackingClient::new(InterceptedService::new(self.channels.action_tracking.clone(), self.signer.clone()))
+        ActionTrackingClient::new(InterceptedService::new(
+            self.channels.action_tracking.clone(),
+            self.signer.clone(),
+        ))
     }
 
     pub fn notifications(&self) -> NotificationsClient<Signed> {
-        NotificationsClient::new(InterceptedService::new(self.channels.notifications.clone(), self.signer.clone()))
+        NotificationsClient::new(InterceptedService::new(
+            self.channels.notifications.clone(),
+            self.signer.clone(),
+        ))
     }
 }
 
 impl AppState {
     /// The trust's directory as it is now (after the viewer's own changes).
-    pub async fn directory_of(&self, trust: waymark_domain::TrustId) -> Result<waymark_domain::directory::DirectoryState, sqlx::Error> {
+    pub async fn directory_of(
+        &self,
+        trust: waymark_domain::TrustId,
+    ) -> Result<waymark_domain::directory::DirectoryState, sqlx::Error> {
         crate::directory::load(&self.platform.pool, trust).await
     }
 
@@ -93,7 +114,13 @@ impl AppState {
     }
 
     pub fn clients_for(&self, caller: Caller) -> Clients {
-        let signer = self.platform.call_as(caller).correlated(CorrelationId::from_uuid(Uuid::now_v7()));
-        Clients { signer, channels: self.channels.clone() }
+        let signer = self
+            .platform
+            .call_as(caller)
+            .correlated(CorrelationId::from_uuid(Uuid::now_v7()));
+        Clients {
+            signer,
+            channels: self.channels.clone(),
+        }
     }
 }

@@ -18,7 +18,10 @@ pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.as_str())
     }
 
     pub fn trimmed(&self, name: &str) -> String {
@@ -26,7 +29,11 @@ impl Fields {
     }
 
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
     }
 
     pub fn has(&self, name: &str, value: &str) -> bool {
@@ -45,14 +52,15 @@ impl Fields {
             Err(_) => Uuid::now_v7().to_string(),
         }
     }
-
 }
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = PageError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| PageError::bad_request("The form could not be read."))?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| PageError::bad_request("The form could not be read."))?;
         Ok(Self(form_urlencoded_pairs(&bytes).collect()))
     }
 }
@@ -67,9 +75,18 @@ pub mod autosave {
     use crate::state::AppState;
 
     /// Saves the copy; returns the time it was saved, in school time ("14:05").
-    pub async fn save(state: &AppState, viewer: &Viewer, key: &str, fields: &Fields) -> Result<String, PageError> {
+    pub async fn save(
+        state: &AppState,
+        viewer: &Viewer,
+        key: &str,
+        fields: &Fields,
+    ) -> Result<String, PageError> {
         let now = state.platform.clock.now();
-        let kept: Vec<&(String, String)> = fields.0.iter().filter(|(name, _)| name != "_csrf").collect();
+        let kept: Vec<&(String, String)> = fields
+            .0
+            .iter()
+            .filter(|(name, _)| name != "_csrf")
+            .collect();
         sqlx::query!(
             "INSERT INTO gateway.autosaves (trust_id, staff_id, key, fields, saved_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (trust_id, staff_id, key) DO UPDATE SET fields = $4, saved_at = $5",
@@ -81,10 +98,17 @@ pub mod autosave {
         )
         .execute(&state.platform.pool)
         .await?;
-        Ok(now.with_timezone(&chrono_tz::Europe::London).format("%H:%M").to_string())
+        Ok(now
+            .with_timezone(&chrono_tz::Europe::London)
+            .format("%H:%M")
+            .to_string())
     }
 
-    pub async fn load(state: &AppState, viewer: &Viewer, key: &str) -> Result<Option<Fields>, PageError> {
+    pub async fn load(
+        state: &AppState,
+        viewer: &Viewer,
+        key: &str,
+    ) -> Result<Option<Fields>, PageError> {
         let row = sqlx::query!(
             r#"SELECT fields AS "fields: Json<Vec<(String, String)>>" FROM gateway.autosaves WHERE trust_id = $1 AND staff_id = $2 AND key = $3"#,
             viewer.trust.into_uuid(),
@@ -117,7 +141,11 @@ pub fn new_command_id() -> String {
 /// A refused command's message, to show on the form again; faults and 404s stay errors.
 pub fn refusal(error: impl Into<PageError>) -> Result<String, PageError> {
     match error.into() {
-        PageError::Status(code, message) if code.is_client_error() && code != axum::http::StatusCode::NOT_FOUND => Ok(message),
+        PageError::Status(code, message)
+            if code.is_client_error() && code != axum::http::StatusCode::NOT_FOUND =>
+        {
+            Ok(message)
+        }
         other => Err(other),
     }
 }
@@ -148,7 +176,10 @@ impl Nav {
         let unread = state
             .clients(viewer)
             .notifications()
-            .list_inbox(nt::ListInboxRequest { unread_only: true, limit: 1 })
+            .list_inbox(nt::ListInboxRequest {
+                unread_only: true,
+                limit: 1,
+            })
             .await
             .map(|reply| reply.into_inner().unread)
             .unwrap_or(0);
@@ -165,12 +196,21 @@ impl Nav {
 
 /// Today where the schools are.
 pub fn today(state: &AppState) -> NaiveDate {
-    state.platform.clock.now().with_timezone(&chrono_tz::Europe::London).date_naive()
+    state
+        .platform
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
 }
 
 /// The academic year a date falls in: "2026-27" from 1 August.
 pub fn academic_year(date: NaiveDate) -> String {
-    let start = if date.month() >= 8 { date.year() } else { date.year() - 1 };
+    let start = if date.month() >= 8 {
+        date.year()
+    } else {
+        date.year() - 1
+    };
     format!("{}-{:02}", start, (start + 1) % 100)
 }
 
@@ -245,6 +285,9 @@ mod tests {
         let id = Uuid::now_v7().to_string();
         let fields = Fields(vec![("command_id".into(), id.clone())]);
         assert_eq!(fields.command_id(), id);
-        assert_ne!(Fields::default().command_id(), Fields::default().command_id());
+        assert_ne!(
+            Fields::default().command_id(),
+            Fields::default().command_id()
+        );
     }
 }

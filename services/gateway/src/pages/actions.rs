@@ -14,7 +14,9 @@ use crate::error::PageError;
 use crate::pages::export::Csv;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today};
+use crate::web::{
+    Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today,
+};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Filter {
@@ -55,10 +57,16 @@ pub struct ListPage {
 }
 
 /// The actions a filter selects, checked against what the viewer may see.
-async fn select(state: &AppState, viewer: &Viewer, filter: &Filter) -> Result<Vec<at::Action>, PageError> {
+async fn select(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &Filter,
+) -> Result<Vec<at::Action>, PageError> {
     let statuses: Vec<String> = match filter.status.as_str() {
         "done" => vec!["done".into()],
-        "all" => ["open", "in_progress", "done", "carried_forward", "dropped"].map(String::from).to_vec(),
+        "all" => ["open", "in_progress", "done", "carried_forward", "dropped"]
+            .map(String::from)
+            .to_vec(),
         _ => vec![],
     };
     let mut request = at::ListActionsRequest {
@@ -78,13 +86,21 @@ async fn select(state: &AppState, viewer: &Viewer, filter: &Filter) -> Result<Ve
         }
         request.school_id = school.to_string();
     }
-    let actions = state.clients(viewer).actions().list_actions(request).await?.into_inner().actions;
+    let actions = state
+        .clients(viewer)
+        .actions()
+        .list_actions(request)
+        .await?
+        .into_inner()
+        .actions;
     Ok(actions.into_iter().filter(|a| may_see(viewer, a)).collect())
 }
 
 /// The owner, a supporter, the owner's line manager, or a leader of the school.
 pub fn may_see(viewer: &Viewer, action: &at::Action) -> bool {
-    let Ok(school) = action.school_id.parse::<SchoolId>() else { return false };
+    let Ok(school) = action.school_id.parse::<SchoolId>() else {
+        return false;
+    };
     if !viewer.sees_school(school) {
         return false;
     }
@@ -92,10 +108,17 @@ pub fn may_see(viewer: &Viewer, action: &at::Action) -> bool {
     action.owner_id == me
         || action.supporter_ids.contains(&me)
         || viewer.leads(school)
-        || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id)
+        || viewer
+            .people_i_manage()
+            .iter()
+            .any(|p| p.to_string() == action.owner_id)
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer, Query(filter): Query<Filter>) -> Result<ListPage, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(filter): Query<Filter>,
+) -> Result<ListPage, PageError> {
     let actions = select(&state, &viewer, &filter).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = actions
@@ -119,21 +142,43 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer, Query(filter): 
             selected: filter.school == s.to_string(),
         })
         .collect();
-    let query = format!("status={}&school={}&overdue={}", filter.status, filter.school, filter.overdue);
+    let query = format!(
+        "status={}&school={}&overdue={}",
+        filter.status, filter.school, filter.overdue
+    );
     Ok(ListPage {
         nav: Nav::new(&state, &viewer, "actions").await,
         rows,
-        status: if filter.status.is_empty() { "live".into() } else { filter.status.clone() },
+        status: if filter.status.is_empty() {
+            "live".into()
+        } else {
+            filter.status.clone()
+        },
         schools,
         overdue: !filter.overdue.is_empty(),
         query,
     })
 }
 
-pub async fn csv(State(state): State<AppState>, viewer: Viewer, Query(filter): Query<Filter>) -> Result<Response, PageError> {
+pub async fn csv(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(filter): Query<Filter>,
+) -> Result<Response, PageError> {
     let actions = select(&state, &viewer, &filter).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let mut csv = Csv::new(&["Action", "School", "Owner", "Supporters", "Due", "Status", "Overdue", "Success criteria", "Impact", "Origin"]);
+    let mut csv = Csv::new(&[
+        "Action",
+        "School",
+        "Owner",
+        "Supporters",
+        "Due",
+        "Status",
+        "Overdue",
+        "Success criteria",
+        "Impact",
+        "Origin",
+    ]);
     for a in &actions {
         let supporters: Vec<String> = a.supporter_ids.iter().map(|s| people.of(s)).collect();
         csv.row(&[
@@ -215,28 +260,64 @@ pub struct DetailPage {
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<at::ActionDetail, PageError> {
-    let detail = state.clients(viewer).actions().get_action(at::GetActionRequest { action_id: id.to_owned() }).await?.into_inner();
+    let detail = state
+        .clients(viewer)
+        .actions()
+        .get_action(at::GetActionRequest {
+            action_id: id.to_owned(),
+        })
+        .await?
+        .into_inner();
     match &detail.action {
         Some(action) if may_see(viewer, action) => Ok(detail),
         _ => Err(PageError::not_found()),
     }
 }
 
-pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, Fields::default()).await
 }
 
-async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<DetailPage, PageError> {
     let detail = load(state, viewer, id).await?;
     let action = detail.action.unwrap_or_default();
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let trail = state.clients(viewer).actions().get_audit_trail(at::GetActionRequest { action_id: id.to_owned() }).await?.into_inner();
-    let school: SchoolId = action.school_id.parse().map_err(|_| PageError::not_found())?;
+    let trail = state
+        .clients(viewer)
+        .actions()
+        .get_audit_trail(at::GetActionRequest {
+            action_id: id.to_owned(),
+        })
+        .await?
+        .into_inner();
+    let school: SchoolId = action
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "actions").await,
-        tag: tag(if action.overdue { "overdue" } else { &action.status }),
+        tag: tag(if action.overdue {
+            "overdue"
+        } else {
+            &action.status
+        }),
         owner: people.of(&action.owner_id),
-        supporters: action.supporter_ids.iter().map(|s| people.of(s)).collect::<Vec<_>>().join(", "),
+        supporters: action
+            .supporter_ids
+            .iter()
+            .map(|s| people.of(s))
+            .collect::<Vec<_>>()
+            .join(", "),
         school: crate::web::school_name(viewer, &action.school_id),
         due: long_date(&action.due_date),
         origin: origin_label(&action.origin_kind),
@@ -244,12 +325,25 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         notes: detail
             .notes
             .into_iter()
-            .map(|n| NoteRow { kind: note_kind(&n.kind).into(), text: n.text, who: people.of(&n.author_id), when: when(&n.recorded_at) })
+            .map(|n| NoteRow {
+                kind: note_kind(&n.kind).into(),
+                text: n.text,
+                who: people.of(&n.author_id),
+                when: when(&n.recorded_at),
+            })
             .collect(),
-        trail: trail.entries.into_iter().map(|e| entry(&people, e)).collect(),
+        trail: trail
+            .entries
+            .into_iter()
+            .map(|e| entry(&people, e))
+            .collect(),
         live: action.status == "open" || action.status == "in_progress",
         reopenable: action.status == "done" || action.status == "dropped",
-        can_reassign: viewer.leads(school) || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id),
+        can_reassign: viewer.leads(school)
+            || viewer
+                .people_i_manage()
+                .iter()
+                .any(|p| p.to_string() == action.owner_id),
         people: staff_of(viewer, &people, school),
         action,
         command_id: new_command_id(),
@@ -268,12 +362,21 @@ fn note_kind(kind: &str) -> &'static str {
 /// "3 March 2027, 14:05" from an RFC 3339 time, in school time.
 pub fn when(value: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&chrono_tz::Europe::London).format("%-d %B %Y, %H:%M").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::London)
+                .format("%-d %B %Y, %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|_| value.to_owned())
 }
 
 fn entry(people: &Names, e: at::AuditEntry) -> Entry {
-    Entry { when: when(&e.recorded_at), who: people.of(&e.actor_id), summary: e.summary, reason: e.reason }
+    Entry {
+        when: when(&e.recorded_at),
+        who: people.of(&e.actor_id),
+        summary: e.summary,
+        reason: e.reason,
+    }
 }
 
 /// Everyone working in a school, by name, for choosing an owner.
@@ -282,8 +385,13 @@ pub fn staff_of(viewer: &Viewer, people: &Names, school: SchoolId) -> Vec<Person
         .directory
         .staff
         .iter()
-        .filter(|(_, record)| !record.disabled && record.grants.iter().any(|g| g.school == Some(school)))
-        .map(|(id, _)| Person { id: id.to_string(), name: people.of(&id.to_string()) })
+        .filter(|(_, record)| {
+            !record.disabled && record.grants.iter().any(|g| g.school == Some(school))
+        })
+        .map(|(id, _)| Person {
+            id: id.to_string(),
+            name: people.of(&id.to_string()),
+        })
         .collect();
     staff.sort_by(|a, b| a.name.cmp(&b.name));
     staff
@@ -297,12 +405,26 @@ pub async fn act(
 ) -> Result<Response, PageError> {
     let detail = load(&state, &viewer, &id).await?;
     let action = detail.action.unwrap_or_default();
-    let school: SchoolId = action.school_id.parse().map_err(|_| PageError::not_found())?;
+    let school: SchoolId = action
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
     let mut client = state.clients(&viewer).actions();
     let command_id = fields.command_id();
-    let text = |name: &str| at::TextRequest { command_id: command_id.clone(), action_id: id.clone(), text: fields.trimmed(name) };
+    let text = |name: &str| at::TextRequest {
+        command_id: command_id.clone(),
+        action_id: id.clone(),
+        text: fields.trimmed(name),
+    };
     let result = match verb.as_str() {
-        "start" => client.start_action(at::ActionRequest { command_id: command_id.clone(), action_id: id.clone() }).await,
+        "start" => {
+            client
+                .start_action(at::ActionRequest {
+                    command_id: command_id.clone(),
+                    action_id: id.clone(),
+                })
+                .await
+        }
         "progress" => client.note_progress(text("text")).await,
         "evidence" => client.record_evidence(text("text")).await,
         "complete" => client.complete_action(text("impact")).await,
@@ -329,7 +451,11 @@ pub async fn act(
                 .await
         }
         "reassign" => {
-            let allowed = viewer.leads(school) || viewer.people_i_manage().iter().any(|p| p.to_string() == action.owner_id);
+            let allowed = viewer.leads(school)
+                || viewer
+                    .people_i_manage()
+                    .iter()
+                    .any(|p| p.to_string() == action.owner_id);
             if !allowed {
                 return Err(PageError::forbidden());
             }
@@ -348,9 +474,15 @@ pub async fn act(
         Ok(reply) => {
             let reply = reply.into_inner();
             // Carrying forward makes a new action: go to it.
-            let to = if reply.next_action_id.is_empty() { id } else { reply.next_action_id };
+            let to = if reply.next_action_id.is_empty() {
+                id
+            } else {
+                reply.next_action_id
+            };
             Ok(see(format!("/actions/{to}")))
         }
-        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            show(&state, &viewer, &id, Some(refusal(status)?), fields).await?,
+        )),
     }
 }

@@ -15,7 +15,9 @@ use crate::error::PageError;
 use crate::pages::actions::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today};
+use crate::web::{
+    Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today,
+};
 
 /// A rating shown as a tag: the trust's word for it (default "Red", "Amber", "Green") and
 /// its colour; the word is always there, colour is never alone.
@@ -25,12 +27,29 @@ pub struct Rag {
 }
 
 pub fn rag(rating: &str, labels: Option<&rd::RagLabels>) -> Rag {
-    let named = |custom: Option<&String>, default: &str| custom.filter(|c| !c.trim().is_empty()).cloned().unwrap_or_else(|| default.to_owned());
+    let named = |custom: Option<&String>, default: &str| {
+        custom
+            .filter(|c| !c.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    };
     match rating {
-        "red" => Rag { label: named(labels.map(|l| &l.red), "Red"), class: "tag--red rag" },
-        "amber" => Rag { label: named(labels.map(|l| &l.amber), "Amber"), class: "tag--amber rag" },
-        "green" => Rag { label: named(labels.map(|l| &l.green), "Green"), class: "tag--green rag" },
-        _ => Rag { label: "Not rated".to_owned(), class: "tag--grey rag" },
+        "red" => Rag {
+            label: named(labels.map(|l| &l.red), "Red"),
+            class: "tag--red rag",
+        },
+        "amber" => Rag {
+            label: named(labels.map(|l| &l.amber), "Amber"),
+            class: "tag--amber rag",
+        },
+        "green" => Rag {
+            label: named(labels.map(|l| &l.green), "Green"),
+            class: "tag--green rag",
+        },
+        _ => Rag {
+            label: "Not rated".to_owned(),
+            class: "tag--grey rag",
+        },
     }
 }
 
@@ -41,8 +60,19 @@ fn may_see(viewer: &Viewer, audit: &rd::AuditRecord) -> bool {
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::AuditRecord, PageError> {
-    let audit = state.clients(viewer).audits().get_audit(rd::GetAuditRequest { audit_id: id.to_owned() }).await?.into_inner();
-    if may_see(viewer, &audit) { Ok(audit) } else { Err(PageError::not_found()) }
+    let audit = state
+        .clients(viewer)
+        .audits()
+        .get_audit(rd::GetAuditRequest {
+            audit_id: id.to_owned(),
+        })
+        .await?
+        .into_inner();
+    if may_see(viewer, &audit) {
+        Ok(audit)
+    } else {
+        Err(PageError::not_found())
+    }
 }
 
 pub struct Row {
@@ -68,13 +98,27 @@ pub struct ListPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let audits = state.clients(&viewer).audits().list_audits(rd::ListAuditsRequest::default()).await?.into_inner().audits;
+    let audits = state
+        .clients(&viewer)
+        .audits()
+        .list_audits(rd::ListAuditsRequest::default())
+        .await?
+        .into_inner()
+        .audits;
     let rows = audits
         .into_iter()
         .filter(|a| may_see(&viewer, a))
         .map(|a| Row {
-            tag: tag(if a.status == "finalised" { "finalised" } else { "in_progress" }),
-            title: if a.department.is_empty() { a.title.clone() } else { format!("{} ({})", a.title, a.department) },
+            tag: tag(if a.status == "finalised" {
+                "finalised"
+            } else {
+                "in_progress"
+            }),
+            title: if a.department.is_empty() {
+                a.title.clone()
+            } else {
+                format!("{} ({})", a.title, a.department)
+            },
             school: crate::web::school_name(&viewer, &a.school_id),
             started: long_date(&a.started_on),
             id: a.audit_id,
@@ -84,9 +128,17 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
         .schools()
         .into_iter()
         .filter(|s| viewer.leads(*s))
-        .map(|s| Choice { value: s.to_string(), label: crate::web::school_name(&viewer, &s.to_string()) })
+        .map(|s| Choice {
+            value: s.to_string(),
+            label: crate::web::school_name(&viewer, &s.to_string()),
+        })
         .collect();
-    Ok(ListPage { nav: Nav::new(&state, &viewer, "audits").await, rows, trends, heat_map: viewer.is_trust_leader() || viewer.is_trust_admin() })
+    Ok(ListPage {
+        nav: Nav::new(&state, &viewer, "audits").await,
+        rows,
+        trends,
+        heat_map: viewer.is_trust_leader() || viewer.is_trust_admin(),
+    })
 }
 
 pub struct SchoolStaff {
@@ -106,9 +158,20 @@ pub struct NewPage {
     posted: Fields,
 }
 
-async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+async fn new_page(
+    state: &AppState,
+    viewer: &Viewer,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<NewPage, PageError> {
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let frameworks = state.clients(viewer).audits().list_frameworks(rd::ListFrameworksRequest {}).await?.into_inner().frameworks;
+    let frameworks = state
+        .clients(viewer)
+        .audits()
+        .list_frameworks(rd::ListFrameworksRequest {})
+        .await?
+        .into_inner()
+        .frameworks;
     let schools = viewer
         .schools()
         .into_iter()
@@ -116,7 +179,10 @@ async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, post
         .map(|s| SchoolStaff {
             id: s.to_string(),
             name: crate::web::school_name(viewer, &s.to_string()),
-            people: staff_of(viewer, &people, s).into_iter().filter(|p| p.id != viewer.staff.to_string()).collect(),
+            people: staff_of(viewer, &people, s)
+                .into_iter()
+                .filter(|p| p.id != viewer.staff.to_string())
+                .collect(),
         })
         .collect();
     Ok(NewPage {
@@ -124,7 +190,10 @@ async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, post
         schools,
         frameworks: frameworks
             .into_iter()
-            .map(|f| Choice { label: f.content.map(|c| c.name).unwrap_or_default(), value: f.framework_id })
+            .map(|f| Choice {
+                label: f.content.map(|c| c.name).unwrap_or_default(),
+                value: f.framework_id,
+            })
             .collect(),
         command_id: posted.command_id(),
         error,
@@ -137,15 +206,36 @@ pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPag
 }
 
 /// A leader starts an audit of a school they lead, as its lead, with the people chosen.
-pub async fn start(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
-    let school: Option<SchoolId> = fields.get("school_id").parse().ok().filter(|s| viewer.leads(*s));
+pub async fn start(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let school: Option<SchoolId> = fields
+        .get("school_id")
+        .parse()
+        .ok()
+        .filter(|s| viewer.leads(*s));
     let Some(school) = school else {
-        return Ok(refused_page(new_page(&state, &viewer, Some("Choose a school you lead.".into()), fields).await?));
+        return Ok(refused_page(
+            new_page(
+                &state,
+                &viewer,
+                Some("Choose a school you lead.".into()),
+                fields,
+            )
+            .await?,
+        ));
     };
     let participants: Vec<String> = fields
         .all("participant_ids")
         .into_iter()
-        .filter(|p| p.parse().ok().and_then(|id| viewer.directory.staff.get(&id)).is_some_and(|r| r.grants.iter().any(|g| g.school == Some(school))))
+        .filter(|p| {
+            p.parse()
+                .ok()
+                .and_then(|id| viewer.directory.staff.get(&id))
+                .is_some_and(|r| r.grants.iter().any(|g| g.school == Some(school)))
+        })
         .collect();
     let request = rd::StartAuditRequest {
         command_id: fields.command_id(),
@@ -159,7 +249,9 @@ pub async fn start(State(state): State<AppState>, viewer: Viewer, fields: Fields
     };
     match state.clients(&viewer).audits().start_audit(request).await {
         Ok(reply) => Ok(see(format!("/audits/{}", reply.into_inner().id))),
-        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            new_page(&state, &viewer, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -205,7 +297,13 @@ pub struct DetailPage {
     posted: Fields,
 }
 
-async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<DetailPage, PageError> {
     let audit = load(state, viewer, id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let me = viewer.staff.to_string();
@@ -220,7 +318,10 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
                 .statements
                 .iter()
                 .map(|statement| {
-                    let result = audit.statements.iter().find(|s| s.statement_id == statement.id);
+                    let result = audit
+                        .statements
+                        .iter()
+                        .find(|s| s.statement_id == statement.id);
                     let combined = result.map(|r| r.combined.as_str()).unwrap_or_default();
                     Task {
                         id: statement.id.clone(),
@@ -234,13 +335,25 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         })
         .collect();
     let total = sections.iter().map(|s| s.tasks.len()).sum();
-    let rated = sections.iter().flat_map(|s| &s.tasks).filter(|t| t.rated).count();
-    let school: SchoolId = audit.school_id.parse().map_err(|_| PageError::not_found())?;
+    let rated = sections
+        .iter()
+        .flat_map(|s| &s.tasks)
+        .filter(|t| t.rated)
+        .count();
+    let school: SchoolId = audit
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "audits").await,
         school: crate::web::school_name(viewer, &audit.school_id),
         lead: people.of(&audit.lead_id),
-        participants: audit.participant_ids.iter().map(|p| people.of(p)).collect::<Vec<_>>().join(", "),
+        participants: audit
+            .participant_ids
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(", "),
         rated,
         total,
         strengths: audit.strengths.iter().map(|s| s.text.clone()).collect(),
@@ -249,16 +362,37 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
             .iter()
             .map(|w| WeaknessRow {
                 text: w.text.clone(),
-                action: w.action.as_ref().map(|a| format!("{} — {}, by {}", a.description, people.of(&a.owner_id), long_date(&a.due_date))).unwrap_or_default(),
+                action: w
+                    .action
+                    .as_ref()
+                    .map(|a| {
+                        format!(
+                            "{} — {}, by {}",
+                            a.description,
+                            people.of(&a.owner_id),
+                            long_date(&a.due_date)
+                        )
+                    })
+                    .unwrap_or_default(),
             })
             .collect(),
-        statements: sections.iter().flat_map(|s| &s.tasks).map(|t| Choice { value: t.id.clone(), label: t.text.clone() }).collect(),
+        statements: sections
+            .iter()
+            .flat_map(|s| &s.tasks)
+            .map(|t| Choice {
+                value: t.id.clone(),
+                label: t.text.clone(),
+            })
+            .collect(),
         sections,
         owners: staff_of(viewer, &people, school),
         is_lead: audit.lead_id == me,
         is_participant: audit.lead_id == me || audit.participant_ids.contains(&me),
         finalised: audit.status == "finalised",
-        trend_href: format!("/audits/trend?school={}&framework={}", audit.school_id, audit.framework_id),
+        trend_href: format!(
+            "/audits/trend?school={}&framework={}",
+            audit.school_id, audit.framework_id
+        ),
         audit,
         command_id: new_command_id(),
         error,
@@ -266,7 +400,11 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
     })
 }
 
-pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, Fields::default()).await
 }
 
@@ -295,21 +433,51 @@ pub struct StatementPage {
     error: Option<String>,
 }
 
-async fn statement_page(state: &AppState, viewer: &Viewer, id: &str, statement: &str, error: Option<String>, posted: Option<Fields>) -> Result<StatementPage, PageError> {
+async fn statement_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    statement: &str,
+    error: Option<String>,
+    posted: Option<Fields>,
+) -> Result<StatementPage, PageError> {
     let audit = load(state, viewer, id).await?;
     let framework = audit.framework.clone().unwrap_or_default();
-    let text = framework.sections.iter().flat_map(|s| &s.statements).find(|s| s.id == statement).map(|s| s.text.clone()).ok_or_else(PageError::not_found)?;
+    let text = framework
+        .sections
+        .iter()
+        .flat_map(|s| &s.statements)
+        .find(|s| s.id == statement)
+        .map(|s| s.text.clone())
+        .ok_or_else(PageError::not_found)?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let me = viewer.staff.to_string();
-    let result = audit.statements.iter().find(|s| s.statement_id == statement);
-    let labels = framework.labels.clone().unwrap_or_else(|| rd::RagLabels { red: "Red".into(), amber: "Amber".into(), green: "Green".into() });
+    let result = audit
+        .statements
+        .iter()
+        .find(|s| s.statement_id == statement);
+    let labels = framework.labels.clone().unwrap_or_else(|| rd::RagLabels {
+        red: "Red".into(),
+        amber: "Amber".into(),
+        green: "Green".into(),
+    });
     let my = result.and_then(|r| r.ratings.iter().find(|p| p.by == me));
     let (mine, note, source) = match &posted {
-        Some(fields) => (fields.trimmed("rating"), fields.get("note").to_owned(), fields.get("source").to_owned()),
+        Some(fields) => (
+            fields.trimmed("rating"),
+            fields.get("note").to_owned(),
+            fields.get("source").to_owned(),
+        ),
         None => (
             my.map(|p| p.rating.clone()).unwrap_or_default(),
             my.map(|p| p.note.clone()).unwrap_or_default(),
-            my.and_then(|p| p.evidence.iter().find(|e| e.kind == "source").map(|e| e.r#ref.clone())).unwrap_or_default(),
+            my.and_then(|p| {
+                p.evidence
+                    .iter()
+                    .find(|e| e.kind == "source")
+                    .map(|e| e.r#ref.clone())
+            })
+            .unwrap_or_default(),
         ),
     };
     Ok(StatementPage {
@@ -320,26 +488,53 @@ async fn statement_page(state: &AppState, viewer: &Viewer, id: &str, statement: 
         text,
         rubric: framework.rubric.clone(),
         ratings: result
-            .map(|r| r.ratings.iter().filter(|p| p.by != me).map(|p| OtherRating { who: people.of(&p.by), tag: rag(&p.rating, Some(&labels)), note: p.note.clone() }).collect())
+            .map(|r| {
+                r.ratings
+                    .iter()
+                    .filter(|p| p.by != me)
+                    .map(|p| OtherRating {
+                        who: people.of(&p.by),
+                        tag: rag(&p.rating, Some(&labels)),
+                        note: p.note.clone(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         labels,
         mine,
         note,
         source,
-        can_rate: audit.status != "finalised" && (audit.lead_id == me || audit.participant_ids.contains(&me)),
+        can_rate: audit.status != "finalised"
+            && (audit.lead_id == me || audit.participant_ids.contains(&me)),
         command_id: new_command_id(),
         error,
     })
 }
 
-pub async fn statement(State(state): State<AppState>, viewer: Viewer, Path((id, statement)): Path<(String, String)>) -> Result<StatementPage, PageError> {
+pub async fn statement(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, statement)): Path<(String, String)>,
+) -> Result<StatementPage, PageError> {
     statement_page(&state, &viewer, &id, &statement, None, None).await
 }
 
-pub async fn rate(State(state): State<AppState>, viewer: Viewer, Path((id, statement)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+pub async fn rate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, statement)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
     load(&state, &viewer, &id).await?;
     let source = fields.trimmed("source");
-    let evidence = if source.is_empty() { vec![] } else { vec![rd::EvidenceLink { kind: "source".into(), r#ref: source }] };
+    let evidence = if source.is_empty() {
+        vec![]
+    } else {
+        vec![rd::EvidenceLink {
+            kind: "source".into(),
+            r#ref: source,
+        }]
+    };
     let request = rd::RateStatementRequest {
         command_id: fields.command_id(),
         audit_id: id.clone(),
@@ -348,19 +543,46 @@ pub async fn rate(State(state): State<AppState>, viewer: Viewer, Path((id, state
         note: fields.trimmed("note"),
         evidence,
     };
-    match state.clients(&viewer).audits().rate_statement(request).await {
+    match state
+        .clients(&viewer)
+        .audits()
+        .rate_statement(request)
+        .await
+    {
         Ok(_) => Ok(see(format!("/audits/{id}"))),
-        Err(status) => Ok(refused_page(statement_page(&state, &viewer, &id, &statement, Some(refusal(status)?), Some(fields)).await?)),
+        Err(status) => Ok(refused_page(
+            statement_page(
+                &state,
+                &viewer,
+                &id,
+                &statement,
+                Some(refusal(status)?),
+                Some(fields),
+            )
+            .await?,
+        )),
     }
 }
 
-pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
     load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).audits();
     let command_id = fields.command_id();
     let result = match verb.as_str() {
         "strength" => {
-            client.add_strength(rd::AddStrengthRequest { command_id, audit_id: id.clone(), text: fields.trimmed("text"), statement_id: fields.trimmed("statement_id") }).await
+            client
+                .add_strength(rd::AddStrengthRequest {
+                    command_id,
+                    audit_id: id.clone(),
+                    text: fields.trimmed("text"),
+                    statement_id: fields.trimmed("statement_id"),
+                })
+                .await
         }
         "weakness" => {
             let description = fields.trimmed("action_description");
@@ -371,15 +593,31 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
                 success_criteria: fields.trimmed("action_criteria"),
             });
             client
-                .add_weakness(rd::AddWeaknessRequest { command_id, audit_id: id.clone(), text: fields.trimmed("text"), statement_id: fields.trimmed("statement_id"), action })
+                .add_weakness(rd::AddWeaknessRequest {
+                    command_id,
+                    audit_id: id.clone(),
+                    text: fields.trimmed("text"),
+                    statement_id: fields.trimmed("statement_id"),
+                    action,
+                })
                 .await
         }
-        "finalise" => client.finalise_audit(rd::FinaliseAuditRequest { command_id, audit_id: id.clone(), on: today(&state).to_string() }).await,
+        "finalise" => {
+            client
+                .finalise_audit(rd::FinaliseAuditRequest {
+                    command_id,
+                    audit_id: id.clone(),
+                    on: today(&state).to_string(),
+                })
+                .await
+        }
         _ => return Err(PageError::not_found()),
     };
     match result {
         Ok(_) => Ok(see(format!("/audits/{id}"))),
-        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            show(&state, &viewer, &id, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -407,7 +645,11 @@ pub struct TrendPage {
 }
 
 /// A school's finalised audits over time: which statements moved, which stayed red.
-pub async fn trend(State(state): State<AppState>, viewer: Viewer, Query(query): Query<TrendQuery>) -> Result<TrendPage, PageError> {
+pub async fn trend(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<TrendQuery>,
+) -> Result<TrendPage, PageError> {
     let school: SchoolId = query.school.parse().map_err(|_| PageError::not_found())?;
     if !viewer.leads(school) {
         return Err(PageError::not_found());
@@ -415,18 +657,35 @@ pub async fn trend(State(state): State<AppState>, viewer: Viewer, Query(query): 
     let trend = state
         .clients(&viewer)
         .audits()
-        .audit_trend(rd::AuditTrendRequest { school_id: school.to_string(), framework_id: query.framework.clone() })
+        .audit_trend(rd::AuditTrendRequest {
+            school_id: school.to_string(),
+            framework_id: query.framework.clone(),
+        })
         .await?
         .into_inner();
     let labels = trend.labels.as_ref();
     Ok(TrendPage {
         nav: Nav::new(&state, &viewer, "audits").await,
         school: crate::web::school_name(&viewer, &school.to_string()),
-        audits: trend.audits.iter().map(|a| (format!("/audits/{}", a.audit_id), long_date(&a.finalised_on))).collect(),
+        audits: trend
+            .audits
+            .iter()
+            .map(|a| {
+                (
+                    format!("/audits/{}", a.audit_id),
+                    long_date(&a.finalised_on),
+                )
+            })
+            .collect(),
         rows: trend
             .statements
             .iter()
-            .map(|s| TrendRow { text: s.text.clone(), ratings: s.ratings.iter().map(|r| rag(r, labels)).collect(), moved: s.moved, stayed_red: s.stayed_red })
+            .map(|s| TrendRow {
+                text: s.text.clone(),
+                ratings: s.ratings.iter().map(|r| rag(r, labels)).collect(),
+                moved: s.moved,
+                stayed_red: s.stayed_red,
+            })
             .collect(),
     })
 }
@@ -453,15 +712,31 @@ pub struct HeatMapPage {
 }
 
 /// The trust's latest finalised audit per school, statement by statement: schools, never people.
-pub async fn heat_map(State(state): State<AppState>, viewer: Viewer, Query(query): Query<HeatMapQuery>) -> Result<HeatMapPage, PageError> {
+pub async fn heat_map(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<HeatMapQuery>,
+) -> Result<HeatMapPage, PageError> {
     if !(viewer.is_trust_leader() || viewer.is_trust_admin()) {
         return Err(PageError::not_found());
     }
-    let map = state.clients(&viewer).audits().heat_map(rd::HeatMapRequest { framework_id: query.framework }).await?.into_inner();
+    let map = state
+        .clients(&viewer)
+        .audits()
+        .heat_map(rd::HeatMapRequest {
+            framework_id: query.framework,
+        })
+        .await?
+        .into_inner();
     let labels = map.labels.as_ref();
     Ok(HeatMapPage {
         nav: Nav::new(&state, &viewer, "audits").await,
-        statements: map.statements.iter().enumerate().map(|(n, s)| (n + 1, s.text.clone())).collect(),
+        statements: map
+            .statements
+            .iter()
+            .enumerate()
+            .map(|(n, s)| (n + 1, s.text.clone()))
+            .collect(),
         rows: map
             .schools
             .iter()

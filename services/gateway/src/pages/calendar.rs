@@ -56,7 +56,11 @@ pub async fn items(
     let people = names(&state.platform.pool, viewer.trust).await?;
     let school_id = school.map(|s| s.to_string()).unwrap_or_default();
     let person_id = person.map(|p| p.to_string()).unwrap_or_default();
-    let in_range = |date: &str| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().filter(|d| *d >= from && *d <= to);
+    let in_range = |date: &str| {
+        NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .ok()
+            .filter(|d| *d >= from && *d <= to)
+    };
     let mut items = Vec::new();
 
     let occurrences = clients
@@ -72,7 +76,9 @@ pub async fn items(
         .into_inner()
         .occurrences;
     for o in occurrences {
-        let Some(date) = in_range(&o.date) else { continue };
+        let Some(date) = in_range(&o.date) else {
+            continue;
+        };
         if o.status == "cancelled" || !viewer.sees_school_id(&o.school_id) {
             continue;
         }
@@ -86,32 +92,61 @@ pub async fn items(
         });
     }
 
-    let reviews = clients.reviews().list_reviews(rd::ListReviewsRequest { school_id: school_id.clone(), ..Default::default() }).await?.into_inner().reviews;
+    let reviews = clients
+        .reviews()
+        .list_reviews(rd::ListReviewsRequest {
+            school_id: school_id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .reviews;
     for r in reviews {
         let people_of = [&r.reviewer_id, &r.reviewee_id];
         if r.status == "cancelled" || person.is_some() && !people_of.contains(&&person_id) {
             continue;
         }
-        let Some(date) = in_range(&r.window_closes) else { continue };
-        if !viewer.may_see_record(&r.school_id, &[&r.reviewer_id, &r.reviewee_id, &r.slt_line_manager_id]) {
+        let Some(date) = in_range(&r.window_closes) else {
+            continue;
+        };
+        if !viewer.may_see_record(
+            &r.school_id,
+            &[&r.reviewer_id, &r.reviewee_id, &r.slt_line_manager_id],
+        ) {
             continue;
         }
         items.push(Item {
             uid: format!("review-{}", r.review_id),
             date,
             kind: "Progress review",
-            title: format!("Progress review: {} with {} (window closes)", r.year_group, people.of(&r.reviewee_id)),
+            title: format!(
+                "Progress review: {} with {} (window closes)",
+                r.year_group,
+                people.of(&r.reviewee_id)
+            ),
             href: format!("/reviews/{}", r.review_id),
             planned: false,
         });
     }
 
-    let meetings = clients.reviews().list_meetings(rd::ListMeetingsRequest { school_id: school_id.clone(), ..Default::default() }).await?.into_inner().meetings;
+    let meetings = clients
+        .reviews()
+        .list_meetings(rd::ListMeetingsRequest {
+            school_id: school_id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .meetings;
     for m in meetings {
-        if m.status == "cancelled" || person.is_some() && m.teacher_id != person_id && !m.leader_ids.contains(&person_id) {
+        if m.status == "cancelled"
+            || person.is_some() && m.teacher_id != person_id && !m.leader_ids.contains(&person_id)
+        {
             continue;
         }
-        let Some(date) = in_range(&m.date) else { continue };
+        let Some(date) = in_range(&m.date) else {
+            continue;
+        };
         let mut ids: Vec<&str> = m.leader_ids.iter().map(String::as_str).collect();
         ids.push(&m.teacher_id);
         if !viewer.may_see_record(&m.school_id, &ids) {
@@ -121,18 +156,35 @@ pub async fn items(
             uid: format!("meeting-{}", m.meeting_id),
             date,
             kind: "Progress meeting",
-            title: format!("Progress meeting: {} ({}) with {}", m.class_group, m.assessment_point, people.of(&m.teacher_id)),
+            title: format!(
+                "Progress meeting: {} ({}) with {}",
+                m.class_group,
+                m.assessment_point,
+                people.of(&m.teacher_id)
+            ),
             href: format!("/meetings/{}", m.meeting_id),
             planned: false,
         });
     }
 
-    let visits = clients.reviews().list_visits(rd::ListVisitsRequest { school_id: school_id.clone(), ..Default::default() }).await?.into_inner().visits;
+    let visits = clients
+        .reviews()
+        .list_visits(rd::ListVisitsRequest {
+            school_id: school_id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .visits;
     for v in visits {
-        if v.status == "cancelled" || person.is_some() && v.teacher_id != person_id && v.visitor_id != person_id {
+        if v.status == "cancelled"
+            || person.is_some() && v.teacher_id != person_id && v.visitor_id != person_id
+        {
             continue;
         }
-        let Some(date) = in_range(&v.date) else { continue };
+        let Some(date) = in_range(&v.date) else {
+            continue;
+        };
         if !viewer.may_see_record(&v.school_id, &[&v.visitor_id, &v.teacher_id]) {
             continue;
         }
@@ -140,7 +192,11 @@ pub async fn items(
             uid: format!("visit-{}", v.visit_id),
             date,
             kind: "Visit",
-            title: format!("Visit: {} visits {}", people.of(&v.visitor_id), people.of(&v.teacher_id)),
+            title: format!(
+                "Visit: {} visits {}",
+                people.of(&v.visitor_id),
+                people.of(&v.teacher_id)
+            ),
             href: format!("/visits/{}", v.visit_id),
             planned: false,
         });
@@ -160,7 +216,9 @@ pub async fn items(
             .into_inner()
             .actions;
         for a in actions {
-            let Some(date) = in_range(&a.due_date) else { continue };
+            let Some(date) = in_range(&a.due_date) else {
+                continue;
+            };
             items.push(Item {
                 uid: format!("action-{}", a.action_id),
                 date,
@@ -211,18 +269,39 @@ pub struct AgendaPage {
 }
 
 /// The week, half term or term around `date`, from the school's calendar where it has one.
-async fn range(state: &AppState, viewer: &Viewer, school: Option<SchoolId>, view: &str, date: NaiveDate) -> Result<(NaiveDate, NaiveDate, String), PageError> {
+async fn range(
+    state: &AppState,
+    viewer: &Viewer,
+    school: Option<SchoolId>,
+    view: &str,
+    date: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate, String), PageError> {
     let monday = date - Duration::days(i64::from(date.weekday().num_days_from_monday()));
-    let week = (monday, monday + Duration::days(6), format!("Week of {}", monday.format("%-d %B %Y")));
+    let week = (
+        monday,
+        monday + Duration::days(6),
+        format!("Week of {}", monday.format("%-d %B %Y")),
+    );
     if view != "term" && view != "half-term" {
         return Ok(week);
     }
-    let Some(school) = school.or_else(|| viewer.schools().first().copied()) else { return Ok(week) };
-    let calendar = state.clients(viewer).scheduling().get_calendar(sc::GetCalendarRequest { school_id: school.to_string() }).await?.into_inner();
+    let Some(school) = school.or_else(|| viewer.schools().first().copied()) else {
+        return Ok(week);
+    };
+    let calendar = state
+        .clients(viewer)
+        .scheduling()
+        .get_calendar(sc::GetCalendarRequest {
+            school_id: school.to_string(),
+        })
+        .await?
+        .into_inner();
     let parse = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     for year in &calendar.years {
         for term in &year.terms {
-            let (Some(starts), Some(ends)) = (parse(&term.starts), parse(&term.ends)) else { continue };
+            let (Some(starts), Some(ends)) = (parse(&term.starts), parse(&term.ends)) else {
+                continue;
+            };
             if date < starts || date > ends {
                 continue;
             }
@@ -230,10 +309,22 @@ async fn range(state: &AppState, viewer: &Viewer, school: Option<SchoolId>, view
                 return Ok((starts, ends, term.name.clone()));
             }
             // Half terms: the term split by a holiday inside it.
-            let split = year.holidays.iter().filter_map(|h| Some((parse(&h.starts)?, parse(&h.ends)?))).find(|(s, e)| *s > starts && *e < ends);
+            let split = year
+                .holidays
+                .iter()
+                .filter_map(|h| Some((parse(&h.starts)?, parse(&h.ends)?)))
+                .find(|(s, e)| *s > starts && *e < ends);
             return Ok(match split {
-                Some((hs, _)) if date < hs => (starts, hs - Duration::days(1), format!("{}, first half", term.name)),
-                Some((_, he)) => (he + Duration::days(1), ends, format!("{}, second half", term.name)),
+                Some((hs, _)) if date < hs => (
+                    starts,
+                    hs - Duration::days(1),
+                    format!("{}, first half", term.name),
+                ),
+                Some((_, he)) => (
+                    he + Duration::days(1),
+                    ends,
+                    format!("{}, second half", term.name),
+                ),
                 None => (starts, ends, term.name.clone()),
             });
         }
@@ -242,7 +333,11 @@ async fn range(state: &AppState, viewer: &Viewer, school: Option<SchoolId>, view
     Ok(week)
 }
 
-pub async fn agenda(State(state): State<AppState>, viewer: Viewer, Query(query): Query<AgendaQuery>) -> Result<AgendaPage, PageError> {
+pub async fn agenda(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<AgendaQuery>,
+) -> Result<AgendaPage, PageError> {
     let date = NaiveDate::parse_from_str(&query.date, "%Y-%m-%d").unwrap_or_else(|_| today(&state));
     let school = if query.school.is_empty() {
         None
@@ -258,14 +353,21 @@ pub async fn agenda(State(state): State<AppState>, viewer: Viewer, Query(query):
         _ => "week".to_owned(),
     };
     let (from, to, heading) = range(&state, &viewer, school, &view, date).await?;
-    let person = if school.is_some() { None } else { Some(viewer.staff) };
+    let person = if school.is_some() {
+        None
+    } else {
+        Some(viewer.staff)
+    };
     let items = items(&state, &viewer, school, person, from, to).await?;
     let mut days: Vec<Day> = Vec::new();
     for item in items {
         let label = item.date.format("%A %-d %B").to_string();
         match days.last_mut() {
             Some(day) if day.label == label => day.items.push(item),
-            _ => days.push(Day { label, items: vec![item] }),
+            _ => days.push(Day {
+                label,
+                items: vec![item],
+            }),
         }
     }
     let schools = viewer
@@ -274,7 +376,10 @@ pub async fn agenda(State(state): State<AppState>, viewer: Viewer, Query(query):
         .filter(|s| viewer.leads(*s))
         .map(|s| Choice {
             value: s.to_string(),
-            label: format!("Everyone at {}", crate::web::school_name(&viewer, &s.to_string())),
+            label: format!(
+                "Everyone at {}",
+                crate::web::school_name(&viewer, &s.to_string())
+            ),
             selected: school == Some(s),
         })
         .collect();
@@ -302,55 +407,117 @@ pub struct FeedPage {
 }
 
 async fn has_feed(state: &AppState, viewer: &Viewer) -> Result<bool, PageError> {
-    Ok(sqlx::query_scalar!("SELECT count(*) FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2", viewer.trust.into_uuid(), viewer.staff.into_uuid())
-        .fetch_one(&state.platform.pool)
-        .await?
-        .unwrap_or(0)
+    Ok(sqlx::query_scalar!(
+        "SELECT count(*) FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2",
+        viewer.trust.into_uuid(),
+        viewer.staff.into_uuid()
+    )
+    .fetch_one(&state.platform.pool)
+    .await?
+    .unwrap_or(0)
         > 0)
 }
 
-pub async fn feed_page(State(state): State<AppState>, viewer: Viewer) -> Result<FeedPage, PageError> {
-    Ok(FeedPage { nav: Nav::new(&state, &viewer, "calendar").await, has_feed: has_feed(&state, &viewer).await?, new_url: None })
+pub async fn feed_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<FeedPage, PageError> {
+    Ok(FeedPage {
+        nav: Nav::new(&state, &viewer, "calendar").await,
+        has_feed: has_feed(&state, &viewer).await?,
+        new_url: None,
+    })
 }
 
 /// A new secret address; the old one stops working. Shown once: only its hash is kept.
-pub async fn new_feed(State(state): State<AppState>, viewer: Viewer, _fields: Fields) -> Result<FeedPage, PageError> {
+pub async fn new_feed(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    _fields: Fields,
+) -> Result<FeedPage, PageError> {
     let (token, hash) = session::new_token();
     let mut tx = state.platform.pool.begin().await?;
-    sqlx::query!("DELETE FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2", viewer.trust.into_uuid(), viewer.staff.into_uuid())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query!("INSERT INTO gateway.calendar_feeds (token_hash, trust_id, staff_id) VALUES ($1, $2, $3)", hash, viewer.trust.into_uuid(), viewer.staff.into_uuid())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2",
+        viewer.trust.into_uuid(),
+        viewer.staff.into_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO gateway.calendar_feeds (token_hash, trust_id, staff_id) VALUES ($1, $2, $3)",
+        hash,
+        viewer.trust.into_uuid(),
+        viewer.staff.into_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     let url = format!("{}/calendar/feeds/{token}.ics", state.settings.public_url);
-    Ok(FeedPage { nav: Nav::new(&state, &viewer, "calendar").await, has_feed: true, new_url: Some(url) })
+    Ok(FeedPage {
+        nav: Nav::new(&state, &viewer, "calendar").await,
+        has_feed: true,
+        new_url: Some(url),
+    })
 }
 
-pub async fn revoke_feed(State(state): State<AppState>, viewer: Viewer, _fields: Fields) -> Result<Response, PageError> {
-    sqlx::query!("DELETE FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2", viewer.trust.into_uuid(), viewer.staff.into_uuid())
-        .execute(&state.platform.pool)
-        .await?;
+pub async fn revoke_feed(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    _fields: Fields,
+) -> Result<Response, PageError> {
+    sqlx::query!(
+        "DELETE FROM gateway.calendar_feeds WHERE trust_id = $1 AND staff_id = $2",
+        viewer.trust.into_uuid(),
+        viewer.staff.into_uuid()
+    )
+    .execute(&state.platform.pool)
+    .await?;
     Ok(crate::web::see("/calendar/feed"))
 }
 
 /// The feed itself: no session (calendar programs have none); the secret address is the key.
-pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, PageError> {
+pub async fn feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, PageError> {
     let token = file.strip_suffix(".ics").ok_or_else(PageError::not_found)?;
-    let row = sqlx::query!("SELECT trust_id, staff_id FROM gateway.calendar_feeds WHERE token_hash = $1", session::hash(token))
-        .fetch_optional(&state.platform.pool)
-        .await?
-        .ok_or_else(PageError::not_found)?;
-    let viewer = session::viewer_of(&state, TrustId::from_uuid(row.trust_id), StaffId::from_uuid(row.staff_id), String::new())
-        .await?
-        .ok_or_else(PageError::not_found)?;
+    let row = sqlx::query!(
+        "SELECT trust_id, staff_id FROM gateway.calendar_feeds WHERE token_hash = $1",
+        session::hash(token)
+    )
+    .fetch_optional(&state.platform.pool)
+    .await?
+    .ok_or_else(PageError::not_found)?;
+    let viewer = session::viewer_of(
+        &state,
+        TrustId::from_uuid(row.trust_id),
+        StaffId::from_uuid(row.staff_id),
+        String::new(),
+    )
+    .await?
+    .ok_or_else(PageError::not_found)?;
     let today = today(&state);
-    let items = items(&state, &viewer, None, Some(viewer.staff), today - Duration::days(60), today + Duration::days(400)).await?;
-    let body = ics(&state.settings.public_url, state.platform.clock.now(), &items);
+    let items = items(
+        &state,
+        &viewer,
+        None,
+        Some(viewer.staff),
+        today - Duration::days(60),
+        today + Duration::days(400),
+    )
+    .await?;
+    let body = ics(
+        &state.settings.public_url,
+        state.platform.clock.now(),
+        &items,
+    );
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8"), (header::REFERRER_POLICY, "no-referrer")],
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
         body,
     )
         .into_response())
@@ -358,25 +525,42 @@ pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Re
 
 /// An iCalendar file of all-day events (RFC 5545: `DTEND` is the day after, exclusive).
 pub fn ics(base: &str, now: chrono::DateTime<chrono::Utc>, items: &[Item]) -> String {
-    let mut lines = vec!["BEGIN:VCALENDAR".to_owned(), "VERSION:2.0".into(), "PRODID:-//Waymark//Calendar//EN".into(), "CALSCALE:GREGORIAN".into(), "X-WR-CALNAME:Waymark".into()];
+    let mut lines = vec![
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".into(),
+        "PRODID:-//Waymark//Calendar//EN".into(),
+        "CALSCALE:GREGORIAN".into(),
+        "X-WR-CALNAME:Waymark".into(),
+    ];
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
     for item in items {
         lines.push("BEGIN:VEVENT".into());
         lines.push(format!("UID:{}@waymark", item.uid));
         lines.push(format!("DTSTAMP:{stamp}"));
         lines.push(format!("DTSTART;VALUE=DATE:{}", item.date.format("%Y%m%d")));
-        lines.push(format!("DTEND;VALUE=DATE:{}", (item.date + Duration::days(1)).format("%Y%m%d")));
+        lines.push(format!(
+            "DTEND;VALUE=DATE:{}",
+            (item.date + Duration::days(1)).format("%Y%m%d")
+        ));
         lines.push(format!("SUMMARY:{}", escape(&item.title)));
         lines.push(format!("URL:{base}{}", item.href));
         lines.push("TRANSP:TRANSPARENT".into());
         lines.push("END:VEVENT".into());
     }
     lines.push("END:VCALENDAR".into());
-    lines.iter().map(|line| fold(line)).collect::<Vec<_>>().join("")
+    lines
+        .iter()
+        .map(|line| fold(line))
+        .collect::<Vec<_>>()
+        .join("")
 }
 
 fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n").replace('\r', "")
+    text.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
+        .replace('\r', "")
 }
 
 /// Lines of at most 75 octets, continued with a space, never splitting a character.
@@ -394,7 +578,6 @@ fn fold(line: &str) -> String {
     out.push_str("\r\n");
     out
 }
-
 
 #[cfg(test)]
 mod tests {

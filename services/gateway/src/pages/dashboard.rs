@@ -60,22 +60,40 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Dashb
         .into_inner()
         .actions;
     // Overdue first, then soonest due.
-    actions.sort_by(|a, b| b.overdue.cmp(&a.overdue).then_with(|| a.due_date.cmp(&b.due_date)));
+    actions.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then_with(|| a.due_date.cmp(&b.due_date))
+    });
     let actions = actions.into_iter().map(action_row).collect();
 
-    let waiting = clients.reviews().awaiting_agreement(rd::AwaitingAgreementRequest { person_id: me.clone() }).await?.into_inner();
+    let waiting = clients
+        .reviews()
+        .awaiting_agreement(rd::AwaitingAgreementRequest {
+            person_id: me.clone(),
+        })
+        .await?
+        .into_inner();
     let people = names(&state.platform.pool, viewer.trust).await?;
     let mut awaiting: Vec<Awaiting> = waiting
         .reviews
         .iter()
         .map(|r| Awaiting {
             href: format!("/reviews/{}", r.review_id),
-            title: format!("Progress review of {} with {}", r.year_group, people.of(&r.reviewee_id)),
+            title: format!(
+                "Progress review of {} with {}",
+                r.year_group,
+                people.of(&r.reviewee_id)
+            ),
         })
         .collect();
     awaiting.extend(waiting.visits.iter().map(|v| Awaiting {
         href: format!("/visits/{}", v.visit_id),
-        title: format!("Visit to {} on {}", people.of(&v.teacher_id), long_date(&v.date)),
+        title: format!(
+            "Visit to {} on {}",
+            people.of(&v.teacher_id),
+            long_date(&v.date)
+        ),
     }));
 
     let occurrences = clients
@@ -96,12 +114,26 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Dashb
         .take(20)
         .map(|o| upcoming(&people, o))
         .collect();
-    Ok(Dashboard { nav: Nav::new(&state, &viewer, "home").await, actions, awaiting, upcoming })
+    Ok(Dashboard {
+        nav: Nav::new(&state, &viewer, "home").await,
+        actions,
+        awaiting,
+        upcoming,
+    })
 }
 
 pub fn action_row(action: at::Action) -> ActionRow {
-    let status = if action.overdue { "overdue" } else { action.status.as_str() };
-    ActionRow { tag: tag(status), id: action.action_id, description: action.description, due: long_date(&action.due_date) }
+    let status = if action.overdue {
+        "overdue"
+    } else {
+        action.status.as_str()
+    };
+    ActionRow {
+        tag: tag(status),
+        id: action.action_id,
+        description: action.description,
+        due: long_date(&action.due_date),
+    }
 }
 
 fn upcoming(_people: &Names, occurrence: sc::Occurrence) -> Upcoming {

@@ -11,14 +11,18 @@ pub struct Csv {
 
 impl Csv {
     pub fn new(headings: &[&str]) -> Self {
-        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer("\u{feff}".as_bytes().to_vec());
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer("\u{feff}".as_bytes().to_vec());
         // Writing to memory cannot fail.
         let _ = writer.write_record(headings);
         Self { writer }
     }
 
     pub fn row(&mut self, cells: &[&str]) {
-        let _ = self.writer.write_record(cells.iter().map(|cell| defuse(cell)));
+        let _ = self
+            .writer
+            .write_record(cells.iter().map(|cell| defuse(cell)));
     }
 
     pub fn into_response(self, file_name: &str) -> Response {
@@ -26,7 +30,10 @@ impl Csv {
         (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file_name}\""),
+                ),
             ],
             body,
         )

@@ -31,13 +31,25 @@ pub struct InboxPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<InboxPage, PageError> {
-    let inbox = state.clients(&viewer).notifications().list_inbox(nt::ListInboxRequest { unread_only: false, limit: 100 }).await?.into_inner();
+    let inbox = state
+        .clients(&viewer)
+        .notifications()
+        .list_inbox(nt::ListInboxRequest {
+            unread_only: false,
+            limit: 100,
+        })
+        .await?
+        .into_inner();
     let notices = inbox
         .notices
         .into_iter()
         .map(|n| Notice {
             // Only our own pages are linked to.
-            link: if n.link.starts_with('/') && !n.link.starts_with("//") { n.link } else { String::new() },
+            link: if n.link.starts_with('/') && !n.link.starts_with("//") {
+                n.link
+            } else {
+                String::new()
+            },
             when: when(&n.created_at),
             id: n.notice_id,
             title: n.title,
@@ -46,19 +58,35 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Inbox
             urgent: n.urgent,
         })
         .collect();
-    Ok(InboxPage { nav: Nav::new(&state, &viewer, "inbox").await, notices, unread: inbox.unread })
+    Ok(InboxPage {
+        nav: Nav::new(&state, &viewer, "inbox").await,
+        notices,
+        unread: inbox.unread,
+    })
 }
 
 /// Marks the notices named (or, with none named, every unread one) as read.
-pub async fn mark_read(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
+pub async fn mark_read(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let mut client = state.clients(&viewer).notifications();
     let mut ids = fields.all("notice_id");
     if ids.is_empty() {
-        let unread = client.list_inbox(nt::ListInboxRequest { unread_only: true, limit: 500 }).await?.into_inner();
+        let unread = client
+            .list_inbox(nt::ListInboxRequest {
+                unread_only: true,
+                limit: 500,
+            })
+            .await?
+            .into_inner();
         ids = unread.notices.into_iter().map(|n| n.notice_id).collect();
     }
     if !ids.is_empty() {
-        client.mark_read(nt::MarkReadRequest { notice_ids: ids }).await?;
+        client
+            .mark_read(nt::MarkReadRequest { notice_ids: ids })
+            .await?;
     }
     Ok(see("/inbox"))
 }
@@ -72,13 +100,31 @@ pub struct PreferencesPage {
     error: Option<String>,
 }
 
-pub async fn preferences(State(state): State<AppState>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<PreferencesPage, PageError> {
-    let preferences = state.clients(&viewer).notifications().get_preferences(nt::GetPreferencesRequest {}).await?.into_inner();
+pub async fn preferences(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(query): RawQuery,
+) -> Result<PreferencesPage, PageError> {
+    let preferences = state
+        .clients(&viewer)
+        .notifications()
+        .get_preferences(nt::GetPreferencesRequest {})
+        .await?
+        .into_inner();
     let saved = query.is_some_and(|q| q.contains("saved=1"));
-    Ok(PreferencesPage { nav: Nav::new(&state, &viewer, "inbox").await, preferences, saved, error: None })
+    Ok(PreferencesPage {
+        nav: Nav::new(&state, &viewer, "inbox").await,
+        preferences,
+        saved,
+        error: None,
+    })
 }
 
-pub async fn save_preferences(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
+pub async fn save_preferences(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let wanted = nt::Preferences {
         email: fields.checked("email"),
         webhook: fields.checked("webhook"),
@@ -87,11 +133,21 @@ pub async fn save_preferences(State(state): State<AppState>, viewer: Viewer, fie
         quiet_from: fields.trimmed("quiet_from"),
         quiet_to: fields.trimmed("quiet_to"),
     };
-    match state.clients(&viewer).notifications().set_preferences(wanted.clone()).await {
+    match state
+        .clients(&viewer)
+        .notifications()
+        .set_preferences(wanted.clone())
+        .await
+    {
         Ok(_) => Ok(see("/preferences?saved=1")),
         Err(status) => {
             let error = Some(refusal(status)?);
-            Ok(refused_page(PreferencesPage { nav: Nav::new(&state, &viewer, "inbox").await, preferences: wanted, saved: false, error }))
+            Ok(refused_page(PreferencesPage {
+                nav: Nav::new(&state, &viewer, "inbox").await,
+                preferences: wanted,
+                saved: false,
+                error,
+            }))
         }
     }
 }

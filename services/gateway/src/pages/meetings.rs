@@ -13,7 +13,10 @@ use crate::error::PageError;
 use crate::pages::actions::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Fields, Nav, Tag, academic_year, long_date, new_command_id, refusal, refused_page, see, tag, today};
+use crate::web::{
+    Fields, Nav, Tag, academic_year, long_date, new_command_id, refusal, refused_page, see, tag,
+    today,
+};
 
 fn people_of(meeting: &rd::Meeting) -> Vec<&str> {
     let mut people: Vec<&str> = meeting.leader_ids.iter().map(String::as_str).collect();
@@ -22,8 +25,17 @@ fn people_of(meeting: &rd::Meeting) -> Vec<&str> {
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Meeting, PageError> {
-    let meeting = state.clients(viewer).reviews().get_meeting(rd::GetRecordRequest { id: id.to_owned() }).await?.into_inner();
-    if viewer.may_see_record(&meeting.school_id, &people_of(&meeting)) { Ok(meeting) } else { Err(PageError::not_found()) }
+    let meeting = state
+        .clients(viewer)
+        .reviews()
+        .get_meeting(rd::GetRecordRequest { id: id.to_owned() })
+        .await?
+        .into_inner();
+    if viewer.may_see_record(&meeting.school_id, &people_of(&meeting)) {
+        Ok(meeting)
+    } else {
+        Err(PageError::not_found())
+    }
 }
 
 pub struct Row {
@@ -43,7 +55,13 @@ pub struct ListPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let meetings = state.clients(&viewer).reviews().list_meetings(rd::ListMeetingsRequest::default()).await?.into_inner().meetings;
+    let meetings = state
+        .clients(&viewer)
+        .reviews()
+        .list_meetings(rd::ListMeetingsRequest::default())
+        .await?
+        .into_inner()
+        .meetings;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let mut rows: Vec<Row> = meetings
         .into_iter()
@@ -58,7 +76,11 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
         .collect();
     rows.reverse();
     let can_schedule = viewer.schools().into_iter().any(|s| viewer.leads(s));
-    Ok(ListPage { nav: Nav::new(&state, &viewer, "meetings").await, rows, can_schedule })
+    Ok(ListPage {
+        nav: Nav::new(&state, &viewer, "meetings").await,
+        rows,
+        can_schedule,
+    })
 }
 
 pub struct SchoolStaff {
@@ -77,7 +99,12 @@ pub struct NewPage {
     posted: Fields,
 }
 
-async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+async fn new_page(
+    state: &AppState,
+    viewer: &Viewer,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<NewPage, PageError> {
     let people = names(&state.platform.pool, viewer.trust).await?;
     let schools = viewer
         .schools()
@@ -85,10 +112,20 @@ async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, post
         .filter(|s| viewer.leads(*s))
         .map(|s| SchoolStaff {
             school: crate::web::school_name(viewer, &s.to_string()),
-            people: staff_of(viewer, &people, s).into_iter().filter(|p| p.id != viewer.staff.to_string()).collect(),
+            people: staff_of(viewer, &people, s)
+                .into_iter()
+                .filter(|p| p.id != viewer.staff.to_string())
+                .collect(),
         })
         .collect();
-    Ok(NewPage { nav: Nav::new(state, viewer, "meetings").await, schools, year: academic_year(today(state)), command_id: posted.command_id(), error, posted })
+    Ok(NewPage {
+        nav: Nav::new(state, viewer, "meetings").await,
+        schools,
+        year: academic_year(today(state)),
+        command_id: posted.command_id(),
+        error,
+        posted,
+    })
 }
 
 pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
@@ -96,11 +133,33 @@ pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPag
 }
 
 /// A leader schedules a meeting with a teacher of a school they lead.
-pub async fn schedule(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
-    let teacher = fields.get("teacher_id").parse().ok().and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
-    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| record.grants.iter().filter_map(|g| g.school).find(|s| viewer.leads(*s)));
+pub async fn schedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let teacher = fields
+        .get("teacher_id")
+        .parse()
+        .ok()
+        .and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
+    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| {
+        record
+            .grants
+            .iter()
+            .filter_map(|g| g.school)
+            .find(|s| viewer.leads(*s))
+    });
     let (Some((teacher, _)), Some(school)) = (teacher, school) else {
-        return Ok(refused_page(new_page(&state, &viewer, Some("Choose a teacher in a school you lead.".into()), fields).await?));
+        return Ok(refused_page(
+            new_page(
+                &state,
+                &viewer,
+                Some("Choose a teacher in a school you lead.".into()),
+                fields,
+            )
+            .await?,
+        ));
     };
     let request = rd::ScheduleMeetingRequest {
         command_id: fields.command_id(),
@@ -112,9 +171,16 @@ pub async fn schedule(State(state): State<AppState>, viewer: Viewer, fields: Fie
         leader_ids: vec![viewer.staff.to_string()],
         date: fields.trimmed("date"),
     };
-    match state.clients(&viewer).reviews().schedule_meeting(request).await {
+    match state
+        .clients(&viewer)
+        .reviews()
+        .schedule_meeting(request)
+        .await
+    {
         Ok(reply) => Ok(see(format!("/meetings/{}", reply.into_inner().id))),
-        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            new_page(&state, &viewer, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -165,10 +231,24 @@ fn outcome_label(outcome: &str) -> &'static str {
 }
 
 fn agreed(meeting: &rd::Meeting, people: &Names) -> Vec<Agreed> {
-    meeting.agreed_actions.iter().map(|a| Agreed { description: a.description.clone(), owner: people.of(&a.owner_id), due: long_date(&a.due_date) }).collect()
+    meeting
+        .agreed_actions
+        .iter()
+        .map(|a| Agreed {
+            description: a.description.clone(),
+            owner: people.of(&a.owner_id),
+            due: long_date(&a.due_date),
+        })
+        .collect()
 }
 
-async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<DetailPage, PageError> {
     let meeting = load(state, viewer, id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let me = viewer.staff.to_string();
@@ -185,14 +265,22 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
             outcome_text: p.outcome_text.clone(),
         })
         .collect();
-    let school: SchoolId = meeting.school_id.parse().map_err(|_| PageError::not_found())?;
+    let school: SchoolId = meeting
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "meetings").await,
         analysis: meeting.analysis.clone().unwrap_or_default(),
         tag: tag(&meeting.status),
         school: crate::web::school_name(viewer, &meeting.school_id),
         teacher: people.of(&meeting.teacher_id),
-        leaders: meeting.leader_ids.iter().map(|l| people.of(l)).collect::<Vec<_>>().join(", "),
+        leaders: meeting
+            .leader_ids
+            .iter()
+            .map(|l| people.of(l))
+            .collect::<Vec<_>>()
+            .join(", "),
         date: long_date(&meeting.date),
         unreviewed: previous.iter().filter(|p| p.outcome.is_empty()).count(),
         previous,
@@ -207,31 +295,71 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
     })
 }
 
-pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, Fields::default()).await
 }
 
-pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let meeting = load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).reviews();
     let command_id = fields.command_id();
     let result = match verb.as_str() {
         "analysis" => {
             let pairs = |key: &str| -> Vec<(String, String)> {
-                (0..3).map(|n| (fields.trimmed(&format!("{key}.{n}")), fields.trimmed(&format!("{key}.{n}.note")))).filter(|(k, _)| !k.is_empty()).collect()
+                (0..3)
+                    .map(|n| {
+                        (
+                            fields.trimmed(&format!("{key}.{n}")),
+                            fields.trimmed(&format!("{key}.{n}.note")),
+                        )
+                    })
+                    .filter(|(k, _)| !k.is_empty())
+                    .collect()
             };
             let analysis = rd::Analysis {
                 strengths: fields.trimmed("strengths"),
                 areas_of_focus: fields.trimmed("areas_of_focus"),
-                groups: pairs("group").into_iter().map(|(group, note)| rd::GroupNote { group, note }).collect(),
-                learners: pairs("learner").into_iter().map(|(learner, note)| rd::LearnerNote { learner, note }).collect(),
+                groups: pairs("group")
+                    .into_iter()
+                    .map(|(group, note)| rd::GroupNote { group, note })
+                    .collect(),
+                learners: pairs("learner")
+                    .into_iter()
+                    .map(|(learner, note)| rd::LearnerNote { learner, note })
+                    .collect(),
             };
-            client.record_analysis(rd::RecordAnalysisRequest { command_id, meeting_id: id.clone(), analysis: Some(analysis) }).await
+            client
+                .record_analysis(rd::RecordAnalysisRequest {
+                    command_id,
+                    meeting_id: id.clone(),
+                    analysis: Some(analysis),
+                })
+                .await
         }
-        "open" => client.open_meeting(rd::RecordRequest { command_id, id: id.clone() }).await,
+        "open" => {
+            client
+                .open_meeting(rd::RecordRequest {
+                    command_id,
+                    id: id.clone(),
+                })
+                .await
+        }
         "previous" => {
             let action_id = fields.trimmed("action_id");
-            if !meeting.previous_actions.iter().any(|p| p.action_id == action_id) {
+            if !meeting
+                .previous_actions
+                .iter()
+                .any(|p| p.action_id == action_id)
+            {
                 return Err(PageError::not_found());
             }
             client
@@ -260,7 +388,11 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
         }
         "close" => {
             let actions = (0..3)
-                .filter(|n| !fields.trimmed(&format!("action.{n}.description")).is_empty())
+                .filter(|n| {
+                    !fields
+                        .trimmed(&format!("action.{n}.description"))
+                        .is_empty()
+                })
                 .map(|n| rd::NextStep {
                     description: fields.trimmed(&format!("action.{n}.description")),
                     owner_id: fields.trimmed(&format!("action.{n}.owner")),
@@ -268,19 +400,40 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
                     success_criteria: fields.trimmed(&format!("action.{n}.criteria")),
                 })
                 .collect();
-            client.close_meeting(rd::CloseMeetingRequest { command_id, meeting_id: id.clone(), actions }).await
+            client
+                .close_meeting(rd::CloseMeetingRequest {
+                    command_id,
+                    meeting_id: id.clone(),
+                    actions,
+                })
+                .await
         }
         "reschedule" => {
             client
-                .reschedule_meeting(rd::RescheduleMeetingRequest { command_id, meeting_id: id.clone(), date: fields.trimmed("date"), reason: fields.trimmed("reason") })
+                .reschedule_meeting(rd::RescheduleMeetingRequest {
+                    command_id,
+                    meeting_id: id.clone(),
+                    date: fields.trimmed("date"),
+                    reason: fields.trimmed("reason"),
+                })
                 .await
         }
-        "cancel" => client.cancel_meeting(rd::RecordTextRequest { command_id, id: id.clone(), text: fields.trimmed("reason") }).await,
+        "cancel" => {
+            client
+                .cancel_meeting(rd::RecordTextRequest {
+                    command_id,
+                    id: id.clone(),
+                    text: fields.trimmed("reason"),
+                })
+                .await
+        }
         _ => return Err(PageError::not_found()),
     };
     match result {
         Ok(_) => Ok(see(format!("/meetings/{id}"))),
-        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            show(&state, &viewer, &id, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -299,7 +452,11 @@ pub struct RecordPage {
     tag: Tag,
 }
 
-pub async fn record(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<RecordPage, PageError> {
+pub async fn record(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<RecordPage, PageError> {
     let page = show(&state, &viewer, &id, None, Fields::default()).await?;
     Ok(RecordPage {
         nav: page.nav,

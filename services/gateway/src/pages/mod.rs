@@ -43,19 +43,28 @@ pub fn routes() -> Router<AppState> {
         .route("/visits/{id}", get(visits::detail))
         .route("/visits/{id}/{verb}", post(visits::act))
         .route("/calendar", get(calendar::agenda))
-        .route("/calendar/feed", get(calendar::feed_page).post(calendar::new_feed))
+        .route(
+            "/calendar/feed",
+            get(calendar::feed_page).post(calendar::new_feed),
+        )
         .route("/calendar/feed/revoke", post(calendar::revoke_feed))
         .route("/calendar/feeds/{token}", get(calendar::feed))
         .merge(admin::routes())
         .route("/trust", get(trust::overview))
         .route("/inbox", get(inbox::list))
         .route("/inbox/read", post(inbox::mark_read))
-        .route("/preferences", get(inbox::preferences).post(inbox::save_preferences))
+        .route(
+            "/preferences",
+            get(inbox::preferences).post(inbox::save_preferences),
+        )
         .route("/audits", get(audits::list).post(audits::start))
         .route("/audits/new", get(audits::new))
         .route("/audits/trend", get(audits::trend))
         .route("/audits/heat-map", get(audits::heat_map))
         .route("/audits/{id}", get(audits::detail))
-        .route("/audits/{id}/statements/{statement}", get(audits::statement).post(audits::rate))
+        .route(
+            "/audits/{id}/statements/{statement}",
+            get(audits::statement).post(audits::rate),
+        )
         .route("/audits/{id}/{verb}", post(audits::act))
 }

@@ -15,17 +15,36 @@ use crate::directory::{Names, names};
 use crate::error::PageError;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Fields, Nav, Tag, academic_year, autosave, long_date, new_command_id, refusal, refused_page, see, tag, today};
+use crate::web::{
+    Fields, Nav, Tag, academic_year, autosave, long_date, new_command_id, refusal, refused_page,
+    see, tag, today,
+};
 
 /// Who may see a review: its two people, the reviewer's line manager it is shared with, and
 /// the school's leaders.
 fn may_see(viewer: &Viewer, review: &rd::Review) -> bool {
-    viewer.may_see_record(&review.school_id, &[&review.reviewer_id, &review.reviewee_id, &review.slt_line_manager_id])
+    viewer.may_see_record(
+        &review.school_id,
+        &[
+            &review.reviewer_id,
+            &review.reviewee_id,
+            &review.slt_line_manager_id,
+        ],
+    )
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Review, PageError> {
-    let review = state.clients(viewer).reviews().get_review(rd::GetRecordRequest { id: id.to_owned() }).await?.into_inner();
-    if may_see(viewer, &review) { Ok(review) } else { Err(PageError::not_found()) }
+    let review = state
+        .clients(viewer)
+        .reviews()
+        .get_review(rd::GetRecordRequest { id: id.to_owned() })
+        .await?
+        .into_inner();
+    if may_see(viewer, &review) {
+        Ok(review)
+    } else {
+        Err(PageError::not_found())
+    }
 }
 
 pub struct Row {
@@ -46,7 +65,13 @@ pub struct ListPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let reviews = state.clients(&viewer).reviews().list_reviews(rd::ListReviewsRequest::default()).await?.into_inner().reviews;
+    let reviews = state
+        .clients(&viewer)
+        .reviews()
+        .list_reviews(rd::ListReviewsRequest::default())
+        .await?
+        .into_inner()
+        .reviews;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = reviews
         .into_iter()
@@ -56,11 +81,19 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
             year_group: r.year_group,
             reviewer: people.of(&r.reviewer_id),
             reviewee: people.of(&r.reviewee_id),
-            window: format!("{} to {}", long_date(&r.window_opens), long_date(&r.window_closes)),
+            window: format!(
+                "{} to {}",
+                long_date(&r.window_opens),
+                long_date(&r.window_closes)
+            ),
             id: r.review_id,
         })
         .collect();
-    Ok(ListPage { nav: Nav::new(&state, &viewer, "reviews").await, rows, can_schedule: !viewer.people_i_manage().is_empty() })
+    Ok(ListPage {
+        nav: Nav::new(&state, &viewer, "reviews").await,
+        rows,
+        can_schedule: !viewer.people_i_manage().is_empty(),
+    })
 }
 
 pub struct Choice {
@@ -85,13 +118,21 @@ fn reviewees(viewer: &Viewer, people: &Names) -> Vec<Choice> {
         .people_i_manage()
         .into_iter()
         .filter(|p| viewer.directory.staff.get(p).is_some_and(|r| !r.disabled))
-        .map(|p| Choice { value: p.to_string(), label: people.of(&p.to_string()) })
+        .map(|p| Choice {
+            value: p.to_string(),
+            label: people.of(&p.to_string()),
+        })
         .collect();
     choices.sort_by(|a, b| a.label.cmp(&b.label));
     choices
 }
 
-async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+async fn new_page(
+    state: &AppState,
+    viewer: &Viewer,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<NewPage, PageError> {
     let people = names(&state.platform.pool, viewer.trust).await?;
     Ok(NewPage {
         nav: Nav::new(state, viewer, "reviews").await,
@@ -108,17 +149,52 @@ pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPag
 }
 
 /// Schedules a review of someone the viewer line-manages, in a school they share.
-pub async fn schedule(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
+pub async fn schedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let reviewee: StaffId = match fields.get("reviewee_id").parse() {
         Ok(id) if viewer.people_i_manage().contains(&id) => id,
-        _ => return Ok(refused_page(new_page(&state, &viewer, Some("Choose a teacher you line manage.".into()), fields).await?)),
+        _ => {
+            return Ok(refused_page(
+                new_page(
+                    &state,
+                    &viewer,
+                    Some("Choose a teacher you line manage.".into()),
+                    fields,
+                )
+                .await?,
+            ));
+        }
     };
-    let record = viewer.directory.staff.get(&reviewee).cloned().unwrap_or_default();
-    let school: Option<SchoolId> = record.grants.iter().filter_map(|g| g.school).find(|s| viewer.sees_school(*s));
+    let record = viewer
+        .directory
+        .staff
+        .get(&reviewee)
+        .cloned()
+        .unwrap_or_default();
+    let school: Option<SchoolId> = record
+        .grants
+        .iter()
+        .filter_map(|g| g.school)
+        .find(|s| viewer.sees_school(*s));
     let Some(school) = school else {
-        return Ok(refused_page(new_page(&state, &viewer, Some("You and this teacher do not share a school.".into()), fields).await?));
+        return Ok(refused_page(
+            new_page(
+                &state,
+                &viewer,
+                Some("You and this teacher do not share a school.".into()),
+                fields,
+            )
+            .await?,
+        ));
     };
-    let slt = viewer.directory.staff.get(&viewer.staff).and_then(|r| r.line_manager);
+    let slt = viewer
+        .directory
+        .staff
+        .get(&viewer.staff)
+        .and_then(|r| r.line_manager);
     let request = rd::ScheduleReviewRequest {
         command_id: fields.command_id(),
         school_id: school.to_string(),
@@ -131,9 +207,16 @@ pub async fn schedule(State(state): State<AppState>, viewer: Viewer, fields: Fie
         reviewee_line_manager_id: viewer.staff.to_string(),
         slt_line_manager_id: slt.map(|s| s.to_string()).unwrap_or_default(),
     };
-    match state.clients(&viewer).reviews().schedule_review(request).await {
+    match state
+        .clients(&viewer)
+        .reviews()
+        .schedule_review(request)
+        .await
+    {
         Ok(reply) => Ok(see(format!("/reviews/{}", reply.into_inner().id))),
-        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            new_page(&state, &viewer, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -196,21 +279,48 @@ fn autosave_key(id: &str) -> String {
     format!("review:{id}")
 }
 
-async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Option<Fields>) -> Result<DetailPage, PageError> {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Option<Fields>,
+) -> Result<DetailPage, PageError> {
     let review = load(state, viewer, id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let catalogue = state.clients(viewer).reviews().get_catalogue(rd::GetCatalogueRequest {}).await?.into_inner();
+    let catalogue = state
+        .clients(viewer)
+        .reviews()
+        .get_catalogue(rd::GetCatalogueRequest {})
+        .await?
+        .into_inner();
     let me = viewer.staff.to_string();
     let is_reviewer = review.reviewer_id == me;
     let is_reviewee = review.reviewee_id == me;
     let live = |kind: &str| -> Vec<Choice> {
-        catalogue.items.iter().filter(|i| i.kind == kind && !i.retired).map(|i| Choice { value: i.id.clone(), label: i.label.clone() }).collect()
+        catalogue
+            .items
+            .iter()
+            .filter(|i| i.kind == kind && !i.retired)
+            .map(|i| Choice {
+                value: i.id.clone(),
+                label: i.label.clone(),
+            })
+            .collect()
     };
     let look_fors = live("look_for");
     // The draft being written: what was just posted, else the autosaved copy, else the
     // current record.
-    let saved = if posted.is_none() && is_reviewer { autosave::load(state, viewer, &autosave_key(id)).await? } else { None };
-    let saved_note = if saved.is_some() { "Your unsent changes to the draft were kept.".to_owned() } else { String::new() };
+    let saved = if posted.is_none() && is_reviewer {
+        autosave::load(state, viewer, &autosave_key(id)).await?
+    } else {
+        None
+    };
+    let saved_note = if saved.is_some() {
+        "Your unsent changes to the draft were kept.".to_owned()
+    } else {
+        String::new()
+    };
     let draft_source = posted.or(saved);
     let record = record_rows(&review);
     let steps = step_rows(&review, &people);
@@ -220,12 +330,26 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
             let mut rows = record_rows(&review);
             for lf in &look_fors {
                 if !rows.iter().any(|r| r.id == lf.value) {
-                    rows.push(LookForRow { id: lf.value.clone(), label: lf.label.clone(), comment: String::new(), exemplary: false, focus: false });
+                    rows.push(LookForRow {
+                        id: lf.value.clone(),
+                        label: lf.label.clone(),
+                        comment: String::new(),
+                        exemplary: false,
+                        focus: false,
+                    });
                 }
             }
             let mut steps = step_rows(&review, &people);
             while steps.len() < 3 {
-                steps.push(StepRow { n: steps.len(), description: String::new(), owner: String::new(), owner_id: review.reviewee_id.clone(), due: String::new(), due_date: String::new(), success_criteria: String::new() });
+                steps.push(StepRow {
+                    n: steps.len(),
+                    description: String::new(),
+                    owner: String::new(),
+                    owner_id: review.reviewee_id.clone(),
+                    due: String::new(),
+                    due_date: String::new(),
+                    success_criteria: String::new(),
+                });
             }
             (rows, steps)
         }
@@ -243,13 +367,26 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         school: crate::web::school_name(viewer, &review.school_id),
         reviewer: people.of(&review.reviewer_id),
         reviewee: people.of(&review.reviewee_id),
-        window: format!("{} to {}", long_date(&review.window_opens), long_date(&review.window_closes)),
+        window: format!(
+            "{} to {}",
+            long_date(&review.window_opens),
+            long_date(&review.window_closes)
+        ),
         evidence: review
             .evidence
             .iter()
             .map(|e| Evidence {
-                source: e.source.as_ref().map(|s| s.label.clone()).unwrap_or_default(),
-                look_fors: e.look_fors.iter().map(|l| l.label.clone()).collect::<Vec<_>>().join(", "),
+                source: e
+                    .source
+                    .as_ref()
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default(),
+                look_fors: e
+                    .look_fors
+                    .iter()
+                    .map(|l| l.label.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 note: e.note.clone(),
             })
             .collect(),
@@ -260,11 +397,27 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         draft_rows,
         draft_steps,
         owners: vec![
-            Choice { value: review.reviewee_id.clone(), label: people.of(&review.reviewee_id) },
-            Choice { value: review.reviewer_id.clone(), label: people.of(&review.reviewer_id) },
+            Choice {
+                value: review.reviewee_id.clone(),
+                label: people.of(&review.reviewee_id),
+            },
+            Choice {
+                value: review.reviewer_id.clone(),
+                label: people.of(&review.reviewer_id),
+            },
         ],
-        agreed_by: review.agreed_by.iter().map(|p| people.of(p)).collect::<Vec<_>>().join(" and "),
-        awaiting: review.awaiting_agreement_of.iter().map(|p| people.of(p)).collect::<Vec<_>>().join(" and "),
+        agreed_by: review
+            .agreed_by
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        awaiting: review
+            .awaiting_agreement_of
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(" and "),
         i_agreed: review.agreed_by.contains(&me),
         is_reviewer,
         is_reviewee,
@@ -279,14 +432,29 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
 }
 
 fn urlencode(value: &str) -> String {
-    value.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn record_rows(review: &rd::Review) -> Vec<LookForRow> {
     review
         .look_fors
         .iter()
-        .map(|l| LookForRow { id: l.look_for_id.clone(), label: l.label.clone(), comment: l.comment.clone(), exemplary: l.exemplary, focus: l.focus })
+        .map(|l| LookForRow {
+            id: l.look_for_id.clone(),
+            label: l.label.clone(),
+            comment: l.comment.clone(),
+            exemplary: l.exemplary,
+            focus: l.focus,
+        })
         .collect()
 }
 
@@ -334,13 +502,23 @@ fn draft_from_fields(fields: &Fields, look_fors: &[Choice]) -> (Vec<LookForRow>,
     (rows, steps)
 }
 
-pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, None).await
 }
 
 /// Saves the draft being written (htmx posts it as people type; without JavaScript the
 /// "Save without sharing" button does).
-pub async fn autosave(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>, headers: HeaderMap, fields: Fields) -> Result<Response, PageError> {
+pub async fn autosave(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let review = load(&state, &viewer, &id).await?;
     if review.reviewer_id != viewer.staff.to_string() {
         return Err(PageError::forbidden());
@@ -353,11 +531,20 @@ pub async fn autosave(State(state): State<AppState>, viewer: Viewer, Path(id): P
     }
 }
 
-pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
     let review = load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).reviews();
     let command_id = fields.command_id();
-    let text = |name: &str| rd::RecordTextRequest { command_id: command_id.clone(), id: id.clone(), text: fields.trimmed(name) };
+    let text = |name: &str| rd::RecordTextRequest {
+        command_id: command_id.clone(),
+        id: id.clone(),
+        text: fields.trimmed(name),
+    };
     let result = match verb.as_str() {
         "evidence" => {
             client
@@ -384,7 +571,10 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
         }
         "reflection" => client.add_reflection(text("text")).await,
         "draft" => {
-            let catalogue = client.get_catalogue(rd::GetCatalogueRequest {}).await?.into_inner();
+            let catalogue = client
+                .get_catalogue(rd::GetCatalogueRequest {})
+                .await?
+                .into_inner();
             let look_fors: Vec<rd::LookForEntry> = catalogue
                 .items
                 .iter()
@@ -393,7 +583,13 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
                     let comment = fields.trimmed(&format!("lf.{}.comment", i.id));
                     let exemplary = fields.checked(&format!("lf.{}.exemplary", i.id));
                     let focus = fields.checked(&format!("lf.{}.focus", i.id));
-                    (!comment.is_empty() || exemplary || focus).then(|| rd::LookForEntry { look_for_id: i.id.clone(), label: i.label.clone(), comment, exemplary, focus })
+                    (!comment.is_empty() || exemplary || focus).then(|| rd::LookForEntry {
+                        look_for_id: i.id.clone(),
+                        label: i.label.clone(),
+                        comment,
+                        exemplary,
+                        focus,
+                    })
                 })
                 .collect();
             let next_steps = (0..3)
@@ -422,7 +618,15 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
         }
         "response" => client.add_response(text("text")).await,
         "send-back" => client.send_back_draft(text("reason")).await,
-        "agree" => client.agree_record(rd::AgreeRecordRequest { command_id: command_id.clone(), review_id: id.clone(), draft: review.draft }).await,
+        "agree" => {
+            client
+                .agree_record(rd::AgreeRecordRequest {
+                    command_id: command_id.clone(),
+                    review_id: id.clone(),
+                    draft: review.draft,
+                })
+                .await
+        }
         "correction" => {
             client
                 .add_correction(rd::AddCorrectionRequest {
@@ -453,7 +657,9 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
             let message = refusal(status)?;
             // Only the draft form is shown again from what was posted; other forms are short.
             let posted = Some(fields);
-            Ok(refused_page(show(&state, &viewer, &id, Some(message), posted).await?))
+            Ok(refused_page(
+                show(&state, &viewer, &id, Some(message), posted).await?,
+            ))
         }
     }
 }
@@ -476,7 +682,11 @@ pub struct RecordPage {
 }
 
 /// The record on its own, for printing or saving as PDF.
-pub async fn record(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<RecordPage, PageError> {
+pub async fn record(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<RecordPage, PageError> {
     let review = load(&state, &viewer, &id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     Ok(RecordPage {
@@ -485,12 +695,25 @@ pub async fn record(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
         school: crate::web::school_name(&viewer, &review.school_id),
         reviewer: people.of(&review.reviewer_id),
         reviewee: people.of(&review.reviewee_id),
-        window: format!("{} to {}", long_date(&review.window_opens), long_date(&review.window_closes)),
+        window: format!(
+            "{} to {}",
+            long_date(&review.window_opens),
+            long_date(&review.window_closes)
+        ),
         record: record_rows(&review),
         steps: step_rows(&review, &people),
-        agreed_by: review.agreed_by.iter().map(|p| people.of(p)).collect::<Vec<_>>().join(" and "),
+        agreed_by: review
+            .agreed_by
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(" and "),
         dialogue_held_on: long_date(&review.dialogue_held_on),
-        corrections: review.corrections.iter().map(|c| (people.of(&c.by), c.correction.clone(), c.reason.clone())).collect(),
+        corrections: review
+            .corrections
+            .iter()
+            .map(|c| (people.of(&c.by), c.correction.clone(), c.reason.clone()))
+            .collect(),
         review,
     })
 }
@@ -525,7 +748,11 @@ pub struct ComparePage {
 }
 
 /// The year group's two agreed reviews side by side: what moved between them.
-pub async fn compare(State(state): State<AppState>, viewer: Viewer, Query(query): Query<CompareQuery>) -> Result<ComparePage, PageError> {
+pub async fn compare(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<CompareQuery>,
+) -> Result<ComparePage, PageError> {
     let comparison = state
         .clients(&viewer)
         .reviews()
@@ -537,7 +764,9 @@ pub async fn compare(State(state): State<AppState>, viewer: Viewer, Query(query)
         })
         .await?
         .into_inner();
-    let (Some(first), Some(second)) = (comparison.first, comparison.second) else { return Err(PageError::not_found()) };
+    let (Some(first), Some(second)) = (comparison.first, comparison.second) else {
+        return Err(PageError::not_found());
+    };
     if !may_see(&viewer, &first) || !may_see(&viewer, &second) {
         return Err(PageError::not_found());
     }

@@ -32,7 +32,11 @@ pub struct SchoolRow {
 impl SchoolRow {
     /// "7 of 9 (78%)"; "none due yet" when nothing was due.
     pub fn share(done: &usize, due: &usize) -> String {
-        if *due == 0 { "None due yet".to_owned() } else { format!("{done} of {due} ({}%)", done * 100 / due) }
+        if *due == 0 {
+            "None due yet".to_owned()
+        } else {
+            format!("{done} of {due} ({}%)", done * 100 / due)
+        }
     }
 }
 
@@ -51,44 +55,88 @@ pub struct OverviewPage {
     themes: Vec<Theme>,
 }
 
-pub async fn overview(State(state): State<AppState>, viewer: Viewer) -> Result<OverviewPage, PageError> {
+pub async fn overview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<OverviewPage, PageError> {
     if !(viewer.is_trust_leader() || viewer.is_trust_admin()) {
         return Err(PageError::not_found());
     }
     let clients = state.clients(&viewer);
     let today = today(&state);
-    let start_year = if today.month() >= 8 { today.year() } else { today.year() - 1 };
+    let start_year = if today.month() >= 8 {
+        today.year()
+    } else {
+        today.year() - 1
+    };
     let year_start = NaiveDate::from_ymd_opt(start_year, 8, 1).unwrap_or(today);
-    let due = |date: &str| NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d >= year_start && d <= today);
+    let due = |date: &str| {
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d >= year_start && d <= today)
+    };
 
-    let reviews = clients.reviews().list_reviews(rd::ListReviewsRequest::default()).await?.into_inner().reviews;
-    let meetings = clients.reviews().list_meetings(rd::ListMeetingsRequest::default()).await?.into_inner().meetings;
+    let reviews = clients
+        .reviews()
+        .list_reviews(rd::ListReviewsRequest::default())
+        .await?
+        .into_inner()
+        .reviews;
+    let meetings = clients
+        .reviews()
+        .list_meetings(rd::ListMeetingsRequest::default())
+        .await?
+        .into_inner()
+        .meetings;
     let mut rows = Vec::new();
     for (school, name) in &viewer.directory.schools {
         let id = school.to_string();
         let occurrences = clients
             .scheduling()
-            .list_occurrences(sc::ListOccurrencesRequest { school_id: id.clone(), from_date: year_start.to_string(), to_date: today.to_string(), ..Default::default() })
+            .list_occurrences(sc::ListOccurrencesRequest {
+                school_id: id.clone(),
+                from_date: year_start.to_string(),
+                to_date: today.to_string(),
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .occurrences;
         let live = clients
             .actions()
-            .list_actions(at::ListActionsRequest { school_id: id.clone(), today: today.to_string(), limit: 1000, ..Default::default() })
+            .list_actions(at::ListActionsRequest {
+                school_id: id.clone(),
+                today: today.to_string(),
+                limit: 1000,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .actions;
-        let counted: Vec<&sc::Occurrence> = occurrences.iter().filter(|o| o.status != "cancelled" && due(&o.date)).collect();
-        let school_reviews: Vec<&rd::Review> = reviews.iter().filter(|r| r.school_id == id && r.status != "cancelled" && due(&r.window_closes)).collect();
-        let school_meetings: Vec<&rd::Meeting> = meetings.iter().filter(|m| m.school_id == id && m.status != "cancelled" && due(&m.date)).collect();
+        let counted: Vec<&sc::Occurrence> = occurrences
+            .iter()
+            .filter(|o| o.status != "cancelled" && due(&o.date))
+            .collect();
+        let school_reviews: Vec<&rd::Review> = reviews
+            .iter()
+            .filter(|r| r.school_id == id && r.status != "cancelled" && due(&r.window_closes))
+            .collect();
+        let school_meetings: Vec<&rd::Meeting> = meetings
+            .iter()
+            .filter(|m| m.school_id == id && m.status != "cancelled" && due(&m.date))
+            .collect();
         rows.push(SchoolRow {
             name: name.to_string(),
             planned: counted.len(),
             held: counted.iter().filter(|o| o.status == "held").count(),
             reviews_due: school_reviews.len(),
-            reviews_agreed: school_reviews.iter().filter(|r| r.status == "agreed").count(),
+            reviews_agreed: school_reviews
+                .iter()
+                .filter(|r| r.status == "agreed")
+                .count(),
             meetings_due: school_meetings.len(),
-            meetings_closed: school_meetings.iter().filter(|m| m.status == "closed").count(),
+            meetings_closed: school_meetings
+                .iter()
+                .filter(|m| m.status == "closed")
+                .count(),
             live_actions: live.len(),
             overdue_actions: live.iter().filter(|a| a.overdue).count(),
         });
@@ -103,8 +151,25 @@ pub async fn overview(State(state): State<AppState>, viewer: Viewer) -> Result<O
             theme.1.insert(review.school_id.clone());
         }
     }
-    let mut themes: Vec<Theme> = themes.into_iter().map(|(label, (reviews, schools))| Theme { label, reviews, schools: schools.len() }).collect();
-    themes.sort_by(|a, b| b.schools.cmp(&a.schools).then(b.reviews.cmp(&a.reviews)).then(a.label.cmp(&b.label)));
+    let mut themes: Vec<Theme> = themes
+        .into_iter()
+        .map(|(label, (reviews, schools))| Theme {
+            label,
+            reviews,
+            schools: schools.len(),
+        })
+        .collect();
+    themes.sort_by(|a, b| {
+        b.schools
+            .cmp(&a.schools)
+            .then(b.reviews.cmp(&a.reviews))
+            .then(a.label.cmp(&b.label))
+    });
     themes.truncate(10);
-    Ok(OverviewPage { nav: Nav::new(&state, &viewer, "trust").await, year_start: year_start.format("%-d %B %Y").to_string(), rows, themes })
+    Ok(OverviewPage {
+        nav: Nav::new(&state, &viewer, "trust").await,
+        year_start: year_start.format("%-d %B %Y").to_string(),
+        rows,
+        themes,
+    })
 }

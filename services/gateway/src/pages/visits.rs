@@ -17,12 +17,25 @@ use crate::state::AppState;
 use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag};
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Visit, PageError> {
-    let visit = state.clients(viewer).reviews().get_visit(rd::GetRecordRequest { id: id.to_owned() }).await?.into_inner();
-    if viewer.may_see_record(&visit.school_id, &[&visit.visitor_id, &visit.teacher_id]) { Ok(visit) } else { Err(PageError::not_found()) }
+    let visit = state
+        .clients(viewer)
+        .reviews()
+        .get_visit(rd::GetRecordRequest { id: id.to_owned() })
+        .await?
+        .into_inner();
+    if viewer.may_see_record(&visit.school_id, &[&visit.visitor_id, &visit.teacher_id]) {
+        Ok(visit)
+    } else {
+        Err(PageError::not_found())
+    }
 }
 
 fn kind_label(kind: &str) -> &'static str {
-    if kind == "learning_walk" { "Learning walk" } else { "Classroom observation" }
+    if kind == "learning_walk" {
+        "Learning walk"
+    } else {
+        "Classroom observation"
+    }
 }
 
 pub struct Row {
@@ -43,7 +56,13 @@ pub struct ListPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let visits = state.clients(&viewer).reviews().list_visits(rd::ListVisitsRequest::default()).await?.into_inner().visits;
+    let visits = state
+        .clients(&viewer)
+        .reviews()
+        .list_visits(rd::ListVisitsRequest::default())
+        .await?
+        .into_inner()
+        .visits;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = visits
         .into_iter()
@@ -57,7 +76,11 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
             id: v.visit_id,
         })
         .collect();
-    Ok(ListPage { nav: Nav::new(&state, &viewer, "meetings").await, rows, can_plan: viewer.schools().into_iter().any(|s| viewer.leads(s)) })
+    Ok(ListPage {
+        nav: Nav::new(&state, &viewer, "meetings").await,
+        rows,
+        can_plan: viewer.schools().into_iter().any(|s| viewer.leads(s)),
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -70,7 +93,12 @@ pub struct NewPage {
     posted: Fields,
 }
 
-async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, posted: Fields) -> Result<NewPage, PageError> {
+async fn new_page(
+    state: &AppState,
+    viewer: &Viewer,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<NewPage, PageError> {
     let people = names(&state.platform.pool, viewer.trust).await?;
     let schools = viewer
         .schools()
@@ -78,10 +106,19 @@ async fn new_page(state: &AppState, viewer: &Viewer, error: Option<String>, post
         .filter(|s| viewer.leads(*s))
         .map(|s| SchoolStaff {
             school: crate::web::school_name(viewer, &s.to_string()),
-            people: staff_of(viewer, &people, s).into_iter().filter(|p| p.id != viewer.staff.to_string()).collect(),
+            people: staff_of(viewer, &people, s)
+                .into_iter()
+                .filter(|p| p.id != viewer.staff.to_string())
+                .collect(),
         })
         .collect();
-    Ok(NewPage { nav: Nav::new(state, viewer, "meetings").await, schools, command_id: posted.command_id(), error, posted })
+    Ok(NewPage {
+        nav: Nav::new(state, viewer, "meetings").await,
+        schools,
+        command_id: posted.command_id(),
+        error,
+        posted,
+    })
 }
 
 pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
@@ -89,11 +126,33 @@ pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPag
 }
 
 /// A leader plans a visit to a teacher of a school they lead, as the visitor.
-pub async fn plan(State(state): State<AppState>, viewer: Viewer, fields: Fields) -> Result<Response, PageError> {
-    let teacher = fields.get("teacher_id").parse().ok().and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
-    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| record.grants.iter().filter_map(|g| g.school).find(|s| viewer.leads(*s)));
+pub async fn plan(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let teacher = fields
+        .get("teacher_id")
+        .parse()
+        .ok()
+        .and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
+    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| {
+        record
+            .grants
+            .iter()
+            .filter_map(|g| g.school)
+            .find(|s| viewer.leads(*s))
+    });
     let (Some((teacher, _)), Some(school)) = (teacher, school) else {
-        return Ok(refused_page(new_page(&state, &viewer, Some("Choose a teacher in a school you lead.".into()), fields).await?));
+        return Ok(refused_page(
+            new_page(
+                &state,
+                &viewer,
+                Some("Choose a teacher in a school you lead.".into()),
+                fields,
+            )
+            .await?,
+        ));
     };
     let request = rd::PlanVisitRequest {
         command_id: fields.command_id(),
@@ -106,7 +165,9 @@ pub async fn plan(State(state): State<AppState>, viewer: Viewer, fields: Fields)
     };
     match state.clients(&viewer).reviews().plan_visit(request).await {
         Ok(reply) => Ok(see(format!("/visits/{}", reply.into_inner().id))),
-        Err(status) => Ok(refused_page(new_page(&state, &viewer, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            new_page(&state, &viewer, Some(refusal(status)?), fields).await?,
+        )),
     }
 }
 
@@ -136,11 +197,20 @@ pub struct DetailPage {
     posted: Fields,
 }
 
-async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>, posted: Fields) -> Result<DetailPage, PageError> {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<DetailPage, PageError> {
     let visit = load(state, viewer, id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let me = viewer.staff.to_string();
-    let school: SchoolId = visit.school_id.parse().map_err(|_| PageError::not_found())?;
+    let school: SchoolId = visit
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "meetings").await,
         kind: kind_label(&visit.kind),
@@ -149,7 +219,15 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
         visitor: people.of(&visit.visitor_id),
         teacher: people.of(&visit.teacher_id),
         date: long_date(&visit.date),
-        steps: visit.next_steps.iter().map(|s| Step { description: s.description.clone(), owner: people.of(&s.owner_id), due: long_date(&s.due_date) }).collect(),
+        steps: visit
+            .next_steps
+            .iter()
+            .map(|s| Step {
+                description: s.description.clone(),
+                owner: people.of(&s.owner_id),
+                due: long_date(&s.due_date),
+            })
+            .collect(),
         owners: staff_of(viewer, &people, school),
         is_visitor: visit.visitor_id == me,
         is_teacher: visit.teacher_id == me,
@@ -160,17 +238,37 @@ async fn show(state: &AppState, viewer: &Viewer, id: &str, error: Option<String>
     })
 }
 
-pub async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<DetailPage, PageError> {
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, Fields::default()).await
 }
 
-pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb)): Path<(String, String)>, fields: Fields) -> Result<Response, PageError> {
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
     load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).reviews();
     let command_id = fields.command_id();
-    let text = |name: &str| rd::RecordTextRequest { command_id: command_id.clone(), id: id.clone(), text: fields.trimmed(name) };
+    let text = |name: &str| rd::RecordTextRequest {
+        command_id: command_id.clone(),
+        id: id.clone(),
+        text: fields.trimmed(name),
+    };
     let result = match verb.as_str() {
-        "agree-focus" => client.agree_visit_focus(rd::RecordRequest { command_id: command_id.clone(), id: id.clone() }).await,
+        "agree-focus" => {
+            client
+                .agree_visit_focus(rd::RecordRequest {
+                    command_id: command_id.clone(),
+                    id: id.clone(),
+                })
+                .await
+        }
         "focus" => client.change_visit_focus(text("focus")).await,
         "record" => {
             let next_steps = (0..3)
@@ -194,12 +292,21 @@ pub async fn act(State(state): State<AppState>, viewer: Viewer, Path((id, verb))
                 .await
         }
         "respond" => client.respond_to_visit(text("response")).await,
-        "agree" => client.agree_visit(rd::RecordRequest { command_id: command_id.clone(), id: id.clone() }).await,
+        "agree" => {
+            client
+                .agree_visit(rd::RecordRequest {
+                    command_id: command_id.clone(),
+                    id: id.clone(),
+                })
+                .await
+        }
         "cancel" => client.cancel_visit(text("reason")).await,
         _ => return Err(PageError::not_found()),
     };
     match result {
         Ok(_) => Ok(see(format!("/visits/{id}"))),
-        Err(status) => Ok(refused_page(show(&state, &viewer, &id, Some(refusal(status)?), fields).await?)),
+        Err(status) => Ok(refused_page(
+            show(&state, &viewer, &id, Some(refusal(status)?), fields).await?,
+        )),
     }
 }

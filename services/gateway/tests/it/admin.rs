@@ -11,7 +11,14 @@ use crate::stack::{PASSWORD, Stack};
 async fn upload(browser: &mut Browser, name: &str, content: &str) {
     let path = std::env::temp_dir().join(format!("{}-{name}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, content).unwrap();
-    browser.client.find(Locator::Css("#file")).await.unwrap().send_keys(path.to_str().unwrap()).await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
     browser.press("Import").await;
 }
 
@@ -28,16 +35,29 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.fill("#name", "Nia Newcomer").await;
     browser.fill("#email", "nia.newcomer@example.org").await;
     browser.choose("#role", "class_teacher").await;
-    browser.choose("#school_id", &seed.hillside.to_string()).await;
+    browser
+        .choose("#school_id", &seed.hillside.to_string())
+        .await;
     browser.press("Add and invite").await;
-    let link = browser.client.find(Locator::Css("#invitation-link")).await.unwrap().prop("value").await.unwrap().unwrap();
+    let link = browser
+        .client
+        .find(Locator::Css("#invitation-link"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(link.starts_with(&format!("{}/invitations/", stack.base)));
 
     // A file with a mistake imports nothing and says which row.
     let bad = "name,email,school,role\nPriya Patel,priya.patel@example.org,Hillside Primary,Class teacher\nQuinn Quill,quinn.quill@example.org,Nowhere School,Class teacher\n";
     upload(&mut browser, "bad.csv", bad).await;
     let page = browser.text().await;
-    assert!(page.contains("Nothing was imported") && page.contains("Row 3"), "{page}");
+    assert!(
+        page.contains("Nothing was imported") && page.contains("Row 3"),
+        "{page}"
+    );
     assert!(!page.contains("priya.patel@example.org"));
 
     // The corrected file imports everyone, with line managers by e-mail.
@@ -47,20 +67,47 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     );
     upload(&mut browser, "good.csv", &good).await;
     let page = browser.text().await;
-    assert!(page.contains("Row 2: Priya Patel added.") && page.contains("Row 3: Quinn Quill added."), "{page}");
-    let priya = browser.client.find(Locator::XPath("//tr[td/a[normalize-space()='Priya Patel']]")).await.unwrap().text().await.unwrap();
-    assert!(priya.contains("Helen Head") && priya.contains("Class teacher, Hillside Primary"), "{priya}");
+    assert!(
+        page.contains("Row 2: Priya Patel added.") && page.contains("Row 3: Quinn Quill added."),
+        "{page}"
+    );
+    let priya = browser
+        .client
+        .find(Locator::XPath(
+            "//tr[td/a[normalize-space()='Priya Patel']]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        priya.contains("Helen Head") && priya.contains("Class teacher, Hillside Primary"),
+        "{priya}"
+    );
     // The same file again changes nothing.
     upload(&mut browser, "good-again.csv", &good).await;
-    assert!(browser.text().await.contains("Row 2: Priya Patel was already here."));
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Row 2: Priya Patel was already here.")
+    );
 
     // Disabling an account ends its sessions at once.
     let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
     browser.follow("Cara Colleague").await;
-    browser.press("Disable the account (signs them out everywhere)").await;
+    browser
+        .press("Disable the account (signs them out everywhere)")
+        .await;
     assert!(browser.text().await.contains("Disabled"));
     assert_eq!(colleague.get("/").await.status, StatusCode::SEE_OTHER);
-    let again = Client::new(&stack.base).post_form("/sign-in", &[("email", &seed.colleague.email), ("password", PASSWORD)]).await;
+    let again = Client::new(&stack.base)
+        .post_form(
+            "/sign-in",
+            &[("email", &seed.colleague.email), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
 
     // The school set-up pages.
@@ -68,7 +115,12 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.fill("#name", "Lakeside Primary").await;
     browser.press("Add the school").await;
     assert!(browser.text().await.contains("Lakeside Primary"));
-    browser.visit(&format!("/admin/calendar?school={}&year=2026-27", seed.hillside)).await;
+    browser
+        .visit(&format!(
+            "/admin/calendar?school={}&year=2026-27",
+            seed.hillside
+        ))
+        .await;
     browser.fill("#term0n", "Autumn term").await;
     browser.set_date("#term0s", "2026-09-02").await;
     browser.set_date("#term0e", "2026-12-18").await;
@@ -78,16 +130,48 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.fill("#pt0n", "Autumn assessment").await;
     browser.set_date("#pt0d", "2026-12-01").await;
     browser.press("Save the calendar").await;
-    let saved = browser.client.find(Locator::Css("#term0n")).await.unwrap().prop("value").await.unwrap().unwrap();
+    let saved = browser
+        .client
+        .find(Locator::Css("#term0n"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(saved, "Autumn term");
-    browser.visit(&format!("/admin/plan?school={}&year=2026-27", seed.hillside)).await;
+    browser
+        .visit(&format!(
+            "/admin/plan?school={}&year=2026-27",
+            seed.hillside
+        ))
+        .await;
     browser.press("Adopt this plan").await;
     assert!(browser.text().await.contains("Generate the year"));
     browser.visit("/admin/catalogue").await;
-    browser.fill("#new-look_for", "Retrieval practice at the start of lessons").await;
-    browser.client.find(Locator::XPath("//form[.//input[@id='new-look_for']]//button")).await.unwrap().click().await.unwrap();
+    browser
+        .fill(
+            "#new-look_for",
+            "Retrieval practice at the start of lessons",
+        )
+        .await;
+    browser
+        .client
+        .find(Locator::XPath(
+            "//form[.//input[@id='new-look_for']]//button",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.check().await;
-    assert!(browser.text().await.contains("Retrieval practice at the start of lessons"));
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Retrieval practice at the start of lessons")
+    );
     browser.visit("/admin/sso").await;
     browser.visit("/trust").await;
     browser.close().await;

@@ -11,7 +11,12 @@ use crate::stack::{PASSWORD, Stack};
 /// The statements' pages linked from an audit's task list.
 async fn statement_paths(browser: &Browser) -> Vec<String> {
     let mut paths = Vec::new();
-    for link in browser.client.find_all(Locator::Css("a[href*='/statements/']")).await.unwrap() {
+    for link in browser
+        .client
+        .find_all(Locator::Css("a[href*='/statements/']"))
+        .await
+        .unwrap()
+    {
         paths.push(link.attr("href").await.unwrap().unwrap());
     }
     paths
@@ -21,7 +26,16 @@ async fn start_audit(browser: &mut Browser, title: &str, participant: &str) -> S
     browser.visit("/audits").await;
     browser.follow("Start an audit").await;
     browser.fill("#title", title).await;
-    browser.client.find(Locator::Css(&format!("input[name=participant_ids][value='{participant}']"))).await.unwrap().click().await.unwrap();
+    browser
+        .client
+        .find(Locator::Css(&format!(
+            "input[name=participant_ids][value='{participant}']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.press("Start the audit").await;
     browser.path().await
 }
@@ -34,14 +48,27 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     browser.sign_in(&seed.head.email, PASSWORD).await;
 
-    let first = start_audit(&mut browser, "Autumn self-evaluation", &seed.teacher.id.to_string()).await;
+    let first = start_audit(
+        &mut browser,
+        "Autumn self-evaluation",
+        &seed.teacher.id.to_string(),
+    )
+    .await;
     let statements = statement_paths(&browser).await;
-    assert!(statements.len() >= 4, "the default framework has its statements");
+    assert!(
+        statements.len() >= 4,
+        "the default framework has its statements"
+    );
 
     // One statement in the browser, with the word beside the colour.
     browser.visit(&statements[0]).await;
     browser.tick("#rating-amber").await;
-    browser.fill("#note", "Tracking is in place but not used to plan interventions.").await;
+    browser
+        .fill(
+            "#note",
+            "Tracking is in place but not used to plan interventions.",
+        )
+        .await;
     browser.fill("#source", "Pupil tracker, autumn").await;
     browser.press("Save my rating").await;
     assert_eq!(browser.path().await, first);
@@ -56,35 +83,69 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
     // A weakness that becomes an agreed action.
     browser.visit(&first).await;
     browser.open("Record a weakness").await;
-    browser.fill("#weakness", "Data is gathered but rarely analysed by subject leaders.").await;
-    browser.fill("#action_description", "Termly data review with each subject leader").await;
-    browser.choose("#action_owner", &seed.head.id.to_string()).await;
+    browser
+        .fill(
+            "#weakness",
+            "Data is gathered but rarely analysed by subject leaders.",
+        )
+        .await;
+    browser
+        .fill(
+            "#action_description",
+            "Termly data review with each subject leader",
+        )
+        .await;
+    browser
+        .choose("#action_owner", &seed.head.id.to_string())
+        .await;
     browser.set_date("#action_due", "2027-01-29").await;
     browser.press("Record the weakness").await;
     browser.press("Finalise the audit").await;
     assert!(browser.text().await.contains("Finalised"));
-    browser.wait_for_text("/actions", "Termly data review with each subject leader").await;
+    browser
+        .wait_for_text("/actions", "Termly data review with each subject leader")
+        .await;
 
     // A second audit: the second statement stays red, the first moves.
-    let second = start_audit(&mut browser, "Spring self-evaluation", &seed.teacher.id.to_string()).await;
+    let second = start_audit(
+        &mut browser,
+        "Spring self-evaluation",
+        &seed.teacher.id.to_string(),
+    )
+    .await;
     for (n, path) in statement_paths(&browser).await.iter().enumerate() {
         let rating = if n == 1 { "red" } else { "green" };
-        assert_eq!(head.post(path, &[("rating", rating)]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            head.post(path, &[("rating", rating)]).await.status,
+            StatusCode::SEE_OTHER
+        );
     }
-    assert_eq!(head.post(&format!("{second}/finalise"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        head.post(&format!("{second}/finalise"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     browser.visit(&second).await;
     browser.follow("How this school has moved over time").await;
     let trend = browser.text().await;
-    assert!(trend.contains("Stayed red") && trend.contains("Moved"), "{trend}");
+    assert!(
+        trend.contains("Stayed red") && trend.contains("Moved"),
+        "{trend}"
+    );
     browser.sign_out().await;
 
     // The director sees every school's latest audit; a teacher cannot.
     browser.sign_in(&seed.director.email, PASSWORD).await;
     browser.visit("/audits/heat-map").await;
     let map = browser.text().await;
-    assert!(map.contains("Hillside Primary") && map.contains("Red") && map.contains("Green"), "{map}");
+    assert!(
+        map.contains("Hillside Primary") && map.contains("Red") && map.contains("Green"),
+        "{map}"
+    );
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
-    assert_eq!(teacher.get("/audits/heat-map").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        teacher.get("/audits/heat-map").await.status,
+        StatusCode::NOT_FOUND
+    );
     browser.close().await;
     stack.platform.stop().await;
 }

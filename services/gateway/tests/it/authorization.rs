@@ -35,41 +35,108 @@ async fn records(stack: &Stack, head: &mut Client) -> Records {
     let seed = &stack.seed;
     let teacher = seed.teacher.id.to_string();
     let review = head
-        .post("/reviews", &[("reviewee_id", &teacher), ("year_group", "Year 4"), ("academic_year", "2026-27"), ("window_opens", &day(-3)), ("window_closes", &day(10))])
+        .post(
+            "/reviews",
+            &[
+                ("reviewee_id", &teacher),
+                ("year_group", "Year 4"),
+                ("academic_year", "2026-27"),
+                ("window_opens", &day(-3)),
+                ("window_closes", &day(10)),
+            ],
+        )
         .await;
     assert_eq!(review.status, StatusCode::SEE_OTHER, "{}", review.body);
     let meeting = head
-        .post("/meetings", &[("teacher_id", &teacher), ("class_group", "4H"), ("assessment_point", "Autumn"), ("academic_year", "2026-27"), ("date", &day(-1))])
+        .post(
+            "/meetings",
+            &[
+                ("teacher_id", &teacher),
+                ("class_group", "4H"),
+                ("assessment_point", "Autumn"),
+                ("academic_year", "2026-27"),
+                ("date", &day(-1)),
+            ],
+        )
         .await;
     assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
     let meeting = path_of(&meeting.location, &stack.base);
-    assert_eq!(head.post(&format!("{meeting}/open"), &[]).await.status, StatusCode::SEE_OTHER);
-    let closed = head.post(&format!("{meeting}/close"), &[("action.0.description", "Practise times tables daily"), ("action.0.owner", &teacher), ("action.0.due", &day(14))]).await;
+    assert_eq!(
+        head.post(&format!("{meeting}/open"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let closed = head
+        .post(
+            &format!("{meeting}/close"),
+            &[
+                ("action.0.description", "Practise times tables daily"),
+                ("action.0.owner", &teacher),
+                ("action.0.due", &day(14)),
+            ],
+        )
+        .await;
     assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
-    let visit = head.post("/visits", &[("teacher_id", &teacher), ("kind", "observation"), ("date", &day(3)), ("focus", "Questioning")]).await;
+    let visit = head
+        .post(
+            "/visits",
+            &[
+                ("teacher_id", &teacher),
+                ("kind", "observation"),
+                ("date", &day(3)),
+                ("focus", "Questioning"),
+            ],
+        )
+        .await;
     assert_eq!(visit.status, StatusCode::SEE_OTHER, "{}", visit.body);
     let new_audit = head.get("/audits/new").await;
     let framework = first_option(&new_audit.body, "framework_id");
-    let audit = head.post("/audits", &[("school_id", &seed.hillside.to_string()), ("title", "Audit"), ("framework_id", &framework)]).await;
+    let audit = head
+        .post(
+            "/audits",
+            &[
+                ("school_id", &seed.hillside.to_string()),
+                ("title", "Audit"),
+                ("framework_id", &framework),
+            ],
+        )
+        .await;
     assert_eq!(audit.status, StatusCode::SEE_OTHER, "{}", audit.body);
     let audit = path_of(&audit.location, &stack.base);
     let audit_page = head.get(&audit).await.body;
     let at = audit_page.find("/statements/").unwrap();
-    let statement = audit_page[at + "/statements/".len()..].split('"').next().unwrap().to_owned();
+    let statement = audit_page[at + "/statements/".len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     // The meeting's action arrives in action tracking asynchronously.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let action = loop {
-        let list = head.get(&format!("/actions?school={}", seed.hillside)).await.body;
+        let list = head
+            .get(&format!("/actions?school={}", seed.hillside))
+            .await
+            .body;
         if let Some(at) = list.find("href=\"/actions/") {
-            break list[at + "href=\"/actions/".len()..].split('"').next().unwrap().to_owned();
+            break list[at + "href=\"/actions/".len()..]
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned();
         }
-        assert!(std::time::Instant::now() < deadline, "the action never arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the action never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     Records {
-        review: path_of(&review.location, &stack.base).trim_start_matches("/reviews/").to_owned(),
+        review: path_of(&review.location, &stack.base)
+            .trim_start_matches("/reviews/")
+            .to_owned(),
         meeting: meeting.trim_start_matches("/meetings/").to_owned(),
-        visit: path_of(&visit.location, &stack.base).trim_start_matches("/visits/").to_owned(),
+        visit: path_of(&visit.location, &stack.base)
+            .trim_start_matches("/visits/")
+            .to_owned(),
         action,
         audit: audit.trim_start_matches("/audits/").to_owned(),
         statement,
@@ -104,90 +171,247 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         format!("/admin/plan?school={hillside}"),
     ];
     let record_posts = [
-        (format!("/actions/{}/complete", r.action), vec![("impact", "Claimed by someone else")]),
-        (format!("/actions/{}/reassign", r.action), vec![("owner_id", "")]),
+        (
+            format!("/actions/{}/complete", r.action),
+            vec![("impact", "Claimed by someone else")],
+        ),
+        (
+            format!("/actions/{}/reassign", r.action),
+            vec![("owner_id", "")],
+        ),
         (format!("/reviews/{}/agree", r.review), vec![]),
-        (format!("/reviews/{}/autosave", r.review), vec![("good_practice", "x")]),
-        (format!("/reviews/{}/cancel", r.review), vec![("text", "gone")]),
-        (format!("/meetings/{}/cancel", r.meeting), vec![("reason", "gone")]),
-        (format!("/visits/{}/cancel", r.visit), vec![("reason", "gone")]),
+        (
+            format!("/reviews/{}/autosave", r.review),
+            vec![("good_practice", "x")],
+        ),
+        (
+            format!("/reviews/{}/cancel", r.review),
+            vec![("text", "gone")],
+        ),
+        (
+            format!("/meetings/{}/cancel", r.meeting),
+            vec![("reason", "gone")],
+        ),
+        (
+            format!("/visits/{}/cancel", r.visit),
+            vec![("reason", "gone")],
+        ),
         (format!("/audits/{}/finalise", r.audit), vec![]),
-        (format!("/audits/{}/statements/{}", r.audit, r.statement), vec![("rating", "red")]),
+        (
+            format!("/audits/{}/statements/{}", r.audit, r.statement),
+            vec![("rating", "red")],
+        ),
         (format!("/admin/staff/{teacher}/disable"), vec![]),
-        ("/admin/calendar".to_owned(), vec![("school", hillside.as_str()), ("academic_year", "2026-27")]),
-        ("/admin/plan".to_owned(), vec![("school", hillside.as_str()), ("academic_year", "2026-27"), ("change", "adopt")]),
+        (
+            "/admin/calendar".to_owned(),
+            vec![("school", hillside.as_str()), ("academic_year", "2026-27")],
+        ),
+        (
+            "/admin/plan".to_owned(),
+            vec![
+                ("school", hillside.as_str()),
+                ("academic_year", "2026-27"),
+                ("change", "adopt"),
+            ],
+        ),
     ];
     // Pages for trust leaders or administrators only.
-    let role_gets = ["/trust", "/audits/heat-map", "/admin", "/admin/schools", "/admin/staff", "/admin/catalogue", "/admin/sso"];
+    let role_gets = [
+        "/trust",
+        "/audits/heat-map",
+        "/admin",
+        "/admin/schools",
+        "/admin/staff",
+        "/admin/catalogue",
+        "/admin/sso",
+    ];
     let role_posts = [
         ("/admin/schools", vec![("name", "Sneaky School")]),
-        ("/admin/staff", vec![("name", "Sneaky"), ("email", "sneaky@example.org"), ("role", "trust_admin")]),
-        ("/admin/catalogue", vec![("change", "add"), ("kind", "look_for"), ("label", "Sneaky")]),
-        ("/admin/sso", vec![("provider", "google"), ("issuer", "https://evil.example"), ("client_id", "x")]),
+        (
+            "/admin/staff",
+            vec![
+                ("name", "Sneaky"),
+                ("email", "sneaky@example.org"),
+                ("role", "trust_admin"),
+            ],
+        ),
+        (
+            "/admin/catalogue",
+            vec![("change", "add"), ("kind", "look_for"), ("label", "Sneaky")],
+        ),
+        (
+            "/admin/sso",
+            vec![
+                ("provider", "google"),
+                ("issuer", "https://evil.example"),
+                ("client_id", "x"),
+            ],
+        ),
     ];
 
     // The head sees them all: the refusals below are about who asks, not broken links.
     for path in &record_gets {
-        assert_eq!(head.get(path).await.status, StatusCode::OK, "GET {path} by the head");
+        assert_eq!(
+            head.get(path).await.status,
+            StatusCode::OK,
+            "GET {path} by the head"
+        );
     }
     let mut admin = Client::signed_in(&stack.base, &seed.admin.email, PASSWORD).await;
     for path in role_gets {
-        assert_eq!(admin.get(path).await.status, StatusCode::OK, "GET {path} by the trust's administrator");
+        assert_eq!(
+            admin.get(path).await.status,
+            StatusCode::OK,
+            "GET {path} by the trust's administrator"
+        );
     }
 
     let outsider = Client::signed_in(&stack.base, &seed.outsider.email, PASSWORD).await;
-    let other_school = Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
+    let other_school =
+        Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
     let no_role = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
-    for (who, mut client) in [("another trust", outsider), ("another school", other_school), ("the wrong role", no_role)] {
+    for (who, mut client) in [
+        ("another trust", outsider),
+        ("another school", other_school),
+        ("the wrong role", no_role),
+    ] {
         for path in &record_gets {
             let response = client.get(path).await;
-            assert_eq!(response.status, StatusCode::NOT_FOUND, "GET {path} by {who}");
-            assert!(!response.body.contains("Year 4") && !response.body.contains("times tables"), "GET {path} by {who} leaks");
+            assert_eq!(
+                response.status,
+                StatusCode::NOT_FOUND,
+                "GET {path} by {who}"
+            );
+            assert!(
+                !response.body.contains("Year 4") && !response.body.contains("times tables"),
+                "GET {path} by {who} leaks"
+            );
         }
         for (path, fields) in &record_posts {
             let response = client.post(path, fields).await;
-            assert_eq!(response.status, StatusCode::NOT_FOUND, "POST {path} by {who}: {}", response.body);
+            assert_eq!(
+                response.status,
+                StatusCode::NOT_FOUND,
+                "POST {path} by {who}: {}",
+                response.body
+            );
         }
         if who == "another trust" {
             // Their own trust's administration, with nothing of ours in it.
             for path in role_gets {
                 let body = client.get(path).await.body;
-                assert!(!body.contains("Hillside") && !body.contains("Tom Teacher"), "GET {path} by {who} leaks");
+                assert!(
+                    !body.contains("Hillside") && !body.contains("Tom Teacher"),
+                    "GET {path} by {who} leaks"
+                );
             }
             continue;
         }
         for path in role_gets {
-            assert_eq!(client.get(path).await.status, StatusCode::NOT_FOUND, "GET {path} by {who}");
+            assert_eq!(
+                client.get(path).await.status,
+                StatusCode::NOT_FOUND,
+                "GET {path} by {who}"
+            );
         }
         for (path, fields) in &role_posts {
-            assert_eq!(client.post(path, fields).await.status, StatusCode::NOT_FOUND, "POST {path} by {who}");
+            assert_eq!(
+                client.post(path, fields).await.status,
+                StatusCode::NOT_FOUND,
+                "POST {path} by {who}"
+            );
         }
     }
 
     // Signed out: every page sends to sign-in, every form too.
     let mut anonymous = Client::new(&stack.base);
-    let everyday = ["/", "/actions", "/reviews", "/reviews/new", "/meetings", "/meetings/new", "/visits", "/visits/new", "/calendar", "/calendar/feed", "/inbox", "/preferences", "/audits", "/audits/new"];
-    for path in record_gets.iter().map(String::as_str).chain(role_gets).chain(everyday) {
+    let everyday = [
+        "/",
+        "/actions",
+        "/reviews",
+        "/reviews/new",
+        "/meetings",
+        "/meetings/new",
+        "/visits",
+        "/visits/new",
+        "/calendar",
+        "/calendar/feed",
+        "/inbox",
+        "/preferences",
+        "/audits",
+        "/audits/new",
+    ];
+    for path in record_gets
+        .iter()
+        .map(String::as_str)
+        .chain(role_gets)
+        .chain(everyday)
+    {
         let response = anonymous.get(path).await;
-        assert_eq!((response.status, response.location.as_str()), (StatusCode::SEE_OTHER, "/sign-in"), "GET {path} signed out");
+        assert_eq!(
+            (response.status, response.location.as_str()),
+            (StatusCode::SEE_OTHER, "/sign-in"),
+            "GET {path} signed out"
+        );
     }
-    for (path, fields) in record_posts.iter().map(|(p, f)| (p.as_str(), f)).chain(role_posts.iter().map(|(p, f)| (*p, f))) {
+    for (path, fields) in record_posts
+        .iter()
+        .map(|(p, f)| (p.as_str(), f))
+        .chain(role_posts.iter().map(|(p, f)| (*p, f)))
+    {
         let response = anonymous.post(path, fields).await;
-        assert_eq!((response.status, response.location.as_str()), (StatusCode::SEE_OTHER, "/sign-in"), "POST {path} signed out");
+        assert_eq!(
+            (response.status, response.location.as_str()),
+            (StatusCode::SEE_OTHER, "/sign-in"),
+            "POST {path} signed out"
+        );
     }
     // A calendar feed address that was never issued.
-    assert_eq!(anonymous.get("/calendar/feeds/guessed-token.ics").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        anonymous
+            .get("/calendar/feeds/guessed-token.ics")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     // Nothing changed.
     let action = head.get(&format!("/actions/{}", r.action)).await.body;
     assert!(action.contains("Open") && !action.contains("Claimed by someone else"));
-    assert!(head.get(&format!("/reviews/{}", r.review)).await.body.contains("Scheduled"));
-    assert!(head.get(&format!("/meetings/{}", r.meeting)).await.body.contains("Closed"));
-    assert!(!head.get(&format!("/visits/{}", r.visit)).await.body.contains("Cancelled"));
-    assert!(head.get(&format!("/audits/{}", r.audit)).await.body.contains("In progress"));
+    assert!(
+        head.get(&format!("/reviews/{}", r.review))
+            .await
+            .body
+            .contains("Scheduled")
+    );
+    assert!(
+        head.get(&format!("/meetings/{}", r.meeting))
+            .await
+            .body
+            .contains("Closed")
+    );
+    assert!(
+        !head
+            .get(&format!("/visits/{}", r.visit))
+            .await
+            .body
+            .contains("Cancelled")
+    );
+    assert!(
+        head.get(&format!("/audits/{}", r.audit))
+            .await
+            .body
+            .contains("In progress")
+    );
     let staff = admin.get("/admin/staff").await.body;
     assert!(!staff.contains("Sneaky") && staff.contains("Tom Teacher"));
-    assert!(!admin.get("/admin/schools").await.body.contains("Sneaky School"));
+    assert!(
+        !admin
+            .get("/admin/schools")
+            .await
+            .body
+            .contains("Sneaky School")
+    );
     assert!(!admin.get("/admin/catalogue").await.body.contains("Sneaky"));
     assert!(!admin.get("/admin/sso").await.body.contains("evil.example"));
     stack.platform.stop().await;

@@ -27,7 +27,10 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // Also on a failed assertion: no browser outlives its test.
         let _ = self.driver.start_kill();
-        let _ = std::process::Command::new("pkill").arg("-f").arg(self.profile.to_string_lossy().as_ref()).status();
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(self.profile.to_string_lossy().as_ref())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -42,8 +45,10 @@ fn axe_source() -> String {
 impl Browser {
     pub async fn start(base: &str, test: &str) -> Self {
         let axe = axe_source();
-        let chromium = std::env::var("WAYMARK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let chromedriver = std::env::var("WAYMARK_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium =
+            std::env::var("WAYMARK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let chromedriver = std::env::var("WAYMARK_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let port = waymark_testkit::free_port();
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
@@ -51,8 +56,13 @@ impl Browser {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {chromedriver} (install chromium-driver): {error}"));
-        let profile = std::env::temp_dir().join(format!("waymark-chromium-{}", uuid::Uuid::new_v4().simple()));
+            .unwrap_or_else(|error| {
+                panic!("cannot start {chromedriver} (install chromium-driver): {error}")
+            });
+        let profile = std::env::temp_dir().join(format!(
+            "waymark-chromium-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -65,11 +75,18 @@ impl Browser {
                 ],
             },
         });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         let url = format!("http://127.0.0.1:{port}");
         let mut client = None;
         for _ in 0..50 {
-            match ClientBuilder::rustls().unwrap().capabilities(capabilities.clone()).connect(&url).await {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(connected) => {
                     client = Some(connected);
                     break;
@@ -78,14 +95,27 @@ impl Browser {
             }
         }
         let client = client.expect("ChromeDriver did not start a browser");
-        let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots").join(test);
+        let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("screenshots")
+            .join(test);
         std::fs::create_dir_all(&screenshots).unwrap();
-        Self { client, driver, profile, base: base.to_owned(), screenshots, axe, shot: 0 }
+        Self {
+            client,
+            driver,
+            profile,
+            base: base.to_owned(),
+            screenshots,
+            axe,
+            shot: 0,
+        }
     }
 
     /// Opens one of our pages and checks it.
     pub async fn visit(&mut self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
         self.check().await;
     }
 
@@ -98,7 +128,13 @@ impl Browser {
     }
 
     pub async fn text(&self) -> String {
-        self.client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// The page passes axe-core, and is photographed at both widths.
@@ -117,20 +153,43 @@ impl Browser {
             .await
             .unwrap();
         let violations = result.as_array().cloned().unwrap_or_default();
-        assert!(violations.is_empty(), "axe-core found accessibility problems on {path}: {}", serde_json::to_string_pretty(&violations).unwrap());
+        assert!(
+            violations.is_empty(),
+            "axe-core found accessibility problems on {path}: {}",
+            serde_json::to_string_pretty(&violations).unwrap()
+        );
         self.shot += 1;
-        let name = format!("{:02}-{}", self.shot, path.trim_start_matches('/').split('?').next().unwrap_or("").replace('/', "_"));
-        let name = if name.ends_with('-') { format!("{name}home") } else { name };
+        let name = format!(
+            "{:02}-{}",
+            self.shot,
+            path.trim_start_matches('/')
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .replace('/', "_")
+        );
+        let name = if name.ends_with('-') {
+            format!("{name}home")
+        } else {
+            name
+        };
         for (label, (width, height)) in [("desktop", DESKTOP), ("phone", PHONE)] {
             self.client.set_window_size(width, height).await.unwrap();
             let png = self.client.screenshot().await.unwrap();
             std::fs::write(self.screenshots.join(format!("{name}-{label}.png")), png).unwrap();
         }
-        self.client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
+        self.client
+            .set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .unwrap();
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
-        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no field {css}"));
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no field {css}"));
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
@@ -138,7 +197,10 @@ impl Browser {
     /// Date inputs take typing in the browser's locale; setting the value is what matters.
     pub async fn set_date(&self, css: &str, iso: &str) {
         self.client
-            .execute("document.querySelector(arguments[0]).value = arguments[1];", vec![json!(css), json!(iso)])
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![json!(css), json!(iso)],
+            )
             .await
             .unwrap_or_else(|_| panic!("no date field {css}"));
     }
@@ -147,30 +209,50 @@ impl Browser {
     pub async fn wait_for_text(&mut self, path: &str, text: &str) {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+            self.client
+                .goto(&format!("{}{path}", self.base))
+                .await
+                .unwrap();
             if self.text().await.contains(text) {
                 self.check().await;
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "“{text}” never showed on {path}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "“{text}” never showed on {path}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
     pub async fn choose(&self, css: &str, value: &str) {
-        let select = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no select {css}"));
+        let select = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no select {css}"));
         select.select_by_value(value).await.unwrap();
     }
 
     pub async fn tick(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no checkbox {css}")).click().await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no checkbox {css}"))
+            .click()
+            .await
+            .unwrap();
     }
 
     /// Clicks a button (by its text) and checks the page it leads to.
     pub async fn press(&mut self, label: &str) {
         let xpath = format!("//button[normalize-space()=\"{label}\"]");
         let here = self.path().await;
-        let button = self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button “{label}” on {here}"));
+        let button = self
+            .client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no button “{label}” on {here}"));
         button.click().await.unwrap();
         self.settle().await;
         self.check().await;
@@ -179,14 +261,24 @@ impl Browser {
     /// Clicks a button without checking the page it leads to (someone else's page).
     pub async fn press_only(&self, label: &str) {
         let xpath = format!("//button[normalize-space()=\"{label}\"]");
-        self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button “{label}”")).click().await.unwrap();
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no button “{label}”"))
+            .click()
+            .await
+            .unwrap();
         self.settle().await;
     }
 
     /// Follows a link (by its text) and checks the page.
     pub async fn follow(&mut self, text: &str) {
         let xpath = format!("//a[contains(normalize-space(), \"{text}\")]");
-        let link = self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no link “{text}”"));
+        let link = self
+            .client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no link “{text}”"));
         link.click().await.unwrap();
         self.settle().await;
         self.check().await;
@@ -195,15 +287,29 @@ impl Browser {
     /// Opens a `<details>` by its summary text.
     pub async fn open(&self, summary: &str) {
         let xpath = format!("//summary[normalize-space()=\"{summary}\"]");
-        let summary = self.client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no “{summary}”"));
-        let open = summary.find(Locator::XPath("..")).await.unwrap().attr("open").await.unwrap();
+        let summary = self
+            .client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no “{summary}”"));
+        let open = summary
+            .find(Locator::XPath(".."))
+            .await
+            .unwrap()
+            .attr("open")
+            .await
+            .unwrap();
         if open.is_none() {
             summary.click().await.unwrap();
         }
     }
 
     async fn settle(&self) {
-        self.client.wait().for_element(Locator::Css("body")).await.unwrap();
+        self.client
+            .wait()
+            .for_element(Locator::Css("body"))
+            .await
+            .unwrap();
     }
 
     pub async fn sign_in(&mut self, email: &str, password: &str) {

@@ -21,15 +21,30 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, base: base.to_owned(), cookie: None, csrf: String::new() }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: base.to_owned(),
+            cookie: None,
+            csrf: String::new(),
+        }
     }
 
     /// Signs in with a local password and picks up the CSRF token from the home page.
     pub async fn signed_in(base: &str, email: &str, password: &str) -> Self {
         let mut client = Self::new(base);
-        let response = client.post_form("/sign-in", &[("email", email), ("password", password)]).await;
-        assert_eq!(response.status, StatusCode::SEE_OTHER, "sign-in failed: {}", response.body);
+        let response = client
+            .post_form("/sign-in", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::SEE_OTHER,
+            "sign-in failed: {}",
+            response.body
+        );
         let home = client.get("/").await;
         assert_eq!(home.status, StatusCode::OK, "{}", home.body);
         client.csrf = hidden(&home.body, "_csrf").expect("a CSRF token on the page");
@@ -43,7 +58,13 @@ impl Client {
         };
         let response = request.send().await.unwrap();
         for value in response.headers().get_all(SET_COOKIE) {
-            let pair = value.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let pair = value
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
             if pair.ends_with('=') {
                 self.cookie = None;
             } else {
@@ -51,11 +72,25 @@ impl Client {
             }
         }
         let status = response.status();
-        let location = response.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
         let bytes = response.bytes().await.unwrap().to_vec();
         let body = String::from_utf8_lossy(&bytes).into_owned();
-        Response { status, location, body, content_type, bytes }
+        Response {
+            status,
+            location,
+            body,
+            content_type,
+            bytes,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Response {
@@ -72,13 +107,26 @@ impl Client {
     }
 
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let request = self.http.post(format!("{}{path}", self.base)).header(ORIGIN, &self.base).form(fields);
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(ORIGIN, &self.base)
+            .form(fields);
         self.send(request).await
     }
 
     /// A POST without our Origin (as a cross-site form would send it).
-    pub async fn post_from(&mut self, origin: &str, path: &str, fields: &[(&str, &str)]) -> Response {
-        let request = self.http.post(format!("{}{path}", self.base)).header(ORIGIN, origin).form(fields);
+    pub async fn post_from(
+        &mut self,
+        origin: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(ORIGIN, origin)
+            .form(fields);
         self.send(request).await
     }
 }

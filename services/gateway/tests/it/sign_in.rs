@@ -16,12 +16,36 @@ async fn signing_in_shows_the_home_page_and_wrong_passwords_say_nothing_more() {
     assert_eq!(home.location, "/sign-in");
 
     // A wrong password and an unknown address get the same answer.
-    let wrong = anonymous.post_form("/sign-in", &[("email", &seed.teacher.email), ("password", "not it at all")]).await;
-    let unknown = anonymous.post_form("/sign-in", &[("email", "nobody@example.org"), ("password", "not it at all")]).await;
+    let wrong = anonymous
+        .post_form(
+            "/sign-in",
+            &[
+                ("email", &seed.teacher.email),
+                ("password", "not it at all"),
+            ],
+        )
+        .await;
+    let unknown = anonymous
+        .post_form(
+            "/sign-in",
+            &[
+                ("email", "nobody@example.org"),
+                ("password", "not it at all"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    assert!(wrong.body.contains("Enter a correct e-mail address and password."));
-    assert!(unknown.body.contains("Enter a correct e-mail address and password."));
+    assert!(
+        wrong
+            .body
+            .contains("Enter a correct e-mail address and password.")
+    );
+    assert!(
+        unknown
+            .body
+            .contains("Enter a correct e-mail address and password.")
+    );
     assert!(anonymous.cookie.is_none());
 
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
@@ -45,11 +69,24 @@ async fn too_many_failures_pause_signing_in() {
     let stack = Stack::start().await;
     let mut client = Client::new(&stack.base);
     for _ in 0..5 {
-        let response = client.post_form("/sign-in", &[("email", &stack.seed.head.email), ("password", "guess guess guess")]).await;
+        let response = client
+            .post_form(
+                "/sign-in",
+                &[
+                    ("email", &stack.seed.head.email),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     }
     // Even the right password waits now.
-    let response = client.post_form("/sign-in", &[("email", &stack.seed.head.email), ("password", PASSWORD)]).await;
+    let response = client
+        .post_form(
+            "/sign-in",
+            &[("email", &stack.seed.head.email), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
     stack.platform.stop().await;
 }
@@ -58,11 +95,19 @@ async fn too_many_failures_pause_signing_in() {
 async fn posts_need_our_origin_and_the_session_token() {
     let stack = Stack::start().await;
     let mut teacher = Client::signed_in(&stack.base, &stack.seed.teacher.email, PASSWORD).await;
-    let cross_site = teacher.post_from("https://evil.example", "/sign-out", &[("_csrf", &teacher.csrf.clone())]).await;
+    let cross_site = teacher
+        .post_from(
+            "https://evil.example",
+            "/sign-out",
+            &[("_csrf", &teacher.csrf.clone())],
+        )
+        .await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     let no_token = teacher.post_form("/sign-out", &[]).await;
     assert_eq!(no_token.status, StatusCode::FORBIDDEN);
-    let wrong_token = teacher.post_form("/sign-out", &[("_csrf", "guessed")]).await;
+    let wrong_token = teacher
+        .post_form("/sign-out", &[("_csrf", "guessed")])
+        .await;
     assert_eq!(wrong_token.status, StatusCode::FORBIDDEN);
     // Still signed in after all that.
     assert_eq!(teacher.get("/").await.status, StatusCode::OK);

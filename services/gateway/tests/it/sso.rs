@@ -17,7 +17,8 @@ struct Provider {
 }
 
 async fn provider() -> Provider {
-    let program = std::env::var("WAYMARK_OIDC_PROVIDER").unwrap_or_else(|_| "oidc-provider-mock".into());
+    let program =
+        std::env::var("WAYMARK_OIDC_PROVIDER").unwrap_or_else(|_| "oidc-provider-mock".into());
     let port = waymark_testkit::free_port();
     let process = Command::new(&program)
         .args(["--port", &port.to_string(), "--require-nonce", "true"])
@@ -25,12 +26,20 @@ async fn provider() -> Provider {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {program} (pip install oidc-provider-mock): {error}"));
+        .unwrap_or_else(|error| {
+            panic!("cannot start {program} (pip install oidc-provider-mock): {error}")
+        });
     let issuer = format!("http://127.0.0.1:{port}");
     let discovery = format!("{issuer}/.well-known/openid-configuration");
     for _ in 0..100 {
-        if reqwest::get(&discovery).await.is_ok_and(|r| r.status().is_success()) {
-            return Provider { _process: process, issuer };
+        if reqwest::get(&discovery)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Provider {
+                _process: process,
+                issuer,
+            };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -39,7 +48,12 @@ async fn provider() -> Provider {
 
 /// At the provider's page: sign in as `subject`.
 async fn authorise(browser: &Browser, subject: &str) {
-    let field = browser.client.wait().for_element(Locator::Css("input[name=sub]")).await.unwrap();
+    let field = browser
+        .client
+        .wait()
+        .for_element(Locator::Css("input[name=sub]"))
+        .await
+        .unwrap();
     field.send_keys(subject).await.unwrap();
     browser.press_only("Authorize").await;
 }
@@ -50,17 +64,40 @@ async fn people_sign_in_with_their_trusts_provider_matched_by_issuer_and_subject
     let provider = provider().await;
     let seed = &stack.seed;
     let b = &stack.bootstrap;
-    b.set_sso(seed.trust, "microsoft", &provider.issuer, "waymark", "client-secret", None).await.unwrap();
-    let sam = b.add_person(seed.trust, "Sam Single", "sam.single@example.org", &[(Some(seed.hillside), Role::ClassTeacher)]).await.unwrap();
+    b.set_sso(
+        seed.trust,
+        "microsoft",
+        &provider.issuer,
+        "waymark",
+        "client-secret",
+        None,
+    )
+    .await
+    .unwrap();
+    let sam = b
+        .add_person(
+            seed.trust,
+            "Sam Single",
+            "sam.single@example.org",
+            &[(Some(seed.hillside), Role::ClassTeacher)],
+        )
+        .await
+        .unwrap();
     let invitation = b.invite(seed.trust, sam).await.unwrap();
 
     // The invitation links the provider's account to Sam.
     let mut browser = Browser::start(&stack.base, "single_sign_on").await;
-    browser.visit(invitation.strip_prefix(&stack.base).unwrap()).await;
+    browser
+        .visit(invitation.strip_prefix(&stack.base).unwrap())
+        .await;
     browser.press_only("Sign in with Microsoft").await;
     authorise(&browser, "sam-at-the-provider").await;
     browser.check().await;
-    assert!(browser.text().await.contains("Hello, Sam Single"), "{}", browser.text().await);
+    assert!(
+        browser.text().await.contains("Hello, Sam Single"),
+        "{}",
+        browser.text().await
+    );
     browser.sign_out().await;
 
     // Next time the sign-in page's button is enough.
@@ -74,7 +111,11 @@ async fn people_sign_in_with_their_trusts_provider_matched_by_issuer_and_subject
     browser.press_only("Sign in with Microsoft").await;
     authorise(&browser, "sam.single@example.org").await;
     browser.check().await;
-    assert!(browser.text().await.contains("not linked to Waymark"), "{}", browser.text().await);
+    assert!(
+        browser.text().await.contains("not linked to Waymark"),
+        "{}",
+        browser.text().await
+    );
 
     // The invitation was used up.
     let used = reqwest::get(&invitation).await.unwrap();

@@ -16,13 +16,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Person {
     pub id: StaffId,
     pub email: String,
-    pub name: String,
 }
 
 pub struct Seed {
     pub trust: TrustId,
     pub hillside: SchoolId,
-    pub riverside: SchoolId,
     /// Head teacher of Hillside; line manages the teachers there.
     pub head: Person,
     /// A class teacher at Hillside, line managed by the head.
@@ -37,7 +35,6 @@ pub struct Seed {
     pub admin: Person,
     /// Someone in another trust altogether.
     pub outsider: Person,
-    pub other_trust: TrustId,
 }
 
 pub struct Stack {
@@ -81,32 +78,99 @@ impl Stack {
         platform.serve_on(gateway, waymark_gateway::run);
         let bootstrap = Bootstrap::new(platform.platform.clone()).await.unwrap();
         let seed = seed(&bootstrap).await;
-        Self { platform, base: gateway_url, seed, bootstrap, _nats: nats }
+        Self {
+            platform,
+            base: gateway_url,
+            seed,
+            bootstrap,
+            _nats: nats,
+        }
     }
 }
 
-async fn person(b: &Bootstrap, trust: TrustId, name: &str, roles: &[(Option<SchoolId>, Role)]) -> Person {
-    let email = format!("{}.{}@example.org", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
+async fn person(
+    b: &Bootstrap,
+    trust: TrustId,
+    name: &str,
+    roles: &[(Option<SchoolId>, Role)],
+) -> Person {
+    let email = format!(
+        "{}.{}@example.org",
+        name.to_lowercase().replace(' ', "."),
+        uuid::Uuid::new_v4().simple()
+    );
     let id = b.add_person(trust, name, &email, roles).await.unwrap();
     b.set_password(trust, id, PASSWORD).await.unwrap();
-    Person { id, email, name: name.to_owned() }
+    Person { id, email }
 }
 
 async fn seed(b: &Bootstrap) -> Seed {
-    let trust = b.create_trust("Northern Lights Learning Trust").await.unwrap();
+    let trust = b
+        .create_trust("Northern Lights Learning Trust")
+        .await
+        .unwrap();
     let hillside = b.add_school(trust, "Hillside Primary").await.unwrap();
     let riverside = b.add_school(trust, "Riverside Primary").await.unwrap();
-    let head = person(b, trust, "Helen Head", &[(Some(hillside), Role::HeadTeacher)]).await;
-    let teacher = person(b, trust, "Tom Teacher", &[(Some(hillside), Role::ClassTeacher)]).await;
-    let colleague = person(b, trust, "Cara Colleague", &[(Some(hillside), Role::ClassTeacher)]).await;
-    let riverside_teacher = person(b, trust, "Rory Rivers", &[(Some(riverside), Role::ClassTeacher)]).await;
+    let head = person(
+        b,
+        trust,
+        "Helen Head",
+        &[(Some(hillside), Role::HeadTeacher)],
+    )
+    .await;
+    let teacher = person(
+        b,
+        trust,
+        "Tom Teacher",
+        &[(Some(hillside), Role::ClassTeacher)],
+    )
+    .await;
+    let colleague = person(
+        b,
+        trust,
+        "Cara Colleague",
+        &[(Some(hillside), Role::ClassTeacher)],
+    )
+    .await;
+    let riverside_teacher = person(
+        b,
+        trust,
+        "Rory Rivers",
+        &[(Some(riverside), Role::ClassTeacher)],
+    )
+    .await;
     let director = person(b, trust, "Dana Director", &[(None, Role::TrustLeader)]).await;
     let admin = person(b, trust, "Alex Admin", &[(None, Role::TrustAdmin)]).await;
-    b.set_line_manager(trust, teacher.id, head.id).await.unwrap();
-    b.set_line_manager(trust, colleague.id, head.id).await.unwrap();
-    b.set_line_manager(trust, head.id, director.id).await.unwrap();
-    let other_trust = b.create_trust("Elsewhere Trust").await.unwrap();
-    let elsewhere = b.add_school(other_trust, "Elsewhere Academy").await.unwrap();
-    let outsider = person(b, other_trust, "Olly Outsider", &[(Some(elsewhere), Role::HeadTeacher)]).await;
-    Seed { trust, hillside, riverside, head, teacher, colleague, riverside_teacher, director, admin, outsider, other_trust }
+    b.set_line_manager(trust, teacher.id, head.id)
+        .await
+        .unwrap();
+    b.set_line_manager(trust, colleague.id, head.id)
+        .await
+        .unwrap();
+    b.set_line_manager(trust, head.id, director.id)
+        .await
+        .unwrap();
+    let elsewhere_trust = b.create_trust("Elsewhere Trust").await.unwrap();
+    let elsewhere = b
+        .add_school(elsewhere_trust, "Elsewhere Academy")
+        .await
+        .unwrap();
+    let outsider = person(
+        b,
+        elsewhere_trust,
+        "Olly Outsider",
+        &[(Some(elsewhere), Role::HeadTeacher)],
+    )
+    .await;
+    Seed {
+        trust,
+        hillside,
+        head,
+        teacher,
+        colleague,
+        riverside_teacher,
+        director,
+        admin,
+        outsider,
+    }
 }
