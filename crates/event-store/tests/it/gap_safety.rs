@@ -54,11 +54,20 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     assert!(first.held_back);
 
     open_tx.commit().await.unwrap();
-    let second = store
-        .read_all(first.checkpoint, 100, &Filter::all())
-        .await
-        .unwrap();
-    let streams: Vec<&StreamId> = second.events.iter().map(|e| &e.stream_id).collect();
+    // Transactions of other tests on the same server may hold the barrier back a moment
+    // (transaction ids are server-wide), so read again until the two events show.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut checkpoint, mut read) = (first.checkpoint, Vec::new());
+    while read.len() < 2 && std::time::Instant::now() < deadline {
+        let page = store
+            .read_all(checkpoint, 100, &Filter::all())
+            .await
+            .unwrap();
+        checkpoint = page.checkpoint;
+        read.extend(page.events);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let streams: Vec<&StreamId> = read.iter().map(|e| &e.stream_id).collect();
     assert_eq!(streams, [&early, &late]);
 }
 

@@ -144,6 +144,16 @@ async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
             .await
             .contains("Model written reasoning with sentence stems")
     );
+    // "Save as PDF": the browser prints the record with the print stylesheet.
+    let pdf = browser
+        .client
+        .print(fantoccini::wd::PrintConfiguration::default())
+        .await
+        .unwrap();
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 1000,
+        "a PDF of the record"
+    );
 
     // The next step is now the teacher's action to track.
     browser

@@ -6,6 +6,7 @@ mod admin;
 mod audits;
 mod authorization;
 mod browser;
+mod forms;
 mod http;
 mod journeys;
 mod sign_in;

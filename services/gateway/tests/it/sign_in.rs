@@ -113,3 +113,31 @@ async fn posts_need_our_origin_and_the_session_token() {
     assert_eq!(teacher.get("/").await.status, StatusCode::OK);
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_when_idle_and_after_twelve_hours_whatever() {
+    let clock = std::sync::Arc::new(waymark_runtime::ManualClock::new(chrono::Utc::now()));
+    let stack = Stack::start_with_clock(clock.clone()).await;
+    let email = &stack.seed.teacher.email;
+
+    // Thirty minutes without a request ends a session.
+    let mut idle = Client::signed_in(&stack.base, email, PASSWORD).await;
+    clock.advance(chrono::Duration::minutes(29));
+    assert_eq!(idle.get("/").await.status, StatusCode::OK);
+    clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(idle.get("/").await.status, StatusCode::SEE_OTHER);
+
+    // Busy or not, twelve hours after signing in it ends.
+    let mut busy = Client::signed_in(&stack.base, email, PASSWORD).await;
+    for _ in 0..35 {
+        clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(busy.get("/").await.status, StatusCode::OK);
+    }
+    clock.advance(chrono::Duration::minutes(21));
+    let ended = busy.get("/").await;
+    assert_eq!(
+        (ended.status, ended.location.as_str()),
+        (StatusCode::SEE_OTHER, "/sign-in")
+    );
+    stack.platform.stop().await;
+}

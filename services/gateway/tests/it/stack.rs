@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use waymark_domain::directory::Role;
 use waymark_domain::{SchoolId, StaffId, TrustId};
 use waymark_gateway::bootstrap::Bootstrap;
-use waymark_runtime::SystemClock;
+use waymark_runtime::{Clock, SystemClock};
 use waymark_testkit::NatsServer;
 use waymark_testkit::services::TestPlatform;
 
@@ -53,6 +53,10 @@ async fn listener() -> (TcpListener, String) {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with_clock(Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Self {
         let nats = NatsServer::start().await;
         let (scheduling, scheduling_url) = listener().await;
         let (reviews, reviews_url) = listener().await;
@@ -61,7 +65,7 @@ impl Stack {
         let (gateway, gateway_url) = listener().await;
         let mut platform = TestPlatform::start_configured(
             Some(nats.url()),
-            Arc::new(SystemClock),
+            clock,
             &[
                 ("scheduling.url", scheduling_url.as_str()),
                 ("review_dialogue.url", reviews_url.as_str()),

@@ -1,0 +1,61 @@
+//! Forms: a refusal loses nothing typed, and a form sent twice does its work once.
+
+use reqwest::StatusCode;
+
+use crate::http::Client;
+use crate::stack::{PASSWORD, Stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_comes_back_with_the_reason_and_everything_typed() {
+    let stack = Stack::start().await;
+    let mut head = Client::signed_in(&stack.base, &stack.seed.head.email, PASSWORD).await;
+    let teacher = stack.seed.teacher.id.to_string();
+    let refused = head
+        .post(
+            "/reviews",
+            &[
+                ("reviewee_id", &teacher),
+                ("year_group", "Year 6 – writing"),
+                ("academic_year", "2026-27"),
+                ("window_opens", "2026-12-10"),
+                ("window_closes", "2026-12-01"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("There is a problem"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"Year 6 – writing\""));
+    assert!(
+        refused.body.contains("value=\"2026-12-10\"")
+            && refused.body.contains("value=\"2026-12-01\"")
+    );
+
+    // The same form sent twice (a double click, a retry) schedules one review.
+    let command_id = uuid::Uuid::now_v7().to_string();
+    let form = [
+        ("command_id", command_id.as_str()),
+        ("reviewee_id", &teacher),
+        ("year_group", "Year 6"),
+        ("academic_year", "2026-27"),
+        ("window_opens", "2026-12-01"),
+        ("window_closes", "2026-12-10"),
+    ];
+    let first = head.post("/reviews", &form).await;
+    let second = head.post("/reviews", &form).await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER)
+    );
+    assert_eq!(first.location, second.location);
+    let list = head.get("/reviews").await.body;
+    assert_eq!(
+        list.matches("href=\"/reviews/").count() - list.matches("href=\"/reviews/new").count(),
+        1,
+        "{list}"
+    );
+    stack.platform.stop().await;
+}
