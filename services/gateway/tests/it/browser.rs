@@ -98,6 +98,8 @@ impl Browser {
         let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("screenshots")
             .join(test);
+        // Each run's pictures only.
+        let _ = std::fs::remove_dir_all(&screenshots);
         std::fs::create_dir_all(&screenshots).unwrap();
         Self {
             client,
