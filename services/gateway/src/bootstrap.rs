@@ -143,17 +143,9 @@ impl Bootstrap {
         staff: StaffId,
         password: &str,
     ) -> anyhow::Result<()> {
-        let hash = crate::sign_in::hash_password(password)
-            .map_err(|_| anyhow::anyhow!("that password cannot be used"))?;
-        sqlx::query!(
-            "INSERT INTO gateway.passwords (trust_id, staff_id, hash) VALUES ($1, $2, $3) \
-             ON CONFLICT (trust_id, staff_id) DO UPDATE SET hash = $3, updated_at = now()",
-            trust.into_uuid(),
-            staff.into_uuid(),
-            hash
-        )
-        .execute(&self.platform.pool)
-        .await?;
+        crate::sign_in::set_password(&self.platform.pool, trust, staff, password)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot set the password: {error:?}"))?;
         Ok(())
     }
 

@@ -291,7 +291,19 @@ pub async fn accept_invitation(
         )
             .into_response());
     }
-    let hash = hash_password(&form.password)?;
+    set_password(&state.platform.pool, trust, staff, &form.password).await?;
+    use_invitation(&state, &token).await?;
+    signed_in_response(&state, trust, staff, "/").await
+}
+
+/// Sets (or replaces) a person's local password.
+pub async fn set_password(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    staff: StaffId,
+    password: &str,
+) -> Result<(), PageError> {
+    let hash = hash_password(password)?;
     sqlx::query!(
         "INSERT INTO gateway.passwords (trust_id, staff_id, hash) VALUES ($1, $2, $3) \
          ON CONFLICT (trust_id, staff_id) DO UPDATE SET hash = $3, updated_at = now()",
@@ -299,10 +311,9 @@ pub async fn accept_invitation(
         staff.into_uuid(),
         hash
     )
-    .execute(&state.platform.pool)
+    .execute(pool)
     .await?;
-    use_invitation(&state, &token).await?;
-    signed_in_response(&state, trust, staff, "/").await
+    Ok(())
 }
 
 pub async fn use_invitation(state: &AppState, token: &str) -> Result<(), PageError> {

@@ -12,6 +12,7 @@ use waymark_proto::action_tracking::v1 as at;
 use crate::directory::{Names, names};
 use crate::error::PageError;
 use crate::pages::export::Csv;
+use crate::pages::people::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{
@@ -231,11 +232,6 @@ pub struct NoteRow {
     pub when: String,
 }
 
-pub struct Person {
-    pub id: String,
-    pub name: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/action.html")]
 pub struct DetailPage {
@@ -377,24 +373,6 @@ fn entry(people: &Names, e: at::AuditEntry) -> Entry {
         summary: e.summary,
         reason: e.reason,
     }
-}
-
-/// Everyone working in a school, by name, for choosing an owner.
-pub fn staff_of(viewer: &Viewer, people: &Names, school: SchoolId) -> Vec<Person> {
-    let mut staff: Vec<Person> = viewer
-        .directory
-        .staff
-        .iter()
-        .filter(|(_, record)| {
-            !record.disabled && record.grants.iter().any(|g| g.school == Some(school))
-        })
-        .map(|(id, _)| Person {
-            id: id.to_string(),
-            name: people.of(&id.to_string()),
-        })
-        .collect();
-    staff.sort_by(|a, b| a.name.cmp(&b.name));
-    staff
 }
 
 pub async fn act(

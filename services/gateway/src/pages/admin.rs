@@ -935,15 +935,27 @@ pub struct CalendarPage {
     error: Option<String>,
 }
 
-fn chosen_school(viewer: &Viewer, query: &SchoolQuery) -> Result<SchoolId, PageError> {
-    if query.school.is_empty() {
+/// The school and year a page is about: as asked, else the first school administered and
+/// this academic year.
+fn chosen(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &SchoolQuery,
+) -> Result<(SchoolId, String), PageError> {
+    let school = if query.school.is_empty() {
         administered(viewer)
             .first()
             .copied()
-            .ok_or_else(PageError::not_found)
+            .ok_or_else(PageError::not_found)?
     } else {
-        require_school(viewer, &query.school)
-    }
+        require_school(viewer, &query.school)?
+    };
+    let year = if query.year.is_empty() {
+        academic_year(today(state))
+    } else {
+        query.year.clone()
+    };
+    Ok((school, year))
 }
 
 async fn calendar_page(
@@ -996,12 +1008,7 @@ pub async fn calendar(
     viewer: Viewer,
     Query(query): Query<SchoolQuery>,
 ) -> Result<CalendarPage, PageError> {
-    let school = chosen_school(&viewer, &query)?;
-    let year = if query.year.is_empty() {
-        academic_year(today(&state))
-    } else {
-        query.year.clone()
-    };
+    let (school, year) = chosen(&state, &viewer, &query)?;
     calendar_page(&state, &viewer, school, year, None, None).await
 }
 
@@ -1133,7 +1140,7 @@ async fn plan_page(
         .await?
         .into_inner();
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let staff = crate::pages::actions::staff_of(viewer, &people, school)
+    let staff = crate::pages::people::staff_of(viewer, &people, school)
         .into_iter()
         .map(|p| TeamRow {
             id: p.id,
@@ -1172,12 +1179,7 @@ pub async fn plan(
     viewer: Viewer,
     Query(query): Query<SchoolQuery>,
 ) -> Result<PlanPage, PageError> {
-    let school = chosen_school(&viewer, &query)?;
-    let year = if query.year.is_empty() {
-        academic_year(today(&state))
-    } else {
-        query.year.clone()
-    };
+    let (school, year) = chosen(&state, &viewer, &query)?;
     plan_page(&state, &viewer, school, year, None, false).await
 }
 

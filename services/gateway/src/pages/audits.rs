@@ -12,7 +12,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::names;
 use crate::error::PageError;
-use crate::pages::actions::{Person, staff_of};
+use crate::pages::people::{Person, SchoolStaff, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{
@@ -141,12 +141,6 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
     })
 }
 
-pub struct SchoolStaff {
-    pub id: String,
-    pub name: String,
-    pub people: Vec<Person>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/audit_new.html")]
 pub struct NewPage {
@@ -172,19 +166,7 @@ async fn new_page(
         .await?
         .into_inner()
         .frameworks;
-    let schools = viewer
-        .schools()
-        .into_iter()
-        .filter(|s| viewer.leads(*s))
-        .map(|s| SchoolStaff {
-            id: s.to_string(),
-            name: crate::web::school_name(viewer, &s.to_string()),
-            people: staff_of(viewer, &people, s)
-                .into_iter()
-                .filter(|p| p.id != viewer.staff.to_string())
-                .collect(),
-        })
-        .collect();
+    let schools = led_schools(viewer, &people);
     Ok(NewPage {
         nav: Nav::new(state, viewer, "audits").await,
         schools,

@@ -10,7 +10,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
 use crate::error::PageError;
-use crate::pages::actions::{Person, staff_of};
+use crate::pages::people::{Person, SchoolStaff, in_led_school, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{
@@ -83,11 +83,6 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
     })
 }
 
-pub struct SchoolStaff {
-    pub school: String,
-    pub people: Vec<Person>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/meeting_new.html")]
 pub struct NewPage {
@@ -106,18 +101,7 @@ async fn new_page(
     posted: Fields,
 ) -> Result<NewPage, PageError> {
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let schools = viewer
-        .schools()
-        .into_iter()
-        .filter(|s| viewer.leads(*s))
-        .map(|s| SchoolStaff {
-            school: crate::web::school_name(viewer, &s.to_string()),
-            people: staff_of(viewer, &people, s)
-                .into_iter()
-                .filter(|p| p.id != viewer.staff.to_string())
-                .collect(),
-        })
-        .collect();
+    let schools = led_schools(viewer, &people);
     Ok(NewPage {
         nav: Nav::new(state, viewer, "meetings").await,
         schools,
@@ -138,19 +122,7 @@ pub async fn schedule(
     viewer: Viewer,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    let teacher = fields
-        .get("teacher_id")
-        .parse()
-        .ok()
-        .and_then(|t| viewer.directory.staff.get(&t).map(|r| (t, r.clone())));
-    let school: Option<SchoolId> = teacher.as_ref().and_then(|(_, record)| {
-        record
-            .grants
-            .iter()
-            .filter_map(|g| g.school)
-            .find(|s| viewer.leads(*s))
-    });
-    let (Some((teacher, _)), Some(school)) = (teacher, school) else {
+    let Some((teacher, school)) = in_led_school(&viewer, fields.get("teacher_id")) else {
         return Ok(refused_page(
             new_page(
                 &state,

@@ -10,6 +10,7 @@ mod dashboard;
 mod export;
 mod inbox;
 mod meetings;
+mod people;
 mod reviews;
 mod trust;
 mod visits;
