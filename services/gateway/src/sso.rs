@@ -339,7 +339,7 @@ pub async fn callback(
                     .map(str::to_owned)
             });
         if hd.as_deref() != Some(domain.as_str()) {
-            return Ok(refused("Use your school's Google account to sign in."));
+            return Ok(refused("Use your school’s Google account to sign in."));
         }
     }
     let (issuer, subject) = (claims.issuer().to_string(), claims.subject().to_string());

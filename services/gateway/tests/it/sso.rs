@@ -117,6 +117,37 @@ async fn people_sign_in_with_their_trusts_provider_matched_by_issuer_and_subject
         browser.text().await
     );
 
+    // Google accounts must belong to the trust's Workspace domain (the `hd` claim).
+    b.set_sso(
+        seed.trust,
+        "google",
+        &provider.issuer,
+        "waymark-google",
+        "client-secret",
+        Some("hillside.example"),
+    )
+    .await
+    .unwrap();
+    let outside = reqwest::Client::new()
+        .put(format!("{}/users/pat-personal", provider.issuer))
+        .json(&serde_json::json!({ "email": "pat@gmail.example", "hd": "gmail.example" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(outside.status().is_success());
+    browser.visit("/sign-in").await;
+    browser.press_only("Sign in with Google").await;
+    authorise(&browser, "pat-personal").await;
+    browser.check().await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Use your school’s Google account"),
+        "{}",
+        browser.text().await
+    );
+
     // The invitation was used up.
     let used = reqwest::get(&invitation).await.unwrap();
     assert_eq!(used.status(), reqwest::StatusCode::NOT_FOUND);
