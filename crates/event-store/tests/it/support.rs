@@ -4,7 +4,9 @@ use serde_json::json;
 use uuid::Uuid;
 use waymark_domain::ids::{ActorId, CorrelationId};
 use waymark_domain::{EventId, EventMetadata, StreamId, TrustId};
-use waymark_event_store::{NewEvent, PgEventStore, migrate};
+use waymark_event_store::{
+    Checkpoint, EventStore, Filter, NewEvent, PgEventStore, RecordedEvent, migrate,
+};
 use waymark_testkit::TestDatabase;
 
 pub async fn store() -> (TestDatabase, PgEventStore) {
@@ -48,4 +50,26 @@ pub fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
 pub fn n_of(payload: &serde_json::value::RawValue) -> u64 {
     let value: serde_json::Value = serde_json::from_str(payload.get()).unwrap();
     value["n"].as_u64().unwrap()
+}
+
+/// Reads from `from` until at least `count` events have shown, and returns them with the
+/// checkpoint after them. Transaction ids are server-wide, so another test's open
+/// transaction can hold the gap-safe barrier back for a moment; a reader simply reads again.
+pub async fn read_at_least(
+    store: &PgEventStore,
+    from: Checkpoint,
+    filter: &Filter,
+    count: usize,
+) -> (Vec<RecordedEvent>, Checkpoint) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (mut checkpoint, mut read) = (from, Vec::new());
+    loop {
+        let page = store.read_all(checkpoint, 100, filter).await.unwrap();
+        checkpoint = page.checkpoint;
+        read.extend(page.events);
+        if read.len() >= count || std::time::Instant::now() > deadline {
+            return (read, checkpoint);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
