@@ -61,8 +61,54 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| PageError::bad_request("The form could not be read."))?;
-        Ok(Self(form_urlencoded_pairs(&bytes).collect()))
+        Ok(Self::with_dates(form_urlencoded_pairs(&bytes).collect()))
     }
+}
+
+impl Fields {
+    /// Dates arrive as day, month and year boxes (`due.day`, `due.month`, `due.year`); each
+    /// becomes one `due` field, `YYYY-MM-DD` (zero-padded when the boxes hold numbers, as
+    /// typed otherwise, so the service's refusal names the field and the boxes show again).
+    fn with_dates(mut pairs: Vec<(String, String)>) -> Self {
+        let names: Vec<String> = pairs
+            .iter()
+            .filter_map(|(key, _)| key.strip_suffix(".day").map(str::to_owned))
+            .collect();
+        for name in names {
+            let part = |suffix: &str| {
+                let key = format!("{name}.{suffix}");
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let (day, month, year) = (part("day"), part("month"), part("year"));
+            if day.is_empty() && month.is_empty() && year.is_empty() {
+                continue;
+            }
+            let date = match (
+                day.parse::<u32>(),
+                month.parse::<u32>(),
+                year.parse::<i32>(),
+            ) {
+                (Ok(d), Ok(m), Ok(y)) => format!("{y:04}-{m:02}-{d:02}"),
+                _ => format!("{year}-{month}-{day}"),
+            };
+            pairs.push((name, date));
+        }
+        Self(pairs)
+    }
+}
+
+/// One box of a date for the date input: 0 year, 1 month, 2 day of "YYYY-MM-DD".
+pub fn date_part(value: impl std::fmt::Display, part: usize) -> String {
+    value
+        .to_string()
+        .splitn(3, '-')
+        .nth(part)
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Working copies of long forms, saved as people type (see `gateway.autosaves`).
@@ -278,6 +324,36 @@ mod tests {
         assert_eq!(academic_year(d("2026-07-31")), "2025-26");
         assert_eq!(academic_year(d("2026-08-01")), "2026-27");
         assert_eq!(academic_year(d("2099-09-01")), "2099-00");
+    }
+
+    #[test]
+    fn date_boxes_become_one_date_and_split_back() {
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let fields = Fields::with_dates(pairs(&[
+            ("due.day", "7"),
+            ("due.month", "3"),
+            ("due.year", "2027"),
+            ("empty.day", ""),
+        ]));
+        assert_eq!(fields.get("due"), "2027-03-07");
+        assert_eq!(fields.get("empty"), "");
+        let typo = Fields::with_dates(pairs(&[
+            ("due.day", "3l"),
+            ("due.month", "2"),
+            ("due.year", "2027"),
+        ]));
+        assert_eq!(typo.get("due"), "2027-2-3l");
+        let parts = (
+            date_part("2027-2-3l", 2),
+            date_part("2027-2-3l", 1),
+            date_part("2027-2-3l", 0),
+        );
+        assert_eq!(parts, ("3l".to_owned(), "2".to_owned(), "2027".to_owned()));
+        assert_eq!(date_part("", 1), "");
     }
 
     #[test]

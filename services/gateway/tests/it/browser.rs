@@ -196,15 +196,17 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
-    /// Date inputs take typing in the browser's locale; setting the value is what matters.
+    /// Types an ISO date into a date input's day, month and year boxes.
     pub async fn set_date(&self, css: &str, iso: &str) {
-        self.client
-            .execute(
-                "document.querySelector(arguments[0]).value = arguments[1];",
-                vec![json!(css), json!(iso)],
-            )
-            .await
-            .unwrap_or_else(|_| panic!("no date field {css}"));
+        let mut parts = iso.splitn(3, '-');
+        let (year, month, day) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        self.fill(css, day).await;
+        self.fill(&format!("{css}-month"), month).await;
+        self.fill(&format!("{css}-year"), year).await;
     }
 
     /// Reloads the page until `text` shows (for effects that arrive asynchronously).

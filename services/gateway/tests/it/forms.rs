@@ -17,8 +17,12 @@ async fn a_refused_form_comes_back_with_the_reason_and_everything_typed() {
                 ("reviewee_id", &teacher),
                 ("year_group", "Year 6 – writing"),
                 ("academic_year", "2026-27"),
-                ("window_opens", "2026-12-10"),
-                ("window_closes", "2026-12-01"),
+                ("window_opens.day", "10"),
+                ("window_opens.month", "12"),
+                ("window_opens.year", "2026"),
+                ("window_closes.day", "1"),
+                ("window_closes.month", "12"),
+                ("window_closes.year", "2026"),
             ],
         )
         .await;
@@ -29,10 +33,16 @@ async fn a_refused_form_comes_back_with_the_reason_and_everything_typed() {
         refused.body
     );
     assert!(refused.body.contains("value=\"Year 6 – writing\""));
-    assert!(
-        refused.body.contains("value=\"2026-12-10\"")
-            && refused.body.contains("value=\"2026-12-01\"")
-    );
+    let boxes: Vec<String> = [
+        "window_opens.day",
+        "window_opens.month",
+        "window_opens.year",
+        "window_closes.day",
+    ]
+    .iter()
+    .map(|name| value_of(&refused.body, name))
+    .collect();
+    assert_eq!(boxes, ["10", "12", "2026", "01"]);
 
     // The same form sent twice (a double click, a retry) schedules one review.
     let command_id = uuid::Uuid::now_v7().to_string();
@@ -58,4 +68,14 @@ async fn a_refused_form_comes_back_with_the_reason_and_everything_typed() {
         "{list}"
     );
     stack.platform.stop().await;
+}
+
+/// The value of the input named `name` on a page.
+fn value_of(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no input {name}"));
+    let rest = &page[at..page[at..].find('>').map_or(page.len(), |end| at + end)];
+    let start = rest.find("value=\"").expect("a value") + "value=\"".len();
+    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
 }
