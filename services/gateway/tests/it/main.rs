@@ -12,3 +12,4 @@ mod journeys;
 mod sign_in;
 mod sso;
 mod stack;
+mod visits;
