@@ -76,7 +76,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
         })
         .collect();
     Ok(ListPage {
-        nav: Nav::new(&state, &viewer, "meetings").await,
+        nav: Nav::new(&state, &viewer, "visits").await,
         rows,
         can_plan: viewer.schools().into_iter().any(|s| viewer.leads(s)),
     })
@@ -101,7 +101,7 @@ async fn new_page(
     let people = names(&state.platform.pool, viewer.trust).await?;
     let schools = led_schools(viewer, &people);
     Ok(NewPage {
-        nav: Nav::new(state, viewer, "meetings").await,
+        nav: Nav::new(state, viewer, "visits").await,
         schools,
         command_id: posted.command_id(),
         error,
@@ -188,7 +188,7 @@ async fn show(
         .parse()
         .map_err(|_| PageError::not_found())?;
     Ok(DetailPage {
-        nav: Nav::new(state, viewer, "meetings").await,
+        nav: Nav::new(state, viewer, "visits").await,
         kind: kind_label(&visit.kind),
         tag: tag(&visit.status),
         school: crate::web::school_name(viewer, &visit.school_id),

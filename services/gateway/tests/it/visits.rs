@@ -108,7 +108,8 @@ async fn a_visit_is_agreed_reviews_compare_and_records_print() {
 
     // The visit: planned by the head, focus agreed by the teacher, recorded, agreed by both.
     browser.sign_in(&seed.head.email, PASSWORD).await;
-    browser.visit("/visits").await;
+    browser.follow("Visits").await;
+    assert_eq!(browser.path().await, "/visits");
     browser.follow("Plan a visit").await;
     browser
         .choose("#teacher_id", &seed.teacher.id.to_string())
