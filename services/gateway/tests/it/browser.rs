@@ -248,8 +248,24 @@ impl Browser {
             .unwrap();
     }
 
-    /// Clicks a button (by its text) and checks the page it leads to.
+    /// Clicks a button (by its text), checks the page it leads to, and fails if that page
+    /// reports a problem: a journey's every step is meant to succeed.
     pub async fn press(&mut self, label: &str) {
+        let here = self.click(label).await;
+        if let Some(problem) = self.problem().await {
+            panic!("pressing “{label}” on {here} was refused: {problem}");
+        }
+    }
+
+    /// Clicks a button expecting the page to refuse it; returns the problem it reports.
+    pub async fn press_refused(&mut self, label: &str) -> String {
+        let here = self.click(label).await;
+        self.problem()
+            .await
+            .unwrap_or_else(|| panic!("pressing “{label}” on {here} was not refused"))
+    }
+
+    async fn click(&mut self, label: &str) -> String {
         let xpath = format!("//button[normalize-space()=\"{label}\"]");
         let here = self.path().await;
         let button = self
@@ -260,6 +276,17 @@ impl Browser {
         button.click().await.unwrap();
         self.settle().await;
         self.check().await;
+        here
+    }
+
+    /// The text of the page's error summary, if it has one.
+    async fn problem(&self) -> Option<String> {
+        let summary = self
+            .client
+            .find(Locator::Css(".error-summary"))
+            .await
+            .ok()?;
+        Some(summary.text().await.unwrap_or_default())
     }
 
     /// Clicks a button without checking the page it leads to (someone else's page).

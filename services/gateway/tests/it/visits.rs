@@ -144,7 +144,13 @@ async fn a_visit_is_agreed_reviews_compare_and_records_print() {
         .await;
     browser.set_date("#s0due", &day(30)).await;
     browser.press("Save the record").await;
-    browser.press("I agree this record").await;
+    // The visitor wrote the record; agreeing it is the teacher's part.
+    let waiting = browser.text().await;
+    assert!(
+        waiting.contains("Waiting for Tom Teacher to agree"),
+        "{waiting}"
+    );
+    assert!(!waiting.contains("I agree this record"), "{waiting}");
     assert_eq!(
         teacher.post(&format!("{visit}/agree"), &[]).await.status,
         StatusCode::SEE_OTHER
