@@ -259,6 +259,8 @@ pub struct Choice {
 pub struct AgendaPage {
     nav: Nav,
     heading: String,
+    /// Why a term or half term shows as a week instead.
+    note: Option<String>,
     view: String,
     date: String,
     school: String,
@@ -268,6 +270,15 @@ pub struct AgendaPage {
     next: String,
 }
 
+/// The period an agenda shows: its first and last days, its heading, and a note when the
+/// term or half term asked for could not be found.
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+    heading: String,
+    note: Option<String>,
+}
+
 /// The week, half term or term around `date`, from the school's calendar where it has one.
 async fn range(
     state: &AppState,
@@ -275,18 +286,30 @@ async fn range(
     school: Option<SchoolId>,
     view: &str,
     date: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate, String), PageError> {
+) -> Result<Period, PageError> {
     let monday = date - Duration::days(i64::from(date.weekday().num_days_from_monday()));
-    let week = (
-        monday,
-        monday + Duration::days(6),
-        format!("Week of {}", monday.format("%-d %B %Y")),
-    );
+    let week = |note: Option<String>| Period {
+        from: monday,
+        to: monday + Duration::days(6),
+        heading: format!("Week of {}", monday.format("%-d %B %Y")),
+        note,
+    };
     if view != "term" && view != "half-term" {
-        return Ok(week);
+        return Ok(week(None));
     }
     let Some(school) = school.or_else(|| viewer.schools().first().copied()) else {
-        return Ok(week);
+        return Ok(week(Some(
+            "Terms come from a school’s calendar, and you are not in a school: showing the week."
+                .into(),
+        )));
+    };
+    let period = |from, to, heading| {
+        Ok(Period {
+            from,
+            to,
+            heading,
+            note: None,
+        })
     };
     let calendar = state
         .clients(viewer)
@@ -306,7 +329,7 @@ async fn range(
                 continue;
             }
             if view == "term" {
-                return Ok((starts, ends, term.name.clone()));
+                return period(starts, ends, term.name.clone());
             }
             // Half terms: the term split by a holiday inside it.
             let split = year
@@ -314,23 +337,27 @@ async fn range(
                 .iter()
                 .filter_map(|h| Some((parse(&h.starts)?, parse(&h.ends)?)))
                 .find(|(s, e)| *s > starts && *e < ends);
-            return Ok(match split {
-                Some((hs, _)) if date < hs => (
+            return match split {
+                Some((hs, _)) if date < hs => period(
                     starts,
                     hs - Duration::days(1),
                     format!("{}, first half", term.name),
                 ),
-                Some((_, he)) => (
+                Some((_, he)) => period(
                     he + Duration::days(1),
                     ends,
                     format!("{}, second half", term.name),
                 ),
-                None => (starts, ends, term.name.clone()),
-            });
+                None => period(starts, ends, term.name.clone()),
+            };
         }
     }
-    // No term holds the date (a holiday, or no calendar yet): show the week.
-    Ok(week)
+    // No term holds the date (a holiday, or no calendar yet): show the week, and say why.
+    Ok(week(Some(format!(
+        "{} has no term on {} in its calendar: showing the week.",
+        crate::web::school_name(viewer, &school.to_string()),
+        date.format("%-d %B %Y")
+    ))))
 }
 
 pub async fn agenda(
@@ -352,7 +379,12 @@ pub async fn agenda(
         "term" | "half-term" => query.view.clone(),
         _ => "week".to_owned(),
     };
-    let (from, to, heading) = range(&state, &viewer, school, &view, date).await?;
+    let Period {
+        from,
+        to,
+        heading,
+        note,
+    } = range(&state, &viewer, school, &view, date).await?;
     let person = if school.is_some() {
         None
     } else {
@@ -386,6 +418,7 @@ pub async fn agenda(
     Ok(AgendaPage {
         nav: Nav::new(&state, &viewer, "calendar").await,
         heading,
+        note,
         view,
         date: date.to_string(),
         school: query.school,

@@ -144,6 +144,26 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
         .unwrap()
         .unwrap();
     assert_eq!(saved, "Autumn term");
+
+    // The head's calendar now goes by those terms; outside them it says why it shows a week.
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    for (query, heading) in [
+        ("view=term&date=2026-10-28", "Autumn term"),
+        ("view=half-term&date=2026-10-01", "Autumn term, first half"),
+        ("view=half-term&date=2026-11-23", "Autumn term, second half"),
+        ("view=term&date=2026-12-28", "Week of 28 December 2026"),
+    ] {
+        let page = head.get(&format!("/calendar?{query}")).await.body;
+        assert!(
+            page.contains(&format!("<span class=\"caption\">{heading}</span>")),
+            "{query}: {page}"
+        );
+    }
+    let holiday = head.get("/calendar?view=term&date=2026-12-28").await.body;
+    assert!(
+        holiday.contains("Hillside Primary has no term on 28 December 2026"),
+        "{holiday}"
+    );
     browser
         .visit(&format!(
             "/admin/plan?school={}&year=2026-27",
