@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use waymark_domain::SchoolId;
+use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
@@ -160,9 +161,16 @@ pub struct Previous {
     pub n: usize,
     pub id: String,
     pub description: String,
+    /// Who owns it and when it was due, as action tracking has it now.
+    pub owner: String,
     pub due: String,
+    /// Its status in action tracking (with "Overdue"), and the latest word on it.
+    pub status: Option<Tag>,
+    pub latest: String,
     pub outcome: &'static str,
     pub outcome_text: String,
+    /// The new due date when the meeting carried it forward.
+    pub carried_to: String,
 }
 
 pub struct Agreed {
@@ -191,6 +199,40 @@ pub struct DetailPage {
     command_id: String,
     error: Option<String>,
     posted: Fields,
+}
+
+/// A previous action as action tracking has it now; none if it no longer knows it.
+async fn tracked(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<Option<at::ActionDetail>, PageError> {
+    match state
+        .clients(viewer)
+        .actions()
+        .get_action(at::GetActionRequest {
+            action_id: id.to_owned(),
+        })
+        .await
+    {
+        Ok(detail) => Ok(Some(detail.into_inner())),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+/// What the meeting should hear first about an action: its impact once done, otherwise
+/// the latest progress noted on it.
+fn latest_word(action: &at::Action, notes: &[at::Note]) -> String {
+    if !action.impact.is_empty() {
+        return format!("Impact: {}", action.impact);
+    }
+    notes
+        .iter()
+        .rev()
+        .find(|n| n.kind == "progress")
+        .map(|n| format!("Latest progress: {}", n.text))
+        .unwrap_or_default()
 }
 
 fn outcome_label(outcome: &str) -> &'static str {
@@ -224,19 +266,32 @@ async fn show(
     let meeting = load(state, viewer, id).await?;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let me = viewer.staff.to_string();
-    let previous: Vec<Previous> = meeting
-        .previous_actions
-        .iter()
-        .enumerate()
-        .map(|(n, p)| Previous {
+    let mut previous = Vec::with_capacity(meeting.previous_actions.len());
+    for (n, p) in meeting.previous_actions.iter().enumerate() {
+        let tracked = tracked(state, viewer, &p.action_id).await?;
+        let action = tracked
+            .as_ref()
+            .and_then(|t| t.action.clone())
+            .unwrap_or_default();
+        previous.push(Previous {
             n,
             id: p.action_id.clone(),
             description: p.description.clone(),
-            due: long_date(&p.due_date),
+            owner: people.of(&action.owner_id),
+            due: long_date(&action.due_date),
+            status: tracked.as_ref().map(|_| {
+                tag(if action.overdue {
+                    "overdue"
+                } else {
+                    &action.status
+                })
+            }),
+            latest: latest_word(&action, tracked.as_ref().map_or(&[][..], |t| &t.notes)),
             outcome: outcome_label(&p.outcome),
             outcome_text: p.outcome_text.clone(),
-        })
-        .collect();
+            carried_to: long_date(&p.due_date),
+        });
+    }
     let school: SchoolId = meeting
         .school_id
         .parse()

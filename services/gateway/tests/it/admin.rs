@@ -180,16 +180,8 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
         )
         .await;
     browser
-        .client
-        .find(Locator::XPath(
-            "//form[.//input[@id='new-look_for']]//button",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.check().await;
+        .press_at("//form[.//input[@id='new-look_for']]//button")
+        .await;
     assert!(
         browser
             .text()

@@ -251,28 +251,36 @@ impl Browser {
     /// Clicks a button (by its text), checks the page it leads to, and fails if that page
     /// reports a problem: a journey's every step is meant to succeed.
     pub async fn press(&mut self, label: &str) {
-        let here = self.click(label).await;
+        self.press_at(&format!("//button[normalize-space()=\"{label}\"]"))
+            .await;
+    }
+
+    /// As `press`, for the button an XPath finds (where several share a label).
+    pub async fn press_at(&mut self, xpath: &str) {
+        let here = self.click(xpath).await;
         if let Some(problem) = self.problem().await {
-            panic!("pressing “{label}” on {here} was refused: {problem}");
+            panic!("pressing {xpath} on {here} was refused: {problem}");
         }
     }
 
     /// Clicks a button expecting the page to refuse it; returns the problem it reports.
     pub async fn press_refused(&mut self, label: &str) -> String {
-        let here = self.click(label).await;
+        let here = self
+            .click(&format!("//button[normalize-space()=\"{label}\"]"))
+            .await;
         self.problem()
             .await
             .unwrap_or_else(|| panic!("pressing “{label}” on {here} was not refused"))
     }
 
-    async fn click(&mut self, label: &str) -> String {
-        let xpath = format!("//button[normalize-space()=\"{label}\"]");
+    async fn click(&mut self, xpath: &str) -> String {
         let here = self.path().await;
         let button = self
             .client
-            .find(Locator::XPath(&xpath))
+            .find(Locator::XPath(xpath))
             .await
-            .unwrap_or_else(|_| panic!("no button “{label}” on {here}"));
+            .unwrap_or_else(|_| panic!("no button {xpath} on {here}"));
+        self.leaving().await;
         button.click().await.unwrap();
         self.settle().await;
         self.check().await;
@@ -292,6 +300,7 @@ impl Browser {
     /// Clicks a button without checking the page it leads to (someone else's page).
     pub async fn press_only(&self, label: &str) {
         let xpath = format!("//button[normalize-space()=\"{label}\"]");
+        self.leaving().await;
         self.client
             .find(Locator::XPath(&xpath))
             .await
@@ -310,6 +319,7 @@ impl Browser {
             .find(Locator::XPath(&xpath))
             .await
             .unwrap_or_else(|_| panic!("no link “{text}”"));
+        self.leaving().await;
         link.click().await.unwrap();
         self.settle().await;
         self.check().await;
@@ -335,12 +345,33 @@ impl Browser {
         }
     }
 
-    async fn settle(&self) {
+    /// Marks the page about to be left, so that `settle` can tell the next one from it.
+    async fn leaving(&self) {
         self.client
-            .wait()
-            .for_element(Locator::Css("body"))
+            .execute("document.documentElement.dataset.left = 'yes';", vec![])
             .await
             .unwrap();
+    }
+
+    /// Waits until a click has led to a new page and it has loaded: a click returns before
+    /// the browser has even started to navigate.
+    async fn settle(&self) {
+        for _ in 0..200 {
+            let arrived = self
+                .client
+                .execute(
+                    "return document.documentElement.dataset.left !== 'yes' \
+                     && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(arrived, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let path = self.path().await;
+        panic!("the click on {path} led to no new page within 10 s");
     }
 
     pub async fn sign_in(&mut self, email: &str, password: &str) {

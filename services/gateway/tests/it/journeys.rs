@@ -14,6 +14,14 @@ fn day(offset: i64) -> String {
     .to_string()
 }
 
+/// A date as pages write it: "7 December 2026".
+fn long(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .unwrap()
+        .format("%-d %B %Y")
+        .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
     let stack = Stack::start().await;
@@ -253,6 +261,14 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
         .await
         .unwrap();
     assert!(trail_text.contains("Tom Teacher"), "{trail_text}");
+    // …and notes progress on the other.
+    browser.visit("/actions").await;
+    browser.follow("Guided reading groups").await;
+    browser.open("Note progress or evidence").await;
+    browser
+        .fill("#progress", "Two groups of four started on Mondays.")
+        .await;
+    browser.press("Note progress").await;
     browser.sign_out().await;
 
     // Spring: the next meeting opens with the autumn action still open, before anything else.
@@ -274,13 +290,27 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
         !page.contains("phonics catch-up"),
         "an action already done is not brought back"
     );
+    // Each comes with what action tracking knows of it now.
+    for fact in [
+        format!("Open Tom Teacher, due {}", long(&day(10))),
+        "Latest progress: Two groups of four started on Mondays.".to_owned(),
+    ] {
+        assert!(page.contains(&fact), "{fact} is missing from {page}");
+    }
     browser.tick("#o-0-cf").await;
     browser
         .fill("#o-0-text", "Extend to the middle groups")
         .await;
     browser.set_date("#o-0-due", &day(40)).await;
     browser.press("Record the outcome").await;
-    assert!(browser.text().await.contains("Carried forward"));
+    let page = browser.text().await;
+    assert!(
+        page.contains(&format!(
+            "Carried forward Extend to the middle groups now due {}",
+            long(&day(40))
+        )),
+        "{page}"
+    );
     browser
         .press("Agree these actions and close the meeting")
         .await;
