@@ -335,6 +335,48 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         .unwrap();
     assert_eq!(north_row.ratings, ["red", "green", "red"]);
     assert_eq!(heat.labels.unwrap().amber, "Developing");
+
+    // An audit finalised the same day as another comes after it, in the trend and the heat-map.
+    let recheck = run_audit(
+        north,
+        "Spring recheck",
+        "2027-03-19",
+        [
+            ("dept.meetings", "green"),
+            ("dept.moderation", "amber"),
+            ("dept.interventions", "amber"),
+        ],
+        false,
+    )
+    .await;
+    let trend = lead
+        .audit_trend(rd::AuditTrendRequest {
+            school_id: north.to_string(),
+            framework_id: framework_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let order: Vec<&str> = trend.audits.iter().map(|a| a.audit_id.as_str()).collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(
+        order[2], recheck,
+        "the later of two same-day audits is last"
+    );
+    let heat = lead
+        .heat_map(rd::HeatMapRequest {
+            framework_id: framework_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let north_row = heat
+        .schools
+        .iter()
+        .find(|r| r.school_id == north.to_string())
+        .unwrap();
+    assert_eq!(north_row.audit_id, recheck);
+    assert_eq!(north_row.ratings, ["red", "amber", "amber"]);
     let _ = staff(head);
     platform.stop().await;
 }

@@ -70,7 +70,7 @@ impl SelfEvaluationService {
             r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits
                WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::uuid IS NULL OR framework_id = $3)
                  AND (NOT $4 OR status = 'finalised')
-               ORDER BY coalesce(finalised_on, started_on), audit_id"#,
+               ORDER BY coalesce(finalised_on, started_on), updated_at, audit_id"#,
             trust.into_uuid(),
             school.map(SchoolId::into_uuid),
             framework,

@@ -299,8 +299,9 @@ async fn save_audit(
     };
     sqlx::query!(
         "INSERT INTO review_dialogue.audits (trust_id, audit_id, school_id, framework_id, status, started_on, finalised_on, \
-         doc, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (trust_id, audit_id) DO UPDATE SET status = $5, finalised_on = $7, doc = $8, version = $9",
+         doc, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (trust_id, audit_id) DO UPDATE SET status = $5, finalised_on = $7, doc = $8, version = $9, \
+         updated_at = $10",
         event.trust_id.into_uuid(),
         id,
         school.into_uuid(),
@@ -310,6 +311,7 @@ async fn save_audit(
         state.finalised_on,
         Json(state) as _,
         event.stream_version,
+        event.recorded_at,
     )
     .execute(&mut *tx)
     .await?;

@@ -613,8 +613,28 @@ pub struct TrendQuery {
 pub struct TrendRow {
     pub text: String,
     pub ratings: Vec<Rag>,
-    pub moved: bool,
+    pub movement: String,
     pub stayed_red: bool,
+}
+
+/// Which way a statement went between its first and its latest rating, in words.
+fn movement(statement: &rd::StatementTrend, labels: Option<&rd::RagLabels>) -> String {
+    let rank = |r: &str| match r {
+        "red" => Some(0),
+        "amber" => Some(1),
+        "green" => Some(2),
+        _ => None,
+    };
+    let rated: Vec<i32> = statement.ratings.iter().filter_map(|r| rank(r)).collect();
+    if statement.stayed_red {
+        return format!("Stayed {}", rag("red", labels).label.to_lowercase());
+    }
+    match (rated.first(), rated.last()) {
+        (Some(first), Some(last)) if last > first => "Improved".into(),
+        (Some(first), Some(last)) if last < first => "Declined".into(),
+        _ if statement.moved => "Moved, then back".into(),
+        _ => "Unchanged".into(),
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -665,7 +685,7 @@ pub async fn trend(
             .map(|s| TrendRow {
                 text: s.text.clone(),
                 ratings: s.ratings.iter().map(|r| rag(r, labels)).collect(),
-                moved: s.moved,
+                movement: movement(s, labels),
                 stayed_red: s.stayed_red,
             })
             .collect(),
