@@ -60,7 +60,7 @@ fn administered(viewer: &Viewer) -> Vec<SchoolId> {
         .collect()
 }
 
-fn require_trust_admin(viewer: &Viewer) -> Result<(), PageError> {
+pub(super) fn require_trust_admin(viewer: &Viewer) -> Result<(), PageError> {
     if viewer.is_trust_admin() {
         Ok(())
     } else {

@@ -8,6 +8,7 @@ mod audits;
 mod calendar;
 mod dashboard;
 mod export;
+mod frameworks;
 mod inbox;
 mod meetings;
 mod people;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calendar/feed/revoke", post(calendar::revoke_feed))
         .route("/calendar/feeds/{token}", get(calendar::feed))
         .merge(admin::routes())
+        .merge(frameworks::routes())
         .route("/trust", get(trust::overview))
         .route("/inbox", get(inbox::list))
         .route("/inbox/read", post(inbox::mark_read))

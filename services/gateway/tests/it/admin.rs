@@ -5,7 +5,7 @@ use fantoccini::Locator;
 use reqwest::StatusCode;
 
 use crate::browser::Browser;
-use crate::http::Client;
+use crate::http::{Client, first_option, path_of};
 use crate::stack::{PASSWORD, Stack};
 
 /// Uploads a staff file; returns the problem the page reports, if any.
@@ -191,5 +191,112 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.visit("/admin/sso").await;
     browser.visit("/trust").await;
     browser.close().await;
+    stack.platform.stop().await;
+}
+
+/// Starts an audit of Hillside with the trust's default framework; returns its first
+/// statement's page.
+async fn audit_statement(stack: &Stack, head: &mut Client, title: &str) -> String {
+    let framework = first_option(&head.get("/audits/new").await.body, "framework_id");
+    let audit = head
+        .post(
+            "/audits",
+            &[
+                ("school_id", &stack.seed.hillside.to_string()),
+                ("title", title),
+                ("framework_id", &framework),
+            ],
+        )
+        .await;
+    assert_eq!(audit.status, StatusCode::SEE_OTHER, "{}", audit.body);
+    format!(
+        "{}/statements/kq.expectations",
+        path_of(&audit.location, &stack.base)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_administrators_keep_their_frameworks_without_changing_audits_taken() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let before = audit_statement(&stack, &mut head, "Before the change").await;
+
+    // The trust's own word for amber, on the default framework.
+    let mut browser = Browser::start(&stack.base, "frameworks").await;
+    browser.sign_in(&seed.admin.email, PASSWORD).await;
+    browser.visit("/admin").await;
+    browser.follow("Self-evaluation frameworks").await;
+    assert!(browser.text().await.contains("As supplied"));
+    browser
+        .follow("How good is our monitoring and tracking?")
+        .await;
+    browser.fill("#label-amber", "Developing").await;
+    browser.press("Publish").await;
+    assert_eq!(browser.path().await, "/admin/frameworks");
+    assert!(browser.text().await.contains("Version 1"));
+
+    // A framework of its own: a mistake is named by its line and nothing typed is lost.
+    browser.follow("Add a framework").await;
+    browser.fill("#name", "Inspection readiness").await;
+    browser
+        .fill("#statements", "The curriculum is ambitious for all pupils.")
+        .await;
+    let problem = browser.press_refused("Publish").await;
+    assert!(
+        problem.contains("Line 1: start with a section heading"),
+        "{problem}"
+    );
+    let kept = browser
+        .client
+        .find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("Inspection readiness"));
+    browser
+        .fill(
+            "#statements",
+            "# Quality of education\nqe.intent: The curriculum is ambitious for all pupils.\nPupils read widely and often.",
+        )
+        .await;
+    browser.fill("#rubric-0-level", "Good").await;
+    browser
+        .fill("#rubric-0-descriptor", "Most pupils, most of the time.")
+        .await;
+    browser.press("Publish").await;
+    browser.follow("Inspection readiness").await;
+    let statements = browser
+        .client
+        .find(Locator::Css("#statements"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        statements,
+        "# section-1: Quality of education\nqe.intent: The curriculum is ambitious for all pupils.\nsection-1.1: Pupils read widely and often.\n"
+    );
+    browser.close().await;
+
+    // Leaders can start audits with it; the audit taken before keeps the words it had.
+    assert!(
+        head.get("/audits/new")
+            .await
+            .body
+            .contains("Inspection readiness")
+    );
+    let after = audit_statement(&stack, &mut head, "After the change").await;
+    let old = head.get(&before).await.body;
+    let new = head.get(&after).await.body;
+    assert!(
+        old.contains(">Amber<") && !old.contains("Developing"),
+        "{old}"
+    );
+    assert!(new.contains(">Developing<"), "{new}");
     stack.platform.stop().await;
 }

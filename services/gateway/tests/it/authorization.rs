@@ -7,19 +7,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::http::{Client, path_of};
+use crate::http::{Client, first_option, path_of};
 use crate::stack::{PASSWORD, Stack};
 
 fn day(offset: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
-}
-
-/// The first `<option value="…">` of a `<select id="…">`.
-fn first_option(page: &str, select: &str) -> String {
-    let start = page.find(&format!("id=\"{select}\"")).expect("the select");
-    let rest = &page[start..];
-    let value = rest.find("<option value=\"").unwrap() + "<option value=\"".len();
-    rest[value..value + rest[value..].find('"').unwrap()].to_owned()
 }
 
 struct Records {
@@ -216,6 +208,10 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         ),
     ];
     // Pages for trust leaders or administrators only.
+    let framework = format!(
+        "/admin/frameworks/{}",
+        first_option(&head.get("/audits/new").await.body, "framework_id")
+    );
     let role_gets = [
         "/trust",
         "/audits/heat-map",
@@ -224,6 +220,9 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         "/admin/staff",
         "/admin/catalogue",
         "/admin/sso",
+        "/admin/frameworks",
+        "/admin/frameworks/new",
+        &framework,
     ];
     let role_posts = [
         ("/admin/schools", vec![("name", "Sneaky School")]),
@@ -245,6 +244,20 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
                 ("provider", "google"),
                 ("issuer", "https://evil.example"),
                 ("client_id", "x"),
+            ],
+        ),
+        (
+            &framework,
+            vec![("name", "Sneaky framework"), ("label.red", "R")],
+        ),
+        (
+            "/admin/frameworks",
+            vec![
+                ("name", "Sneaky framework"),
+                ("statements", "# Sneaky\nsneaky.1: Sneaky"),
+                ("label.red", "R"),
+                ("label.amber", "A"),
+                ("label.green", "G"),
             ],
         ),
     ];
@@ -414,5 +427,6 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
     );
     assert!(!admin.get("/admin/catalogue").await.body.contains("Sneaky"));
     assert!(!admin.get("/admin/sso").await.body.contains("evil.example"));
+    assert!(!admin.get("/admin/frameworks").await.body.contains("Sneaky"));
     stack.platform.stop().await;
 }

@@ -143,3 +143,11 @@ pub fn hidden(page: &str, name: &str) -> Option<String> {
 pub fn path_of(location: &str, base: &str) -> String {
     location.strip_prefix(base).unwrap_or(location).to_owned()
 }
+
+/// The first `<option value="…">` of a `<select id="…">`.
+pub fn first_option(page: &str, select: &str) -> String {
+    let start = page.find(&format!("id=\"{select}\"")).expect("the select");
+    let rest = &page[start..];
+    let value = rest.find("<option value=\"").unwrap() + "<option value=\"".len();
+    rest[value..value + rest[value..].find('"').unwrap()].to_owned()
+}
