@@ -254,6 +254,15 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         .unwrap()
         .into_inner();
     assert_eq!(current.version, 2);
+    let listed = lead
+        .list_frameworks(rd::ListFrameworksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .frameworks;
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].is_default, "the default is offered first");
+    assert_eq!(listed[1].framework_id, framework_id);
     let kept = lead
         .get_audit(rd::GetAuditRequest {
             audit_id: autumn.clone(),

@@ -394,6 +394,13 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
                 },
             );
         }
+        // The default first (what a new audit is offered first), then by name.
+        frameworks.sort_by_cached_key(|f| {
+            (
+                !f.is_default,
+                f.content.as_ref().map(|c| c.name.to_lowercase()),
+            )
+        });
         Ok(Response::new(pb::ListFrameworksResponse { frameworks }))
     }
 
