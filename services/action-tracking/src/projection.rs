@@ -92,7 +92,8 @@ async fn apply(
         E::ProgressNoted { action_id, note } => {
             add_note(tx, recorded, *action_id, "progress", note.as_str()).await?;
             touch(tx, trust, *action_id, recorded).await?;
-            ("Progress noted".to_owned(), None)
+            // The trail says what was written, not only that something was.
+            (format!("Progress noted: {note}"), None)
         }
         E::EvidenceRecorded {
             action_id,
@@ -100,7 +101,7 @@ async fn apply(
         } => {
             add_note(tx, recorded, *action_id, "evidence", evidence.as_str()).await?;
             touch(tx, trust, *action_id, recorded).await?;
-            ("Evidence of impact recorded".to_owned(), None)
+            (format!("Evidence of impact recorded: {evidence}"), None)
         }
         E::DueDateChanged {
             action_id,
@@ -159,7 +160,7 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            ("Done".to_owned(), None)
+            (format!("Done. Impact: {impact}"), None)
         }
         E::ActionCarriedForward {
             action_id,

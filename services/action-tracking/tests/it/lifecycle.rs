@@ -126,6 +126,19 @@ async fn an_action_is_followed_to_done_and_every_change_is_in_its_trail() {
         "Due date moved from 11 December 2026 to 18 December 2026"
     );
     assert_eq!(moved.reason, "Mock exams week");
+    // What was written is in the trail, not only that something was.
+    let said: Vec<&str> = [2, 5, 6]
+        .iter()
+        .map(|&n| trail[n].summary.as_str())
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "Progress noted: Tried with 8B on Monday",
+            "Done. Impact: Starts of lessons are calmer",
+            "Evidence of impact recorded: Book look, week 14"
+        ]
+    );
     assert_eq!(moved.actor_id, staff(leader).to_string());
     assert_eq!(trail[1].actor_id, teacher.to_string(), "who started it");
     assert!(trail.windows(2).all(|pair| pair[0].seq < pair[1].seq));

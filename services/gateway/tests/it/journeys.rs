@@ -260,7 +260,11 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
         .text()
         .await
         .unwrap();
-    assert!(trail_text.contains("Tom Teacher"), "{trail_text}");
+    assert!(
+        trail_text.contains("Tom Teacher")
+            && trail_text.contains("Done. Impact: Five of six pupils now decode"),
+        "{trail_text}"
+    );
     // …and notes progress on the other.
     browser.visit("/actions").await;
     browser.follow("Guided reading groups").await;
