@@ -42,6 +42,12 @@ pub struct Item {
     pub planned: bool,
 }
 
+impl Item {
+    pub fn is_action(&self) -> bool {
+        self.uid.starts_with("action-")
+    }
+}
+
 /// Everything for `person` (or, with `None`, everyone at `school`) between two dates,
 /// limited to what `viewer` may see.
 pub async fn items(

@@ -7,9 +7,8 @@ use axum::extract::State;
 use chrono::Duration;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
-use waymark_proto::scheduling::v1 as sc;
 
-use crate::directory::{Names, names};
+use crate::directory::names;
 use crate::error::PageError;
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -96,24 +95,27 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Dashb
         ),
     }));
 
-    let occurrences = clients
-        .scheduling()
-        .list_occurrences(sc::ListOccurrencesRequest {
-            person_id: me,
-            from_date: today.to_string(),
-            to_date: (today + Duration::days(28)).to_string(),
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .occurrences;
-    let upcoming = occurrences
-        .into_iter()
-        .filter(|o| o.status == "planned" || o.status == "rescheduled" || o.status == "scheduled")
-        .filter(|o| viewer.sees_school_id(&o.school_id))
-        .take(20)
-        .map(|o| upcoming(&people, o))
-        .collect();
+    // The same items as my calendar (planned monitoring and the records themselves), less
+    // the actions, which have their own panel.
+    let upcoming = crate::pages::calendar::items(
+        &state,
+        &viewer,
+        None,
+        Some(viewer.staff),
+        today,
+        today + Duration::days(28),
+    )
+    .await?
+    .into_iter()
+    .filter(|item| !item.is_action())
+    .take(20)
+    .map(|item| Upcoming {
+        date: long_date(&item.date.to_string()),
+        kind: item.kind.to_owned(),
+        title: item.title,
+        href: item.href,
+    })
+    .collect();
     Ok(Dashboard {
         nav: Nav::new(&state, &viewer, "home").await,
         actions,
@@ -133,14 +135,5 @@ pub fn action_row(action: at::Action) -> ActionRow {
         id: action.action_id,
         description: action.description,
         due: long_date(&action.due_date),
-    }
-}
-
-fn upcoming(_people: &Names, occurrence: sc::Occurrence) -> Upcoming {
-    Upcoming {
-        href: format!("/calendar?date={}", occurrence.date),
-        kind: crate::pages::calendar::kind_label(&occurrence.kind).to_owned(),
-        date: long_date(&occurrence.date),
-        title: occurrence.title,
     }
 }

@@ -7,6 +7,7 @@ mod audits;
 mod authorization;
 mod browser;
 mod forms;
+mod home;
 mod http;
 mod journeys;
 mod sign_in;

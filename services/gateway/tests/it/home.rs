@@ -1,0 +1,117 @@
+//! The home page: my actions due this week with the overdue ones first, records awaiting my
+//! agreement, and what is coming up for me.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::http::{Client, path_of};
+use crate::stack::{PASSWORD, Stack};
+
+fn day(offset: i64) -> String {
+    (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        + chrono::Duration::days(offset))
+    .to_string()
+}
+
+/// The page's text between two headings.
+fn section<'a>(page: &'a str, heading: &str, next: &str) -> &'a str {
+    let start = page.find(heading).expect(heading);
+    let end = page[start..].find(next).map_or(page.len(), |n| start + n);
+    &page[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_shows_overdue_actions_first_and_what_is_coming_up() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let teacher_id = seed.teacher.id.to_string();
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+
+    // A meeting three weeks ago agreed three actions with the teacher.
+    let meeting = head
+        .post(
+            "/meetings",
+            &[
+                ("teacher_id", &teacher_id),
+                ("class_group", "6T"),
+                ("assessment_point", "Autumn"),
+                ("academic_year", "2026-27"),
+                ("date", &day(-20)),
+            ],
+        )
+        .await;
+    assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
+    let meeting = path_of(&meeting.location, &stack.base);
+    assert_eq!(
+        head.post(&format!("{meeting}/open"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let actions = [
+        ("Moderate writing samples", day(20)),
+        ("New seating plan for 6T", day(3)),
+        ("Check reading records", day(-2)),
+    ];
+    let mut fields = Vec::new();
+    for (n, (description, due)) in actions.iter().enumerate() {
+        fields.push((format!("action.{n}.description"), description.to_string()));
+        fields.push((format!("action.{n}.owner"), teacher_id.clone()));
+        fields.push((format!("action.{n}.due"), due.clone()));
+    }
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let closed = head.post(&format!("{meeting}/close"), &fields).await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
+
+    // A visit to the teacher next week.
+    let visit = head
+        .post(
+            "/visits",
+            &[
+                ("teacher_id", &teacher_id),
+                ("kind", "observation"),
+                ("date", &day(5)),
+                ("focus", "Questioning"),
+            ],
+        )
+        .await;
+    assert_eq!(visit.status, StatusCode::SEE_OTHER, "{}", visit.body);
+
+    // The teacher's home, once action tracking has the meeting's actions.
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page = teacher.get("/").await.body;
+        if page.contains("Check reading records") || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let due = section(&page, "My actions due this week", "Awaiting my agreement");
+    let late = due.find("Check reading records").expect(due);
+    let soon = due.find("New seating plan for 6T").expect(due);
+    assert!(late < soon, "the overdue action comes first: {due}");
+    assert!(due[late..soon].contains("Overdue"), "{due}");
+    assert!(
+        !due.contains("Moderate writing samples"),
+        "not due this week: {due}"
+    );
+    let coming = section(&page, "Coming up for me", "</section>");
+    assert!(
+        coming.contains("Visit: Helen Head visits Tom Teacher"),
+        "the visit is coming up: {coming}"
+    );
+    assert!(!coming.contains("Action due"), "{coming}");
+
+    // The same page in the browser, checked with axe-core.
+    let mut browser = Browser::start(&stack.base, "home").await;
+    browser.sign_in(&seed.teacher.email, PASSWORD).await;
+    browser.visit("/").await;
+    browser.close().await;
+    stack.platform.stop().await;
+}
