@@ -45,15 +45,7 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
         .choose("#school_id", &seed.hillside.to_string())
         .await;
     browser.press("Add and invite").await;
-    let link = browser
-        .client
-        .find(Locator::Css("#invitation-link"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let link = browser.value("#invitation-link").await;
     assert!(link.starts_with(&format!("{}/invitations/", stack.base)));
 
     // A file with a mistake imports nothing and says which row.
@@ -134,15 +126,7 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.fill("#pt0n", "Autumn assessment").await;
     browser.set_date("#pt0d", "2026-12-01").await;
     browser.press("Save the calendar").await;
-    let saved = browser
-        .client
-        .find(Locator::Css("#term0n"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let saved = browser.value("#term0n").await;
     assert_eq!(saved, "Autumn term");
 
     // The head's calendar now goes by those terms; outside them it says why it shows a week.
@@ -247,15 +231,7 @@ async fn trust_administrators_keep_their_frameworks_without_changing_audits_take
         problem.contains("Line 1: start with a section heading"),
         "{problem}"
     );
-    let kept = browser
-        .client
-        .find(Locator::Css("#name"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(kept.as_deref(), Some("Inspection readiness"));
+    assert_eq!(browser.value("#name").await, "Inspection readiness");
     browser
         .fill(
             "#statements",
@@ -268,15 +244,7 @@ async fn trust_administrators_keep_their_frameworks_without_changing_audits_take
         .await;
     browser.press("Publish").await;
     browser.follow("Inspection readiness").await;
-    let statements = browser
-        .client
-        .find(Locator::Css("#statements"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let statements = browser.value("#statements").await;
     assert_eq!(
         statements,
         "# section-1: Quality of education\nqe.intent: The curriculum is ambitious for all pupils.\nsection-1.1: Pupils read widely and often.\n"

@@ -129,6 +129,18 @@ impl Browser {
         }
     }
 
+    /// A form field's current value.
+    pub async fn value(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no field {css}"))
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
     pub async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))

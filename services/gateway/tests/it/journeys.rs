@@ -97,15 +97,7 @@ async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
         .await
         .unwrap();
     browser.visit(&review_path).await;
-    let kept = browser
-        .client
-        .find(Locator::Css("#good_practice"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let kept = browser.value("#good_practice").await;
     assert_eq!(kept, "Talk partners used well to rehearse explanations.");
     assert!(
         browser
@@ -172,17 +164,6 @@ async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
 }
 
 /// Reads an input's current value.
-async fn value_of(browser: &Browser, css: &str) -> String {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_to_done() {
@@ -338,7 +319,7 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
 
     browser.visit("/calendar/feed").await;
     browser.press("Make my calendar address").await;
-    let feed = value_of(&browser, "#feed-url").await;
+    let feed = browser.value("#feed-url").await;
     let outsider = reqwest::Client::new();
     let ics = outsider.get(&feed).send().await.unwrap();
     assert_eq!(ics.status(), reqwest::StatusCode::OK);
@@ -373,7 +354,7 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
     browser
         .press("Make a new address (the old one stops working)")
         .await;
-    let replaced = value_of(&browser, "#feed-url").await;
+    let replaced = browser.value("#feed-url").await;
     assert_eq!(
         outsider.get(&feed).send().await.unwrap().status(),
         reqwest::StatusCode::NOT_FOUND
