@@ -12,6 +12,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::names;
 use crate::error::PageError;
+use crate::pages::evidence;
 use crate::pages::people::{Person, SchoolStaff, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -394,6 +395,42 @@ pub struct OtherRating {
     pub who: String,
     pub tag: Rag,
     pub note: String,
+    pub evidence: Vec<Shown>,
+}
+
+/// A piece of evidence as a rating shows it: a link to a record, or words.
+pub struct Shown {
+    pub label: String,
+    pub href: Option<String>,
+}
+
+/// A school record offered as evidence, ticked if this rating already links it.
+pub struct Offered {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+fn shown(links: &[rd::EvidenceLink], records: &[evidence::Record]) -> Vec<Shown> {
+    links
+        .iter()
+        .map(|link| match evidence::href(&link.kind, &link.r#ref) {
+            Some(href) => {
+                let value = format!("{}:{}", link.kind, link.r#ref);
+                Shown {
+                    label: records.iter().find(|r| r.value == value).map_or_else(
+                        || evidence::generic_label(&link.kind).to_owned(),
+                        |r| r.label.clone(),
+                    ),
+                    href: Some(href),
+                }
+            }
+            None => Shown {
+                label: link.r#ref.clone(),
+                href: None,
+            },
+        })
+        .collect()
 }
 
 #[derive(Template, WebTemplate)]
@@ -410,6 +447,7 @@ pub struct StatementPage {
     mine: String,
     note: String,
     source: String,
+    records: Vec<Offered>,
     can_rate: bool,
     command_id: String,
     error: Option<String>,
@@ -444,11 +482,15 @@ async fn statement_page(
         green: "Green".into(),
     });
     let my = result.and_then(|r| r.ratings.iter().find(|p| p.by == me));
-    let (mine, note, source) = match &posted {
+    let can_rate =
+        audit.status != "finalised" && (audit.lead_id == me || audit.participant_ids.contains(&me));
+    let records = evidence::records_of(state, viewer, &audit.school_id).await?;
+    let (mine, note, source, linked) = match &posted {
         Some(fields) => (
             fields.trimmed("rating"),
             fields.get("note").to_owned(),
             fields.get("source").to_owned(),
+            fields.all("record"),
         ),
         None => (
             my.map(|p| p.rating.clone()).unwrap_or_default(),
@@ -460,6 +502,13 @@ async fn statement_page(
                     .map(|e| e.r#ref.clone())
             })
             .unwrap_or_default(),
+            my.map(|p| {
+                p.evidence
+                    .iter()
+                    .map(|e| format!("{}:{}", e.kind, e.r#ref))
+                    .collect()
+            })
+            .unwrap_or_default(),
         ),
     };
     Ok(StatementPage {
@@ -469,15 +518,17 @@ async fn statement_page(
         statement_id: statement.to_owned(),
         text,
         rubric: framework.rubric.clone(),
+        // While rating, the others' ratings; otherwise everyone's.
         ratings: result
             .map(|r| {
                 r.ratings
                     .iter()
-                    .filter(|p| p.by != me)
+                    .filter(|p| !can_rate || p.by != me)
                     .map(|p| OtherRating {
                         who: people.of(&p.by),
                         tag: rag(&p.rating, Some(&labels)),
                         note: p.note.clone(),
+                        evidence: shown(&p.evidence, &records),
                     })
                     .collect()
             })
@@ -486,8 +537,15 @@ async fn statement_page(
         mine,
         note,
         source,
-        can_rate: audit.status != "finalised"
-            && (audit.lead_id == me || audit.participant_ids.contains(&me)),
+        records: records
+            .iter()
+            .map(|r| Offered {
+                value: r.value.clone(),
+                label: r.label.clone(),
+                checked: linked.contains(&r.value),
+            })
+            .collect(),
+        can_rate,
         command_id: new_command_id(),
         error,
     })
@@ -507,9 +565,9 @@ pub async fn rate(
     Path((id, statement)): Path<(String, String)>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    load(&state, &viewer, &id).await?;
+    let audit = load(&state, &viewer, &id).await?;
     let source = fields.trimmed("source");
-    let evidence = if source.is_empty() {
+    let mut evidence = if source.is_empty() {
         vec![]
     } else {
         vec![rd::EvidenceLink {
@@ -517,6 +575,31 @@ pub async fn rate(
             r#ref: source,
         }]
     };
+    // Only the school's records this person was offered may be linked.
+    let offered = evidence::records_of(&state, &viewer, &audit.school_id).await?;
+    for value in fields.all("record") {
+        match (
+            offered.iter().any(|r| r.value == value),
+            value.split_once(':'),
+        ) {
+            (true, Some((kind, id))) => evidence.push(rd::EvidenceLink {
+                kind: kind.to_owned(),
+                r#ref: id.to_owned(),
+            }),
+            _ => {
+                let page = statement_page(
+                    &state,
+                    &viewer,
+                    &id,
+                    &statement,
+                    Some("Choose evidence from this school’s records listed.".into()),
+                    Some(fields),
+                )
+                .await?;
+                return Ok(refused_page(page));
+            }
+        }
+    }
     let request = rd::RateStatementRequest {
         command_id: fields.command_id(),
         audit_id: id.clone(),

@@ -7,6 +7,7 @@ mod admin;
 mod audits;
 mod calendar;
 mod dashboard;
+mod evidence;
 mod export;
 mod frameworks;
 mod inbox;

@@ -47,6 +47,15 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
     let mut browser = Browser::start(&stack.base, "self_evaluation").await;
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     browser.sign_in(&seed.head.email, PASSWORD).await;
+    // A meeting whose record can be the evidence for a rating.
+    let meeting = stack
+        .hold_meeting(
+            &mut head,
+            "5H",
+            "2026-11-02",
+            &[("Daily reading for the lowest 20%", "2027-01-15")],
+        )
+        .await;
 
     let first = start_audit(
         &mut browser,
@@ -70,9 +79,25 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
         )
         .await;
     browser.fill("#source", "Pupil tracker, autumn").await;
+    let meeting_id = meeting.trim_start_matches("/meetings/");
+    browser
+        .tick(&format!("input[name=record][value='meeting:{meeting_id}']"))
+        .await;
     browser.press("Save my rating").await;
     assert_eq!(browser.path().await, first);
     assert!(browser.text().await.contains("Amber"));
+    // A record not offered (another school's, or made up) is refused.
+    let stranger = head
+        .post(
+            &statements[1],
+            &[
+                ("rating", "red"),
+                ("record", "review:00000000-0000-0000-0000-000000000001"),
+            ],
+        )
+        .await;
+    assert_eq!(stranger.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stranger.body.contains("Choose evidence from this school"));
     // The rest quickly: red for the second statement, green for the others.
     for (n, path) in statements.iter().enumerate().skip(1) {
         let rating = if n == 1 { "red" } else { "green" };
@@ -137,6 +162,12 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
         movements.push(cell.text().await.unwrap());
     }
     assert_eq!(movements, ["Improved", "Stayed red", "Unchanged"]);
+    // Once finalised, anyone who may see the audit reads each rating with its evidence.
+    browser.visit(&statements[0]).await;
+    browser
+        .follow("Progress meeting: 5H (Autumn) with Tom Teacher")
+        .await;
+    assert_eq!(browser.path().await, meeting);
     browser.sign_out().await;
 
     // The director sees every school's latest audit; a teacher cannot.

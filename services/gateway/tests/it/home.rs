@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::browser::Browser;
-use crate::http::{Client, path_of};
+use crate::http::Client;
 use crate::stack::{PASSWORD, Stack};
 
 fn day(offset: i64) -> String {
@@ -32,41 +32,19 @@ async fn home_shows_overdue_actions_first_and_what_is_coming_up() {
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
 
     // A meeting three weeks ago agreed three actions with the teacher.
-    let meeting = head
-        .post(
-            "/meetings",
+    let (later, soon, late) = (day(20), day(3), day(-2));
+    stack
+        .hold_meeting(
+            &mut head,
+            "6T",
+            &day(-20),
             &[
-                ("teacher_id", &teacher_id),
-                ("class_group", "6T"),
-                ("assessment_point", "Autumn"),
-                ("academic_year", "2026-27"),
-                ("date", &day(-20)),
+                ("Moderate writing samples", &later),
+                ("New seating plan for 6T", &soon),
+                ("Check reading records", &late),
             ],
         )
         .await;
-    assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
-    let meeting = path_of(&meeting.location, &stack.base);
-    assert_eq!(
-        head.post(&format!("{meeting}/open"), &[]).await.status,
-        StatusCode::SEE_OTHER
-    );
-    let actions = [
-        ("Moderate writing samples", day(20)),
-        ("New seating plan for 6T", day(3)),
-        ("Check reading records", day(-2)),
-    ];
-    let mut fields = Vec::new();
-    for (n, (description, due)) in actions.iter().enumerate() {
-        fields.push((format!("action.{n}.description"), description.to_string()));
-        fields.push((format!("action.{n}.owner"), teacher_id.clone()));
-        fields.push((format!("action.{n}.due"), due.clone()));
-    }
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let closed = head.post(&format!("{meeting}/close"), &fields).await;
-    assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
 
     // A visit to the teacher next week.
     let visit = head

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use reqwest::StatusCode;
+
 use tokio::net::TcpListener;
 use waymark_domain::directory::Role;
 use waymark_domain::{SchoolId, StaffId, TrustId};
@@ -10,6 +12,8 @@ use waymark_gateway::bootstrap::Bootstrap;
 use waymark_runtime::{Clock, SystemClock};
 use waymark_testkit::NatsServer;
 use waymark_testkit::services::TestPlatform;
+
+use crate::http::{Client, path_of};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -52,6 +56,47 @@ async fn listener() -> (TcpListener, String) {
 }
 
 impl Stack {
+    /// A progress meeting of the teacher's class held by `head`, closed with the given
+    /// actions (description, due date) for the teacher; returns the meeting's path.
+    pub async fn hold_meeting(
+        &self,
+        head: &mut Client,
+        class_group: &str,
+        date: &str,
+        actions: &[(&str, &str)],
+    ) -> String {
+        let teacher = self.seed.teacher.id.to_string();
+        let meeting = head
+            .post(
+                "/meetings",
+                &[
+                    ("teacher_id", &teacher),
+                    ("class_group", class_group),
+                    ("assessment_point", "Autumn"),
+                    ("academic_year", "2026-27"),
+                    ("date", date),
+                ],
+            )
+            .await;
+        assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
+        let meeting = path_of(&meeting.location, &self.base);
+        let opened = head.post(&format!("{meeting}/open"), &[]).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+        let mut fields = Vec::new();
+        for (n, (description, due)) in actions.iter().enumerate() {
+            fields.push((format!("action.{n}.description"), (*description).to_owned()));
+            fields.push((format!("action.{n}.owner"), teacher.clone()));
+            fields.push((format!("action.{n}.due"), (*due).to_owned()));
+        }
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let closed = head.post(&format!("{meeting}/close"), &fields).await;
+        assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
+        meeting
+    }
+
     pub async fn start() -> Self {
         Self::start_with_clock(Arc::new(SystemClock)).await
     }
