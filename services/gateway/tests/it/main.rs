@@ -13,4 +13,5 @@ mod journeys;
 mod sign_in;
 mod sso;
 mod stack;
+mod trust;
 mod visits;

@@ -23,7 +23,7 @@ fn first_value(page: &str, name: &str) -> String {
 
 /// A review of the teacher's Year 3 taken to agreement over HTTP, with `look_for` noted as
 /// an area to focus or not.
-async fn agreed_review(
+pub async fn agreed_review(
     stack: &Stack,
     head: &mut Client,
     teacher: &mut Client,

@@ -1,0 +1,94 @@
+//! The trust overview: per school, monitoring done against what was due, actions open and
+//! overdue; across schools, the areas to focus that keep coming back.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::http::Client;
+use crate::stack::{PASSWORD, Stack};
+use crate::visits::agreed_review;
+
+fn day(offset: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
+}
+
+/// The table row that starts with `heading`.
+fn row<'a>(page: &'a str, heading: &str) -> &'a str {
+    let at = page
+        .find(&format!("<th scope=\"row\">{heading}</th>"))
+        .expect(heading);
+    &page[at..at + page[at..].find("</tr>").unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+
+    // Hillside: one meeting held (an action overdue, one not), one due but not held, and an
+    // agreed review that names an area to focus.
+    let (overdue, later) = (day(-2), day(20));
+    stack
+        .hold_meeting(
+            &mut head,
+            "5T",
+            &day(-10),
+            &[
+                ("Check reading records", &overdue),
+                ("Moderate writing", &later),
+            ],
+        )
+        .await;
+    let pending = head
+        .post(
+            "/meetings",
+            &[
+                ("teacher_id", &seed.teacher.id.to_string()),
+                ("class_group", "5T"),
+                ("assessment_point", "Autumn"),
+                ("academic_year", "2026-27"),
+                ("date", &day(-3)),
+            ],
+        )
+        .await;
+    assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
+    agreed_review(&stack, &mut head, &mut teacher, -30, true).await;
+
+    // The director's view, once action tracking has the meeting's actions.
+    let mut director = Client::signed_in(&stack.base, &seed.director.email, PASSWORD).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page = director.get("/trust").await.body;
+        if page.contains("1 overdue") || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let hillside: Vec<&str> = row(&page, "Hillside Primary")
+        .split("<td>")
+        .skip(1)
+        .map(|cell| cell.trim().trim_end_matches("</td>").trim())
+        .collect();
+    assert_eq!(hillside[0], "None due yet", "no plan, so nothing planned");
+    assert_eq!(hillside[1], "1 of 1 (100%)", "reviews agreed");
+    assert_eq!(hillside[2], "1 of 2 (50%)", "meetings held");
+    assert_eq!(hillside[3], "2", "actions open");
+    assert!(hillside[4].contains("1 overdue"), "{hillside:?}");
+    let riverside = row(&page, "Riverside Primary");
+    assert_eq!(riverside.matches("None due yet").count(), 3, "{riverside}");
+    assert!(riverside.contains("None overdue"), "{riverside}");
+    // One look-for named as an area to focus, in one review of one school.
+    let themes = &page[page.find("Recurring themes").unwrap()..];
+    assert!(themes.contains("<td>1</td><td>1</td>"), "{themes}");
+    assert!(!page.contains("Tom Teacher"), "schools, never teachers");
+
+    let mut browser = Browser::start(&stack.base, "trust_overview").await;
+    browser.sign_in(&seed.director.email, PASSWORD).await;
+    browser.visit("/trust").await;
+    browser.close().await;
+    stack.platform.stop().await;
+}
