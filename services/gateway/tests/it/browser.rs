@@ -141,6 +141,18 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Whether a checkbox or radio button is ticked.
+    pub async fn checked(&self, css: &str) -> bool {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no field {css}"))
+            .prop("checked")
+            .await
+            .unwrap()
+            .is_some_and(|checked| checked == "true")
+    }
+
     pub async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))

@@ -371,8 +371,36 @@ async fn a_progress_meeting_starts_from_the_last_ones_actions_which_are_tracked_
 
     browser.visit("/calendar").await;
     browser.visit("/calendar?view=term").await;
+    // The inbox has a notice of each action agreed for the teacher; once read, the count goes.
     browser.visit("/inbox").await;
+    let inbox = browser.text().await;
+    assert!(
+        inbox.contains("A new action for you: Guided reading groups"),
+        "{inbox}"
+    );
+    browser
+        .press_at("//button[starts-with(normalize-space(), 'Mark all')]")
+        .await;
+    assert!(!browser.text().await.contains("Mark all"));
+    assert!(
+        browser
+            .client
+            .find(Locator::Css(".nav .count"))
+            .await
+            .is_err(),
+        "no unread count"
+    );
+    // Preferences: no e-mail until a daily summary, quiet in the evening; kept as chosen.
     browser.visit("/preferences").await;
+    assert!(browser.checked("#email").await && browser.checked("#mode-immediate").await);
+    browser.tick("#mode-daily").await;
+    browser.fill("#quiet_from", "18:00").await;
+    browser.fill("#quiet_to", "07:30").await;
+    browser.press("Save my preferences").await;
+    browser.visit("/preferences").await;
+    assert!(browser.checked("#mode-daily").await && !browser.checked("#mode-immediate").await);
+    assert_eq!(browser.value("#quiet_from").await, "18:00");
+    assert_eq!(browser.value("#quiet_to").await, "07:30");
     browser.close().await;
     stack.platform.stop().await;
 }
