@@ -710,7 +710,12 @@ fn movement(statement: &rd::StatementTrend, labels: Option<&rd::RagLabels>) -> S
     };
     let rated: Vec<i32> = statement.ratings.iter().filter_map(|r| rank(r)).collect();
     if statement.stayed_red {
-        return format!("Stayed {}", rag("red", labels).label.to_lowercase());
+        let red = rag("red", labels).label;
+        return if red.eq_ignore_ascii_case("red") {
+            "Stayed red".into()
+        } else {
+            format!("Stayed at “{red}”")
+        };
     }
     match (rated.first(), rated.last()) {
         (Some(first), Some(last)) if last > first => "Improved".into(),
@@ -833,4 +838,54 @@ pub async fn heat_map(
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(ratings: &[&str], moved: bool, stayed_red: bool) -> rd::StatementTrend {
+        rd::StatementTrend {
+            ratings: ratings.iter().map(|r| (*r).to_owned()).collect(),
+            moved,
+            stayed_red,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn movement_says_which_way_in_the_trusts_words() {
+        let renamed = rd::RagLabels {
+            red: "Not yet".into(),
+            amber: "Developing".into(),
+            green: "Secure".into(),
+        };
+        let cases = [
+            (
+                statement(&["amber", "", "green"], true, false),
+                None,
+                "Improved",
+            ),
+            (statement(&["green", "red"], true, false), None, "Declined"),
+            (
+                statement(&["red", "green", "red"], true, false),
+                None,
+                "Moved, then back",
+            ),
+            (
+                statement(&["amber", "amber"], false, false),
+                None,
+                "Unchanged",
+            ),
+            (statement(&["red", "red"], false, true), None, "Stayed red"),
+            (
+                statement(&["red", "red"], false, true),
+                Some(&renamed),
+                "Stayed at “Not yet”",
+            ),
+        ];
+        for (trend, labels, said) in cases {
+            assert_eq!(movement(&trend, labels), said, "{:?}", trend.ratings);
+        }
+    }
 }
