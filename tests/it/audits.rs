@@ -301,14 +301,30 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         false,
     )
     .await;
-    let trend = lead
-        .audit_trend(rd::AuditTrendRequest {
-            school_id: north.to_string(),
-            framework_id: framework_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    // The north school's trend, and its row of the heat-map, as they stand.
+    let (trend_lead, heat_lead, framework) = (lead.clone(), lead.clone(), framework_id.clone());
+    let north_trend = async || {
+        trend_lead
+            .clone()
+            .audit_trend(rd::AuditTrendRequest {
+                school_id: north.to_string(),
+                framework_id: framework.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let heat_map = async || {
+        heat_lead
+            .clone()
+            .heat_map(rd::HeatMapRequest {
+                framework_id: framework.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let trend = north_trend().await;
     assert_eq!(trend.audits.len(), 2);
     let by_id = |id: &str| {
         trend
@@ -329,13 +345,7 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         by_id("dept.meetings").text,
         "We hold tracking meetings every four weeks."
     );
-    let heat = lead
-        .heat_map(rd::HeatMapRequest {
-            framework_id: framework_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let heat = heat_map().await;
     assert_eq!(heat.schools.len(), 2, "the latest audit per school");
     let north_row = heat
         .schools
@@ -358,27 +368,14 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         false,
     )
     .await;
-    let trend = lead
-        .audit_trend(rd::AuditTrendRequest {
-            school_id: north.to_string(),
-            framework_id: framework_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let trend = north_trend().await;
     let order: Vec<&str> = trend.audits.iter().map(|a| a.audit_id.as_str()).collect();
     assert_eq!(order.len(), 3);
     assert_eq!(
         order[2], recheck,
         "the later of two same-day audits is last"
     );
-    let heat = lead
-        .heat_map(rd::HeatMapRequest {
-            framework_id: framework_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let heat = heat_map().await;
     let north_row = heat
         .schools
         .iter()
