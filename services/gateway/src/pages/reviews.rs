@@ -753,6 +753,11 @@ pub async fn compare(
     viewer: Viewer,
     Query(query): Query<CompareQuery>,
 ) -> Result<ComparePage, PageError> {
+    // Another trust's or another school's year group is simply not there, whatever the
+    // service would say of it.
+    if !viewer.sees_school_id(&query.school) {
+        return Err(PageError::not_found());
+    }
     let comparison = state
         .clients(&viewer)
         .reviews()

@@ -171,6 +171,15 @@ async fn a_visit_is_agreed_reviews_compare_and_records_print() {
         .await;
     let compared = browser.text().await;
     assert!(compared.contains("Area to focus covered"), "{compared}");
+    // Nobody else reaches the comparison: not another trust, another school or a colleague.
+    let comparison = browser.path().await;
+    assert!(comparison.starts_with("/reviews/compare?"), "{comparison}");
+    for person in [&seed.outsider, &seed.riverside_teacher, &seed.colleague] {
+        let mut client = Client::signed_in(&stack.base, &person.email, PASSWORD).await;
+        let response = client.get(&comparison).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{}", person.email);
+        assert!(!response.body.contains("Year 3"), "{}", person.email);
+    }
 
     // A meeting's printable record, and a page that is not there.
     let meeting = head
