@@ -327,8 +327,8 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     let Some(token) = token_from(request.headers()) else {
         return PageError::SignIn.into_response();
     };
-    let expected = match load(&state, &token).await {
-        Ok(Some(viewer)) => viewer.csrf,
+    let viewer = match load(&state, &token).await {
+        Ok(Some(viewer)) => viewer,
         Ok(None) => return PageError::SignIn.into_response(),
         Err(error) => return error.into_response(),
     };
@@ -341,7 +341,7 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         .uri()
         .query()
         .and_then(|query| form_value(query.as_bytes(), "_csrf"));
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -357,13 +357,15 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         None
     };
     let presented = from_header.or(from_form).or(from_query);
-    if presented.as_deref() != Some(expected.as_str()) {
+    if presented.as_deref() != Some(viewer.csrf.as_str()) {
         return (
             StatusCode::FORBIDDEN,
             "This form has expired. Go back, reload the page and try again.",
         )
             .into_response();
     }
+    // The handler's `Viewer` is this one: the session and directory are not loaded twice.
+    parts.extensions.insert(viewer);
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
 }

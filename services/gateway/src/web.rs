@@ -260,10 +260,15 @@ pub fn academic_year(date: NaiveDate) -> String {
     format!("{}-{:02}", start, (start + 1) % 100)
 }
 
+/// A date as pages write it: "7 December 2026".
+pub fn written(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
 /// "3 March 2027" from "2027-03-03"; other text as it is.
 pub fn long_date(value: &str) -> String {
     match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        Ok(date) => date.format("%-d %B %Y").to_string(),
+        Ok(date) => written(date),
         Err(_) => value.to_owned(),
     }
 }

@@ -97,6 +97,15 @@ pub struct FrameworkContent {
     pub labels: RagLabels,
 }
 
+/// What may name a statement (or a section): short and stable, as trends follow it from one
+/// audit to the next.
+pub fn is_statement_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
 impl FrameworkContent {
     pub fn statement_ids(&self) -> impl Iterator<Item = &str> {
         self.sections
@@ -110,11 +119,7 @@ impl FrameworkContent {
             if seen.contains(&id) {
                 return Err(AuditRejection::DuplicateStatement(id.to_owned()));
             }
-            if id.is_empty()
-                || !id.chars().all(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-                })
-            {
+            if !is_statement_id(id) {
                 return Err(AuditRejection::BadStatementId(id.to_owned()));
             }
             seen.push(id);

@@ -18,7 +18,7 @@ use crate::directory::names;
 use crate::error::PageError;
 use crate::session::{self, Viewer};
 use crate::state::AppState;
-use crate::web::{Fields, Nav, today};
+use crate::web::{Fields, Nav, today, written};
 
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
@@ -297,7 +297,7 @@ async fn range(
     let week = |note: Option<String>| Period {
         from: monday,
         to: monday + Duration::days(6),
-        heading: format!("Week of {}", monday.format("%-d %B %Y")),
+        heading: format!("Week of {}", written(monday)),
         note,
     };
     if view != "term" && view != "half-term" {
@@ -362,7 +362,7 @@ async fn range(
     Ok(week(Some(format!(
         "{} has no term on {} in its calendar: showing the week.",
         crate::web::school_name(viewer, &school.to_string()),
-        date.format("%-d %B %Y")
+        written(date)
     ))))
 }
 

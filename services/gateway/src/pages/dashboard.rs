@@ -12,7 +12,7 @@ use crate::directory::names;
 use crate::error::PageError;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Nav, Tag, long_date, tag, today};
+use crate::web::{Nav, Tag, long_date, tag, today, written};
 
 pub struct ActionRow {
     pub id: String,
@@ -110,7 +110,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Dashb
     .filter(|item| !item.is_action())
     .take(20)
     .map(|item| Upcoming {
-        date: long_date(&item.date.to_string()),
+        date: written(item.date),
         kind: item.kind.to_owned(),
         title: item.title,
         href: item.href,

@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
+use waymark_domain::review_dialogue::audit::is_statement_id;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::error::PageError;
@@ -35,18 +36,10 @@ const MAX_RUBRIC: usize = 12;
 
 // --- The statements box ---------------------------------------------------------------------
 
-/// What may name a section or a statement (the same rule the audit service applies).
-fn is_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-}
-
 /// A line's id (the words before its first colon, when they make an id) and its text.
 fn split_id(line: &str) -> (Option<&str>, &str) {
     match line.split_once(':') {
-        Some((id, rest)) if is_id(id.trim()) => (Some(id.trim()), rest.trim()),
+        Some((id, rest)) if is_statement_id(id.trim()) => (Some(id.trim()), rest.trim()),
         _ => (None, line.trim()),
     }
 }

@@ -15,7 +15,7 @@ use waymark_proto::scheduling::v1 as sc;
 use crate::error::PageError;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Nav, today};
+use crate::web::{Nav, today, written};
 
 pub struct SchoolRow {
     pub name: String,
@@ -168,7 +168,7 @@ pub async fn overview(
     themes.truncate(10);
     Ok(OverviewPage {
         nav: Nav::new(&state, &viewer, "trust").await,
-        year_start: year_start.format("%-d %B %Y").to_string(),
+        year_start: written(year_start),
         rows,
         themes,
     })
