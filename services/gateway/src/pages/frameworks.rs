@@ -320,6 +320,18 @@ pub struct FormPage {
     error: Option<String>,
 }
 
+/// One of this trust's frameworks (or its default); another trust's is not found.
+async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Framework, PageError> {
+    Ok(state
+        .clients(viewer)
+        .audits()
+        .get_framework(rd::GetFrameworkRequest {
+            framework_id: id.to_owned(),
+        })
+        .await?
+        .into_inner())
+}
+
 async fn form_page(
     state: &AppState,
     viewer: &Viewer,
@@ -329,14 +341,7 @@ async fn form_page(
 ) -> Result<FormPage, PageError> {
     let (heading, action, version, is_default, loaded) = match id {
         Some(id) => {
-            let framework = state
-                .clients(viewer)
-                .audits()
-                .get_framework(rd::GetFrameworkRequest {
-                    framework_id: id.to_owned(),
-                })
-                .await?
-                .into_inner();
+            let framework = load(state, viewer, id).await?;
             let content = framework.content.unwrap_or_default();
             (
                 content.name.clone(),
@@ -386,15 +391,21 @@ pub async fn new(
     Query(query): Query<NewQuery>,
 ) -> Result<FormPage, PageError> {
     require_trust_admin(&viewer)?;
-    let mut page = form_page(&state, &viewer, None, None, None).await?;
-    if !query.from.is_empty() {
-        let source = form_page(&state, &viewer, Some(&query.from), None, None).await?;
-        page.draft = Draft {
-            name: format!("{} (copy)", source.draft.name),
-            ..source.draft
-        };
-    }
-    Ok(page)
+    let copy = if query.from.is_empty() {
+        None
+    } else {
+        let source = Draft::of(
+            load(&state, &viewer, &query.from)
+                .await?
+                .content
+                .unwrap_or_default(),
+        );
+        Some(Draft {
+            name: format!("{} (copy)", source.name),
+            ..source
+        })
+    };
+    form_page(&state, &viewer, None, copy, None).await
 }
 
 pub async fn edit(
@@ -423,7 +434,7 @@ pub async fn publish(
 ) -> Result<Response, PageError> {
     require_trust_admin(&viewer)?;
     // The framework must be this trust's (or its default) before anything is published.
-    form_page(&state, &viewer, Some(&id), None, None).await?;
+    load(&state, &viewer, &id).await?;
     save(&state, &viewer, Some(&id), &fields).await
 }
 

@@ -249,6 +249,26 @@ async fn trust_administrators_keep_their_frameworks_without_changing_audits_take
         statements,
         "# section-1: Quality of education\nqe.intent: The curriculum is ambitious for all pupils.\nsection-1.1: Pupils read widely and often.\n"
     );
+    // Another framework can start as a copy of one the trust has.
+    browser.visit("/admin/frameworks").await;
+    browser
+        .follow("Copy How good is our monitoring and tracking?")
+        .await;
+    assert_eq!(
+        browser.path().await.split('?').next(),
+        Some("/admin/frameworks/new")
+    );
+    assert_eq!(
+        browser.value("#name").await,
+        "How good is our monitoring and tracking? (copy)"
+    );
+    assert_eq!(browser.value("#label-amber").await, "Developing");
+    assert!(
+        browser
+            .value("#statements")
+            .await
+            .contains("kq.expectations: ")
+    );
     browser.close().await;
 
     // Leaders can start audits with it; the audit taken before keeps the words it had.
