@@ -8,11 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::http::{Client, first_option, path_of};
-use crate::stack::{PASSWORD, Stack};
-
-fn day(offset: i64) -> String {
-    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
-}
+use crate::stack::{PASSWORD, Stack, day};
 
 struct Records {
     review: String,

@@ -7,15 +7,7 @@ use reqwest::StatusCode;
 
 use crate::browser::Browser;
 use crate::http::Client;
-use crate::stack::{PASSWORD, Stack};
-
-fn day(offset: i64) -> String {
-    (chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
-        + chrono::Duration::days(offset))
-    .to_string()
-}
+use crate::stack::{PASSWORD, Stack, day};
 
 /// The page's text between two headings.
 fn section<'a>(page: &'a str, heading: &str, next: &str) -> &'a str {

@@ -1,18 +1,9 @@
 //! The main journeys, in a real browser.
 
-use chrono::{Duration, Utc};
 use fantoccini::Locator;
 
 use crate::browser::Browser;
-use crate::stack::{PASSWORD, Stack};
-
-fn day(offset: i64) -> String {
-    (Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
-        + Duration::days(offset))
-    .to_string()
-}
+use crate::stack::{PASSWORD, Stack, day};
 
 /// A date as pages write it: "7 December 2026".
 fn long(iso: &str) -> String {

@@ -55,6 +55,15 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
+/// The date `offset` days from today where the schools are (as the pages count days).
+pub fn day(offset: i64) -> String {
+    (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        + chrono::Duration::days(offset))
+    .to_string()
+}
+
 impl Stack {
     /// A progress meeting of the teacher's class held by `head`, closed with the given
     /// actions (description, due date) for the teacher; returns the meeting's path.

@@ -7,12 +7,8 @@ use reqwest::StatusCode;
 
 use crate::browser::Browser;
 use crate::http::Client;
-use crate::stack::{PASSWORD, Stack};
+use crate::stack::{PASSWORD, Stack, day};
 use crate::visits::agreed_review;
-
-fn day(offset: i64) -> String {
-    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
-}
 
 /// The table row that starts with `heading`.
 fn row<'a>(page: &'a str, heading: &str) -> &'a str {

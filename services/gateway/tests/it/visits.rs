@@ -5,11 +5,7 @@ use reqwest::StatusCode;
 
 use crate::browser::Browser;
 use crate::http::{Client, hidden, path_of};
-use crate::stack::{PASSWORD, Stack};
-
-fn day(offset: i64) -> String {
-    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
-}
+use crate::stack::{PASSWORD, Stack, day};
 
 /// The value of the first input named `name` on a page.
 fn first_value(page: &str, name: &str) -> String {
