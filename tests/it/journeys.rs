@@ -8,7 +8,6 @@ use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
-use waymark_runtime::SystemClock;
 use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
 use waymark_testkit::{NatsServer, eventually};
 
@@ -25,7 +24,7 @@ async fn platform(nats: &NatsServer) -> (TestPlatform, std::net::SocketAddr, std
     let url = format!("http://{actions}");
     let mut platform = TestPlatform::start_configured(
         Some(nats.url()),
-        std::sync::Arc::new(SystemClock),
+        std::sync::Arc::new(waymark_testkit::time::clock()),
         &[("action_tracking.url", url.as_str())],
     )
     .await;

@@ -11,6 +11,7 @@ pub mod decider;
 pub mod directory;
 pub mod envelope;
 pub mod ids;
+pub mod pages;
 pub mod rejection;
 pub mod review_dialogue;
 pub mod scheduling;

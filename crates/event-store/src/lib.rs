@@ -16,7 +16,7 @@ mod types;
 pub use aggregate::{CommandContext, ExecuteError, Executed, execute};
 pub use error::{AppendError, DecodeError, StoreError, VersionConflict};
 pub use migrate::{MigrateError, migrate};
-pub use postgres::PgEventStore;
+pub use postgres::{Now, PgEventStore};
 pub use subscription::Subscription;
 pub use types::{
     AppendOutcome, Checkpoint, ExpectedVersion, Filter, NewEvent, ReadBatch, RecordedEvent, decode,

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sqlx::postgres::{PgListener, PgRow};
 use sqlx::types::Json;
@@ -45,9 +46,9 @@ WITH head AS (
 )
 INSERT INTO event_store.events
     (stream_id, stream_version, event_id, event_type, schema_version, trust_id,
-     actor_id, causation_id, correlation_id, command_id, payload)
+     actor_id, causation_id, correlation_id, command_id, recorded_at, payload)
 SELECT $1, base.version + e.ord, e.event_id, e.event_type, e.schema_version, $3,
-       $8, $9, $10, $11, e.payload
+       $8, $9, $10, $11, $12, e.payload
 FROM base, unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
     WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
 WHERE ($2::int8 IS NULL OR base.version = $2)
@@ -84,8 +85,12 @@ pub struct PgEventStore {
     shared: Arc<Shared>,
 }
 
+/// Where the store reads the time it stamps on events (`recorded_at`).
+pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 struct Shared {
     pool: PgPool,
+    now: Now,
     /// Bumped whenever new events may be readable: local appends and NOTIFYs from others.
     wake: watch::Sender<u64>,
     /// Asks the notifier task to tell other processes.
@@ -108,11 +113,19 @@ impl std::fmt::Debug for PgEventStore {
 }
 
 impl PgEventStore {
+    /// A store that stamps events with the system time.
     pub fn new(pool: PgPool) -> Self {
+        Self::with_clock(pool, Arc::new(Utc::now))
+    }
+
+    /// A store that stamps events with the application's clock, so that `recorded_at`
+    /// agrees with every other time the services reason about.
+    pub fn with_clock(pool: PgPool, now: Now) -> Self {
         let (wake, _) = watch::channel(0);
         Self {
             shared: Arc::new(Shared {
                 pool,
+                now,
                 wake,
                 notify_others: Arc::new(Notify::new()),
                 notifier: OnceLock::new(),
@@ -186,8 +199,8 @@ impl PgEventStore {
             streams.iter().map(|(.., e)| Json(&e.payload)).collect();
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO event_store.events (stream_id, stream_version, event_id, event_type, schema_version, \
-             trust_id, actor_id, causation_id, correlation_id, command_id, payload) \
-             SELECT s.stream_id, 1, s.event_id, s.event_type, s.schema_version, s.trust_id, $7, $8, $9, $10, s.payload \
+             trust_id, actor_id, causation_id, correlation_id, command_id, recorded_at, payload) \
+             SELECT s.stream_id, 1, s.event_id, s.event_type, s.schema_version, s.trust_id, $7, $8, $9, $10, $11, s.payload \
              FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int4[], $6::jsonb[]) \
                  AS s(stream_id, trust_id, event_id, event_type, schema_version, payload) \
              RETURNING position",
@@ -202,6 +215,7 @@ impl PgEventStore {
         .bind(metadata.causation_id.map(EventId::into_uuid))
         .bind(metadata.correlation_id.into_uuid())
         .bind(metadata.command_id.map(CommandId::into_uuid))
+        .bind((self.shared.now)())
         .fetch_all(&mut *conn)
         .await;
         match inserted {
@@ -233,7 +247,17 @@ impl PgEventStore {
         loop {
             attempt += 1;
             let mut savepoint = conn.begin().await?;
-            let inserted = insert(&mut savepoint, trust, stream, expected, metadata, events).await;
+            let at = (self.shared.now)();
+            let inserted = insert(
+                &mut savepoint,
+                trust,
+                stream,
+                expected,
+                metadata,
+                events,
+                at,
+            )
+            .await;
             match inserted {
                 Ok(Some(outcome)) => {
                     savepoint.commit().await?;
@@ -355,6 +379,7 @@ async fn insert(
     expected: ExpectedVersion,
     metadata: &EventMetadata,
     events: &[NewEvent],
+    at: DateTime<Utc>,
 ) -> Result<Option<AppendOutcome>, Insert> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id.into_uuid()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -375,6 +400,7 @@ async fn insert(
         .bind(metadata.causation_id.map(EventId::into_uuid))
         .bind(metadata.correlation_id.into_uuid())
         .bind(metadata.command_id.map(CommandId::into_uuid))
+        .bind(at)
         .fetch_all(&mut *conn)
         .await;
     let rows = match rows {
@@ -524,7 +550,17 @@ impl EventStore for PgEventStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match insert(&mut conn, trust, stream, expected, metadata, events).await {
+            match insert(
+                &mut conn,
+                trust,
+                stream,
+                expected,
+                metadata,
+                events,
+                (self.shared.now)(),
+            )
+            .await
+            {
                 Ok(Some(outcome)) => {
                     self.appended();
                     return Ok(outcome);

@@ -17,6 +17,30 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that starts at a chosen moment and then runs at the real pace (measured on the
+/// monotonic clock, so a process whose wall clock is moved does not move it). Tests use it
+/// so that the day they run on never matters, while leases, retries and timeouts still pass.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+impl RunningClock {
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for RunningClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::from_std(self.since.elapsed()).unwrap_or(Duration::MAX)
+    }
+}
+
 /// A clock that stands still until told to move.
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);

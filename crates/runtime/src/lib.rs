@@ -20,7 +20,7 @@ pub mod secret;
 pub mod telemetry;
 
 pub use auth::{Caller, Keys};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, RunningClock, SystemClock};
 pub use config::Config;
 pub use error::{ErrorKind, ServiceError};
 pub use platform::Platform;

@@ -72,7 +72,10 @@ impl Platform {
             None => None,
         };
         Ok(Arc::new(Self {
-            store: PgEventStore::new(pool.clone()),
+            store: PgEventStore::with_clock(pool.clone(), {
+                let clock = clock.clone();
+                Arc::new(move || clock.now())
+            }),
             pool,
             jetstream,
             keys,

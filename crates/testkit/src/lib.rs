@@ -14,6 +14,37 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::process::{Child, Command};
 
+pub mod smtp;
+
+pub mod time {
+    //! When tests happen. Every test's clock starts at [`start`] unless the test sets its
+    //! own: the day the test suite runs on never changes what a test sees. Services read
+    //! time only through the injected clock, so a run under libfaketime (`scripts/test`
+    //! does three) passes the same.
+
+    use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+    use waymark_runtime::RunningClock;
+
+    /// Tuesday 17 November 2026, 10:00 in London (UTC in winter): a working day in the
+    /// autumn term of 2026-27, outside anyone's quiet hours.
+    pub fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 17, 10, 0, 0)
+            .single()
+            .expect("a valid moment")
+    }
+
+    /// The date at [`start`] where the schools are. A test never runs for the fourteen
+    /// hours it would take to reach the next day.
+    pub fn today() -> NaiveDate {
+        start().date_naive()
+    }
+
+    /// A clock that starts at [`start`] and runs at the real pace from there.
+    pub fn clock() -> RunningClock {
+        RunningClock::starting_at(start())
+    }
+}
+
 /// The server tests create their databases on. Override with `WAYMARK_TEST_DATABASE_URL`.
 pub fn server_url() -> String {
     std::env::var("WAYMARK_TEST_DATABASE_URL")

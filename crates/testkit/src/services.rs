@@ -14,7 +14,7 @@ use uuid::Uuid;
 use waymark_domain::ids::ActorId;
 use waymark_domain::{StaffId, TrustId};
 use waymark_runtime::auth::{CallAs, Caller};
-use waymark_runtime::{Clock, Config, Platform, SystemClock};
+use waymark_runtime::{Clock, Config, Platform};
 
 use crate::TestDatabase;
 
@@ -31,8 +31,9 @@ pub struct TestPlatform {
 }
 
 impl TestPlatform {
+    /// On the tests' clock ([`crate::time::clock`]).
     pub async fn start(nats_url: Option<String>) -> Self {
-        Self::start_with_clock(nats_url, Arc::new(SystemClock)).await
+        Self::start_with_clock(nats_url, Arc::new(crate::time::clock())).await
     }
 
     pub async fn start_with_clock(nats_url: Option<String>, clock: Arc<dyn Clock>) -> Self {

@@ -43,8 +43,12 @@ impl Bootstrap {
     pub async fn new(platform: Arc<Platform>) -> anyhow::Result<Self> {
         crate::migrate(&platform.pool).await?;
         let stop = CancellationToken::new();
-        let (view, _task) =
-            platform.spawn_projection(Arc::new(directory::DirectoryView), stop.clone());
+        let (view, _task) = platform.spawn_projection(
+            Arc::new(directory::DirectoryView {
+                contacts: Arc::default(),
+            }),
+            stop.clone(),
+        );
         Ok(Self {
             platform,
             view,

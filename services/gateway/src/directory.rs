@@ -1,10 +1,12 @@
 //! The directory: trusts, schools, staff, roles and line management, event-sourced (stream
 //! `directory-<trust>`), with names and e-mail addresses in `gateway.people` (personal data,
-//! never in events). Notifications gets its copy of each person through `UpsertContact`.
+//! never in events). Notifications gets its copy of each person from `contacts`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -16,11 +18,9 @@ use waymark_domain::directory::{
 use waymark_domain::ids::{ActorId, CorrelationId};
 use waymark_domain::{CommandId, Decider, StaffId, StreamId, TrustId};
 use waymark_event_store::{CommandContext, ExecuteError, Executed, RecordedEvent, decode, execute};
-use waymark_proto::notifications::v1 as nt;
-use waymark_runtime::auth::Caller;
 use waymark_runtime::{Platform, ServiceError};
 
-use crate::state::AppState;
+use crate::contacts;
 
 pub const NAME: &str = "gateway.directory.v1";
 
@@ -29,8 +29,12 @@ pub fn gateway_actor() -> ActorId {
     ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-gateway"))
 }
 
-/// Keeps `gateway.directories` (one row per trust: the decider's state).
-pub struct DirectoryView;
+/// Keeps `gateway.directories` (one row per trust: the decider's state) and, with it, the
+/// outbox of contacts for notifications (`contacts`).
+pub struct DirectoryView {
+    /// Wakes the contact sender.
+    pub contacts: Arc<Notify>,
+}
 
 impl EventHandler for DirectoryView {
     fn name(&self) -> &str {
@@ -60,7 +64,12 @@ impl EventHandler for DirectoryView {
         if event.stream_version <= version {
             return Ok(());
         }
-        let state = Directory::evolve(state, &decode::<DirectoryEvent>(event)?);
+        let directory_event = decode::<DirectoryEvent>(event)?;
+        let state = Directory::evolve(state, &directory_event);
+        if let Some(staff) = contacts::changed_by(&directory_event) {
+            contacts::enqueue(tx, event.trust_id, &state, staff, event.stream_version).await?;
+            self.contacts.notify_one();
+        }
         sqlx::query!(
             "INSERT INTO gateway.directories (trust_id, doc, version) VALUES ($1, $2, $3) \
              ON CONFLICT (trust_id) DO UPDATE SET doc = $2, version = $3",
@@ -70,69 +79,6 @@ impl EventHandler for DirectoryView {
         )
         .execute(&mut *tx)
         .await?;
-        Ok(())
-    }
-}
-
-/// Tells notifications who people are (name, e-mail, line manager, school) whenever the
-/// directory changes them. Upserts are idempotent; a failure is retried.
-pub struct ContactSync {
-    pub state: AppState,
-}
-
-impl EventHandler for ContactSync {
-    fn name(&self) -> &str {
-        "gateway.contacts"
-    }
-
-    fn categories(&self) -> &[&'static str] {
-        &[Directory::CATEGORY]
-    }
-
-    async fn handle(
-        &self,
-        tx: &mut PgConnection,
-        event: &RecordedEvent,
-    ) -> Result<(), HandlerError> {
-        let staff = match decode::<DirectoryEvent>(event)? {
-            DirectoryEvent::StaffAdded { staff_id }
-            | DirectoryEvent::LineManagerSet { staff_id, .. }
-            | DirectoryEvent::RoleGranted { staff_id, .. } => staff_id,
-            _ => return Ok(()),
-        };
-        let trust = event.trust_id;
-        let person = sqlx::query!(
-            "SELECT display_name, email FROM gateway.people WHERE trust_id = $1 AND staff_id = $2",
-            trust.into_uuid(),
-            staff.into_uuid()
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(person) = person else { return Ok(()) };
-        // Line manager and school as of now (the directory row may be ahead of this event).
-        let directory = load_in(tx, trust).await?;
-        let record = directory.staff.get(&staff).cloned().unwrap_or_default();
-        let school = record.grants.iter().find_map(|g| g.school);
-        let mut client = self
-            .state
-            .clients_for(Caller {
-                trust,
-                actor: gateway_actor(),
-            })
-            .notifications();
-        client
-            .upsert_contact(nt::Contact {
-                staff_id: staff.to_string(),
-                display_name: person.display_name,
-                email: person.email.unwrap_or_default(),
-                line_manager_id: record
-                    .line_manager
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-                school_id: school.map(|s| s.to_string()).unwrap_or_default(),
-            })
-            .await
-            .map_err(|status| HandlerError::Transient(format!("notifications: {status}")))?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! and renders pages from what the services answer over gRPC. It never reads another
 //! service's tables.
 
+mod contacts;
 mod directory;
 mod error;
 mod pages;
@@ -50,20 +51,20 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     migrate(&platform.pool).await?;
     let settings = Arc::new(Settings::from_config(&platform.config)?);
-    let (directory, projection) =
-        platform.spawn_projection(Arc::new(directory::DirectoryView), shutdown.clone());
+    let wake_contacts = Arc::new(tokio::sync::Notify::new());
+    let (directory, projection) = platform.spawn_projection(
+        Arc::new(directory::DirectoryView {
+            contacts: wake_contacts.clone(),
+        }),
+        shutdown.clone(),
+    );
     let state = AppState {
         platform: platform.clone(),
         settings,
         channels: Channels::new(&platform)?,
         directory,
     };
-    let contacts = platform.spawn_consumer(
-        Arc::new(directory::ContactSync {
-            state: state.clone(),
-        }),
-        shutdown.clone(),
-    );
+    let contacts = contacts::spawn_sender(state.clone(), wake_contacts, shutdown.clone());
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -82,7 +83,7 @@ fn router(state: AppState) -> Router {
         .route("/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route(
-            "/invitations/{token}",
+            waymark_domain::pages::INVITATION,
             get(sign_in::invitation_page).post(sign_in::accept_invitation),
         )
         .route("/sso/{trust}/{provider}/start", post(sso::start))

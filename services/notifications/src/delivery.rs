@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use waymark_domain::pages;
 use waymark_runtime::Platform;
 
 use crate::settings::{Settings, SmtpMode, SmtpTls};
@@ -109,8 +110,10 @@ impl Sender {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let (subject, text, link) = (field("subject"), field("text"), field("link"));
-        let preferences = format!("{}/notifications/preferences", self.settings.public_url);
+        let public = &self.settings.public_url;
+        let (subject, text) = (field("subject"), field("text"));
+        let link = pages::absolute(public, &field("link"));
+        let preferences = pages::absolute(public, pages::PREFERENCES);
         match self.mode {
             SmtpMode::Off => {
                 return Err(SendError::Retry(
@@ -183,10 +186,15 @@ impl Sender {
             .get("url")
             .and_then(|v| v.as_str())
             .ok_or_else(|| SendError::Retry("no webhook URL".into()))?;
-        let text = message
-            .get("text")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let field = |name: &str| message.get(name).and_then(|v| v.as_str());
+        let text = match field("link") {
+            Some(link) => format!(
+                "{}\n{}",
+                field("text").unwrap_or_default(),
+                pages::absolute(&self.settings.public_url, link)
+            ),
+            None => field("text").unwrap_or_default().to_owned(),
+        };
         let response = self
             .http
             .post(url)

@@ -28,7 +28,6 @@ use crate::notices::{calendar, preferences, queue};
 pub struct Digests {
     pub platform: Arc<Platform>,
     pub hour: u32,
-    pub public_url: String,
     pub action_tracking: Channel,
     pub review_dialogue: Channel,
     pub wake: Arc<tokio::sync::Notify>,
@@ -176,7 +175,7 @@ impl Digests {
             } else {
                 format!("Your day in Waymark: {}", long_date(today))
             };
-            let message = json!({ "subject": subject, "text": sections.join("\n\n"), "link": format!("{}/", self.public_url) });
+            let message = json!({ "subject": subject, "text": sections.join("\n\n"), "link": waymark_domain::pages::HOME });
             let key = format!("digest:{period}:{}", person.staff);
             queue(
                 &mut tx,

@@ -40,7 +40,6 @@ pub fn notifications_actor() -> ActorId {
 
 pub struct Events {
     pub platform: Arc<Platform>,
-    pub public_url: String,
     pub review_dialogue: Channel,
     /// Wakes the delivery worker.
     pub wake: Arc<tokio::sync::Notify>,
@@ -99,19 +98,14 @@ fn notice(
         body,
         link,
         urgent: false,
+        note: None,
         event_id: event.event_id.into_uuid(),
     }
 }
 
 impl Events {
     fn link(&self, kind: SubjectKind, id: Uuid) -> String {
-        let path = match kind {
-            SubjectKind::Action => "actions",
-            SubjectKind::Review => "reviews",
-            SubjectKind::Meeting => "meetings",
-            SubjectKind::Visit => "visits",
-        };
-        format!("{}/{path}/{id}", self.public_url)
+        waymark_domain::pages::record(kind, id)
     }
 
     async fn reminder(
@@ -127,7 +121,7 @@ impl Events {
         let title = due.title.to_string();
         let when = long_date(due.due_date);
         let mut recipient = due.recipient_id;
-        let mut urgent = false;
+        let (mut urgent, mut note) = (false, None);
         let (headline, body) = match kind {
             ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => {
                 let agenda = self.agenda(event.trust_id, due.subject_id).await;
@@ -157,18 +151,34 @@ impl Events {
                 format!("\"{title}\" was due on {when} and is not done yet."),
             ),
             ReminderKind::Escalation => {
-                // Told to the owner's line manager, when the directory names one.
+                // Told to the owner's line manager; when the directory names none, the
+                // owner is told, and the notice and the delivery log say why.
                 urgent = true;
                 let owner = contact_name(tx, event.trust_id, due.recipient_id).await?;
-                if let Some(manager) = line_manager(tx, event.trust_id, due.recipient_id).await? {
-                    recipient = manager;
+                let headline = format!("Still overdue: {title}");
+                match line_manager(tx, event.trust_id, due.recipient_id).await? {
+                    Some(manager) => {
+                        recipient = manager;
+                        (
+                            headline,
+                            format!(
+                                "\"{title}\" ({owner}) was due on {when} and is still not done. A word may help."
+                            ),
+                        )
+                    }
+                    None => {
+                        note = Some(format!(
+                            "no line manager is recorded for {owner}: the escalation went to them"
+                        ));
+                        (
+                            headline,
+                            format!(
+                                "\"{title}\" was due on {when} and is still not done. This would go to your line manager, \
+                                 but Waymark has none recorded for you, so it comes to you; your school's administrator can record one."
+                            ),
+                        )
+                    }
                 }
-                (
-                    format!("Still overdue: {title}"),
-                    format!(
-                        "\"{title}\" ({owner}) was due on {when} and is still not done. A word may help."
-                    ),
-                )
             }
             ReminderKind::AwaitingAgreement => (
                 format!("Waiting for your agreement: {title}"),
@@ -185,6 +195,7 @@ impl Events {
             link,
         );
         notice.urgent = urgent;
+        notice.note = note;
         Ok(vec![notice])
     }
 

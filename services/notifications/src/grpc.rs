@@ -95,15 +95,19 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let manager = parse::optional_id::<StaffId>("line_manager_id", &contact.line_manager_id)?;
         let school = parse::optional_id::<SchoolId>("school_id", &contact.school_id)?;
         sqlx::query!(
-            "INSERT INTO notifications.contacts (trust_id, staff_id, display_name, email, line_manager_id, school_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT (trust_id, staff_id) DO UPDATE SET display_name = $3, \
-             email = $4, line_manager_id = $5, school_id = $6, updated_at = now()",
+            "INSERT INTO notifications.contacts (trust_id, staff_id, display_name, email, line_manager_id, school_id, \
+             updated_at, directory_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (trust_id, staff_id) DO UPDATE SET display_name = $3, email = $4, line_manager_id = $5, \
+             school_id = $6, updated_at = $7, directory_version = greatest(notifications.contacts.directory_version, $8) \
+             WHERE $8 = 0 OR notifications.contacts.directory_version <= $8",
             context.caller.trust.into_uuid(),
             staff.into_uuid(),
             name.as_str(),
             address,
             manager.map(StaffId::into_uuid),
             school.map(SchoolId::into_uuid),
+            self.platform.clock.now(),
+            contact.version.max(0),
         )
         .execute(self.pool())
         .await
@@ -311,7 +315,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
         });
         let rows = sqlx::query!(
             "SELECT delivery_id, key, recipient_id, channel, state, attempts, last_error, next_attempt_at, sent_at, \
-             message ->> 'subject' AS subject FROM notifications.deliveries \
+             message ->> 'subject' AS subject, message ->> 'note' AS note FROM notifications.deliveries \
              WHERE trust_id = $1 AND ($2::text IS NULL OR state = $2) AND ($3::uuid IS NULL OR recipient_id = $3) \
              ORDER BY created_at DESC LIMIT $4",
             context.caller.trust.into_uuid(),
@@ -336,6 +340,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
                     next_attempt_at: rfc3339(d.next_attempt_at),
                     sent_at: d.sent_at.map(rfc3339).unwrap_or_default(),
                     subject: d.subject.unwrap_or_default(),
+                    note: d.note.unwrap_or_default(),
                 })
                 .collect(),
         }))
@@ -349,11 +354,12 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let id = Uuid::parse_str(request.get_ref().delivery_id.trim())
             .map_err(|_| ServiceError::invalid("delivery_id", "is not a valid id"))?;
         let row = sqlx::query!(
-            "UPDATE notifications.deliveries SET state = 'queued', attempts = 0, next_attempt_at = now() \
+            "UPDATE notifications.deliveries SET state = 'queued', attempts = 0, next_attempt_at = $3 \
              WHERE trust_id = $1 AND delivery_id = $2 AND state = 'parked' \
              RETURNING delivery_id, key, recipient_id, channel, state, attempts, last_error, next_attempt_at",
             context.caller.trust.into_uuid(),
-            id
+            id,
+            self.platform.clock.now()
         )
         .fetch_optional(self.pool())
         .await
@@ -371,6 +377,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
             next_attempt_at: rfc3339(row.next_attempt_at),
             sent_at: String::new(),
             subject: String::new(),
+            note: String::new(),
         }))
     }
 }

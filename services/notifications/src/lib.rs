@@ -55,7 +55,6 @@ pub async fn run(
     let review_dialogue = channel(&platform.config.review_dialogue.url)?;
     let events = events::Events {
         platform: platform.clone(),
-        public_url: settings.public_url.clone(),
         review_dialogue: review_dialogue.clone(),
         wake: wake.clone(),
     };
@@ -65,7 +64,6 @@ pub async fn run(
     let digests = Arc::new(digest::Digests {
         platform: platform.clone(),
         hour: settings.digest.hour,
-        public_url: settings.public_url.clone(),
         action_tracking: channel(&platform.config.action_tracking.url)?,
         review_dialogue,
         wake: wake.clone(),

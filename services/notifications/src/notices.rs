@@ -20,10 +20,13 @@ pub struct Notice {
     pub kind: String,
     pub title: String,
     pub body: String,
-    /// A page of the web app.
+    /// The path of the page it is about (`waymark_domain::pages`), never an address.
     pub link: String,
     /// Urgent notices ignore quiet hours, holidays and digests (overdue escalations).
     pub urgent: bool,
+    /// What the delivery log should say besides success or failure (e.g. that an
+    /// escalation went to the owner because no line manager is recorded).
+    pub note: Option<String>,
     /// The event it came from: with the recipient and channel, the delivery's key.
     pub event_id: Uuid,
 }
@@ -170,7 +173,7 @@ pub async fn record(
     let at = deliver_at(now, &preferences, &calendar, notice.urgent);
     let key = |channel: &str| format!("{}:{}:{}", notice.event_id, notice.recipient, channel);
     if preferences.email {
-        let message = json!({ "subject": notice.title, "text": notice.body, "link": notice.link });
+        let message = json!({ "subject": notice.title, "text": notice.body, "link": notice.link, "note": notice.note });
         queue(
             tx,
             &key("email"),
@@ -193,7 +196,7 @@ pub async fn record(
         .await?
         .flatten();
         if let Some(url) = url {
-            let message = json!({ "url": url, "text": format!("{}\n{}\n{}", notice.title, notice.body, notice.link) });
+            let message = json!({ "url": url, "text": format!("{}\n{}", notice.title, notice.body), "link": notice.link, "note": notice.note });
             queue(
                 tx,
                 &key("webhook"),

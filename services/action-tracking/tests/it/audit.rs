@@ -243,7 +243,7 @@ async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
             .collect::<Vec<_>>(),
         ["ActionCreated", "ProgressNoted"]
     );
-    let today = chrono::Utc::now().date_naive();
+    let today = waymark_testkit::time::today();
     let in_range = query(
         &mut lead,
         pb::QueryAuditRequest {

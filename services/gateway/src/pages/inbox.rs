@@ -44,11 +44,18 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Inbox
         .notices
         .into_iter()
         .map(|n| Notice {
-            // Only our own pages are linked to.
-            link: if n.link.starts_with('/') && !n.link.starts_with("//") {
-                n.link
-            } else {
-                String::new()
+            // Only our own pages are linked to; notices from before links were stored as
+            // paths carry the public address in front.
+            link: {
+                let link = n
+                    .link
+                    .strip_prefix(state.settings.public_url.as_str())
+                    .unwrap_or(&n.link);
+                if waymark_domain::pages::is_path(link) {
+                    link.to_owned()
+                } else {
+                    String::new()
+                }
             },
             when: when(&n.created_at),
             id: n.notice_id,

@@ -19,31 +19,32 @@ mod visits;
 
 use axum::Router;
 use axum::routing::{get, post};
+use waymark_domain::pages as links;
 
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(dashboard::page))
+        .route(links::HOME, get(dashboard::page))
         .route("/actions", get(actions::list))
         .route("/actions.csv", get(actions::csv))
-        .route("/actions/{id}", get(actions::detail))
+        .route(links::ACTION, get(actions::detail))
         .route("/actions/{id}/{verb}", post(actions::act))
         .route("/reviews", get(reviews::list).post(reviews::schedule))
         .route("/reviews/new", get(reviews::new))
         .route("/reviews/compare", get(reviews::compare))
-        .route("/reviews/{id}", get(reviews::detail))
+        .route(links::REVIEW, get(reviews::detail))
         .route("/reviews/{id}/record", get(reviews::record))
         .route("/reviews/{id}/autosave", post(reviews::autosave))
         .route("/reviews/{id}/{verb}", post(reviews::act))
         .route("/meetings", get(meetings::list).post(meetings::schedule))
         .route("/meetings/new", get(meetings::new))
-        .route("/meetings/{id}", get(meetings::detail))
+        .route(links::MEETING, get(meetings::detail))
         .route("/meetings/{id}/record", get(meetings::record))
         .route("/meetings/{id}/{verb}", post(meetings::act))
         .route("/visits", get(visits::list).post(visits::plan))
         .route("/visits/new", get(visits::new))
-        .route("/visits/{id}", get(visits::detail))
+        .route(links::VISIT, get(visits::detail))
         .route("/visits/{id}/{verb}", post(visits::act))
         .route("/calendar", get(calendar::agenda))
         .route(
@@ -55,10 +56,10 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(frameworks::routes())
         .route("/trust", get(trust::overview))
-        .route("/inbox", get(inbox::list))
+        .route(links::INBOX, get(inbox::list))
         .route("/inbox/read", post(inbox::mark_read))
         .route(
-            "/preferences",
+            links::PREFERENCES,
             get(inbox::preferences).post(inbox::save_preferences),
         )
         .route("/audits", get(audits::list).post(audits::start))

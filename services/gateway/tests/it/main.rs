@@ -10,6 +10,7 @@ mod forms;
 mod home;
 mod http;
 mod journeys;
+mod notices;
 mod sign_in;
 mod sso;
 mod stack;

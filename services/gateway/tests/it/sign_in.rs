@@ -116,7 +116,9 @@ async fn posts_need_our_origin_and_the_session_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_when_idle_and_after_twelve_hours_whatever() {
-    let clock = std::sync::Arc::new(waymark_runtime::ManualClock::new(chrono::Utc::now()));
+    let clock = std::sync::Arc::new(waymark_runtime::ManualClock::new(
+        waymark_testkit::time::start(),
+    ));
     let stack = Stack::start_with_clock(clock.clone()).await;
     let email = &stack.seed.teacher.email;
 

@@ -9,9 +9,10 @@ use tokio::net::TcpListener;
 use waymark_domain::directory::Role;
 use waymark_domain::{SchoolId, StaffId, TrustId};
 use waymark_gateway::bootstrap::Bootstrap;
-use waymark_runtime::{Clock, SystemClock};
+use waymark_runtime::Clock;
 use waymark_testkit::NatsServer;
 use waymark_testkit::services::TestPlatform;
+use waymark_testkit::smtp::SmtpSink;
 
 use crate::http::{Client, path_of};
 
@@ -46,6 +47,8 @@ pub struct Stack {
     pub base: String,
     pub seed: Seed,
     pub bootstrap: Bootstrap,
+    /// Where notifications sends every e-mail.
+    pub mail: SmtpSink,
     _nats: NatsServer,
 }
 
@@ -55,13 +58,9 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
-/// The date `offset` days from today where the schools are (as the pages count days).
+/// The date `offset` days from the tests' today ([`waymark_testkit::time::today`]).
 pub fn day(offset: i64) -> String {
-    (chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
-        + chrono::Duration::days(offset))
-    .to_string()
+    (waymark_testkit::time::today() + chrono::Duration::days(offset)).to_string()
 }
 
 impl Stack {
@@ -107,7 +106,7 @@ impl Stack {
     }
 
     pub async fn start() -> Self {
-        Self::start_with_clock(Arc::new(SystemClock)).await
+        Self::start_with_clock(Arc::new(waymark_testkit::time::clock())).await
     }
 
     pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Self {
@@ -117,6 +116,9 @@ impl Stack {
         let (actions, actions_url) = listener().await;
         let (notifications, notifications_url) = listener().await;
         let (gateway, gateway_url) = listener().await;
+        let smtp_port = waymark_testkit::free_port();
+        let mail = SmtpSink::start(smtp_port);
+        let smtp_port = smtp_port.to_string();
         let mut platform = TestPlatform::start_configured(
             Some(nats.url()),
             clock,
@@ -126,6 +128,11 @@ impl Stack {
                 ("action_tracking.url", actions_url.as_str()),
                 ("notifications.url", notifications_url.as_str()),
                 ("gateway.url", gateway_url.as_str()),
+                ("smtp.mode", "smtp"),
+                ("smtp.host", "127.0.0.1"),
+                ("smtp.port", smtp_port.as_str()),
+                ("smtp.tls", "none"),
+                ("delivery.retry_base_ms", "100"),
             ],
         )
         .await;
@@ -141,6 +148,7 @@ impl Stack {
             base: gateway_url,
             seed,
             bootstrap,
+            mail,
             _nats: nats,
         }
     }

@@ -47,7 +47,7 @@ async fn a_reminder_sends_one_email_and_a_redelivered_event_sends_none() {
         "{mail}"
     );
     assert!(
-        mail.contains("List-Unsubscribe: <http://127.0.0.1:8080/notifications/preferences>"),
+        mail.contains("List-Unsubscribe: <http://127.0.0.1:8080/preferences>"),
         "{mail}"
     );
     assert!(

@@ -1,10 +1,8 @@
-use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use mailin_embedded::{Handler, Server, response};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -15,9 +13,10 @@ use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
 use waymark_proto::notifications::v1 as pb;
 use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
 use waymark_runtime::auth::{CallAs, Caller};
-use waymark_runtime::{Clock, ManualClock, SystemClock};
+use waymark_runtime::{Clock, ManualClock};
 use waymark_testkit::free_port;
 use waymark_testkit::services::TestPlatform;
+pub use waymark_testkit::smtp::SmtpSink;
 
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -25,59 +24,6 @@ pub type Client = NotificationsClient<InterceptedService<Channel, CallAs>>;
 
 pub fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
-}
-
-/// An SMTP server that keeps every message it receives. It can be started late, on a port
-/// chosen early: until then the port refuses connections, as a mail server that is down.
-#[derive(Clone, Default)]
-pub struct SmtpSink {
-    pub messages: Arc<Mutex<Vec<String>>>,
-    current: Vec<u8>,
-}
-
-impl Handler for SmtpSink {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        _from: &str,
-        _is8bit: bool,
-        _to: &[String],
-    ) -> mailin_embedded::Response {
-        self.current.clear();
-        response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.current.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let message = String::from_utf8_lossy(&self.current).replace("=\r\n", "");
-        self.messages.lock().unwrap().push(message);
-        response::OK
-    }
-}
-
-impl SmtpSink {
-    pub fn start(port: u16) -> Self {
-        let sink = Self::default();
-        let mut server = Server::new(sink.clone());
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        server.with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-        sink
-    }
-
-    pub fn count(&self) -> usize {
-        self.messages.lock().unwrap().len()
-    }
-
-    pub fn all(&self) -> Vec<String> {
-        self.messages.lock().unwrap().clone()
-    }
 }
 
 /// The platform with notifications (and action tracking, for digests) sending to `smtp_port`.
@@ -101,7 +47,7 @@ pub async fn start(
     values.extend_from_slice(extra);
     let clock: Arc<dyn Clock> = match clock {
         Some(clock) => Arc::new(clock),
-        None => Arc::new(SystemClock),
+        None => Arc::new(waymark_testkit::time::clock()),
     };
     let mut platform = TestPlatform::start_configured(nats, clock, &values).await;
     let address = platform.serve(waymark_notifications::run).await;
@@ -126,6 +72,7 @@ pub async fn contact(
             email: email.into(),
             line_manager_id: line_manager.map(|m| m.to_string()).unwrap_or_default(),
             school_id: school.to_string(),
+            version: 0,
         })
         .await
         .unwrap();
