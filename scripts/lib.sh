@@ -87,3 +87,16 @@ ensure_browser_tools() {
   export WAYMARK_AXE_JS="$tools/node_modules/axe-core/axe.min.js"
   export WAYMARK_OIDC_PROVIDER="$tools/oidc/bin/oidc-provider-mock"
 }
+
+# Runs `cargo nextest run ARGS…` with the test binaries' wall clock (and their children's)
+# starting at MOMENT, in UTC, under libfaketime. Only the tests are run through faketime
+# (as cargo's target runner): cargo and rustc keep the real time. Monotonic time is left
+# alone, so timeouts and timers behave.
+nextest_at() {
+  local moment=$1; shift
+  command -v faketime >/dev/null || die "faketime is not installed"
+  local triple
+  triple=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+  env "CARGO_TARGET_${triple}_RUNNER=env TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime ${moment// /T}" \
+    cargo nextest run "$@"
+}

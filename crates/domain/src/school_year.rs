@@ -97,6 +97,47 @@ impl DateWindow {
     }
 }
 
+/// The dates a record may be planned for, seen from a day: from 1 August of the academic
+/// year before the current one to 31 July of the third academic year after it. A date
+/// outside is a slip of the keyboard (1900, 2206) far more often than a plan, and would
+/// fire reminders at once or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanningRange {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+}
+
+/// How many academic years after the current one a date may fall in.
+pub const YEARS_AHEAD: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} is not between {} and {} (from the academic year before this one to {YEARS_AHEAD} years ahead)", long_date(*date), long_date(range.earliest), long_date(range.latest))]
+pub struct DateOutOfRange {
+    pub date: NaiveDate,
+    pub range: PlanningRange,
+}
+
+impl PlanningRange {
+    pub fn around(today: NaiveDate) -> Self {
+        let current = AcademicYear::containing(today).start_year();
+        let first = |year: i32, month: u32, day: u32| {
+            NaiveDate::from_ymd_opt(year, month, day).unwrap_or(today)
+        };
+        Self {
+            earliest: first(current - 1, 8, 1),
+            latest: first(current + YEARS_AHEAD + 1, 7, 31),
+        }
+    }
+
+    pub fn check(&self, date: NaiveDate) -> Result<NaiveDate, DateOutOfRange> {
+        if (self.earliest..=self.latest).contains(&date) {
+            Ok(date)
+        } else {
+            Err(DateOutOfRange { date, range: *self })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +185,25 @@ mod tests {
         let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
         assert!(DateWindow::new(d(10), d(9)).is_err());
         assert!(DateWindow::new(d(9), d(9)).unwrap().contains(d(9)));
+    }
+
+    #[test]
+    fn planned_dates_stay_near_the_present() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let range = PlanningRange::around(d(2026, 11, 17));
+        assert_eq!(range.earliest, d(2025, 8, 1), "the year before this one");
+        assert_eq!(range.latest, d(2030, 7, 31), "three years after this one");
+        assert!(range.check(d(2025, 8, 1)).is_ok());
+        assert!(range.check(d(2030, 7, 31)).is_ok());
+        let error = range.check(d(1900, 1, 1)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "1 January 1900 is not between 1 August 2025 and 31 July 2030 (from the academic year before this one to 3 years ahead)"
+        );
+        assert!(range.check(d(2030, 8, 1)).is_err());
+        assert!(range.check(d(2025, 7, 31)).is_err());
+        // In July the current year is still the one that began the August before.
+        let july = PlanningRange::around(d(2027, 7, 20));
+        assert_eq!(july.earliest, d(2025, 8, 1));
     }
 }

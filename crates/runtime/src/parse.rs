@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use waymark_domain::ids::IdParseError;
+use waymark_domain::school_year::PlanningRange;
 use waymark_domain::{Text, TextError};
 
 use crate::error::ServiceError;
@@ -42,6 +43,14 @@ pub fn date(field: &str, value: &str) -> Result<NaiveDate, ServiceError> {
             format!("`{}` is not a date (YYYY-MM-DD)", truncate(value)),
         )
     })
+}
+
+/// A required ISO date that plans something (a due date, a meeting, a review window): it
+/// must fall in the [`PlanningRange`] around `today`.
+pub fn planned_date(field: &str, value: &str, today: NaiveDate) -> Result<NaiveDate, ServiceError> {
+    PlanningRange::around(today)
+        .check(date(field, value)?)
+        .map_err(|error| ServiceError::invalid(field, error))
 }
 
 /// An optional ISO date: blank means none.

@@ -28,6 +28,11 @@ impl ActionTrackingService {
         &self.commands.platform.pool
     }
 
+    /// Today's date by the service's clock.
+    fn date(&self) -> NaiveDate {
+        self.commands.platform.clock.now().date_naive()
+    }
+
     fn today(&self, value: &str) -> Result<NaiveDate, ServiceError> {
         Ok(parse::optional_date("today", value)?
             .unwrap_or_else(|| self.commands.platform.clock.now().date_naive()))
@@ -108,7 +113,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             description: parse::text("description", &request.description)?,
             owner: parse::id("owner_id", &request.owner_id)?,
             supporters,
-            due: parse::date("due_date", &request.due_date)?,
+            due: parse::planned_date("due_date", &request.due_date, self.date())?,
             success_criteria: parse::optional_text("success_criteria", &request.success_criteria)?,
             carried_forward_from: None,
         });
@@ -166,7 +171,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let request = request.into_inner();
         self.act(context, &request.command_id, &request.action_id, || {
             Ok(ActionCommand::ChangeDueDate {
-                due: parse::date("due_date", &request.due_date)?,
+                due: parse::planned_date("due_date", &request.due_date, self.date())?,
                 reason: parse::text("reason", &request.reason)?,
             })
         })
@@ -209,7 +214,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let (context, action_id) = ids(context, &request.command_id, &request.action_id)?;
-        let due = parse::date("due_date", &request.due_date)?;
+        let due = parse::planned_date("due_date", &request.due_date, self.date())?;
         let note = parse::optional_text("note", &request.note)?;
         let (executed, next) = self
             .commands

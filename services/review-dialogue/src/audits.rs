@@ -516,7 +516,11 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
             Some(step) if !step.description.trim().is_empty() => Some(NextStep {
                 description: parse::text("action.description", &step.description)?,
                 owner: parse::id("action.owner_id", &step.owner_id)?,
-                due: parse::date("action.due_date", &step.due_date)?,
+                due: parse::planned_date(
+                    "action.due_date",
+                    &step.due_date,
+                    self.runner.platform.clock.now().date_naive(),
+                )?,
                 success_criteria: parse::optional_text(
                     "action.success_criteria",
                     &step.success_criteria,

@@ -1,6 +1,7 @@
 //! Between the wire and the domain: requests parse into domain values (a bad field is an
 //! `INVALID_ARGUMENT` naming it), states render into messages.
 
+use chrono::NaiveDate;
 use uuid::Uuid;
 use waymark_domain::agreed::Outcome;
 use waymark_domain::review_dialogue::catalogue::{CatalogueState, Item, ItemKind};
@@ -66,14 +67,14 @@ fn kind_name(kind: ItemKind) -> &'static str {
     }
 }
 
-pub fn next_steps(steps: &[pb::NextStep]) -> Result<Vec<NextStep>, ServiceError> {
+pub fn next_steps(steps: &[pb::NextStep], today: NaiveDate) -> Result<Vec<NextStep>, ServiceError> {
     steps
         .iter()
         .map(|step| {
             Ok(NextStep {
                 description: parse::text("next_steps.description", &step.description)?,
                 owner: parse::id("next_steps.owner_id", &step.owner_id)?,
-                due: parse::date("next_steps.due_date", &step.due_date)?,
+                due: parse::planned_date("next_steps.due_date", &step.due_date, today)?,
                 success_criteria: parse::optional_text(
                     "next_steps.success_criteria",
                     &step.success_criteria,
@@ -184,13 +185,16 @@ pub fn discussion(
     })
 }
 
-pub fn outcome(request: &pb::ReviewPreviousActionRequest) -> Result<Outcome, ServiceError> {
+pub fn outcome(
+    request: &pb::ReviewPreviousActionRequest,
+    today: NaiveDate,
+) -> Result<Outcome, ServiceError> {
     match request.outcome.as_str() {
         "done" => Ok(Outcome::Done {
             impact: parse::text("text", &request.text)?,
         }),
         "carried_forward" => Ok(Outcome::CarriedForward {
-            due_date: parse::date("due_date", &request.due_date)?,
+            due_date: parse::planned_date("due_date", &request.due_date, today)?,
             note: parse::optional_text("text", &request.text)?,
         }),
         "dropped" => Ok(Outcome::Dropped {

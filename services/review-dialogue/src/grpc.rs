@@ -2,6 +2,7 @@
 //! values, runs a decider through the event store, and replies once the read model shows the
 //! change; errors go through the runtime's one table.
 
+use chrono::NaiveDate;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -45,6 +46,11 @@ impl ReviewDialogueService {
             runner,
             actions,
         }
+    }
+
+    /// Today's date by the service's clock.
+    fn date(&self) -> NaiveDate {
+        self.platform.clock.now().date_naive()
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -141,10 +147,10 @@ fn short_text(field: &str, value: &str) -> Result<Text, ServiceError> {
     Text::parse_max(value, 80).map_err(|error| ServiceError::invalid(field, error))
 }
 
-fn window(opens: &str, closes: &str) -> Result<DateWindow, ServiceError> {
+fn window(opens: &str, closes: &str, today: NaiveDate) -> Result<DateWindow, ServiceError> {
     DateWindow::new(
-        parse::date("window_opens", opens)?,
-        parse::date("window_closes", closes)?,
+        parse::planned_date("window_opens", opens, today)?,
+        parse::planned_date("window_closes", closes, today)?,
     )
     .map_err(|error| ServiceError::invalid("window_closes", error))
 }
@@ -287,7 +293,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             year_group: short_text("year_group", &request.year_group)?,
             reviewer: parse::id("reviewer_id", &request.reviewer_id)?,
             reviewee: parse::id("reviewee_id", &request.reviewee_id)?,
-            window: window(&request.window_opens, &request.window_closes)?,
+            window: window(&request.window_opens, &request.window_closes, self.date())?,
             reviewee_line_manager: parse::id(
                 "reviewee_line_manager_id",
                 &request.reviewee_line_manager_id,
@@ -360,7 +366,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let command = ReviewCommand::HoldDialogue {
             actor: actor(&context),
-            held_on: parse::date("held_on", &request.held_on)?,
+            held_on: parse::planned_date("held_on", &request.held_on, self.date())?,
             both_present: request.both_present,
             discussed: parse::text("discussed", &request.discussed)?,
         };
@@ -403,7 +409,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             look_fors: convert::look_for_entries(&catalogue, &request.look_fors)?,
             good_practice: parse::optional_text("good_practice", &request.good_practice)?,
             areas_to_focus: parse::optional_text("areas_to_focus", &request.areas_to_focus)?,
-            next_steps: convert::next_steps(&request.next_steps)?,
+            next_steps: convert::next_steps(&request.next_steps, self.date())?,
         };
         let command = ReviewCommand::Draft {
             actor: actor(&context),
@@ -503,7 +509,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let command = ReviewCommand::Reschedule {
             actor: actor(&context),
-            window: window(&request.window_opens, &request.window_closes)?,
+            window: window(&request.window_opens, &request.window_closes, self.date())?,
             reason: parse::text("reason", &request.reason)?,
         };
         self.run::<Review>(
@@ -670,7 +676,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let meeting_id = new_id(&request.command_id, b"meeting")?;
         let teacher: StaffId = parse::id("teacher_id", &request.teacher_id)?;
         let class_group = short_text("class_group", &request.class_group)?;
-        let date = parse::date("date", &request.date)?;
+        let date = parse::planned_date("date", &request.date, self.date())?;
         // The same teacher and class's last meeting before this one, whose actions this one
         // starts from.
         let previous_meeting = sqlx::query_scalar!(
@@ -768,7 +774,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let command = MeetingCommand::ReviewPreviousAction {
             actor: actor(&context),
             action_id: uuid("action_id", &request.action_id)?,
-            outcome: convert::outcome(&request)?,
+            outcome: convert::outcome(&request, self.date())?,
         };
         self.run::<Meeting>(
             &context,
@@ -810,7 +816,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let command = MeetingCommand::Close {
             actor: actor(&context),
-            actions: convert::next_steps(&request.actions)?,
+            actions: convert::next_steps(&request.actions, self.date())?,
         };
         self.run::<Meeting>(
             &context,
@@ -829,7 +835,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let command = MeetingCommand::Reschedule {
             actor: actor(&context),
-            date: parse::date("date", &request.date)?,
+            date: parse::planned_date("date", &request.date, self.date())?,
             reason: parse::text("reason", &request.reason)?,
         };
         self.run::<Meeting>(
@@ -933,7 +939,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let visit_id = new_id(&request.command_id, b"visit")?;
         let teacher: StaffId = parse::id("teacher_id", &request.teacher_id)?;
-        let date = parse::date("date", &request.date)?;
+        let date = parse::planned_date("date", &request.date, self.date())?;
         // The teacher's previous agreed visit: its next steps are looked at again.
         let previous = sqlx::query_scalar!(
             "SELECT visit_id FROM review_dialogue.visits WHERE trust_id = $1 AND teacher_id = $2 \
@@ -1017,7 +1023,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
                 &request.previous_steps_review,
             )?,
             feedback: parse::optional_text("feedback", &request.feedback)?,
-            next_steps: convert::next_steps(&request.next_steps)?,
+            next_steps: convert::next_steps(&request.next_steps, self.date())?,
         };
         self.run::<Visit>(
             &context,

@@ -187,6 +187,33 @@ async fn refusals_and_bad_input_have_their_codes_and_change_nothing() {
         .unwrap_err();
     assert_eq!(bad_date.code(), Code::InvalidArgument);
 
+    // A due date far from the present is a slip, not a plan: refused, with the range.
+    for (due, shown) in [("1900-01-01", "1 January 1900"), ("2206-03-01", "1 March 2206")] {
+        let far = client
+            .change_due_date(pb::ChangeDueDateRequest {
+                command_id: command(),
+                action_id: id.clone(),
+                due_date: due.into(),
+                reason: "x".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(far.code(), Code::InvalidArgument);
+        assert!(
+            far.message().starts_with(&format!(
+                "due_date: {shown} is not between 1 August 2025 and 31 July 2030"
+            )),
+            "{}",
+            far.message()
+        );
+        let created = client
+            .create_action(create(Uuid::new_v4(), &teacher.to_string(), due, "Old plan"))
+            .await
+            .unwrap_err();
+        assert_eq!(created.code(), Code::InvalidArgument);
+    }
+    assert_eq!(get(&mut client, &id).await.due_date, "2026-12-11");
+
     client
         .drop_action(text(&id, "Superseded by the new homework policy"))
         .await

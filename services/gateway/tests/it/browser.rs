@@ -50,7 +50,11 @@ impl Browser {
         let chromedriver = std::env::var("WAYMARK_CHROMEDRIVER")
             .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let port = waymark_testkit::free_port();
+        // The browser keeps the real clock even when `scripts/test` moves this process's
+        // with libfaketime: it only shows pages (every date comes from the server), and
+        // Chromium does not start under libfaketime.
         let driver = Command::new(&chromedriver)
+            .env_remove("LD_PRELOAD")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -56,3 +56,83 @@ async fn every_link_in_an_email_and_in_the_inbox_opens_its_page() {
     );
     stack.platform.stop().await;
 }
+
+/// Thirty people join at once, each with a line manager, with no pause between the
+/// directory's events: notifications learns every line manager (escalations need them),
+/// however far the directory's view lags behind the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_managers_reach_notifications_for_everyone_added_at_once() {
+    use waymark_domain::directory::{DirectoryEvent, Grant, Role};
+    use waymark_domain::{EventId, StaffId, StreamId};
+    use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
+
+    let stack = Stack::start().await;
+    let (trust, head) = (stack.seed.trust, stack.seed.head.id);
+    let pool = &stack.platform.platform.pool;
+    let stream = StreamId::new("directory", trust.into_uuid());
+    let mut events = Vec::new();
+    for n in 0..30 {
+        let staff = StaffId::from_uuid(uuid::Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO gateway.people (trust_id, staff_id, display_name, email) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(trust.into_uuid())
+        .bind(staff.into_uuid())
+        .bind(format!("Newcomer {n}"))
+        .bind(format!("newcomer.{n}.{}@example.org", uuid::Uuid::new_v4().simple()))
+        .execute(pool)
+        .await
+        .unwrap();
+        events.push(DirectoryEvent::StaffAdded { staff_id: staff });
+        events.push(DirectoryEvent::RoleGranted {
+            staff_id: staff,
+            grant: Grant {
+                school: Some(stack.seed.hillside),
+                role: Role::ClassTeacher,
+            },
+        });
+        events.push(DirectoryEvent::LineManagerSet {
+            staff_id: staff,
+            manager: Some(head),
+        });
+    }
+    let metadata = waymark_domain::EventMetadata {
+        actor: waymark_domain::ActorId::from_uuid(head.into_uuid()),
+        causation_id: None,
+        correlation_id: waymark_domain::CorrelationId::from_uuid(uuid::Uuid::new_v4()),
+        command_id: None,
+    };
+    // One append per event, as thirty quick commands would.
+    for event in &events {
+        let new = NewEvent::from_domain(EventId::from_uuid(uuid::Uuid::new_v4()), event).unwrap();
+        stack
+            .platform
+            .platform
+            .store
+            .append(trust, &stream, ExpectedVersion::Any, &metadata, &[new])
+            .await
+            .unwrap();
+    }
+    let managed = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM notifications.contacts c JOIN gateway.people p \
+             ON p.trust_id = c.trust_id AND p.staff_id = c.staff_id \
+             WHERE c.trust_id = $1 AND p.display_name LIKE 'Newcomer %' AND c.line_manager_id = $2",
+        )
+        .bind(trust.into_uuid())
+        .bind(head.into_uuid())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    eventually(
+        Duration::from_secs(30),
+        "every newcomer's line manager",
+        || async { managed().await == 30 },
+    )
+    .await;
+    // Nothing arrives later to undo it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(managed().await, 30);
+    stack.platform.stop().await;
+}

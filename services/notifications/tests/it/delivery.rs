@@ -387,3 +387,31 @@ async fn quiet_hours_and_school_holidays_hold_messages_but_not_escalations() {
     .await;
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_with_no_line_manager_says_so_to_the_owner_and_in_the_log() {
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    let (platform, address) = start(None, None, smtp_port, &[]).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+
+    remind(&platform, head, teacher, school, "escalation").await;
+    eventually(PATIENCE, "the escalation", || async { sink.count() == 1 }).await;
+    let mail = &sink.all()[0];
+    assert!(mail.contains("sam@example.org"), "to the owner: {mail}");
+    assert!(
+        mail.contains("Waymark has none recorded for you"),
+        "and it says why: {mail}"
+    );
+    let log = deliveries(&mut admin, "sent").await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        log[0].note,
+        "no line manager is recorded for Sam Teacher: the escalation went to them"
+    );
+    platform.stop().await;
+}
