@@ -18,7 +18,8 @@ use waymark_domain::review_dialogue::review::ReviewEvent;
 use waymark_domain::review_dialogue::visit::VisitEvent;
 use waymark_domain::scheduling::calendar::SchoolCalendar;
 use waymark_domain::scheduling::reminders::{
-    ReminderKind, ReminderSettings, SubjectKind, plan_due, plan_nudge,
+    PlannedReminder, ReminderKind, ReminderSettings, SubjectKind, plan_created, plan_due,
+    plan_nudge,
 };
 use waymark_domain::{SchoolId, StaffId, TrustId};
 use waymark_event_store::{RecordedEvent, decode};
@@ -102,7 +103,7 @@ impl Planner {
                     due: due_date,
                 };
                 self.save(tx, trust, &subject, true).await?;
-                self.plan(tx, trust, &subject).await
+                self.plan_new(tx, trust, &subject).await
             }
             E::DueDateChanged { action_id, to, .. } => {
                 self.change(tx, trust, action_id, |s| s.due = to).await
@@ -156,7 +157,7 @@ impl Planner {
                     due: window_closes,
                 };
                 self.save(tx, trust, &subject, true).await?;
-                self.plan(tx, trust, &subject).await
+                self.plan_new(tx, trust, &subject).await
             }
             E::ReviewRescheduled {
                 review_id,
@@ -219,7 +220,7 @@ impl Planner {
                     due: date,
                 };
                 self.save(tx, trust, &subject, true).await?;
-                self.plan(tx, trust, &subject).await
+                self.plan_new(tx, trust, &subject).await
             }
             E::MeetingRescheduled {
                 meeting_id, date, ..
@@ -258,7 +259,7 @@ impl Planner {
                     due: date,
                 };
                 self.save(tx, trust, &subject, true).await?;
-                self.plan(tx, trust, &subject).await
+                self.plan_new(tx, trust, &subject).await
             }
             E::VisitRecorded { visit_id, .. } => {
                 // The record waits for the teacher.
@@ -345,7 +346,27 @@ impl Planner {
     ) -> Result<(), HandlerError> {
         let calendar =
             projection::calendar(tx, trust.into_uuid(), subject.school.into_uuid()).await?;
-        self.plan_with(tx, trust, subject, &calendar).await
+        let planned = plan_due(subject.due, &calendar, &self.settings);
+        self.plan_with(tx, trust, subject, &calendar, planned).await
+    }
+
+    /// For a record just created: one dated in the past is late only from today
+    /// ([`plan_created`]).
+    async fn plan_new(
+        &self,
+        tx: &mut PgConnection,
+        trust: TrustId,
+        subject: &Subject,
+    ) -> Result<(), HandlerError> {
+        let calendar =
+            projection::calendar(tx, trust.into_uuid(), subject.school.into_uuid()).await?;
+        let today = self
+            .clock
+            .now()
+            .with_timezone(&calendar.time_zone)
+            .date_naive();
+        let planned = plan_created(subject.due, today, &calendar, &self.settings);
+        self.plan_with(tx, trust, subject, &calendar, planned).await
     }
 
     async fn plan_with(
@@ -354,6 +375,7 @@ impl Planner {
         trust: TrustId,
         subject: &Subject,
         calendar: &SchoolCalendar,
+        planned: Vec<PlannedReminder>,
     ) -> Result<(), HandlerError> {
         sqlx::query!(
             "UPDATE scheduling.timers SET state = 'cancelled' \
@@ -364,7 +386,7 @@ impl Planner {
         .execute(&mut *tx)
         .await?;
         let now = self.clock.now();
-        for reminder in plan_due(subject.due, calendar, &self.settings) {
+        for reminder in planned {
             // Reminders of what has passed already are no use; lateness (overdue, escalation)
             // still is, however late.
             let still_useful = matches!(
@@ -461,7 +483,9 @@ impl Planner {
         .await?;
         for id in ids {
             if let Some(subject) = load(tx, trust, id).await? {
-                self.plan_with(tx, trust, &subject, calendar).await?;
+                let planned = plan_due(subject.due, calendar, &self.settings);
+                self.plan_with(tx, trust, &subject, calendar, planned)
+                    .await?;
             }
         }
         self.wake.notify_one();

@@ -137,6 +137,25 @@ pub fn plan_due(
         .collect()
 }
 
+/// The reminders of a record created on `created_on`. One created after its date (a
+/// meeting recorded once it has happened) is late only from the day it was created: its
+/// first overdue reminder is the next working day's, so recording it and closing it in one
+/// sitting reminds nobody of it.
+pub fn plan_created(
+    due: NaiveDate,
+    created_on: NaiveDate,
+    calendar: &SchoolCalendar,
+    settings: &ReminderSettings,
+) -> Vec<PlannedReminder> {
+    if due >= created_on {
+        return plan_due(due, calendar, settings);
+    }
+    plan_due(created_on, calendar, settings)
+        .into_iter()
+        .filter(|r| matches!(r.kind, ReminderKind::Overdue | ReminderKind::Escalation))
+        .collect()
+}
+
 /// The nudge for a record waiting since `since` for someone's agreement.
 pub fn plan_nudge(
     since: NaiveDate,
@@ -161,6 +180,25 @@ mod tests {
             .iter()
             .map(|p| (p.kind.key(), p.local_date))
             .collect()
+    }
+
+    #[test]
+    fn a_record_created_after_its_date_is_late_only_from_the_day_it_was_created() {
+        let settings = ReminderSettings::default();
+        // A meeting held on Monday 7 December, recorded on Thursday 10th.
+        let planned = plan_created(d(2026, 12, 7), d(2026, 12, 10), &calendar(), &settings);
+        assert_eq!(
+            kinds(&planned),
+            [
+                ("overdue".into(), d(2026, 12, 11)),
+                ("escalation".into(), d(2026, 12, 16)),
+            ]
+        );
+        // Created before its date, nothing changes.
+        assert_eq!(
+            plan_created(d(2026, 12, 10), d(2026, 12, 1), &calendar(), &settings),
+            plan_due(d(2026, 12, 10), &calendar(), &settings)
+        );
     }
 
     #[test]

@@ -188,7 +188,10 @@ async fn refusals_and_bad_input_have_their_codes_and_change_nothing() {
     assert_eq!(bad_date.code(), Code::InvalidArgument);
 
     // A due date far from the present is a slip, not a plan: refused, with the range.
-    for (due, shown) in [("1900-01-01", "1 January 1900"), ("2206-03-01", "1 March 2206")] {
+    for (due, shown) in [
+        ("1900-01-01", "1 January 1900"),
+        ("2206-03-01", "1 March 2206"),
+    ] {
         let far = client
             .change_due_date(pb::ChangeDueDateRequest {
                 command_id: command(),
@@ -207,7 +210,12 @@ async fn refusals_and_bad_input_have_their_codes_and_change_nothing() {
             far.message()
         );
         let created = client
-            .create_action(create(Uuid::new_v4(), &teacher.to_string(), due, "Old plan"))
+            .create_action(create(
+                Uuid::new_v4(),
+                &teacher.to_string(),
+                due,
+                "Old plan",
+            ))
             .await
             .unwrap_err();
         assert_eq!(created.code(), Code::InvalidArgument);

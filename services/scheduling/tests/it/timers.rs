@@ -408,3 +408,73 @@ async fn two_workers_and_a_restart_fire_every_timer_exactly_once() {
     assert_eq!(linked, TIMERS);
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_meeting_recorded_after_it_happened_reminds_nobody_while_it_is_written_up() {
+    use waymark_domain::review_dialogue::meeting::{Meeting, MeetingEvent};
+    // Thursday 10 December, recording Monday's meeting.
+    let clock = ManualClock::new(at(2026, 12, 10, 15, 0));
+    let mut platform = TestPlatform::start_with_clock(None, Arc::new(clock.clone())).await;
+    let address = platform.serve(waymark_scheduling::run).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut client = client(&platform, address, head);
+    set_calendar(&mut client, school, year_calendar()).await;
+
+    let meeting = Uuid::new_v4();
+    append::<Meeting>(
+        &platform,
+        head,
+        meeting,
+        MeetingEvent::MeetingScheduled {
+            meeting_id: meeting,
+            school_id: SchoolId::from_uuid(school),
+            academic_year: AcademicYear::parse("2026-27").unwrap(),
+            assessment_point: text("Autumn"),
+            teacher_id: teacher,
+            class_group: text("3B"),
+            leader_ids: vec![StaffId::from_uuid(head.actor.into_uuid())],
+            date: date("2026-12-07"),
+            previous_meeting_id: None,
+        },
+    )
+    .await;
+    eventually(PATIENCE, "its lateness planned", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, meeting, "pending").await.len() == 2 }
+    })
+    .await;
+    let planned = timers(&mut client, meeting, "pending").await;
+    let days: Vec<(&str, &str)> = planned
+        .iter()
+        .map(|t| (t.reminder.as_str(), t.local_date.as_str()))
+        .collect();
+    assert_eq!(
+        days,
+        [("overdue", "2026-12-11"), ("escalation", "2026-12-16")],
+        "late from tomorrow, not from Monday"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders_fired(&platform).await, 0, "nothing fires at once");
+
+    // Closed the same afternoon: nothing is left to remind anyone of.
+    append::<Meeting>(
+        &platform,
+        head,
+        meeting,
+        MeetingEvent::MeetingClosed {
+            meeting_id: meeting,
+        },
+    )
+    .await;
+    eventually(PATIENCE, "its timers cancelled", || {
+        let mut client = client.clone();
+        async move { timers(&mut client, meeting, "pending").await.is_empty() }
+    })
+    .await;
+    clock.set(at(2026, 12, 17, 9, 0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders_fired(&platform).await, 0);
+    platform.stop().await;
+}
