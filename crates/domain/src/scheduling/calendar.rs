@@ -120,6 +120,16 @@ impl YearCalendar {
             if self.term_of(point.date).is_none() {
                 return Err(CalendarRejection::OutsideTerm(point.name.to_string()));
             }
+            if let Some(holiday) = self
+                .holidays
+                .iter()
+                .find(|h| h.starts <= point.date && point.date <= h.ends)
+            {
+                return Err(CalendarRejection::InHoliday(
+                    point.name.to_string(),
+                    holiday.name.to_string(),
+                ));
+            }
         }
         Ok(())
     }
@@ -247,6 +257,8 @@ pub enum CalendarRejection {
     Overlap(String, String),
     #[error("{0} is not in term time")]
     OutsideTerm(String),
+    #[error("{0} falls in {1}: move it to a day the school is open")]
+    InHoliday(String, String),
     #[error("no calendar for that year")]
     NoSuchYear,
 }
@@ -265,6 +277,7 @@ impl Rejection for CalendarRejection {
             Self::OutsideYear(_) => "calendar.outside_year",
             Self::Overlap(..) => "calendar.overlap",
             Self::OutsideTerm(_) => "calendar.outside_term",
+            Self::InHoliday(..) => "calendar.in_holiday",
             Self::NoSuchYear => "calendar.no_such_year",
         }
     }
@@ -482,6 +495,17 @@ pub(crate) mod tests {
                 calendar: outside,
             })
             .then_rejected(CalendarRejection::OutsideTerm("Autumn assessment".into()));
+        let mut in_half_term = year();
+        in_half_term.assessment_points[1].date = d(2027, 2, 17);
+        given::<Calendar>([])
+            .when(CalendarCommand::SetYear {
+                school_id: school,
+                calendar: in_half_term,
+            })
+            .then_rejected(CalendarRejection::InHoliday(
+                "Spring assessment".into(),
+                "Spring half term".into(),
+            ));
         let state = given::<Calendar>([])
             .when(CalendarCommand::SetYear {
                 school_id: school,

@@ -701,6 +701,30 @@ pub struct TrendRow {
 }
 
 /// Which way a statement went between its first and its latest rating, in words.
+/// Each audit's column heading: the day it was finalised, and where several were finalised
+/// on one day, which of them it is ("7 December 2026 (2 of 3)"), in the order finalised.
+fn column_headings(audits: &[rd::TrendPoint]) -> Vec<String> {
+    audits
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let same_day: Vec<usize> = audits
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.finalised_on == a.finalised_on)
+                .map(|(j, _)| j)
+                .collect();
+            let day = long_date(&a.finalised_on);
+            match same_day.iter().position(|&j| j == i) {
+                Some(n) if same_day.len() > 1 => {
+                    format!("{day} ({} of {})", n + 1, same_day.len())
+                }
+                _ => day,
+            }
+        })
+        .collect()
+}
+
 fn movement(statement: &rd::StatementTrend, labels: Option<&rd::RagLabels>) -> String {
     let rank = |r: &str| match r {
         "red" => Some(0),
@@ -760,12 +784,8 @@ pub async fn trend(
         audits: trend
             .audits
             .iter()
-            .map(|a| {
-                (
-                    format!("/audits/{}", a.audit_id),
-                    long_date(&a.finalised_on),
-                )
-            })
+            .zip(column_headings(&trend.audits))
+            .map(|(a, heading)| (format!("/audits/{}", a.audit_id), heading))
             .collect(),
         rows: trend
             .statements
@@ -843,6 +863,27 @@ pub async fn heat_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audits_finalised_on_one_day_get_headings_that_tell_them_apart() {
+        let point = |id: &str, on: &str| rd::TrendPoint {
+            audit_id: id.into(),
+            finalised_on: on.into(),
+        };
+        let audits = [
+            point("a", "2026-10-05"),
+            point("b", "2026-12-07"),
+            point("c", "2026-12-07"),
+        ];
+        assert_eq!(
+            column_headings(&audits),
+            [
+                "5 October 2026",
+                "7 December 2026 (1 of 2)",
+                "7 December 2026 (2 of 2)"
+            ]
+        );
+    }
 
     fn statement(ratings: &[&str], moved: bool, stayed_red: bool) -> rd::StatementTrend {
         rd::StatementTrend {
