@@ -299,9 +299,10 @@ async fn an_agreed_reviews_next_steps_become_actions_and_the_next_visit_looks_ba
         .await
         .unwrap();
     teacher_client
-        .agree_visit(rd::RecordRequest {
+        .agree_visit(rd::AgreeVisitRequest {
             command_id: command(),
-            id: first.clone(),
+            visit_id: first.clone(),
+            record_version: 1,
         })
         .await
         .unwrap();

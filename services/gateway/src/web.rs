@@ -111,7 +111,10 @@ pub fn date_part(value: impl std::fmt::Display, part: usize) -> String {
         .to_owned()
 }
 
-/// Working copies of long forms, saved as people type (see `gateway.autosaves`).
+/// Working copies of long forms, saved as people type (see `gateway.autosaves`). Each
+/// copy has a revision; a form carries the revision it was built from (`copy`), and a save
+/// from a form that is behind (the same person typing in another window) is refused rather
+/// than written over the other window's text.
 pub mod autosave {
     use sqlx::types::Json;
 
@@ -120,50 +123,109 @@ pub mod autosave {
     use crate::session::Viewer;
     use crate::state::AppState;
 
-    /// Saves the copy; returns the time it was saved, in school time ("14:05").
+    /// A stored working copy.
+    pub struct Copy {
+        pub fields: Fields,
+        pub revision: i64,
+        /// When it was saved, in school time ("14:05").
+        pub saved_at: String,
+    }
+
+    pub enum Saved {
+        /// Saved as `revision`, at the time given.
+        Saved { revision: i64, at: String },
+        /// Another window saved since this form was built: nothing was written.
+        Behind(Copy),
+    }
+
+    fn clock_time(at: chrono::DateTime<chrono::Utc>) -> String {
+        at.with_timezone(&chrono_tz::Europe::London)
+            .format("%H:%M")
+            .to_string()
+    }
+
+    /// The revision the posted form was built from (0: none).
+    pub fn based_on(fields: &Fields) -> i64 {
+        fields.get("copy").parse().unwrap_or(0)
+    }
+
+    /// Saves the copy if the stored one is still the revision the form was built from.
     pub async fn save(
         state: &AppState,
         viewer: &Viewer,
         key: &str,
         fields: &Fields,
-    ) -> Result<String, PageError> {
+    ) -> Result<Saved, PageError> {
         let now = state.platform.clock.now();
         let kept: Vec<&(String, String)> = fields
             .0
             .iter()
-            .filter(|(name, _)| name != "_csrf")
+            .filter(|(name, _)| name != "_csrf" && name != "copy")
             .collect();
-        sqlx::query!(
-            "INSERT INTO gateway.autosaves (trust_id, staff_id, key, fields, saved_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (trust_id, staff_id, key) DO UPDATE SET fields = $4, saved_at = $5",
+        let (trust, staff, fields_json) = (
             viewer.trust.into_uuid(),
             viewer.staff.into_uuid(),
-            key,
-            Json(&kept) as _,
-            now
-        )
-        .execute(&state.platform.pool)
-        .await?;
-        Ok(now
-            .with_timezone(&chrono_tz::Europe::London)
-            .format("%H:%M")
-            .to_string())
+            Json(&kept),
+        );
+        let revision = match based_on(fields) {
+            0 => sqlx::query_scalar!(
+                "INSERT INTO gateway.autosaves (trust_id, staff_id, key, fields, saved_at, revision) \
+                 VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (trust_id, staff_id, key) DO NOTHING RETURNING revision",
+                trust,
+                staff,
+                key,
+                fields_json as _,
+                now
+            )
+            .fetch_optional(&state.platform.pool)
+            .await?,
+            revision => sqlx::query_scalar!(
+                "UPDATE gateway.autosaves SET fields = $4, saved_at = $5, revision = revision + 1 \
+                 WHERE trust_id = $1 AND staff_id = $2 AND key = $3 AND revision = $6 RETURNING revision",
+                trust,
+                staff,
+                key,
+                fields_json as _,
+                now,
+                revision
+            )
+            .fetch_optional(&state.platform.pool)
+            .await?,
+        };
+        if let Some(revision) = revision {
+            return Ok(Saved::Saved {
+                revision,
+                at: clock_time(now),
+            });
+        }
+        // Behind: the other window's copy, or (if it was shared and cleared) none.
+        Ok(Saved::Behind(load(state, viewer, key).await?.unwrap_or(
+            Copy {
+                fields: Fields::default(),
+                revision: 0,
+                saved_at: String::new(),
+            },
+        )))
     }
 
     pub async fn load(
         state: &AppState,
         viewer: &Viewer,
         key: &str,
-    ) -> Result<Option<Fields>, PageError> {
+    ) -> Result<Option<Copy>, PageError> {
         let row = sqlx::query!(
-            r#"SELECT fields AS "fields: Json<Vec<(String, String)>>" FROM gateway.autosaves WHERE trust_id = $1 AND staff_id = $2 AND key = $3"#,
+            r#"SELECT fields AS "fields: Json<Vec<(String, String)>>", revision, saved_at FROM gateway.autosaves WHERE trust_id = $1 AND staff_id = $2 AND key = $3"#,
             viewer.trust.into_uuid(),
             viewer.staff.into_uuid(),
             key
         )
         .fetch_optional(&state.platform.pool)
         .await?;
-        Ok(row.map(|row| Fields(row.fields.0)))
+        Ok(row.map(|row| Copy {
+            fields: Fields(row.fields.0),
+            revision: row.revision,
+            saved_at: clock_time(row.saved_at),
+        }))
     }
 
     pub async fn clear(state: &AppState, viewer: &Viewer, key: &str) -> Result<(), PageError> {

@@ -462,5 +462,6 @@ pub fn visit(state: &VisitState, version: i64) -> pb::Visit {
         response: text_or_empty(&state.response),
         version,
         cancel_reason: text_or_empty(&state.cancel_reason),
+        record_version: state.record_version,
     }
 }

@@ -414,6 +414,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let command = ReviewCommand::Draft {
             actor: actor(&context),
             record,
+            based_on: request.based_on_draft,
         };
         self.run::<Review>(
             &context,
@@ -1017,6 +1018,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         let command = VisitCommand::Record {
             actor: actor(&context),
+            based_on: request.based_on_version,
             observations: parse::text("observations", &request.observations)?,
             previous_steps_review: parse::optional_text(
                 "previous_steps_review",
@@ -1055,17 +1057,18 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
 
     async fn agree_visit(
         &self,
-        request: Request<pb::RecordRequest>,
+        request: Request<pb::AgreeVisitRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let command = VisitCommand::Agree {
             actor: actor(&context),
+            version: request.record_version,
         };
         self.run::<Visit>(
             &context,
             &request.command_id,
-            uuid("id", &request.id)?,
+            uuid("visit_id", &request.visit_id)?,
             command,
         )
         .await

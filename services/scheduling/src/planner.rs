@@ -347,7 +347,7 @@ impl Planner {
         let calendar =
             projection::calendar(tx, trust.into_uuid(), subject.school.into_uuid()).await?;
         let planned = plan_due(subject.due, &calendar, &self.settings);
-        self.plan_with(tx, trust, subject, &calendar, planned).await
+        self.plan_with(tx, trust, subject, planned).await
     }
 
     /// For a record just created: one dated in the past is late only from today
@@ -366,7 +366,7 @@ impl Planner {
             .with_timezone(&calendar.time_zone)
             .date_naive();
         let planned = plan_created(subject.due, today, &calendar, &self.settings);
-        self.plan_with(tx, trust, subject, &calendar, planned).await
+        self.plan_with(tx, trust, subject, planned).await
     }
 
     async fn plan_with(
@@ -374,7 +374,6 @@ impl Planner {
         tx: &mut PgConnection,
         trust: TrustId,
         subject: &Subject,
-        calendar: &SchoolCalendar,
         planned: Vec<PlannedReminder>,
     ) -> Result<(), HandlerError> {
         sqlx::query!(
@@ -484,8 +483,7 @@ impl Planner {
         for id in ids {
             if let Some(subject) = load(tx, trust, id).await? {
                 let planned = plan_due(subject.due, calendar, &self.settings);
-                self.plan_with(tx, trust, &subject, calendar, planned)
-                    .await?;
+                self.plan_with(tx, trust, &subject, planned).await?;
             }
         }
         self.wake.notify_one();

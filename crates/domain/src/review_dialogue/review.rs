@@ -111,6 +111,8 @@ pub enum ReviewCommand {
     Draft {
         actor: StaffId,
         record: DraftRecord,
+        /// The draft number the writer's form was built from (0 before the first).
+        based_on: u32,
     },
     /// The reviewee's response to the record.
     Respond {
@@ -271,8 +273,14 @@ pub enum ReviewRejection {
     NoDialogue,
     #[error("there is no draft record to agree yet")]
     NoDraft,
-    #[error("draft {requested} is not the current draft ({current})")]
+    #[error(
+        "draft {requested} is not the current draft ({current}): read the current draft before agreeing"
+    )]
     StaleDraft { requested: u32, current: u32 },
+    #[error(
+        "the draft has changed since your form was opened (it showed draft {based_on}, now draft {current}): your text is kept below the current draft; compare them before saving again"
+    )]
+    DraftChanged { based_on: u32, current: u32 },
     #[error("you have already agreed this draft")]
     AlreadyAgreed,
     #[error("the record is agreed and cannot be changed; add a correction instead")]
@@ -303,6 +311,7 @@ impl Rejection for ReviewRejection {
             | R::NoDialogue
             | R::NoDraft
             | R::StaleDraft { .. }
+            | R::DraftChanged { .. }
             | R::AlreadyAgreed
             | R::Agreed
             | R::NotAgreed
@@ -324,6 +333,7 @@ impl Rejection for ReviewRejection {
             R::NoDialogue => "review.no_dialogue",
             R::NoDraft => "review.no_draft",
             R::StaleDraft { .. } => "review.stale_draft",
+            R::DraftChanged { .. } => "review.draft_changed",
             R::AlreadyAgreed => "review.already_agreed",
             R::Agreed => "review.agreed",
             R::NotAgreed => "review.not_agreed",
@@ -561,11 +571,21 @@ impl Decider for Review {
                     reflection: reflection.clone(),
                 }])
             }
-            C::Draft { actor, record } => {
+            C::Draft {
+                actor,
+                record,
+                based_on,
+            } => {
                 let (review_id, reviewer, reviewee) = state.open()?;
                 party(*actor, reviewer, reviewee)?;
                 if state.dialogue_held_on.is_none() {
                     return Err(R::NoDialogue);
+                }
+                if *based_on != state.draft_number {
+                    return Err(R::DraftChanged {
+                        based_on: *based_on,
+                        current: state.draft_number,
+                    });
                 }
                 check_record(record)?;
                 Ok(vec![E::RecordDrafted {
@@ -1091,14 +1111,46 @@ mod tests {
             .when(ReviewCommand::Draft {
                 actor: p.manager,
                 record: record(&p),
+                based_on: 0,
             })
             .then_rejected(ReviewRejection::NoDialogue);
         given::<Review>([scheduled(&p), evidence(&p), dialogue(&p)])
             .when(ReviewCommand::Draft {
                 actor: p.manager,
                 record: record(&p),
+                based_on: 0,
             })
             .then([drafted(&p)]);
+    }
+
+    #[test]
+    fn a_draft_from_an_out_of_date_form_is_refused_not_written_over_the_newer_one() {
+        let p = people();
+        let history = [scheduled(&p), evidence(&p), dialogue(&p), drafted(&p)];
+        // The reviewer's second window still shows "no draft yet".
+        given::<Review>(history.clone())
+            .when(ReviewCommand::Draft {
+                actor: p.manager,
+                record: record(&p),
+                based_on: 0,
+            })
+            .then_rejected(ReviewRejection::DraftChanged {
+                based_on: 0,
+                current: 1,
+            });
+        let state = given::<Review>(history)
+            .when(ReviewCommand::Draft {
+                actor: p.manager,
+                record: record(&p),
+                based_on: 1,
+            })
+            .then([ReviewEvent::RecordDrafted {
+                review_id: id(&p),
+                draft: 2,
+                by: p.manager,
+                record: record(&p),
+            }]);
+        assert_eq!(state.draft_number, 2);
     }
 
     #[test]
@@ -1110,6 +1162,7 @@ mod tests {
             .when(ReviewCommand::Draft {
                 actor: p.teacher,
                 record: both,
+                based_on: 0,
             })
             .then_rejected(ReviewRejection::ExemplaryAndFocus("Challenge".into()));
         let mut twice = record(&p);
@@ -1118,6 +1171,7 @@ mod tests {
             .when(ReviewCommand::Draft {
                 actor: p.teacher,
                 record: twice,
+                based_on: 0,
             })
             .then_rejected(ReviewRejection::RepeatedLookFor("Student responses".into()));
     }
@@ -1129,6 +1183,7 @@ mod tests {
             .when(ReviewCommand::Draft {
                 actor: p.outsider,
                 record: record(&p),
+                based_on: 0,
             })
             .then_rejected(ReviewRejection::NotAParty);
         given::<Review>([scheduled(&p), evidence(&p), dialogue(&p), drafted(&p)])
@@ -1292,6 +1347,7 @@ mod tests {
             .when(ReviewCommand::Draft {
                 actor: p.manager,
                 record: record(&p),
+                based_on: 0,
             })
             .then_rejected(ReviewRejection::Agreed);
         given::<Review>(agreed.clone())

@@ -65,9 +65,11 @@ pub enum VisitCommand {
         actor: StaffId,
         focus: Text,
     },
-    /// The visitor writes the record after the visit.
+    /// The visitor writes the record after the visit (or rewrites it, before it is agreed).
     Record {
         actor: StaffId,
+        /// The record version the visitor's form was built from (0 before the first).
+        based_on: u32,
         observations: Text,
         previous_steps_review: Option<Text>,
         feedback: Option<Text>,
@@ -78,9 +80,11 @@ pub enum VisitCommand {
         actor: StaffId,
         response: Text,
     },
-    /// The teacher agrees the record; its next steps become agreed actions.
+    /// The teacher agrees record version `version`, the one they read; its next steps
+    /// become agreed actions.
     Agree {
         actor: StaffId,
+        version: u32,
     },
     Cancel {
         actor: StaffId,
@@ -168,6 +172,10 @@ pub enum VisitRejection {
     Agreed,
     #[error("the visit is cancelled")]
     Cancelled,
+    #[error(
+        "the record has changed since you opened it (version {requested}, now {current}): read the current record first"
+    )]
+    StaleRecord { requested: u32, current: u32 },
 }
 
 impl Rejection for VisitRejection {
@@ -178,9 +186,12 @@ impl Rejection for VisitRejection {
             R::AlreadyPlanned => RejectionKind::AlreadyExists,
             R::SelfVisit => RejectionKind::InvalidArgument,
             R::OnlyThe(_) => RejectionKind::PermissionDenied,
-            R::FocusNotAgreed | R::AlreadyRecorded | R::NotRecorded | R::Agreed | R::Cancelled => {
-                RejectionKind::FailedPrecondition
-            }
+            R::FocusNotAgreed
+            | R::AlreadyRecorded
+            | R::NotRecorded
+            | R::Agreed
+            | R::Cancelled
+            | R::StaleRecord { .. } => RejectionKind::FailedPrecondition,
         }
     }
 
@@ -196,6 +207,7 @@ impl Rejection for VisitRejection {
             R::NotRecorded => "visit.not_recorded",
             R::Agreed => "visit.agreed",
             R::Cancelled => "visit.cancelled",
+            R::StaleRecord { .. } => "visit.stale_record",
         }
     }
 }
@@ -241,9 +253,24 @@ pub struct VisitState {
     pub next_steps: Vec<NextStep>,
     pub response: Option<Text>,
     pub cancel_reason: Option<Text>,
+    /// How many times the record has been written: the version a form shows and sends back.
+    #[serde(default)]
+    pub record_version: u32,
 }
 
 impl VisitState {
+    /// Refuses a form built from another version of the record than the current one.
+    fn current_record(&self, version: u32) -> Result<(), VisitRejection> {
+        if version == self.record_version {
+            Ok(())
+        } else {
+            Err(VisitRejection::StaleRecord {
+                requested: version,
+                current: self.record_version,
+            })
+        }
+    }
+
     fn live(&self) -> Result<(VisitId, StaffId, StaffId), VisitRejection> {
         let (Some(id), Some(visitor), Some(teacher)) = (self.visit_id, self.visitor, self.teacher)
         else {
@@ -319,6 +346,7 @@ impl Decider for Visit {
             }
             C::Record {
                 actor,
+                based_on,
                 observations,
                 previous_steps_review,
                 feedback,
@@ -331,6 +359,7 @@ impl Decider for Visit {
                 if state.status == VisitStatus::Planned {
                     return Err(R::FocusNotAgreed);
                 }
+                state.current_record(*based_on)?;
                 Ok(vec![E::VisitRecorded {
                     visit_id,
                     observations: observations.clone(),
@@ -352,7 +381,7 @@ impl Decider for Visit {
                     response: response.clone(),
                 }])
             }
-            C::Agree { actor } => {
+            C::Agree { actor, version } => {
                 let (visit_id, _, teacher) = state.live()?;
                 if *actor != teacher {
                     return Err(R::OnlyThe("teacher"));
@@ -360,6 +389,7 @@ impl Decider for Visit {
                 if state.status != VisitStatus::Recorded {
                     return Err(R::NotRecorded);
                 }
+                state.current_record(*version)?;
                 let mut events = vec![E::VisitAgreed { visit_id }];
                 if !state.next_steps.is_empty() {
                     events.push(E::ActionsAgreed(ActionsAgreed {
@@ -436,6 +466,7 @@ impl Decider for Visit {
                 state.feedback = feedback.clone();
                 state.next_steps = next_steps.clone();
                 state.status = VisitStatus::Recorded;
+                state.record_version += 1;
             }
             E::TeacherResponded { response, .. } => state.response = Some(response.clone()),
             E::VisitAgreed { .. } => state.status = VisitStatus::Agreed,
@@ -478,6 +509,7 @@ mod tests {
     fn record(actor: StaffId, steps: Vec<NextStep>) -> VisitCommand {
         VisitCommand::Record {
             actor,
+            based_on: 0,
             observations: text("Cold calling used well"),
             previous_steps_review: None,
             feedback: Some(text("Wait time")),
@@ -547,10 +579,16 @@ mod tests {
             },
         ];
         given::<Visit>(history.clone())
-            .when(VisitCommand::Agree { actor: visitor })
+            .when(VisitCommand::Agree {
+                actor: visitor,
+                version: 1,
+            })
             .then_rejected(VisitRejection::OnlyThe("teacher"));
-        let events = given::<Visit>(history)
-            .when(VisitCommand::Agree { actor: teacher })
+        let events = given::<Visit>(history.clone())
+            .when(VisitCommand::Agree {
+                actor: teacher,
+                version: 1,
+            })
             .outcome()
             .unwrap();
         assert_eq!(
@@ -564,6 +602,46 @@ mod tests {
         };
         assert_eq!(agreed.origin_kind, OriginKind::Visit);
         assert_eq!(agreed.actions[0].description, step.description);
+
+        // The visitor rewrote the record after the teacher opened it: the teacher's
+        // agreement to the version they read is refused, and so is a second rewrite from
+        // the visitor's other, older window.
+        let mut rewritten = history.to_vec();
+        rewritten.push(VisitEvent::VisitRecorded {
+            visit_id: visit_id(),
+            observations: text("Cold calling used well; wait time short"),
+            previous_steps_review: None,
+            feedback: None,
+            next_steps: vec![],
+        });
+        given::<Visit>(rewritten.clone())
+            .when(VisitCommand::Agree {
+                actor: teacher,
+                version: 1,
+            })
+            .then_rejected(VisitRejection::StaleRecord {
+                requested: 1,
+                current: 2,
+            });
+        let mut stale = record(visitor, vec![]);
+        if let VisitCommand::Record { based_on, .. } = &mut stale {
+            *based_on = 1;
+        }
+        given::<Visit>(rewritten.clone())
+            .when(stale)
+            .then_rejected(VisitRejection::StaleRecord {
+                requested: 1,
+                current: 2,
+            });
+        assert!(
+            given::<Visit>(rewritten)
+                .when(VisitCommand::Agree {
+                    actor: teacher,
+                    version: 2,
+                })
+                .outcome()
+                .is_ok()
+        );
     }
 
     #[test]

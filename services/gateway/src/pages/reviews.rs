@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use waymark_domain::{SchoolId, StaffId};
 use waymark_proto::review_dialogue::v1 as rd;
@@ -268,11 +268,55 @@ pub struct DetailPage {
     is_reviewee: bool,
     i_agreed: bool,
     saved_note: String,
+    /// The working copy's revision the draft form is built from (0: none).
+    copy: i64,
+    /// When a save from this window was behind: the text another window saved.
+    other_copy: Option<OtherCopy>,
     command_id: String,
     error: Option<String>,
     posted: Fields,
     compare_href: String,
     dialogue_held_on: String,
+}
+
+/// Another window's working copy of the draft, shown beside this window's text so that
+/// neither is lost.
+pub struct OtherCopy {
+    pub saved_at: String,
+    pub parts: Vec<(String, String)>,
+}
+
+impl OtherCopy {
+    fn of(copy: autosave::Copy, look_fors: &[Choice]) -> Self {
+        let mut parts = Vec::new();
+        for look_for in look_fors {
+            let comment = copy
+                .fields
+                .trimmed(&format!("lf.{}.comment", look_for.value));
+            if !comment.is_empty() {
+                parts.push((look_for.label.clone(), comment));
+            }
+        }
+        for (field, label) in [
+            ("good_practice", "Good practice seen"),
+            ("areas_to_focus", "Areas to focus on"),
+        ] {
+            let text = copy.fields.trimmed(field);
+            if !text.is_empty() {
+                parts.push((label.to_owned(), text));
+            }
+        }
+        for n in 0..3 {
+            let step = copy.fields.trimmed(&format!("step.{n}.description"));
+            if !step.is_empty() {
+                parts.push((format!("Next step {}", n + 1), step));
+            }
+        }
+        Self {
+            saved_at: copy.saved_at,
+            parts,
+        }
+    }
 }
 
 fn autosave_key(id: &str) -> String {
@@ -311,8 +355,14 @@ async fn show(
     let look_fors = live("look_for");
     // The draft being written: what was just posted, else the autosaved copy, else the
     // current record.
-    let saved = if posted.is_none() && is_reviewer {
+    let stored = if is_reviewer {
         autosave::load(state, viewer, &autosave_key(id)).await?
+    } else {
+        None
+    };
+    let copy = stored.as_ref().map_or(0, |c| c.revision);
+    let saved = if posted.is_none() {
+        stored.map(|c| c.fields)
     } else {
         None
     };
@@ -422,6 +472,8 @@ async fn show(
         is_reviewer,
         is_reviewee,
         saved_note,
+        copy,
+        other_copy: None,
         command_id: new_command_id(),
         error,
         posted: draft_source.unwrap_or_default(),
@@ -523,11 +575,25 @@ pub async fn autosave(
     if review.reviewer_id != viewer.staff.to_string() {
         return Err(PageError::forbidden());
     }
-    let at = autosave::save(&state, &viewer, &autosave_key(&id), &fields).await?;
-    if headers.contains_key("hx-request") {
-        Ok(format!("Saved at {at}").into_response())
-    } else {
-        Ok(see(format!("/reviews/{id}#record")))
+    let htmx = headers.contains_key("hx-request");
+    match autosave::save(&state, &viewer, &autosave_key(&id), &fields).await? {
+        // The form learns the new revision (an out-of-band swap of its hidden field).
+        autosave::Saved::Saved { revision, at } if htmx => Ok(Html(format!(
+            "Saved at {at}<input type=\"hidden\" id=\"autosave-copy\" name=\"copy\" value=\"{revision}\" hx-swap-oob=\"true\">"
+        ))
+        .into_response()),
+        autosave::Saved::Saved { .. } => Ok(see(format!("/reviews/{id}#record"))),
+        autosave::Saved::Behind(other) if htmx => Ok(Html(format!(
+            "Not saved: this draft was changed in another window{}. Copy your text, then reload the page to see both.",
+            if other.saved_at.is_empty() { String::new() } else { format!(" at {}", other.saved_at) }
+        ))
+        .into_response()),
+        autosave::Saved::Behind(other) => {
+            let message = "Not saved: you changed this draft in another window since this one was opened. Your text is in the form; the other window’s is shown beside it. Keep what you want, then save again.".to_owned();
+            let mut page = show(&state, &viewer, &id, Some(message), Some(fields)).await?;
+            page.other_copy = Some(OtherCopy::of(other, &page.look_fors));
+            Ok(refused_page(page))
+        }
     }
 }
 
@@ -537,7 +603,8 @@ pub async fn act(
     Path((id, verb)): Path<(String, String)>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    let review = load(&state, &viewer, &id).await?;
+    // Only someone who may see the review gets further (404 otherwise).
+    load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).reviews();
     let command_id = fields.command_id();
     let text = |name: &str| rd::RecordTextRequest {
@@ -609,6 +676,7 @@ pub async fn act(
                     good_practice: fields.trimmed("good_practice"),
                     areas_to_focus: fields.trimmed("areas_to_focus"),
                     next_steps,
+                    based_on_draft: fields.get("based_on").parse().unwrap_or(0),
                 })
                 .await;
             if result.is_ok() {
@@ -623,7 +691,8 @@ pub async fn act(
                 .agree_record(rd::AgreeRecordRequest {
                     command_id: command_id.clone(),
                     review_id: id.clone(),
-                    draft: review.draft,
+                    // The draft the person read, never whatever is current now.
+                    draft: fields.get("draft").parse().unwrap_or(0),
                 })
                 .await
         }

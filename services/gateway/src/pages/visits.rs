@@ -264,15 +264,18 @@ pub async fn act(
                     previous_steps_review: fields.trimmed("previous_steps_review"),
                     feedback: fields.trimmed("feedback"),
                     next_steps,
+                    based_on_version: fields.get("based_on").parse().unwrap_or(0),
                 })
                 .await
         }
         "respond" => client.respond_to_visit(text("response")).await,
         "agree" => {
             client
-                .agree_visit(rd::RecordRequest {
+                .agree_visit(rd::AgreeVisitRequest {
                     command_id: command_id.clone(),
-                    id: id.clone(),
+                    visit_id: id.clone(),
+                    // The version the teacher read, never whatever is current now.
+                    record_version: fields.get("record_version").parse().unwrap_or(0),
                 })
                 .await
         }

@@ -167,7 +167,7 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
             format!("/actions/{}/reassign", r.action),
             vec![("owner_id", "")],
         ),
-        (format!("/reviews/{}/agree", r.review), vec![]),
+        (format!("/reviews/{}/agree", r.review), vec![("draft", "1")]),
         (
             format!("/reviews/{}/autosave", r.review),
             vec![("good_practice", "x")],

@@ -115,6 +115,20 @@ impl Client {
         self.send(request).await
     }
 
+    /// Posts a form as htmx does from our pages (with `HX-Request`).
+    pub async fn post_htmx(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        let csrf = self.csrf.clone();
+        all.push(("_csrf", &csrf));
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(ORIGIN, &self.base)
+            .header("HX-Request", "true")
+            .form(&all);
+        self.send(request).await
+    }
+
     /// A POST without our Origin (as a cross-site form would send it).
     pub async fn post_from(
         &mut self,

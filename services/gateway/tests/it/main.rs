@@ -14,5 +14,6 @@ mod notices;
 mod sign_in;
 mod sso;
 mod stack;
+mod stale;
 mod trust;
 mod visits;

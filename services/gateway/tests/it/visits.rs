@@ -26,6 +26,19 @@ pub async fn agreed_review(
     opens: i64,
     focus: bool,
 ) -> String {
+    let review = drafted_review(stack, head, opens, focus).await;
+    let ok = |r: crate::http::Response| assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    ok(head
+        .post(&format!("{review}/agree"), &[("draft", "1")])
+        .await);
+    ok(teacher
+        .post(&format!("{review}/agree"), &[("draft", "1")])
+        .await);
+    review
+}
+
+/// A review of the teacher's Year 3 taken to its first draft over HTTP by `head`.
+pub async fn drafted_review(stack: &Stack, head: &mut Client, opens: i64, focus: bool) -> String {
     let seed = &stack.seed;
     let scheduled = head
         .post(
@@ -89,8 +102,6 @@ pub async fn agreed_review(
             ],
         )
         .await);
-    ok(head.post(&format!("{review}/agree"), &[]).await);
-    ok(teacher.post(&format!("{review}/agree"), &[]).await);
     review
 }
 
@@ -147,8 +158,19 @@ async fn a_visit_is_agreed_reviews_compare_and_records_print() {
         "{waiting}"
     );
     assert!(!waiting.contains("I agree this record"), "{waiting}");
+    // Agreement names the record version the teacher read; any other is refused.
     assert_eq!(
-        teacher.post(&format!("{visit}/agree"), &[]).await.status,
+        teacher
+            .post(&format!("{visit}/agree"), &[("record_version", "0")])
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        teacher
+            .post(&format!("{visit}/agree"), &[("record_version", "1")])
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
     browser.visit(&visit).await;

@@ -80,6 +80,7 @@ async fn a_review_goes_from_evidence_through_dialogue_to_a_record_both_agree() {
                 due_date: "2027-01-29".into(),
                 success_criteria: String::new(),
             }],
+            based_on_draft: 0,
         })
         .await
         .unwrap();

@@ -73,9 +73,10 @@ async fn a_visit_agrees_its_focus_first_and_the_teacher_answers_the_record() {
         .await
         .unwrap();
     teacher
-        .agree_visit(pb::RecordRequest {
+        .agree_visit(pb::AgreeVisitRequest {
             command_id: command(),
-            id: visit.clone(),
+            visit_id: visit.clone(),
+            record_version: 1,
         })
         .await
         .unwrap();
