@@ -153,9 +153,13 @@ impl Bootstrap {
         Ok(())
     }
 
-    /// An invitation link for the person, valid for 14 days.
+    /// An invitation link for the person, valid for 14 days (refused for an active account).
     pub async fn invite(&self, trust: TrustId, staff: StaffId) -> anyhow::Result<String> {
-        Ok(crate::sign_in::invite(&self.platform, trust, staff).await?)
+        let path = crate::sign_in::invite(&self.platform, trust, staff).await?;
+        Ok(waymark_domain::pages::absolute(
+            &self.platform.config.gateway.url,
+            &path,
+        ))
     }
 
     /// Configures single sign-on for a trust (`microsoft` or `google`).

@@ -326,14 +326,55 @@ pub async fn use_invitation(state: &AppState, token: &str) -> Result<(), PageErr
     Ok(())
 }
 
-/// A new invitation for `staff`, valid for 14 days; returns its link.
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error(
+        "this account is already active: they sign in with their password or their school account"
+    )]
+    Active,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Whether the person can sign in already: a password set, or a Microsoft or Google
+/// account linked.
+pub async fn is_active(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<bool, sqlx::Error> {
+    let active = sqlx::query_scalar!(
+        r#"SELECT (EXISTS (SELECT 1 FROM gateway.passwords WHERE trust_id = $1 AND staff_id = $2)
+              OR EXISTS (SELECT 1 FROM gateway.identities WHERE trust_id = $1 AND staff_id = $2)) AS "active!""#,
+        trust.into_uuid(),
+        staff.into_uuid()
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(active)
+}
+
+/// A new one-time invitation, valid for 14 days, for someone who cannot sign in yet (an
+/// active account is refused: an invitation would let whoever holds it take the account
+/// over). Any older invitation of theirs stops working. Returns the invitation page's path.
 pub async fn invite(
     platform: &waymark_runtime::Platform,
     trust: TrustId,
     staff: StaffId,
-) -> Result<String, sqlx::Error> {
+) -> Result<String, InviteError> {
+    if is_active(&platform.pool, trust, staff).await? {
+        return Err(InviteError::Active);
+    }
     let (token, hash) = session::new_token();
     let expires = platform.clock.now() + Duration::days(14);
+    let mut tx = platform.pool.begin().await?;
+    sqlx::query!(
+        "DELETE FROM gateway.invitations WHERE trust_id = $1 AND staff_id = $2 AND used_at IS NULL",
+        trust.into_uuid(),
+        staff.into_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query!(
         "INSERT INTO gateway.invitations (token_hash, trust_id, staff_id, expires_at) VALUES ($1, $2, $3, $4)",
         hash,
@@ -341,10 +382,11 @@ pub async fn invite(
         staff.into_uuid(),
         expires
     )
-    .execute(&platform.pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(format!(
-        "{}/invitations/{token}",
-        platform.config.gateway.url.trim_end_matches('/')
+    tx.commit().await?;
+    Ok(waymark_domain::pages::fill(
+        waymark_domain::pages::INVITATION,
+        &token,
     ))
 }

@@ -130,17 +130,28 @@ impl Sender {
             .parse::<Mailbox>()
             .or_else(|_| address.parse::<Mailbox>())
             .map_err(|_| SendError::Retry(format!("`{address}` is not an e-mail address")))?;
-        let plain = format!(
-            "{text}\n\nOpen it in Waymark: {link}\n\nTo change which messages you get, and how: {preferences}\n"
-        );
+        // An account message (an invitation) goes to someone who cannot sign in yet: it has
+        // no preferences to point at and cannot be unsubscribed from.
+        let account = message.get("account").and_then(serde_json::Value::as_bool) == Some(true);
+        let (plain_footer, html_footer) = if account {
+            (String::new(), String::new())
+        } else {
+            (
+                format!("\nTo change which messages you get, and how: {preferences}\n"),
+                format!(
+                    "<p style=\"color:#505a5f\">To change which messages you get, and how, \
+                     <a href=\"{}\">see your notification preferences</a>.</p>",
+                    escape(&preferences)
+                ),
+            )
+        };
+        let plain = format!("{text}\n\nOpen it in Waymark: {link}\n{plain_footer}");
         let html = format!(
-            "<p>{}</p><p><a href=\"{}\">Open it in Waymark</a></p><p style=\"color:#505a5f\">To change which messages you get, and how, \
-             <a href=\"{}\">see your notification preferences</a>.</p>",
+            "<p>{}</p><p><a href=\"{}\">Open it in Waymark</a></p>{html_footer}",
             escape(&text).replace('\n', "<br>"),
             escape(&link),
-            escape(&preferences)
         );
-        let email = Message::builder()
+        let mut email = Message::builder()
             .from(
                 self.from
                     .clone()
@@ -153,8 +164,11 @@ impl Sender {
             .message_id(Some(format!(
                 "<{}@waymark>",
                 Uuid::new_v5(&Uuid::nil(), key.as_bytes())
-            )))
-            .header(ListUnsubscribe(format!("<{preferences}>")))
+            )));
+        if !account {
+            email = email.header(ListUnsubscribe(format!("<{preferences}>")));
+        }
+        let email = email
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
@@ -312,10 +326,18 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
     tx.commit().await?;
 
     for delivery in &claimed {
-        let to = delivery
-            .email
-            .clone()
-            .map(|email| (delivery.name.clone().unwrap_or_default(), email));
+        // A message addressed when it was queued (an invitation, to someone who is not a
+        // contact yet) goes there; anything else to the recipient's contact.
+        let addressed = delivery.message.get("to").and_then(|to| {
+            let field = |name: &str| to.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+            Some((field("name").unwrap_or_default(), field("email")?))
+        });
+        let to = addressed.or_else(|| {
+            delivery
+                .email
+                .clone()
+                .map(|email| (delivery.name.clone().unwrap_or_default(), email))
+        });
         let outcome = sender
             .send(&delivery.channel, &delivery.key, &delivery.message, to)
             .await;

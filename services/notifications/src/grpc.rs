@@ -346,6 +346,77 @@ impl pb::notifications_server::Notifications for NotificationsService {
         }))
     }
 
+    async fn send_invitation(
+        &self,
+        request: Request<pb::SendInvitationRequest>,
+    ) -> Result<Response<pb::Delivery>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let command: Uuid =
+            parse::id::<waymark_domain::CommandId>("command_id", &request.command_id)?.into_uuid();
+        let staff: StaffId = parse::id("staff_id", &request.staff_id)?;
+        let name = Text::parse_max(&request.display_name, 120)
+            .map_err(|error| ServiceError::invalid("display_name", error))?;
+        let address =
+            email(&request.email)?.ok_or_else(|| ServiceError::invalid("email", "is required"))?;
+        let link = request.link.trim();
+        if !waymark_domain::pages::is_path(link) || !link.starts_with("/invitations/") {
+            return Err(
+                ServiceError::invalid("link", "must be the path of an invitation page").into(),
+            );
+        }
+        let inviter = Text::parse_max(&request.trust_name, 200)
+            .map_or_else(|_| "Your school".to_owned(), |t| t.to_string());
+        let message = serde_json::json!({
+            "subject": "Set up your Waymark sign-in",
+            "text": format!(
+                "{inviter} keeps its progress reviews, meetings and agreed actions in Waymark, and has made you an account.\n\n\
+                 Open the link below to choose a password (or to sign in with your school's Microsoft or Google account). \
+                 It works once, within 14 days; if it has run out, ask your school's administrator for a new one."
+            ),
+            "link": link,
+            "to": { "name": name.as_str(), "email": address },
+            "account": true,
+        });
+        let key = format!("invitation:{command}");
+        let mut tx = self.pool().begin().await.map_err(ServiceError::from)?;
+        notices::queue(
+            &mut tx,
+            &key,
+            context.caller.trust,
+            staff,
+            "email",
+            message,
+            self.platform.clock.now(),
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.wake.notify_one();
+        let row = sqlx::query!(
+            "SELECT delivery_id, key, recipient_id, channel, state, attempts, last_error, next_attempt_at \
+             FROM notifications.deliveries WHERE trust_id = $1 AND key = $2",
+            context.caller.trust.into_uuid(),
+            key
+        )
+        .fetch_one(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::Delivery {
+            delivery_id: row.delivery_id.to_string(),
+            key: row.key,
+            recipient_id: row.recipient_id.to_string(),
+            channel: row.channel,
+            state: row.state,
+            attempts: row.attempts,
+            last_error: row.last_error.unwrap_or_default(),
+            next_attempt_at: rfc3339(row.next_attempt_at),
+            sent_at: String::new(),
+            subject: "Set up your Waymark sign-in".to_owned(),
+            note: String::new(),
+        }))
+    }
+
     async fn retry_delivery(
         &self,
         request: Request<pb::RetryDeliveryRequest>,

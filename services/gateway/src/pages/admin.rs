@@ -3,27 +3,26 @@
 //! single sign-on. Trust administrators see all of it; a school's administrator (or head)
 //! their school's staff, calendar and plan.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
-use waymark_domain::directory::{DirectoryCommand, Grant, Role};
+use waymark_domain::directory::DirectoryCommand;
 use waymark_domain::ids::ActorId;
 use waymark_domain::text::Text;
-use waymark_domain::{CommandId, SchoolId, StaffId};
+use waymark_domain::{CommandId, SchoolId};
 use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
 use waymark_runtime::ServiceError;
 
-use crate::directory::{self, Names, names};
+use crate::directory::{self, names};
 use crate::error::PageError;
-use crate::session::{self, Viewer};
+use crate::pages::staff;
+use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{Fields, Nav, academic_year, new_command_id, refusal, refused_page, see, today};
 
@@ -31,26 +30,26 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/schools", get(schools).post(add_school))
-        .route("/admin/staff", get(staff).post(add_staff))
-        .route("/admin/staff/import", post(import))
-        .route("/admin/staff/{id}", get(person))
-        .route("/admin/staff/{id}/{verb}", post(change_person))
+        .route("/admin/staff", get(staff::staff).post(staff::add_staff))
+        .route("/admin/staff/import", post(staff::import))
+        .route("/admin/staff/{id}", get(staff::person))
+        .route("/admin/staff/{id}/{verb}", post(staff::change_person))
         .route("/admin/catalogue", get(catalogue).post(change_catalogue))
         .route("/admin/calendar", get(calendar).post(set_calendar))
         .route("/admin/plan", get(plan).post(change_plan))
         .route("/admin/sso", get(sso).post(set_sso))
 }
 
-fn actor(viewer: &Viewer) -> ActorId {
+pub(super) fn actor(viewer: &Viewer) -> ActorId {
     ActorId::from_uuid(viewer.staff.into_uuid())
 }
 
-fn command_of(fields: &Fields) -> CommandId {
+pub(super) fn command_of(fields: &Fields) -> CommandId {
     CommandId::from_uuid(Uuid::parse_str(&fields.command_id()).unwrap_or_else(|_| Uuid::now_v7()))
 }
 
 /// Schools this viewer administers.
-fn administered(viewer: &Viewer) -> Vec<SchoolId> {
+pub(super) fn administered(viewer: &Viewer) -> Vec<SchoolId> {
     viewer
         .directory
         .schools
@@ -68,7 +67,7 @@ pub(super) fn require_trust_admin(viewer: &Viewer) -> Result<(), PageError> {
     }
 }
 
-fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
+pub(super) fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
     if viewer.administers_any() {
         Ok(())
     } else {
@@ -90,7 +89,7 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn school_choices(viewer: &Viewer, selected: Option<SchoolId>) -> Vec<Choice> {
+pub(super) fn school_choices(viewer: &Viewer, selected: Option<SchoolId>) -> Vec<Choice> {
     administered(viewer)
         .into_iter()
         .map(|s| Choice {
@@ -207,600 +206,6 @@ pub async fn add_school(
         Ok(_) => Ok(see("/admin/schools")),
         Err(error) => Ok(refused_page(
             schools_page(&state, &viewer, Some(refusal(error)?), fields).await?,
-        )),
-    }
-}
-
-// --- Staff ------------------------------------------------------------------------------------
-
-pub struct StaffRow {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub roles: String,
-    pub manager: String,
-    pub disabled: bool,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/staff.html")]
-pub struct StaffPage {
-    nav: Nav,
-    rows: Vec<StaffRow>,
-    schools: Vec<Choice>,
-    roles: Vec<Choice>,
-    command_id: String,
-    error: Option<String>,
-    posted: Fields,
-    invitation: Option<(String, String)>,
-    report: Vec<String>,
-}
-
-fn role_label(grant: &Grant, viewer: &Viewer) -> String {
-    match grant.school {
-        Some(school) => format!(
-            "{}, {}",
-            grant.role.label(),
-            crate::web::school_name(viewer, &school.to_string())
-        ),
-        None => grant.role.label().to_owned(),
-    }
-}
-
-/// The people an administrator looks after: everyone for a trust admin, else those with a
-/// role in a school they administer.
-fn looked_after(viewer: &Viewer, staff: StaffId) -> bool {
-    viewer.is_trust_admin()
-        || viewer.directory.staff.get(&staff).is_some_and(|r| {
-            r.grants
-                .iter()
-                .any(|g| g.school.is_some_and(|s| viewer.administers(Some(s))))
-        })
-}
-
-fn role_choices(viewer: &Viewer) -> Vec<Choice> {
-    Role::ALL
-        .into_iter()
-        .filter(|r| viewer.is_trust_admin() || !r.is_trust_wide())
-        .map(|r| Choice {
-            value: r.as_str().to_owned(),
-            label: r.label().to_owned(),
-            selected: r == Role::ClassTeacher,
-        })
-        .collect()
-}
-
-async fn staff_page(
-    state: &AppState,
-    viewer: &Viewer,
-    error: Option<String>,
-    posted: Fields,
-    invitation: Option<(String, String)>,
-    report: Vec<String>,
-) -> Result<StaffPage, PageError> {
-    // A fresh read: this page follows changes the viewer has just made.
-    let directory = directory::load(&state.platform.pool, viewer.trust).await?;
-    let people = names(&state.platform.pool, viewer.trust).await?;
-    let mut rows: Vec<StaffRow> = directory
-        .staff
-        .iter()
-        .filter(|(id, _)| {
-            looked_after(viewer, **id)
-                || directory.staff.get(id).is_some_and(|r| r.grants.is_empty())
-                    && viewer.is_trust_admin()
-        })
-        .map(|(id, record)| StaffRow {
-            id: id.to_string(),
-            name: people.of(&id.to_string()),
-            email: people.email(&id.to_string()),
-            roles: record
-                .grants
-                .iter()
-                .map(|g| role_label(g, viewer))
-                .collect::<Vec<_>>()
-                .join("; "),
-            manager: record
-                .line_manager
-                .map(|m| people.of(&m.to_string()))
-                .unwrap_or_default(),
-            disabled: record.disabled,
-        })
-        .collect();
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(StaffPage {
-        nav: Nav::new(state, viewer, "admin").await,
-        rows,
-        schools: school_choices(viewer, None),
-        roles: role_choices(viewer),
-        command_id: new_command_id(),
-        error,
-        posted,
-        invitation,
-        report,
-    })
-}
-
-pub async fn staff(State(state): State<AppState>, viewer: Viewer) -> Result<StaffPage, PageError> {
-    require_admin(&viewer)?;
-    staff_page(&state, &viewer, None, Fields::default(), None, vec![]).await
-}
-
-/// A grant the viewer may give: trust roles by trust admins, school roles in schools they
-/// administer.
-fn grant_from(viewer: &Viewer, role: &str, school: &str) -> Result<Grant, String> {
-    let role = Role::parse(role)
-        .or_else(|| {
-            Role::ALL
-                .into_iter()
-                .find(|r| r.label().eq_ignore_ascii_case(role.trim()))
-        })
-        .ok_or_else(|| format!("“{role}” is not a role"))?;
-    if role.is_trust_wide() {
-        return if viewer.is_trust_admin() {
-            Ok(Grant { school: None, role })
-        } else {
-            Err("Only the trust’s administrators give trust roles.".into())
-        };
-    }
-    let school = school
-        .parse::<SchoolId>()
-        .ok()
-        .or_else(|| {
-            viewer
-                .directory
-                .schools
-                .iter()
-                .find(|(_, name)| name.as_str().eq_ignore_ascii_case(school.trim()))
-                .map(|(id, _)| *id)
-        })
-        .ok_or_else(|| format!("“{school}” is not one of the trust’s schools"))?;
-    if !viewer.administers(Some(school)) {
-        return Err(format!(
-            "You do not administer {}.",
-            crate::web::school_name(viewer, &school.to_string())
-        ));
-    }
-    Ok(Grant {
-        school: Some(school),
-        role,
-    })
-}
-
-fn valid_email(email: &str) -> bool {
-    let email = email.trim();
-    email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
-        })
-}
-
-pub async fn add_staff(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    fields: Fields,
-) -> Result<Response, PageError> {
-    require_admin(&viewer)?;
-    let name = fields.trimmed("name");
-    let email = fields.trimmed("email").to_lowercase();
-    let problem = if name.is_empty() {
-        Some("Enter the person’s name.".to_owned())
-    } else if !valid_email(&email) {
-        Some("Enter an e-mail address like name@school.org.".to_owned())
-    } else {
-        None
-    };
-    let grant = match (
-        grant_from(&viewer, fields.get("role"), fields.get("school_id")),
-        problem,
-    ) {
-        (Ok(grant), None) => grant,
-        (_, Some(problem)) | (Err(problem), None) => {
-            return Ok(refused_page(
-                staff_page(&state, &viewer, Some(problem), fields, None, vec![]).await?,
-            ));
-        }
-    };
-    let added = directory::add_person(
-        &state.platform,
-        &state.directory,
-        viewer.trust,
-        actor(&viewer),
-        command_of(&fields),
-        directory::NewPerson {
-            name: &name,
-            email: Some(&email),
-            grants: &[grant],
-        },
-    )
-    .await;
-    match added {
-        Ok(staff) => {
-            let link = crate::sign_in::invite(&state.platform, viewer.trust, staff).await?;
-            Ok(IntoResponse::into_response(
-                staff_page(
-                    &state,
-                    &viewer,
-                    None,
-                    Fields::default(),
-                    Some((name, link)),
-                    vec![],
-                )
-                .await?,
-            ))
-        }
-        Err(error) => Ok(refused_page(
-            staff_page(&state, &viewer, Some(refusal(error)?), fields, None, vec![]).await?,
-        )),
-    }
-}
-
-/// One row of a staff CSV: `name,email,school,role,line_manager_email`.
-struct ImportRow {
-    line: usize,
-    name: String,
-    email: String,
-    grant: Grant,
-    manager: String,
-}
-
-const IMPORT_HEADINGS: [&str; 5] = ["name", "email", "school", "role", "line_manager_email"];
-
-/// Reads and checks the whole file first: nothing is imported unless every row is right.
-fn parse_import(viewer: &Viewer, bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<String>> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_start_matches('\u{feff}');
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headings: Vec<String> = match reader.headers() {
-        Ok(headings) => headings.iter().map(|h| h.to_lowercase()).collect(),
-        Err(_) => return Err(vec!["The file is not a CSV file.".into()]),
-    };
-    let column = |name: &str| headings.iter().position(|h| h == name);
-    let missing: Vec<&str> = IMPORT_HEADINGS[..4]
-        .iter()
-        .copied()
-        .filter(|h| column(h).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(vec![format!(
-            "The first row must name the columns {}; it lacks {}.",
-            IMPORT_HEADINGS.join(", "),
-            missing.join(", ")
-        )]);
-    }
-    let (mut rows, mut problems) = (Vec::new(), Vec::new());
-    for (n, record) in reader.records().enumerate() {
-        let line = n + 2;
-        let Ok(record) = record else {
-            problems.push(format!("Row {line}: cannot be read."));
-            continue;
-        };
-        let cell = |name: &str| {
-            column(name)
-                .and_then(|i| record.get(i))
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (name, email) = (cell("name"), cell("email").to_lowercase());
-        if name.is_empty() {
-            problems.push(format!("Row {line}: the name is missing."));
-        }
-        if !valid_email(&email) {
-            problems.push(format!("Row {line}: “{email}” is not an e-mail address."));
-        }
-        match grant_from(viewer, &cell("role"), &cell("school")) {
-            Ok(grant) => rows.push(ImportRow {
-                line,
-                name,
-                email,
-                grant,
-                manager: cell("line_manager_email").to_lowercase(),
-            }),
-            Err(problem) => problems.push(format!("Row {line}: {problem}")),
-        }
-    }
-    if rows.is_empty() && problems.is_empty() {
-        problems.push("The file has no rows of staff.".into());
-    }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(problems)
-    }
-}
-
-/// Imports staff from a CSV file: adds the people not yet known (with their role), gives
-/// known people the role if they lack it, then sets line managers (by e-mail, from the file
-/// or already known).
-pub async fn import(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    mut multipart: Multipart,
-) -> Result<Response, PageError> {
-    require_admin(&viewer)?;
-    let mut bytes = Vec::new();
-    while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            bytes = field
-                .bytes()
-                .await
-                .map_err(|_| PageError::bad_request("The file could not be read."))?
-                .to_vec();
-        }
-    }
-    let rows = match parse_import(&viewer, &bytes) {
-        Ok(rows) => rows,
-        Err(problems) => {
-            let page = staff_page(
-                &state,
-                &viewer,
-                Some(
-                    "Nothing was imported: put these rows right and upload the file again.".into(),
-                ),
-                Fields::default(),
-                None,
-                problems,
-            )
-            .await?;
-            return Ok(refused_page(page));
-        }
-    };
-    // The file's content names its commands: uploading the same file twice changes nothing.
-    let file_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, &bytes);
-    let step = |what: String| CommandId::from_uuid(Uuid::new_v5(&file_id, what.as_bytes()));
-    let mut report = Vec::new();
-    let mut by_email: HashMap<String, StaffId> = HashMap::new();
-    for (id, (_, email)) in existing_emails(&state, &viewer).await? {
-        by_email.insert(email, id);
-    }
-    for row in &rows {
-        match by_email.get(&row.email).copied() {
-            Some(staff) => {
-                let has = state
-                    .directory_of(viewer.trust)
-                    .await?
-                    .staff
-                    .get(&staff)
-                    .is_some_and(|r| r.grants.contains(&row.grant));
-                if !has {
-                    directory::run(
-                        &state.platform,
-                        &state.directory,
-                        viewer.trust,
-                        actor(&viewer),
-                        step(format!("grant/{}", row.line)),
-                        DirectoryCommand::Grant {
-                            staff_id: staff,
-                            grant: row.grant,
-                        },
-                    )
-                    .await?;
-                }
-                report.push(format!(
-                    "Row {}: {} was already here{}.",
-                    row.line,
-                    row.name,
-                    if has { "" } else { "; role added" }
-                ));
-            }
-            None => {
-                let staff = directory::add_person(
-                    &state.platform,
-                    &state.directory,
-                    viewer.trust,
-                    actor(&viewer),
-                    step(format!("add/{}", row.line)),
-                    directory::NewPerson {
-                        name: &row.name,
-                        email: Some(&row.email),
-                        grants: &[row.grant],
-                    },
-                )
-                .await?;
-                by_email.insert(row.email.clone(), staff);
-                report.push(format!("Row {}: {} added.", row.line, row.name));
-            }
-        }
-    }
-    for row in rows.iter().filter(|r| !r.manager.is_empty()) {
-        let (Some(staff), Some(manager)) = (
-            by_email.get(&row.email).copied(),
-            by_email.get(&row.manager).copied(),
-        ) else {
-            report.push(format!(
-                "Row {}: line manager {} is not known; set it on the person’s page.",
-                row.line, row.manager
-            ));
-            continue;
-        };
-        let set = directory::run(
-            &state.platform,
-            &state.directory,
-            viewer.trust,
-            actor(&viewer),
-            step(format!("manager/{}", row.line)),
-            DirectoryCommand::SetLineManager {
-                staff_id: staff,
-                manager: Some(manager),
-            },
-        )
-        .await;
-        if let Err(error) = set {
-            report.push(format!(
-                "Row {}: line manager not set: {}",
-                row.line, error.message
-            ));
-        }
-    }
-    Ok(IntoResponse::into_response(
-        staff_page(&state, &viewer, None, Fields::default(), None, report).await?,
-    ))
-}
-
-async fn existing_emails(
-    state: &AppState,
-    viewer: &Viewer,
-) -> Result<Vec<(StaffId, (String, String))>, PageError> {
-    let rows = sqlx::query!("SELECT staff_id, display_name, email FROM gateway.people WHERE trust_id = $1 AND email IS NOT NULL", viewer.trust.into_uuid())
-        .fetch_all(&state.platform.pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                StaffId::from_uuid(r.staff_id),
-                (r.display_name, r.email.unwrap_or_default().to_lowercase()),
-            )
-        })
-        .collect())
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/person.html")]
-pub struct PersonPage {
-    nav: Nav,
-    id: String,
-    name: String,
-    email: String,
-    grants: Vec<(String, String, String)>,
-    managers: Vec<Choice>,
-    schools: Vec<Choice>,
-    roles: Vec<Choice>,
-    disabled: bool,
-    invitation: Option<String>,
-    command_id: String,
-    error: Option<String>,
-}
-
-async fn person_page(
-    state: &AppState,
-    viewer: &Viewer,
-    id: &str,
-    error: Option<String>,
-    invitation: Option<String>,
-) -> Result<PersonPage, PageError> {
-    let staff: StaffId = id.parse().map_err(|_| PageError::not_found())?;
-    let directory = state.directory_of(viewer.trust).await?;
-    if !looked_after(viewer, staff) {
-        return Err(PageError::not_found());
-    }
-    let record = directory
-        .staff
-        .get(&staff)
-        .cloned()
-        .ok_or_else(PageError::not_found)?;
-    let people: Names = names(&state.platform.pool, viewer.trust).await?;
-    let mut managers: Vec<Choice> = directory
-        .staff
-        .iter()
-        .filter(|(other, r)| **other != staff && !r.disabled)
-        .map(|(other, _)| Choice {
-            value: other.to_string(),
-            label: people.of(&other.to_string()),
-            selected: record.line_manager == Some(*other),
-        })
-        .collect();
-    managers.sort_by(|a, b| a.label.cmp(&b.label));
-    Ok(PersonPage {
-        nav: Nav::new(state, viewer, "admin").await,
-        id: id.to_owned(),
-        name: people.of(id),
-        email: people.email(id),
-        grants: record
-            .grants
-            .iter()
-            .map(|g| {
-                (
-                    role_label(g, viewer),
-                    g.role.as_str().to_owned(),
-                    g.school.map(|s| s.to_string()).unwrap_or_default(),
-                )
-            })
-            .collect(),
-        managers,
-        schools: school_choices(viewer, None),
-        roles: role_choices(viewer),
-        disabled: record.disabled,
-        invitation,
-        command_id: new_command_id(),
-        error,
-    })
-}
-
-pub async fn person(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Result<PersonPage, PageError> {
-    require_admin(&viewer)?;
-    person_page(&state, &viewer, &id, None, None).await
-}
-
-pub async fn change_person(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path((id, verb)): Path<(String, String)>,
-    fields: Fields,
-) -> Result<Response, PageError> {
-    require_admin(&viewer)?;
-    let staff: StaffId = id.parse().map_err(|_| PageError::not_found())?;
-    if !looked_after(&viewer, staff) {
-        return Err(PageError::not_found());
-    }
-    let command = match verb.as_str() {
-        "grant" | "revoke" => {
-            match grant_from(&viewer, fields.get("role"), fields.get("school_id")) {
-                Ok(grant) if verb == "grant" => DirectoryCommand::Grant {
-                    staff_id: staff,
-                    grant,
-                },
-                Ok(grant) => DirectoryCommand::Revoke {
-                    staff_id: staff,
-                    grant,
-                },
-                Err(problem) => {
-                    return Ok(refused_page(
-                        person_page(&state, &viewer, &id, Some(problem), None).await?,
-                    ));
-                }
-            }
-        }
-        "line-manager" => DirectoryCommand::SetLineManager {
-            staff_id: staff,
-            manager: fields.get("manager_id").parse().ok(),
-        },
-        "disable" => DirectoryCommand::Disable { staff_id: staff },
-        "enable" => DirectoryCommand::Enable { staff_id: staff },
-        "invite" => {
-            let link = crate::sign_in::invite(&state.platform, viewer.trust, staff).await?;
-            return Ok(IntoResponse::into_response(
-                person_page(&state, &viewer, &id, None, Some(link)).await?,
-            ));
-        }
-        _ => return Err(PageError::not_found()),
-    };
-    let disabling = matches!(command, DirectoryCommand::Disable { .. });
-    match directory::run(
-        &state.platform,
-        &state.directory,
-        viewer.trust,
-        actor(&viewer),
-        command_of(&fields),
-        command,
-    )
-    .await
-    {
-        Ok(_) => {
-            if disabling {
-                // Signed out everywhere, at once.
-                session::end_all(&state.platform.pool, viewer.trust, staff).await?;
-            }
-            Ok(see(format!("/admin/staff/{id}")))
-        }
-        Err(error) => Ok(refused_page(
-            person_page(&state, &viewer, &id, Some(refusal(error)?), None).await?,
         )),
     }
 }

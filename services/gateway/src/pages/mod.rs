@@ -14,6 +14,7 @@ mod inbox;
 mod meetings;
 mod people;
 mod reviews;
+mod staff;
 mod trust;
 mod visits;
 

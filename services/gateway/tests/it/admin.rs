@@ -4,6 +4,11 @@
 use fantoccini::Locator;
 use reqwest::StatusCode;
 
+use std::time::Duration;
+
+use waymark_testkit::eventually;
+use waymark_testkit::smtp::links_to;
+
 use crate::browser::Browser;
 use crate::http::{Client, first_option, path_of};
 use crate::stack::{PASSWORD, Stack};
@@ -28,6 +33,49 @@ async fn upload(browser: &mut Browser, name: &str, content: &str, refused: bool)
     }
 }
 
+/// The e-mail the sink received for `address`, once it has.
+async fn mail_to(stack: &Stack, address: &str) -> String {
+    let find = || {
+        stack
+            .mail
+            .all()
+            .into_iter()
+            .find(|m| m.contains(&format!("<{address}>")))
+    };
+    eventually(Duration::from_secs(30), address, || async {
+        find().is_some()
+    })
+    .await;
+    find().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_account_is_never_handed_an_invitation() {
+    let stack = Stack::start().await;
+    let mut admin = Client::signed_in(&stack.base, &stack.seed.admin.email, PASSWORD).await;
+    let teacher = format!("/admin/staff/{}", stack.seed.teacher.id);
+    let page = admin.get(&teacher).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("Send the invitation again")
+            && page.body.contains("signs in with their password"),
+        "{}",
+        page.body
+    );
+    let refused = admin.post(&format!("{teacher}/invite"), &[]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("this account is already active"));
+    assert!(!refused.body.contains("/invitations/"), "no link is shown");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM gateway.invitations WHERE staff_id = $1")
+            .bind(stack.seed.teacher.id.into_uuid())
+            .fetch_one(&stack.platform.platform.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0, "and none is made");
+    stack.platform.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     let stack = Stack::start().await;
@@ -47,6 +95,23 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     browser.press("Add and invite").await;
     let link = browser.value("#invitation-link").await;
     assert!(link.starts_with(&format!("{}/invitations/", stack.base)));
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("An invitation is on its way to nia.newcomer@example.org.")
+    );
+    // The invitation is e-mailed, with the same working link.
+    let mailed = mail_to(&stack, "nia.newcomer@example.org").await;
+    assert!(mailed.contains("Set up your Waymark sign-in"), "{mailed}");
+    assert_eq!(links_to(&mailed, &stack.base), [link.clone()]);
+    assert_eq!(
+        Client::new(&stack.base)
+            .get(link.strip_prefix(&stack.base).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     // A file with a mistake imports nothing and says which row.
     let bad = "name,email,school,role\nPriya Patel,priya.patel@example.org,Hillside Primary,Class teacher\nQuinn Quill,quinn.quill@example.org,Nowhere School,Class teacher\n";
@@ -64,9 +129,15 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
     upload(&mut browser, "good.csv", &good, false).await;
     let page = browser.text().await;
     assert!(
-        page.contains("Row 2: Priya Patel added.") && page.contains("Row 3: Quinn Quill added."),
+        page.contains(
+            "Row 2: Priya Patel added. An invitation is on its way to priya.patel@example.org."
+        ) && page.contains("Row 3: Quinn Quill added."),
         "{page}"
     );
+    for address in ["priya.patel@example.org", "quinn.quill@example.org"] {
+        let mailed = mail_to(&stack, address).await;
+        assert!(mailed.contains("/invitations/"), "{mailed}");
+    }
     let priya = browser
         .client
         .find(Locator::XPath(
