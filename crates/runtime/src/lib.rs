@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod grpc;
 pub mod parse;

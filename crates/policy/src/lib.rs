@@ -1,0 +1,561 @@
+//! Who may do what: Waymark's authorization policies, in Cedar, in `policy/` at the top of
+//! the repository (schema and policies, validated against each other when loaded and in
+//! CI). Each service asks here before it decides, with entities it builds from its own read
+//! models: the directory (people, roles, line managers) and the record concerned.
+//!
+//! Pure: no IO. A service loads [`Policies`] once and asks [`Policies::allows`].
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use waymark_domain::directory::{DirectoryState, Grant, Role};
+use waymark_domain::{SchoolId, StaffId};
+
+const SCHEMA: &str = include_str!("../../../policy/waymark.cedarschema");
+const POLICIES: [(&str, &str); 3] = [
+    ("common.cedar", include_str!("../../../policy/common.cedar")),
+    (
+        "actions.cedar",
+        include_str!("../../../policy/actions.cedar"),
+    ),
+    ("people.cedar", include_str!("../../../policy/people.cedar")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the policy schema does not parse: {0}")]
+    Schema(String),
+    #[error("{file} does not parse: {message}")]
+    Parse { file: &'static str, message: String },
+    #[error("the policies do not validate against the schema: {0}")]
+    Invalid(String),
+}
+
+/// What is asked about an agreed action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionVerb {
+    Read,
+    Create,
+    Start,
+    NoteProgress,
+    RecordEvidence,
+    Complete,
+    ChangeDue,
+    Reassign,
+    Drop,
+    Reopen,
+    CarryForward,
+}
+
+impl ActionVerb {
+    pub const ALL: [Self; 11] = [
+        Self::Read,
+        Self::Create,
+        Self::Start,
+        Self::NoteProgress,
+        Self::RecordEvidence,
+        Self::Complete,
+        Self::ChangeDue,
+        Self::Reassign,
+        Self::Drop,
+        Self::Reopen,
+        Self::CarryForward,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Create => "create",
+            Self::Start => "start",
+            Self::NoteProgress => "note-progress",
+            Self::RecordEvidence => "record-evidence",
+            Self::Complete => "complete",
+            Self::ChangeDue => "change-due",
+            Self::Reassign => "reassign",
+            Self::Drop => "drop",
+            Self::Reopen => "reopen",
+            Self::CarryForward => "carry-forward",
+        }
+    }
+}
+
+/// What is asked about a person (the one managed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PersonVerb {
+    Invite,
+    Disable,
+    Enable,
+    SetLineManager,
+    Edit,
+}
+
+impl PersonVerb {
+    pub const ALL: [Self; 5] = [
+        Self::Invite,
+        Self::Disable,
+        Self::Enable,
+        Self::SetLineManager,
+        Self::Edit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invite => "invite",
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::SetLineManager => "set-line-manager",
+            Self::Edit => "edit-person",
+        }
+    }
+}
+
+/// The facts about an agreed action that its policies read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionFacts {
+    pub school: SchoolId,
+    pub owner: StaffId,
+    pub supporters: Vec<StaffId>,
+    /// Who agreed or set it (the actor of its creation).
+    pub agreed_by: Option<StaffId>,
+    pub live: bool,
+}
+
+/// The loaded, validated policies. Cheap to share (`Arc`); load once.
+#[derive(Debug)]
+pub struct Policies {
+    schema: Schema,
+    policies: PolicySet,
+    authorizer: Authorizer,
+}
+
+impl Policies {
+    /// Parses the schema and the policies and validates them strictly against each other.
+    pub fn load() -> Result<Self, PolicyError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA)
+            .map_err(|error| PolicyError::Schema(error.to_string()))?;
+        let mut policies = PolicySet::new();
+        for (file, text) in POLICIES {
+            let parsed = PolicySet::from_str(text).map_err(|error| PolicyError::Parse {
+                file,
+                message: error.to_string(),
+            })?;
+            // Each policy is known by its `@id`, which must be unique across the files.
+            for policy in parsed.policies() {
+                let id = policy.annotation("id").ok_or_else(|| PolicyError::Parse {
+                    file,
+                    message: format!("a policy has no @id: {policy}"),
+                })?;
+                policies
+                    .add(policy.new_id(PolicyId::new(id)))
+                    .map_err(|error| PolicyError::Parse {
+                        file,
+                        message: error.to_string(),
+                    })?;
+            }
+        }
+        let validated = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !validated.validation_passed() {
+            let errors: Vec<String> = validated
+                .validation_errors()
+                .map(|e| e.to_string())
+                .collect();
+            return Err(PolicyError::Invalid(errors.join("; ")));
+        }
+        Ok(Self {
+            schema,
+            policies,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// May `who` do `verb` to the action described by `facts`?
+    pub fn allows_on_action(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        verb: ActionVerb,
+        facts: &ActionFacts,
+    ) -> bool {
+        let resource = uid("AgreedAction", "action");
+        let owner_managers = directory.managers_of(facts.owner);
+        let attrs = HashMap::from([
+            ("school".to_owned(), entity_ref(school_uid(facts.school))),
+            ("owner".to_owned(), entity_ref(person_uid(facts.owner))),
+            ("owner_managers".to_owned(), people(&owner_managers)),
+            ("supporters".to_owned(), people(&facts.supporters)),
+            ("agreed_by".to_owned(), people(facts.agreed_by.as_slice())),
+            (
+                "live".to_owned(),
+                RestrictedExpression::new_bool(facts.live),
+            ),
+        ]);
+        let action = Entity::new(resource.clone(), attrs, HashSet::new());
+        self.decide(
+            directory,
+            who,
+            verb.as_str(),
+            resource,
+            action.ok(),
+            Context::empty(),
+        )
+    }
+
+    /// May `who` do `verb` to the person `whom`?
+    pub fn allows_on_person(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        verb: PersonVerb,
+        whom: StaffId,
+    ) -> bool {
+        let resource = person_uid(whom);
+        let entity = (whom != who).then(|| person(directory, whom));
+        self.decide(
+            directory,
+            who,
+            verb.as_str(),
+            resource,
+            entity,
+            Context::empty(),
+        )
+    }
+
+    /// May `who` give (`grant`) or take away a role from `whom`?
+    pub fn allows_role_change(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        whom: StaffId,
+        role: Grant,
+        grant: bool,
+    ) -> bool {
+        let school = role.school.map_or_else(|| uid("School", "-"), school_uid);
+        let context = Context::from_pairs([
+            (
+                "role".to_owned(),
+                RestrictedExpression::new_string(role.role.as_str().to_owned()),
+            ),
+            (
+                "trust_wide".to_owned(),
+                RestrictedExpression::new_bool(role.school.is_none()),
+            ),
+            ("school".to_owned(), entity_ref(school)),
+        ]);
+        let Ok(context) = context else {
+            return false;
+        };
+        let entity = (whom != who).then(|| person(directory, whom));
+        self.decide(
+            directory,
+            who,
+            if grant { "grant-role" } else { "revoke-role" },
+            person_uid(whom),
+            entity,
+            context,
+        )
+    }
+
+    /// The one place a decision is made: anything malformed is a refusal.
+    fn decide(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        action: &str,
+        resource: EntityUid,
+        resource_entity: Option<Entity>,
+        context: Context,
+    ) -> bool {
+        let principal = person_uid(who);
+        let Ok(request) = Request::new(
+            principal,
+            uid("Action", action),
+            resource,
+            context,
+            Some(&self.schema),
+        ) else {
+            return false;
+        };
+        let mut entities = vec![person(directory, who)];
+        entities.extend(resource_entity);
+        let Ok(entities) = Entities::from_entities(entities, Some(&self.schema)) else {
+            return false;
+        };
+        self.authorizer
+            .is_authorized(&request, &self.policies, &entities)
+            .decision()
+            == Decision::Allow
+    }
+}
+
+fn uid(kind: &str, id: &str) -> EntityUid {
+    let name = EntityTypeName::from_str(&format!("Waymark::{kind}"))
+        .unwrap_or_else(|_| unreachable!("our entity type names parse"));
+    EntityUid::from_type_name_and_id(name, EntityId::new(id))
+}
+
+fn person_uid(staff: StaffId) -> EntityUid {
+    uid("Person", &staff.to_string())
+}
+
+fn school_uid(school: SchoolId) -> EntityUid {
+    uid("School", &school.to_string())
+}
+
+fn entity_ref(uid: EntityUid) -> RestrictedExpression {
+    RestrictedExpression::new_entity_uid(uid)
+}
+
+fn people(ids: &[StaffId]) -> RestrictedExpression {
+    RestrictedExpression::new_set(ids.iter().map(|id| entity_ref(person_uid(*id))))
+}
+
+/// A person as the directory has them: a principal, or the person a request is about.
+fn person(directory: &DirectoryState, staff: StaffId) -> Entity {
+    let record = directory.staff.get(&staff).cloned().unwrap_or_default();
+    let schools = |wanted: &dyn Fn(Role) -> bool| {
+        RestrictedExpression::new_set(
+            record
+                .grants
+                .iter()
+                .filter(|g| wanted(g.role))
+                .filter_map(|g| g.school)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|s| entity_ref(school_uid(s))),
+        )
+    };
+    let trust_roles = RestrictedExpression::new_set(
+        record
+            .grants
+            .iter()
+            .filter(|g| g.school.is_none())
+            .map(|g| RestrictedExpression::new_string(g.role.as_str().to_owned())),
+    );
+    let attrs = HashMap::from([
+        ("trust_roles".to_owned(), trust_roles),
+        ("heads".to_owned(), schools(&|r| r == Role::HeadTeacher)),
+        (
+            "senior_leads".to_owned(),
+            schools(&|r| r == Role::SeniorLeader),
+        ),
+        (
+            "middle_leads".to_owned(),
+            schools(&|r| r == Role::MiddleLeader),
+        ),
+        (
+            "administers".to_owned(),
+            schools(&|r| matches!(r, Role::HeadTeacher | Role::Admin)),
+        ),
+        ("member_of".to_owned(), schools(&|_| true)),
+        (
+            "line_manager".to_owned(),
+            people(record.line_manager.as_slice()),
+        ),
+        ("managers".to_owned(), people(&directory.managers_of(staff))),
+        (
+            "disabled".to_owned(),
+            RestrictedExpression::new_bool(
+                record.disabled || !directory.staff.contains_key(&staff),
+            ),
+        ),
+    ]);
+    Entity::new(person_uid(staff), attrs, HashSet::new())
+        .unwrap_or_else(|_| Entity::new_no_attrs(person_uid(staff), HashSet::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+    use waymark_domain::Decider;
+    use waymark_domain::directory::{Directory, DirectoryEvent};
+    use waymark_domain::text::Text;
+
+    use super::*;
+
+    fn staff() -> StaffId {
+        StaffId::from_uuid(Uuid::new_v4())
+    }
+
+    struct School {
+        directory: DirectoryState,
+        hillside: SchoolId,
+        riverside: SchoolId,
+    }
+
+    impl School {
+        fn new() -> Self {
+            let (hillside, riverside) = (
+                SchoolId::from_uuid(Uuid::new_v4()),
+                SchoolId::from_uuid(Uuid::new_v4()),
+            );
+            let mut school = Self {
+                directory: DirectoryState::default(),
+                hillside,
+                riverside,
+            };
+            for id in [hillside, riverside] {
+                school.apply(DirectoryEvent::SchoolAdded {
+                    school_id: id,
+                    name: Text::parse("A school").unwrap(),
+                });
+            }
+            school
+        }
+
+        fn apply(&mut self, event: DirectoryEvent) {
+            self.directory = Directory::evolve(std::mem::take(&mut self.directory), &event);
+        }
+
+        fn person(&mut self, roles: &[(Option<SchoolId>, Role)]) -> StaffId {
+            let id = staff();
+            self.apply(DirectoryEvent::StaffAdded { staff_id: id });
+            for (school, role) in roles {
+                self.apply(DirectoryEvent::RoleGranted {
+                    staff_id: id,
+                    grant: Grant {
+                        school: *school,
+                        role: *role,
+                    },
+                });
+            }
+            id
+        }
+
+        fn manages(&mut self, manager: StaffId, staff: StaffId) {
+            self.apply(DirectoryEvent::LineManagerSet {
+                staff_id: staff,
+                manager: Some(manager),
+            });
+        }
+    }
+
+    #[test]
+    fn the_policies_validate_against_the_schema() {
+        Policies::load().unwrap();
+    }
+
+    #[test]
+    fn the_owner_completes_an_action_and_a_colleague_may_not() {
+        let policies = Policies::load().unwrap();
+        let mut s = School::new();
+        let hillside = s.hillside;
+        let head = s.person(&[(Some(hillside), Role::HeadTeacher)]);
+        let owner = s.person(&[(Some(hillside), Role::ClassTeacher)]);
+        let colleague = s.person(&[(Some(hillside), Role::ClassTeacher)]);
+        s.manages(head, owner);
+        let facts = ActionFacts {
+            school: hillside,
+            owner,
+            supporters: vec![],
+            agreed_by: None,
+            live: true,
+        };
+        let may = |who, verb| policies.allows_on_action(&s.directory, who, verb, &facts);
+        assert!(may(owner, ActionVerb::Complete));
+        assert!(!may(colleague, ActionVerb::Complete));
+        assert!(may(colleague, ActionVerb::Read), "the school reads it");
+        assert!(!may(colleague, ActionVerb::Drop));
+        assert!(may(head, ActionVerb::ChangeDue), "the line manager");
+        assert!(!may(owner, ActionVerb::Drop), "not the owner alone");
+        s.apply(DirectoryEvent::StaffDisabled { staff_id: owner });
+        let may = |who, verb| policies.allows_on_action(&s.directory, who, verb, &facts);
+        assert!(
+            !may(owner, ActionVerb::Complete),
+            "a disabled account does nothing"
+        );
+    }
+
+    #[test]
+    fn nobody_grants_themselves_a_role_nor_reaches_beyond_their_school() {
+        let policies = Policies::load().unwrap();
+        let mut s = School::new();
+        let (hillside, riverside) = (s.hillside, s.riverside);
+        let trust_admin = s.person(&[(None, Role::TrustAdmin)]);
+        let head = s.person(&[(Some(hillside), Role::HeadTeacher)]);
+        let office = s.person(&[(Some(hillside), Role::Admin)]);
+        let teacher = s.person(&[(Some(hillside), Role::ClassTeacher)]);
+        let both = s.person(&[
+            (Some(hillside), Role::ClassTeacher),
+            (Some(riverside), Role::ClassTeacher),
+        ]);
+        let grant = |school, role| Grant {
+            school: Some(school),
+            role,
+        };
+        let d = &s.directory;
+        // Themselves: never.
+        assert!(!policies.allows_role_change(
+            d,
+            office,
+            office,
+            grant(hillside, Role::HeadTeacher),
+            true
+        ));
+        assert!(!policies.allows_role_change(
+            d,
+            head,
+            head,
+            grant(hillside, Role::SeniorLeader),
+            true
+        ));
+        assert!(!policies.allows_role_change(
+            d,
+            trust_admin,
+            trust_admin,
+            grant(hillside, Role::HeadTeacher),
+            true
+        ));
+        // A school administrator gives school roles in their school, but not its top ones.
+        assert!(policies.allows_role_change(
+            d,
+            office,
+            teacher,
+            grant(hillside, Role::MiddleLeader),
+            true
+        ));
+        assert!(!policies.allows_role_change(
+            d,
+            office,
+            teacher,
+            grant(hillside, Role::HeadTeacher),
+            true
+        ));
+        assert!(!policies.allows_role_change(
+            d,
+            office,
+            teacher,
+            grant(riverside, Role::ClassTeacher),
+            true
+        ));
+        assert!(policies.allows_role_change(d, head, teacher, grant(hillside, Role::Admin), true));
+        // Someone with a role in another school, or a trust role, is the trust's to manage.
+        assert!(!policies.allows_role_change(
+            d,
+            head,
+            both,
+            grant(hillside, Role::MiddleLeader),
+            true
+        ));
+        assert!(!policies.allows_on_person(d, head, PersonVerb::Invite, both));
+        assert!(!policies.allows_on_person(d, head, PersonVerb::Disable, trust_admin));
+        assert!(!policies.allows_role_change(
+            d,
+            head,
+            trust_admin,
+            grant(hillside, Role::ClassTeacher),
+            true
+        ));
+        assert!(policies.allows_on_person(d, trust_admin, PersonVerb::Disable, both));
+        let trust_wide = Grant {
+            school: None,
+            role: Role::TrustLeader,
+        };
+        assert!(!policies.allows_role_change(d, head, teacher, trust_wide, true));
+        assert!(policies.allows_role_change(d, trust_admin, teacher, trust_wide, true));
+        assert!(policies.allows_on_person(d, head, PersonVerb::SetLineManager, teacher));
+    }
+}
