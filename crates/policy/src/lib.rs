@@ -532,6 +532,13 @@ mod tests {
             true
         ));
         assert!(policies.allows_role_change(d, head, teacher, grant(hillside, Role::Admin), true));
+        assert!(!policies.allows_role_change(
+            d,
+            office,
+            teacher,
+            grant(hillside, Role::Admin),
+            true
+        ));
         // Someone with a role in another school, or a trust role, is the trust's to manage.
         assert!(!policies.allows_role_change(
             d,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use waymark_bus::FeedHandle;
-use waymark_domain::directory::{DirectoryCommand, Grant, Role};
+use waymark_domain::directory::{DirectoryCommand, DirectoryState, Grant, Role};
 use waymark_domain::ids::ActorId;
 use waymark_domain::text::Text;
 use waymark_domain::{CommandId, SchoolId, StaffId, TrustId};
@@ -151,6 +151,11 @@ impl Bootstrap {
             .await
             .map_err(|error| anyhow::anyhow!("cannot set the password: {error:?}"))?;
         Ok(())
+    }
+
+    /// The trust's directory as the gateway's view has it now.
+    pub async fn directory(&self, trust: TrustId) -> anyhow::Result<DirectoryState> {
+        Ok(directory::load(&self.platform.pool, trust).await?)
     }
 
     /// An invitation link for the person, valid for 14 days (refused for an active account).

@@ -63,6 +63,7 @@ pub async fn run(
         settings,
         channels: Channels::new(&platform)?,
         directory,
+        policies: Arc::new(waymark_policy::Policies::load()?),
     };
     let contacts = contacts::spawn_sender(state.clone(), wake_contacts, shutdown.clone());
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");

@@ -291,8 +291,12 @@ pub async fn accept_invitation(
         )
             .into_response());
     }
+    // Claimed first, and only once: of two simultaneous acceptances one wins.
+    if !use_invitation(&state, &token).await? {
+        return Err(PageError::not_found());
+    }
+    fresh_start(&state.platform.pool, trust, staff).await?;
     set_password(&state.platform.pool, trust, staff, &form.password).await?;
-    use_invitation(&state, &token).await?;
     signed_in_response(&state, trust, staff, "/").await
 }
 
@@ -316,12 +320,33 @@ pub async fn set_password(
     Ok(())
 }
 
-pub async fn use_invitation(state: &AppState, token: &str) -> Result<(), PageError> {
-    sqlx::query!(
-        "UPDATE gateway.invitations SET used_at = now() WHERE token_hash = $1",
-        session::hash(token)
+/// Marks the invitation used; `false` if it was used already.
+pub async fn use_invitation(state: &AppState, token: &str) -> Result<bool, PageError> {
+    let claimed = sqlx::query!(
+        "UPDATE gateway.invitations SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+        session::hash(token),
+        state.platform.clock.now()
     )
     .execute(&state.platform.pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Accepting an invitation starts the person's sign-in afresh: every other session ends and
+/// any Microsoft or Google account linked before is unlinked, so whoever held an older way
+/// in keeps none.
+pub async fn fresh_start(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    staff: StaffId,
+) -> Result<(), sqlx::Error> {
+    session::end_all(pool, trust, staff).await?;
+    sqlx::query!(
+        "DELETE FROM gateway.identities WHERE trust_id = $1 AND staff_id = $2",
+        trust.into_uuid(),
+        staff.into_uuid()
+    )
+    .execute(pool)
     .await?;
     Ok(())
 }

@@ -369,6 +369,12 @@ pub async fn callback(
             let Some(row) = row else {
                 return Ok(refused("This invitation has been used or has expired."));
             };
+            sign_in::fresh_start(
+                &state.platform.pool,
+                trust,
+                StaffId::from_uuid(row.staff_id),
+            )
+            .await?;
             sqlx::query!(
                 "INSERT INTO gateway.identities (issuer, subject, trust_id, staff_id) VALUES ($1, $2, $3, $4)",
                 issuer,

@@ -54,6 +54,9 @@ pub struct AppState {
     pub channels: Channels,
     /// The directory projection, for read-your-writes after admin changes.
     pub directory: FeedHandle,
+    /// Who may do what (`policy/`): the gateway owns the directory, so it asks these before
+    /// every change to people and roles.
+    pub policies: Arc<waymark_policy::Policies>,
 }
 
 /// gRPC clients signed as one caller: the person looking, or the gateway acting for a trust.

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 use waymark_domain::directory::{DirectoryCommand, Grant, Role};
 use waymark_domain::{CommandId, SchoolId, StaffId};
+use waymark_policy::PersonVerb;
 use waymark_proto::notifications::v1 as nt;
 
 use crate::directory::{self, Names, names};
@@ -56,14 +57,32 @@ fn role_label(grant: &Grant, viewer: &Viewer) -> String {
 
 /// The people an administrator looks after: everyone for a trust admin, else those with a
 /// role in a school they administer.
-fn looked_after(viewer: &Viewer, staff: StaffId) -> bool {
-    viewer.is_trust_admin()
-        || viewer.directory.staff.get(&staff).is_some_and(|r| {
-            r.grants
-                .iter()
-                .any(|g| g.school.is_some_and(|s| viewer.administers(Some(s))))
-        })
+/// Whether the policies let the viewer do `verb` to `staff` (`policy/people.cedar`).
+fn may(state: &AppState, viewer: &Viewer, verb: PersonVerb, staff: StaffId) -> bool {
+    state
+        .policies
+        .allows_on_person(&viewer.directory, viewer.staff, verb, staff)
 }
+
+/// Whether the policies let the viewer give (or take away) `grant` to (from) `staff`.
+fn may_change_role(
+    state: &AppState,
+    viewer: &Viewer,
+    staff: StaffId,
+    grant: Grant,
+    giving: bool,
+) -> bool {
+    state
+        .policies
+        .allows_role_change(&viewer.directory, viewer.staff, staff, grant, giving)
+}
+
+/// A refused change shown on its page: 403, with the reason.
+fn forbidden_page(page: impl IntoResponse) -> Response {
+    (axum::http::StatusCode::FORBIDDEN, page).into_response()
+}
+
+const NOT_YOURS: &str = "You cannot do that: people with a trust-wide role or a role in another school are managed by the trust’s administrators, only a head teacher makes someone head teacher or school administrator, and nobody changes their own roles.";
 
 fn role_choices(viewer: &Viewer) -> Vec<Choice> {
     Role::ALL
@@ -91,11 +110,7 @@ async fn staff_page(
     let mut rows: Vec<StaffRow> = directory
         .staff
         .iter()
-        .filter(|(id, _)| {
-            looked_after(viewer, **id)
-                || directory.staff.get(id).is_some_and(|r| r.grants.is_empty())
-                    && viewer.is_trust_admin()
-        })
+        .filter(|(id, _)| may(state, viewer, PersonVerb::Edit, **id))
         .map(|(id, record)| StaffRow {
             id: id.to_string(),
             name: people.of(&id.to_string()),
@@ -207,6 +222,20 @@ pub async fn add_staff(
             ));
         }
     };
+    let newcomer = StaffId::from_uuid(Uuid::new_v4());
+    if !may_change_role(&state, &viewer, newcomer, grant, true) {
+        return Ok(forbidden_page(
+            staff_page(
+                &state,
+                &viewer,
+                Some(NOT_YOURS.to_owned()),
+                fields,
+                None,
+                vec![],
+            )
+            .await?,
+        ));
+    }
     let added = directory::add_person(
         &state.platform,
         &state.directory,
@@ -373,6 +402,15 @@ pub async fn import(
                     .staff
                     .get(&staff)
                     .is_some_and(|r| r.grants.contains(&row.grant));
+                // Matching by e-mail must not hand anyone a way into someone else's account:
+                // a person who is not the uploader's to manage is left as they are.
+                if !has && !may_change_role(&state, &viewer, staff, row.grant, true) {
+                    report.push(format!(
+                        "Row {}: {} is already in Waymark with roles you do not manage; nothing was changed. Ask the trust’s administrators.",
+                        row.line, row.name
+                    ));
+                    continue;
+                }
                 if !has {
                     directory::run(
                         &state.platform,
@@ -392,6 +430,19 @@ pub async fn import(
                     row.line,
                     row.name,
                     if has { "" } else { "; role added" }
+                ));
+            }
+            None if !may_change_role(
+                &state,
+                &viewer,
+                StaffId::from_uuid(Uuid::new_v4()),
+                row.grant,
+                true,
+            ) =>
+            {
+                report.push(format!(
+                    "Row {}: {} not added: only a head teacher makes someone head teacher or school administrator.",
+                    row.line, row.name
                 ));
             }
             None => {
@@ -428,6 +479,15 @@ pub async fn import(
             ));
             continue;
         };
+        if viewer.directory.staff.contains_key(&staff)
+            && !may(&state, &viewer, PersonVerb::SetLineManager, staff)
+        {
+            report.push(format!(
+                "Row {}: line manager not set: {} is not yours to manage.",
+                row.line, row.name
+            ));
+            continue;
+        }
         let set = directory::run(
             &state.platform,
             &state.directory,
@@ -498,7 +558,7 @@ async fn person_page(
 ) -> Result<PersonPage, PageError> {
     let staff: StaffId = id.parse().map_err(|_| PageError::not_found())?;
     let directory = state.directory_of(viewer.trust).await?;
-    if !looked_after(viewer, staff) {
+    if !may(state, viewer, PersonVerb::Edit, staff) {
         return Err(PageError::not_found());
     }
     let record = directory
@@ -562,13 +622,23 @@ pub async fn change_person(
 ) -> Result<Response, PageError> {
     require_admin(&viewer)?;
     let staff: StaffId = id.parse().map_err(|_| PageError::not_found())?;
-    if !looked_after(&viewer, staff) {
+    if !may(&state, &viewer, PersonVerb::Edit, staff) {
         return Err(PageError::not_found());
     }
+    let refused = |state: AppState, viewer: Viewer, id: String| async move {
+        Ok::<_, PageError>(forbidden_page(
+            person_page(&state, &viewer, &id, Some(NOT_YOURS.to_owned()), None).await?,
+        ))
+    };
+    let verb_allowed = |verb| may(&state, &viewer, verb, staff);
     let command = match verb.as_str() {
         "grant" | "revoke" => {
+            let giving = verb == "grant";
             match grant_from(&viewer, fields.get("role"), fields.get("school_id")) {
-                Ok(grant) if verb == "grant" => DirectoryCommand::Grant {
+                Ok(grant) if !may_change_role(&state, &viewer, staff, grant, giving) => {
+                    return refused(state, viewer, id).await;
+                }
+                Ok(grant) if giving => DirectoryCommand::Grant {
                     staff_id: staff,
                     grant,
                 },
@@ -582,6 +652,18 @@ pub async fn change_person(
                     ));
                 }
             }
+        }
+        "line-manager" if !verb_allowed(PersonVerb::SetLineManager) => {
+            return refused(state, viewer, id).await;
+        }
+        "disable" if !verb_allowed(PersonVerb::Disable) => {
+            return refused(state, viewer, id).await;
+        }
+        "enable" if !verb_allowed(PersonVerb::Enable) => {
+            return refused(state, viewer, id).await;
+        }
+        "invite" if !verb_allowed(PersonVerb::Invite) => {
+            return refused(state, viewer, id).await;
         }
         "line-manager" => DirectoryCommand::SetLineManager {
             staff_id: staff,

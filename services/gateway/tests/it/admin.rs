@@ -14,7 +14,12 @@ use crate::http::{Client, first_option, path_of};
 use crate::stack::{PASSWORD, Stack};
 
 /// Uploads a staff file; returns the problem the page reports, if any.
-async fn upload(browser: &mut Browser, name: &str, content: &str, refused: bool) -> Option<String> {
+pub async fn upload(
+    browser: &mut Browser,
+    name: &str,
+    content: &str,
+    refused: bool,
+) -> Option<String> {
     let path = std::env::temp_dir().join(format!("{}-{name}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, content).unwrap();
     browser

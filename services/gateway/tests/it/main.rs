@@ -11,6 +11,7 @@ mod home;
 mod http;
 mod journeys;
 mod notices;
+mod people;
 mod sign_in;
 mod sso;
 mod stack;
