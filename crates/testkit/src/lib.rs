@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::process::{Child, Command};
 
+pub mod directory;
 pub mod smtp;
 
 pub mod time {

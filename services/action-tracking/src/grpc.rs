@@ -1,6 +1,8 @@
 //! The gRPC API (`waymark.action_tracking.v1`). Requests are parsed into domain values first
 //! (a bad field is `INVALID_ARGUMENT` naming it); errors go through the runtime's one table.
 
+use std::sync::Arc;
+
 use chrono::{NaiveDate, SecondsFormat};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -8,20 +10,57 @@ use waymark_domain::action_tracking::action::{ActionCommand, ActionStatus, NewAc
 use waymark_domain::agreed::{ActionId, Origin, OriginKind};
 use waymark_domain::{CommandId, SchoolId, StaffId, TrustId};
 use waymark_event_store::CommandContext;
+use waymark_policy::{ActionFacts, ActionVerb, Policies};
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
-use crate::chain;
 use crate::commands::Commands;
+use crate::{access, chain};
 
 pub struct ActionTrackingService {
     commands: Commands,
+    policies: Arc<Policies>,
 }
 
 impl ActionTrackingService {
-    pub fn new(commands: Commands) -> Self {
-        Self { commands }
+    pub fn new(commands: Commands, policies: Arc<Policies>) -> Self {
+        Self { commands, policies }
+    }
+
+    /// Refuses (`PERMISSION_DENIED`, `action.not_permitted`) unless the caller may `verb`
+    /// the action. An action the trust does not have is left to the decider (not found).
+    async fn authorize(
+        &self,
+        context: &CommandContext,
+        action_id: ActionId,
+        verb: ActionVerb,
+        command: Option<&ActionCommand>,
+    ) -> Result<(), ServiceError> {
+        let facts = match command {
+            Some(ActionCommand::Create(new)) => Some(ActionFacts {
+                school: new.school_id,
+                owner: new.owner,
+                supporters: new.supporters.clone(),
+                agreed_by: Some(StaffId::from_uuid(context.actor.into_uuid())),
+                live: true,
+            }),
+            _ => access::facts(self.pool(), context.trust, action_id).await?,
+        };
+        match facts {
+            Some(facts) => {
+                access::require(
+                    self.pool(),
+                    &self.policies,
+                    context.trust,
+                    StaffId::from_uuid(context.actor.into_uuid()),
+                    verb,
+                    &facts,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -44,12 +83,16 @@ impl ActionTrackingService {
         context: RequestContext,
         command_id: &str,
         action_id: &str,
+        verb: ActionVerb,
         command: impl FnOnce() -> Result<ActionCommand, ServiceError>,
     ) -> Result<Response<pb::ActionReply>, Status> {
         let (context, action_id) = ids(context, command_id, action_id)?;
+        let command = command()?;
+        self.authorize(&context, action_id, verb, Some(&command))
+            .await?;
         let executed = self
             .commands
-            .run(&context, action_id, &command()?)
+            .run(&context, action_id, &command)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ActionReply {
@@ -117,9 +160,13 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             success_criteria: parse::optional_text("success_criteria", &request.success_criteria)?,
             carried_forward_from: None,
         });
-        self.act(context, &request.command_id, &action_id.to_string(), || {
-            Ok(command)
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &action_id.to_string(),
+            ActionVerb::Create,
+            || Ok(command),
+        )
         .await
     }
 
@@ -129,9 +176,13 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::Start)
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::Start,
+            || Ok(ActionCommand::Start),
+        )
         .await
     }
 
@@ -141,11 +192,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::NoteProgress {
-                note: parse::text("text", &request.text)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::NoteProgress,
+            || {
+                Ok(ActionCommand::NoteProgress {
+                    note: parse::text("text", &request.text)?,
+                })
+            },
+        )
         .await
     }
 
@@ -155,11 +212,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::RecordEvidence {
-                evidence: parse::text("text", &request.text)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::RecordEvidence,
+            || {
+                Ok(ActionCommand::RecordEvidence {
+                    evidence: parse::text("text", &request.text)?,
+                })
+            },
+        )
         .await
     }
 
@@ -169,12 +232,18 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::ChangeDueDate {
-                due: parse::planned_date("due_date", &request.due_date, self.date())?,
-                reason: parse::text("reason", &request.reason)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::ChangeDue,
+            || {
+                Ok(ActionCommand::ChangeDueDate {
+                    due: parse::planned_date("due_date", &request.due_date, self.date())?,
+                    reason: parse::text("reason", &request.reason)?,
+                })
+            },
+        )
         .await
     }
 
@@ -184,12 +253,18 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::Reassign {
-                owner: parse::id("owner_id", &request.owner_id)?,
-                reason: parse::text("reason", &request.reason)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::Reassign,
+            || {
+                Ok(ActionCommand::Reassign {
+                    owner: parse::id("owner_id", &request.owner_id)?,
+                    reason: parse::text("reason", &request.reason)?,
+                })
+            },
+        )
         .await
     }
 
@@ -199,11 +274,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::Complete {
-                impact: parse::text("text", &request.text)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::Complete,
+            || {
+                Ok(ActionCommand::Complete {
+                    impact: parse::text("text", &request.text)?,
+                })
+            },
+        )
         .await
     }
 
@@ -216,6 +297,8 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let (context, action_id) = ids(context, &request.command_id, &request.action_id)?;
         let due = parse::planned_date("due_date", &request.due_date, self.date())?;
         let note = parse::optional_text("note", &request.note)?;
+        self.authorize(&context, action_id, ActionVerb::CarryForward, None)
+            .await?;
         let (executed, next) = self
             .commands
             .carry_forward(&context, action_id, due, note, None)
@@ -234,11 +317,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::Drop {
-                reason: parse::text("text", &request.text)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::Drop,
+            || {
+                Ok(ActionCommand::Drop {
+                    reason: parse::text("text", &request.text)?,
+                })
+            },
+        )
         .await
     }
 
@@ -248,11 +337,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ActionReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        self.act(context, &request.command_id, &request.action_id, || {
-            Ok(ActionCommand::Reopen {
-                reason: parse::text("text", &request.text)?,
-            })
-        })
+        self.act(
+            context,
+            &request.command_id,
+            &request.action_id,
+            ActionVerb::Reopen,
+            || {
+                Ok(ActionCommand::Reopen {
+                    reason: parse::text("text", &request.text)?,
+                })
+            },
+        )
         .await
     }
 

@@ -6,7 +6,10 @@
 //! - The `actions` projection keeps the read models and each trust's hash chain.
 //! - The `agreements` consumer reads review dialogue's events: where actions come from, the
 //!   actions agreed, and outcomes agreed for earlier actions.
+//! - Every command is first put to the authorization policies (`access`), with the action
+//!   as projected and the service's own copy of the directory.
 
+pub mod access;
 mod agreements;
 pub mod chain;
 mod commands;
@@ -44,6 +47,13 @@ pub async fn run(
     migrate(&platform.pool).await?;
     let (actions, projection) =
         platform.spawn_projection(Arc::new(projection::Actions), shutdown.clone());
+    let (_, directory) = platform.spawn_projection(
+        Arc::new(waymark_runtime::directory::DirectoryCopy {
+            name: "action_tracking.directory",
+            table: access::DIRECTORY_TABLE,
+        }),
+        shutdown.clone(),
+    );
     let commands = commands::Commands::new(platform.clone(), actions);
     let agreements = platform.spawn_consumer(
         Arc::new(agreements::Agreements {
@@ -52,7 +62,7 @@ pub async fn run(
         shutdown.clone(),
     );
     let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
-        grpc::ActionTrackingService::new(commands),
+        grpc::ActionTrackingService::new(commands, Arc::new(waymark_policy::Policies::load()?)),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -66,6 +76,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     projection.await?;
+    directory.await?;
     agreements.await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::Decider;
 use waymark_domain::action_tracking::action::{Action, ActionEvent, ActionStatus};
+use waymark_domain::agreed::OriginKind;
 use waymark_domain::school_year::long_date;
 use waymark_event_store::{RecordedEvent, decode};
 
@@ -60,11 +61,16 @@ async fn apply(
         } => {
             let supporters: Vec<uuid::Uuid> =
                 supporter_ids.iter().map(|id| id.into_uuid()).collect();
+            // Who agreed or set it, for the policies: whoever created it, except an owner
+            // whose agreement to a record created it (they do not steer it alone).
+            let actor = recorded.metadata.actor.into_uuid();
+            let agreed_by = (origin.kind == OriginKind::Direct || actor != owner_id.into_uuid())
+                .then_some(actor);
             sqlx::query!(
                 "INSERT INTO action_tracking.actions (trust_id, action_id, school_id, origin_kind, origin_id, \
                  description, owner_id, supporter_ids, due_date, success_criteria, status, \
-                 carried_forward_from, created_at, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) \
+                 carried_forward_from, created_at, updated_at, version, agreed_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15) \
                  ON CONFLICT DO NOTHING",
                 trust,
                 action_id,
@@ -80,6 +86,7 @@ async fn apply(
                 *carried_forward_from,
                 at,
                 version,
+                agreed_by,
             )
             .execute(&mut *tx)
             .await?;

@@ -4,17 +4,22 @@ use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
 
 use crate::support::*;
 
-/// Three actions with a few changes each: 9 events in the trust's chain.
-async fn some_history(client: &mut Client, owner: &str) -> Vec<String> {
+/// Three actions a teacher sets themselves, with a few changes each: 9 events in the
+/// trust's chain.
+async fn some_history(
+    platform: &TestPlatform,
+    address: std::net::SocketAddr,
+) -> (Client, Vec<String>) {
+    let leader = new_caller();
+    let (teacher_caller, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    crate::support::school(platform, leader, school, &[teacher]).await;
+    let mut client = client(platform, address, teacher_caller);
+    let owner = teacher.to_string();
     let mut ids = Vec::new();
     for n in 0..3 {
         let id = client
-            .create_action(create(
-                Uuid::new_v4(),
-                owner,
-                "2026-12-11",
-                &format!("Action {n}"),
-            ))
+            .create_action(create(school, &owner, "2026-12-11", &format!("Action {n}")))
             .await
             .unwrap()
             .into_inner()
@@ -26,7 +31,7 @@ async fn some_history(client: &mut Client, owner: &str) -> Vec<String> {
             .unwrap();
         ids.push(id);
     }
-    ids
+    (client, ids)
 }
 
 async fn verify(client: &mut Client) -> pb::VerifyReport {
@@ -69,10 +74,7 @@ async fn tamper(platform: &TestPlatform, sql: &str, event: Uuid) {
 async fn an_intact_chain_verifies_and_an_altered_event_is_named() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let mut client = client(&platform, address, leader);
-    some_history(&mut client, &teacher.to_string()).await;
+    let (mut client, _) = some_history(&platform, address).await;
 
     let report = verify(&mut client).await;
     assert!(report.intact, "{:?}", report.problem);
@@ -100,10 +102,7 @@ async fn an_intact_chain_verifies_and_an_altered_event_is_named() {
 async fn a_removed_event_and_a_reordered_chain_are_detected() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let mut client = client(&platform, address, leader);
-    some_history(&mut client, &teacher.to_string()).await;
+    let (mut client, _) = some_history(&platform, address).await;
 
     // Swap two links of the chain.
     let mut tx = platform.db.pool.begin().await.unwrap();
@@ -147,10 +146,7 @@ async fn a_removed_event_and_a_reordered_chain_are_detected() {
 async fn an_event_slipped_into_the_store_is_unchained() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let mut client = client(&platform, address, leader);
-    some_history(&mut client, &teacher.to_string()).await;
+    let (mut client, _) = some_history(&platform, address).await;
     // Forge a copy of a chained event under a new id and drop its chain link, as if it had
     // been inserted behind the service's back.
     let original = chained_event(&platform, 2).await;
@@ -179,6 +175,31 @@ async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
     let leader = new_caller();
     let (deputy_caller, teacher) = colleague(leader);
     let (north, south) = (Uuid::new_v4(), Uuid::new_v4());
+    // The leader heads the north school; the teacher teaches in both.
+    crate::support::school(&platform, leader, north, &[teacher]).await;
+    waymark_testkit::directory::append(
+        &platform,
+        leader,
+        &[waymark_domain::directory::DirectoryEvent::RoleGranted {
+            staff_id: teacher,
+            grant: waymark_domain::directory::Grant {
+                school: Some(waymark_domain::SchoolId::from_uuid(south)),
+                role: waymark_domain::directory::Role::ClassTeacher,
+            },
+        }],
+    )
+    .await;
+    waymark_testkit::eventually(std::time::Duration::from_secs(30), "both roles", || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT jsonb_array_length(doc -> 'staff' -> $1 -> 'grants') FROM action_tracking.directories",
+        )
+        .bind(teacher.to_string())
+        .fetch_one(&platform.db.pool)
+        .await
+        .unwrap_or(0)
+            == 2
+    })
+    .await;
     let mut lead = client(&platform, address, leader);
     let mut deputy = crate::support::client(&platform, address, deputy_caller);
     let a = lead

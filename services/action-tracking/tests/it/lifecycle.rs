@@ -11,8 +11,9 @@ async fn an_action_is_followed_to_done_and_every_change_is_in_its_trail() {
     let address = platform.serve(waymark_action_tracking::run).await;
     let leader = new_caller();
     let (teacher_caller, teacher) = colleague(leader);
-    let (_, cover) = colleague(leader);
+    let (cover_caller, cover) = colleague(leader);
     let school = Uuid::new_v4();
+    crate::support::school(&platform, leader, school, &[teacher, cover]).await;
     let mut client = client(&platform, address, leader);
 
     let request = create(
@@ -63,11 +64,21 @@ async fn an_action_is_followed_to_done_and_every_change_is_in_its_trail() {
         })
         .await
         .unwrap();
-    client
+    // Now the cover teacher's: theirs to complete, not the leader's.
+    let refused = client
+        .complete_action(text(&id, "Claimed for them"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), code(&refused)),
+        (tonic::Code::PermissionDenied, "action.not_permitted")
+    );
+    let mut cover_client = crate::support::client(&platform, address, cover_caller);
+    cover_client
         .complete_action(text(&id, "Starts of lessons are calmer"))
         .await
         .unwrap();
-    client
+    cover_client
         .record_evidence(text(&id, "Book look, week 14"))
         .await
         .unwrap();
@@ -150,11 +161,14 @@ async fn refusals_and_bad_input_have_their_codes_and_change_nothing() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
     let leader = new_caller();
-    let (_, teacher) = colleague(leader);
+    let (teacher_caller, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    crate::support::school(&platform, leader, school, &[teacher]).await;
     let mut client = client(&platform, address, leader);
+    let mut owner = crate::support::client(&platform, address, teacher_caller);
     let id = client
         .create_action(create(
-            Uuid::new_v4(),
+            school,
             &teacher.to_string(),
             "2026-12-11",
             "Homework audit",
@@ -226,7 +240,7 @@ async fn refusals_and_bad_input_have_their_codes_and_change_nothing() {
         .drop_action(text(&id, "Superseded by the new homework policy"))
         .await
         .unwrap();
-    let closed = client
+    let closed = owner
         .note_progress(text(&id, "late note"))
         .await
         .unwrap_err();
@@ -285,9 +299,10 @@ async fn views_put_overdue_first_and_filter_by_person_school_origin_and_status()
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
     let leader = new_caller();
-    let (_, me) = colleague(leader);
+    let (me_caller, me) = colleague(leader);
     let (_, other) = colleague(leader);
     let (school, other_school) = (Uuid::new_v4(), Uuid::new_v4());
+    crate::support::school(&platform, leader, school, &[me, other]).await;
     let mut client = client(&platform, address, leader);
     let mine = me.to_string();
     let mut make = async |school, owner: &str, due: &str, what: &str| {
@@ -317,7 +332,7 @@ async fn views_put_overdue_first_and_filter_by_person_school_origin_and_status()
         .unwrap()
         .into_inner()
         .action_id;
-    client
+    crate::support::client(&platform, address, me_caller)
         .complete_action(text(&done, "It worked"))
         .await
         .unwrap();
@@ -428,9 +443,11 @@ async fn carrying_forward_links_the_old_action_to_its_successor() {
     let address = platform.serve(waymark_action_tracking::run).await;
     let leader = new_caller();
     let (_, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    crate::support::school(&platform, leader, school, &[teacher]).await;
     let mut client = client(&platform, address, leader);
     let request = create(
-        Uuid::new_v4(),
+        school,
         &teacher.to_string(),
         "2026-12-11",
         "Reading age screening",

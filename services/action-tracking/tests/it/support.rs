@@ -57,3 +57,21 @@ pub fn code(status: &tonic::Status) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
 }
+
+/// `head` leads `school` and line manages each of `teachers`, who teach there; the
+/// service's directory copy knows them before this returns.
+pub async fn school(
+    platform: &TestPlatform,
+    head: waymark_runtime::auth::Caller,
+    school: Uuid,
+    teachers: &[waymark_domain::StaffId],
+) {
+    waymark_testkit::directory::school(
+        platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        head,
+        school,
+        teachers,
+    )
+    .await;
+}

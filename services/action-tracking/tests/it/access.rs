@@ -1,0 +1,273 @@
+//! Who may do what to an action, cell by cell against the running service: every person
+//! of a school's cast tries every command on an action of their own, and every cell the
+//! policies refuse answers PERMISSION_DENIED and changes nothing.
+
+use tonic::Code;
+use uuid::Uuid;
+use waymark_domain::directory::{DirectoryEvent, Grant, Role};
+use waymark_domain::{SchoolId, StaffId};
+use waymark_proto::action_tracking::v1 as pb;
+use waymark_runtime::auth::Caller;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
+
+use crate::support::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// Head teacher, the owner's line manager.
+    Head,
+    /// Middle leader who set the action (the leader who agreed it).
+    Setter,
+    Owner,
+    Supporter,
+    /// Another class teacher in the school.
+    Colleague,
+    /// A teacher in another school of the trust.
+    Elsewhere,
+    TrustLeader,
+    TrustAdmin,
+}
+
+const EVERYONE: [Who; 8] = [
+    Who::Head,
+    Who::Setter,
+    Who::Owner,
+    Who::Supporter,
+    Who::Colleague,
+    Who::Elsewhere,
+    Who::TrustLeader,
+    Who::TrustAdmin,
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Start,
+    NoteProgress,
+    RecordEvidence,
+    Complete,
+    ChangeDue,
+    Reassign,
+    Drop,
+    Reopen,
+    CarryForward,
+}
+
+const VERBS: [Verb; 9] = [
+    Verb::Start,
+    Verb::NoteProgress,
+    Verb::RecordEvidence,
+    Verb::Complete,
+    Verb::ChangeDue,
+    Verb::Reassign,
+    Verb::Drop,
+    Verb::Reopen,
+    Verb::CarryForward,
+];
+
+/// The rules of docs/authorization.md, written out independently of the policies.
+fn allowed(who: Who, verb: Verb) -> bool {
+    use Verb::*;
+    match verb {
+        Start | Complete => who == Who::Owner,
+        NoteProgress | RecordEvidence => matches!(who, Who::Owner | Who::Supporter),
+        ChangeDue | Reassign | Drop | Reopen | CarryForward => {
+            matches!(who, Who::Head | Who::Setter)
+        }
+    }
+}
+
+/// Setting an action for the owner: their leaders, their line manager, trust leaders — and
+/// the owner, for themselves.
+fn create_allowed(who: Who) -> bool {
+    matches!(who, Who::Head | Who::Setter | Who::TrustLeader | Who::Owner)
+}
+
+struct Cast {
+    callers: Vec<(Who, Caller)>,
+    school: Uuid,
+}
+
+impl Cast {
+    fn caller(&self, who: Who) -> Caller {
+        self.callers.iter().find(|(w, _)| *w == who).unwrap().1
+    }
+
+    fn id(&self, who: Who) -> StaffId {
+        staff(self.caller(who))
+    }
+}
+
+async fn cast(platform: &TestPlatform) -> Cast {
+    let head = new_caller();
+    let mut callers = vec![(Who::Head, head)];
+    for who in &EVERYONE[1..] {
+        callers.push((*who, colleague(head).0));
+    }
+    let (school, elsewhere) = (Uuid::new_v4(), Uuid::new_v4());
+    let cast = Cast { callers, school };
+    let at = |school: Uuid, role| Grant {
+        school: Some(SchoolId::from_uuid(school)),
+        role,
+    };
+    let roles = |who| match who {
+        Who::Head => at(school, Role::HeadTeacher),
+        Who::Setter => at(school, Role::MiddleLeader),
+        Who::Owner | Who::Supporter | Who::Colleague => at(school, Role::ClassTeacher),
+        Who::Elsewhere => at(elsewhere, Role::ClassTeacher),
+        Who::TrustLeader => Grant {
+            school: None,
+            role: Role::TrustLeader,
+        },
+        Who::TrustAdmin => Grant {
+            school: None,
+            role: Role::TrustAdmin,
+        },
+    };
+    let mut events = Vec::new();
+    for (who, caller) in &cast.callers {
+        events.push(DirectoryEvent::StaffAdded {
+            staff_id: staff(*caller),
+        });
+        events.push(DirectoryEvent::RoleGranted {
+            staff_id: staff(*caller),
+            grant: roles(*who),
+        });
+    }
+    events.push(DirectoryEvent::LineManagerSet {
+        staff_id: cast.id(Who::Owner),
+        manager: Some(cast.id(Who::Head)),
+    });
+    waymark_testkit::directory::append(platform, head, &events).await;
+    waymark_testkit::directory::known(
+        platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        head,
+        cast.id(Who::TrustAdmin),
+    )
+    .await;
+    cast
+}
+
+/// A fresh action for the owner, set by the middle leader, with the supporter.
+async fn action(setter: &mut Client, cast: &Cast) -> String {
+    let mut request = create(
+        cast.school,
+        &cast.id(Who::Owner).to_string(),
+        "2026-12-11",
+        "Guided reading groups",
+    );
+    request.supporter_ids = vec![cast.id(Who::Supporter).to_string()];
+    setter
+        .create_action(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .action_id
+}
+
+async fn attempt(client: &mut Client, verb: Verb, id: &str) -> Result<(), tonic::Status> {
+    let action_id = id.to_owned();
+    let request = || pb::ActionRequest {
+        command_id: command(),
+        action_id: action_id.clone(),
+    };
+    match verb {
+        Verb::Start => client.start_action(request()).await.map(drop),
+        Verb::NoteProgress => client.note_progress(text(id, "Going well")).await.map(drop),
+        Verb::RecordEvidence => client
+            .record_evidence(text(id, "Book look"))
+            .await
+            .map(drop),
+        Verb::Complete => client
+            .complete_action(text(id, "Reading ages up"))
+            .await
+            .map(drop),
+        Verb::ChangeDue => client
+            .change_due_date(pb::ChangeDueDateRequest {
+                command_id: command(),
+                action_id,
+                due_date: "2026-12-18".into(),
+                reason: "Mocks".into(),
+            })
+            .await
+            .map(drop),
+        Verb::Reassign => client
+            .reassign_action(pb::ReassignActionRequest {
+                command_id: command(),
+                action_id,
+                owner_id: Uuid::new_v4().to_string(),
+                reason: "Leave".into(),
+            })
+            .await
+            .map(drop),
+        Verb::Drop => client.drop_action(text(id, "Superseded")).await.map(drop),
+        Verb::Reopen => client
+            .reopen_action(text(id, "Needed after all"))
+            .await
+            .map(drop),
+        Verb::CarryForward => client
+            .carry_forward_action(pb::CarryForwardRequest {
+                command_id: command(),
+                action_id,
+                due_date: "2027-02-12".into(),
+                note: String::new(),
+            })
+            .await
+            .map(drop),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_person_does_to_an_action_exactly_what_the_rules_allow() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let cast = cast(&platform).await;
+    let mut setter = client(&platform, address, cast.caller(Who::Setter));
+    let mut cells = 0;
+    for who in EVERYONE {
+        let mut as_them = client(&platform, address, cast.caller(who));
+        for verb in VERBS {
+            let id = action(&mut setter, &cast).await;
+            if matches!(verb, Verb::Reopen) {
+                // Something to reopen: dropped by whoever set it.
+                setter.drop_action(text(&id, "Paused")).await.unwrap();
+            }
+            let before = get(&mut setter, &id).await.version;
+            let outcome = attempt(&mut as_them, verb, &id).await;
+            if allowed(who, verb) {
+                assert!(outcome.is_ok(), "{who:?} may {verb:?}: {outcome:?}");
+            } else {
+                let refused = outcome.expect_err(&format!("{who:?} may not {verb:?}"));
+                assert_eq!(
+                    (refused.code(), code(&refused)),
+                    (Code::PermissionDenied, "action.not_permitted"),
+                    "{who:?} {verb:?}: {}",
+                    refused.message()
+                );
+                assert_eq!(get(&mut setter, &id).await.version, before, "unchanged");
+            }
+            cells += 1;
+        }
+        // Setting an action for the owner.
+        let outcome = as_them
+            .create_action(create(
+                cast.school,
+                &cast.id(Who::Owner).to_string(),
+                "2026-12-11",
+                "Phonics catch-up",
+            ))
+            .await;
+        assert_eq!(
+            outcome.is_ok(),
+            create_allowed(who),
+            "{who:?} sets an action for the owner: {outcome:?}"
+        );
+        if let Err(refused) = outcome {
+            assert_eq!(refused.code(), Code::PermissionDenied);
+        }
+        cells += 1;
+    }
+    assert_eq!(cells, EVERYONE.len() * (VERBS.len() + 1));
+
+    platform.stop().await;
+}
