@@ -362,7 +362,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let row = sqlx::query_as!(
             ActionRow,
             "SELECT action_id, school_id, origin_kind, origin_id, description, owner_id, supporter_ids, \
-             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version \
+             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version, agreed_by \
              FROM action_tracking.actions WHERE trust_id = $1 AND action_id = $2",
             trust,
             action_id
@@ -445,7 +445,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let rows = sqlx::query_as!(
             ActionRow,
             "SELECT action_id, school_id, origin_kind, origin_id, description, owner_id, supporter_ids, \
-             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version \
+             due_date, success_criteria, status, impact, carried_forward_from, carried_forward_to, version, agreed_by \
              FROM action_tracking.actions \
              WHERE trust_id = $1 \
                AND ($2::uuid IS NULL OR school_id = $2) \
@@ -607,6 +607,7 @@ struct ActionRow {
     carried_forward_from: Option<Uuid>,
     carried_forward_to: Option<Uuid>,
     version: i64,
+    agreed_by: Option<Uuid>,
 }
 
 fn text_of(id: Option<Uuid>) -> String {
@@ -632,6 +633,7 @@ impl ActionRow {
             carried_forward_from: text_of(self.carried_forward_from),
             carried_forward_to: text_of(self.carried_forward_to),
             version: self.version,
+            agreed_by: text_of(self.agreed_by),
         }
     }
 }

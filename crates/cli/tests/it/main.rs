@@ -27,11 +27,20 @@ async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
     let address = platform.serve(waymark_action_tracking::run).await;
     let leader = new_caller();
     let (_, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    waymark_testkit::directory::school(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        school,
+        &[teacher],
+    )
+    .await;
     let mut client = ActionTrackingClient::new(platform.client(address, leader));
     let action = client
         .create_action(pb::CreateActionRequest {
             command_id: Uuid::new_v4().to_string(),
-            school_id: Uuid::new_v4().to_string(),
+            school_id: school.to_string(),
             description: "Share the marking policy with new staff".into(),
             owner_id: teacher.to_string(),
             due_date: "2026-12-04".into(),

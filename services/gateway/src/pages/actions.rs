@@ -4,9 +4,10 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use waymark_domain::SchoolId;
+use waymark_policy::{ActionFacts, ActionVerb};
 use waymark_proto::action_tracking::v1 as at;
 
 use crate::directory::{Names, names};
@@ -248,7 +249,10 @@ pub struct DetailPage {
     trail: Vec<Entry>,
     live: bool,
     reopenable: bool,
-    can_reassign: bool,
+    /// What the viewer may press, as the policies say (action tracking decides again).
+    may_work: bool,
+    may_note: bool,
+    may_steer: bool,
     people: Vec<Person>,
     command_id: String,
     error: Option<String>,
@@ -300,6 +304,25 @@ async fn show(
         .school_id
         .parse()
         .map_err(|_| PageError::not_found())?;
+    let facts = ActionFacts {
+        school,
+        owner: action
+            .owner_id
+            .parse()
+            .map_err(|_| PageError::not_found())?,
+        supporters: action
+            .supporter_ids
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        agreed_by: action.agreed_by.parse().ok(),
+        live: action.status == "open" || action.status == "in_progress",
+    };
+    let may = |verb| {
+        state
+            .policies
+            .allows_on_action(&viewer.directory, viewer.staff, verb, &facts)
+    };
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "actions").await,
         tag: tag(if action.overdue {
@@ -335,11 +358,9 @@ async fn show(
             .collect(),
         live: action.status == "open" || action.status == "in_progress",
         reopenable: action.status == "done" || action.status == "dropped",
-        can_reassign: viewer.leads(school)
-            || viewer
-                .people_i_manage()
-                .iter()
-                .any(|p| p.to_string() == action.owner_id),
+        may_work: may(ActionVerb::Complete),
+        may_note: may(ActionVerb::NoteProgress),
+        may_steer: may(ActionVerb::ChangeDue),
         people: staff_of(viewer, &people, school),
         action,
         command_id: new_command_id(),
@@ -459,8 +480,16 @@ pub async fn act(
             };
             Ok(see(format!("/actions/{to}")))
         }
-        Err(status) => Ok(refused_page(
-            show(&state, &viewer, &id, Some(refusal(status)?), fields).await?,
-        )),
+        Err(status) => {
+            // Not the viewer's to do is 403; anything else refused, 422. Either way the
+            // page says why.
+            let forbidden = status.code() == tonic::Code::PermissionDenied;
+            let page = show(&state, &viewer, &id, Some(refusal(status)?), fields).await?;
+            Ok(if forbidden {
+                (axum::http::StatusCode::FORBIDDEN, page).into_response()
+            } else {
+                refused_page(page)
+            })
+        }
     }
 }

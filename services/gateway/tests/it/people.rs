@@ -129,3 +129,62 @@ async fn nobody_gives_themselves_a_role_and_a_school_administrator_makes_no_head
     );
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colleague_who_can_see_an_action_cannot_close_it() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    stack
+        .hold_meeting(
+            &mut head,
+            "4C",
+            &crate::stack::day(0),
+            &[("Spelling tests weekly", &crate::stack::day(14))],
+        )
+        .await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let list = teacher.get("/actions").await.body;
+    let id = list
+        .split("href=\"/actions/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the teacher's action")
+        .to_owned();
+    let page = format!("/actions/{id}");
+    assert!(
+        teacher.get(&page).await.body.contains("Mark as done"),
+        "the owner is offered it"
+    );
+
+    // The head, their line manager, sees it and may move it, but it is not theirs to close.
+    let seen = head.get(&page).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(!seen.body.contains("Mark as done"), "not offered");
+    assert!(seen.body.contains("Change the due date"));
+    let closed = head
+        .post(
+            &format!("{page}/complete"),
+            &[("impact", "Closed for them")],
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::FORBIDDEN, "{}", closed.body);
+    assert!(
+        closed.body.contains("only the action") && closed.body.contains("owner can do this"),
+        "{}",
+        closed.body
+    );
+    let dropped = teacher
+        .post(&format!("{page}/drop"), &[("reason", "Not needed")])
+        .await;
+    assert_eq!(
+        dropped.status,
+        StatusCode::FORBIDDEN,
+        "the owner does not drop it alone"
+    );
+    assert!(
+        teacher.get(&page).await.body.contains("Mark as done"),
+        "still open"
+    );
+    stack.platform.stop().await;
+}
