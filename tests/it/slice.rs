@@ -17,6 +17,29 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
     let (_, teacher) = colleague(leader);
     let school = Uuid::new_v4();
     let me = staff(leader).to_string();
+    // Review dialogue learns who line-manages whom from the directory's events.
+    waymark_testkit::directory::append(
+        platform,
+        leader,
+        &[
+            waymark_domain::directory::DirectoryEvent::StaffAdded {
+                staff_id: staff(leader),
+            },
+            waymark_domain::directory::DirectoryEvent::StaffAdded { staff_id: teacher },
+            waymark_domain::directory::DirectoryEvent::LineManagerSet {
+                staff_id: teacher,
+                manager: Some(staff(leader)),
+            },
+        ],
+    )
+    .await;
+    waymark_testkit::directory::known(
+        platform,
+        waymark_review_dialogue::DIRECTORY_TABLE,
+        leader,
+        teacher,
+    )
+    .await;
     let reply = ReviewDialogueClient::new(platform.client(reviews, leader))
         .schedule_review(rd::ScheduleReviewRequest {
             command_id: Uuid::new_v4().to_string(),
@@ -86,8 +109,12 @@ async fn a_command_flows_through_the_relay_and_jetstream_to_another_service() {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let stream = js.get_stream("WAYMARK_EVENTS").await.unwrap();
+    // (The directory's events go first; this looks at the review's.)
     let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: "waymark.events.*.review.>".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let mut messages = consumer.fetch().max_messages(1).messages().await.unwrap();

@@ -12,12 +12,10 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
-use waymark_domain::directory::{
-    Directory, DirectoryCommand, DirectoryEvent, DirectoryState, Grant,
-};
+use waymark_domain::directory::{Directory, DirectoryCommand, DirectoryState, Grant};
 use waymark_domain::ids::{ActorId, CorrelationId};
 use waymark_domain::{CommandId, Decider, StaffId, StreamId, TrustId};
-use waymark_event_store::{CommandContext, ExecuteError, Executed, RecordedEvent, decode, execute};
+use waymark_event_store::{CommandContext, ExecuteError, Executed, RecordedEvent, execute};
 use waymark_runtime::{Platform, ServiceError};
 
 use crate::contacts;
@@ -50,35 +48,15 @@ impl EventHandler for DirectoryView {
         tx: &mut PgConnection,
         event: &RecordedEvent,
     ) -> Result<(), HandlerError> {
-        let trust = event.trust_id.into_uuid();
-        let row = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<DirectoryState>", version FROM gateway.directories WHERE trust_id = $1 FOR UPDATE"#,
-            trust
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (state, version) = row.map_or_else(
-            || (DirectoryState::default(), 0),
-            |row| (row.doc.0, row.version),
-        );
-        if event.stream_version <= version {
+        let Some((directory_event, state)) =
+            waymark_runtime::directory::fold(tx, "gateway.directories", event).await?
+        else {
             return Ok(());
-        }
-        let directory_event = decode::<DirectoryEvent>(event)?;
-        let state = Directory::evolve(state, &directory_event);
+        };
         if let Some(staff) = contacts::changed_by(&directory_event) {
             contacts::enqueue(tx, event.trust_id, &state, staff, event.stream_version).await?;
             self.contacts.notify_one();
         }
-        sqlx::query!(
-            "INSERT INTO gateway.directories (trust_id, doc, version) VALUES ($1, $2, $3) \
-             ON CONFLICT (trust_id) DO UPDATE SET doc = $2, version = $3",
-            trust,
-            Json(&state) as _,
-            event.stream_version
-        )
-        .execute(&mut *tx)
-        .await?;
         Ok(())
     }
 }

@@ -29,6 +29,7 @@ use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
+use crate::DIRECTORY_TABLE;
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
 use crate::runner::Runner;
@@ -286,22 +287,33 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let request = request.into_inner();
         // The review's id follows from the command's, so a retry lands on the same review.
         let review_id = new_id(&request.command_id, b"review")?;
+        let reviewer: StaffId = parse::id("reviewer_id", &request.reviewer_id)?;
+        let reviewee: StaffId = parse::id("reviewee_id", &request.reviewee_id)?;
+        // Who line-manages whom comes from this service's copy of the directory, never from
+        // the request: the reviewee's nearest line manager must be the reviewer, and the
+        // reviewer's own line manager receives the agreed record.
+        let directory = {
+            let mut conn = self.pool().acquire().await.map_err(ServiceError::from)?;
+            waymark_runtime::directory::load(&mut conn, DIRECTORY_TABLE, context.caller.trust)
+                .await
+                .map_err(ServiceError::from)?
+        };
+        let manager_of =
+            |person: StaffId| directory.staff.get(&person).and_then(|r| r.line_manager);
         let command = ReviewCommand::Schedule(ScheduleReview {
             review_id,
             school_id: parse::id::<SchoolId>("school_id", &request.school_id)?,
             academic_year: academic_year(&request.academic_year)?,
             year_group: short_text("year_group", &request.year_group)?,
-            reviewer: parse::id("reviewer_id", &request.reviewer_id)?,
-            reviewee: parse::id("reviewee_id", &request.reviewee_id)?,
+            reviewer,
+            reviewee,
             window: window(&request.window_opens, &request.window_closes, self.date())?,
-            reviewee_line_manager: parse::id(
-                "reviewee_line_manager_id",
-                &request.reviewee_line_manager_id,
-            )?,
-            slt_line_manager: parse::optional_id(
-                "slt_line_manager_id",
-                &request.slt_line_manager_id,
-            )?,
+            reviewee_line_manager: manager_of(reviewee).ok_or_else(|| {
+                ServiceError::rejected(
+                    &waymark_domain::review_dialogue::review::ReviewRejection::NotLineManager,
+                )
+            })?,
+            slt_line_manager: manager_of(reviewer),
         });
         self.run::<Review>(&context, &request.command_id, review_id, command)
             .await

@@ -31,6 +31,9 @@ pub const NAME: &str = "review-dialogue";
 /// right after writing sees its write.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
+/// The service's copy of the directory (line managers for reviews).
+pub const DIRECTORY_TABLE: &str = "review_dialogue.directories";
+
 /// Creates or upgrades the service's schema.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     let mut migrator = sqlx::migrate!("./migrations");
@@ -49,6 +52,13 @@ pub async fn run(
     let actions = actions::Actions::new(platform.clone())?;
     let (records, projection) =
         platform.spawn_projection(Arc::new(projection::Records), shutdown.clone());
+    let (_, directory) = platform.spawn_projection(
+        Arc::new(waymark_runtime::directory::DirectoryCopy {
+            name: "review_dialogue.directory",
+            table: DIRECTORY_TABLE,
+        }),
+        shutdown.clone(),
+    );
     let runner = runner::Runner {
         platform: platform.clone(),
         records,
@@ -72,5 +82,6 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     projection.await?;
+    directory.await?;
     Ok(())
 }

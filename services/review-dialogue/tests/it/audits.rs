@@ -10,7 +10,7 @@ use crate::support::*;
 async fn the_default_framework_is_the_audit_tools_and_refusals_have_codes() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut lead = SelfEvaluationClient::new(platform.client(address, team.manager));
     let framework = lead
         .get_framework(pb::GetFrameworkRequest::default())

@@ -9,7 +9,7 @@ use crate::support::*;
 async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut manager = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
 

@@ -22,7 +22,7 @@ fn meeting(team: &Team, school: Uuid, date: &str) -> pb::ScheduleMeetingRequest 
 async fn a_first_meeting_records_analysis_discussion_and_actions() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut leader = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
     let id_ = leader
@@ -147,7 +147,7 @@ async fn a_first_meeting_records_analysis_discussion_and_actions() {
 async fn the_trust_can_allow_learner_names() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut leader = client(&platform, address, team.manager);
     leader
         .set_learner_names_policy(pb::SetLearnerNamesPolicyRequest {

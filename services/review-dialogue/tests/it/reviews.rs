@@ -9,7 +9,7 @@ use crate::support::*;
 async fn a_review_goes_from_evidence_through_dialogue_to_a_record_both_agree() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut manager = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
     let review = manager
@@ -200,7 +200,7 @@ async fn a_review_goes_from_evidence_through_dialogue_to_a_record_both_agree() {
 async fn either_can_send_a_draft_back_and_a_new_draft_needs_both_again() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut manager = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
     let review = manager
@@ -263,7 +263,7 @@ async fn either_can_send_a_draft_back_and_a_new_draft_needs_both_again() {
 async fn the_second_review_of_a_year_group_is_compared_with_the_first() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let school = Uuid::new_v4();
     let mut manager = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
@@ -350,7 +350,7 @@ async fn the_second_review_of_a_year_group_is_compared_with_the_first() {
 async fn bad_input_broken_rules_retries_and_other_trusts() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut manager = client(&platform, address, team.manager);
     let school = Uuid::new_v4();
 
@@ -442,5 +442,44 @@ async fn bad_input_broken_rules_retries_and_other_trusts() {
             .reviews
             .is_empty()
     );
+    platform.stop().await;
+}
+
+/// The line managers come from the directory's events, never from the request: a colleague
+/// who names themselves the reviewee's line manager is refused, and the copy of the agreed
+/// record goes to the reviewer's line manager as the directory has it.
+#[tokio::test]
+async fn the_line_manager_comes_from_the_directory_not_the_request() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_review_dialogue::run).await;
+    let team = Team::new(&platform).await;
+    let (pretender, _) = waymark_testkit::services::colleague(team.manager);
+    let mut as_pretender = client(&platform, address, pretender);
+    let mut forged = schedule(&team, Uuid::new_v4(), "Year 5");
+    forged.reviewer_id = id(pretender);
+    forged.reviewee_line_manager_id = id(pretender);
+    forged.slt_line_manager_id = id(pretender);
+    let refused = as_pretender.schedule_review(forged).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), code(&refused)),
+        (Code::InvalidArgument, "review.not_line_manager")
+    );
+
+    // The real line manager schedules it; the request's copy-to is ignored.
+    let mut manager = client(&platform, address, team.manager);
+    let mut request = schedule(&team, Uuid::new_v4(), "Year 5");
+    request.slt_line_manager_id = id(pretender);
+    let review = manager
+        .schedule_review(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let scheduled = manager
+        .get_review(pb::GetRecordRequest { id: review })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scheduled.slt_line_manager_id, id(team.slt));
     platform.stop().await;
 }

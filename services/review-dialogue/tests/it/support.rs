@@ -23,10 +23,35 @@ pub struct Team {
 }
 
 impl Team {
-    pub fn new() -> Self {
+    /// The three of them in the trust's directory (the teacher managed by the manager, the
+    /// manager by the senior leader), known to review dialogue's copy before this returns.
+    pub async fn new(platform: &TestPlatform) -> Self {
+        use waymark_domain::directory::DirectoryEvent;
         let manager = new_caller();
         let (teacher, _) = colleague(manager);
         let (slt, _) = colleague(manager);
+        let mut events: Vec<DirectoryEvent> = [manager, teacher, slt]
+            .iter()
+            .map(|c| DirectoryEvent::StaffAdded {
+                staff_id: staff(*c),
+            })
+            .collect();
+        events.push(DirectoryEvent::LineManagerSet {
+            staff_id: staff(teacher),
+            manager: Some(staff(manager)),
+        });
+        events.push(DirectoryEvent::LineManagerSet {
+            staff_id: staff(manager),
+            manager: Some(staff(slt)),
+        });
+        waymark_testkit::directory::append(platform, manager, &events).await;
+        waymark_testkit::directory::known(
+            platform,
+            waymark_review_dialogue::DIRECTORY_TABLE,
+            manager,
+            staff(slt),
+        )
+        .await;
         Self {
             manager,
             teacher,

@@ -9,7 +9,7 @@ use crate::support::*;
 async fn a_visit_agrees_its_focus_first_and_the_teacher_answers_the_record() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_review_dialogue::run).await;
-    let team = Team::new();
+    let team = Team::new(&platform).await;
     let mut visitor = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
     let visit = visitor
