@@ -120,6 +120,18 @@ pub fn spawn_sender(
 
 const BATCH: i64 = 50;
 
+/// A refusal of the request itself, as opposed to notifications being unreachable or busy.
+fn is_refusal(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::InvalidArgument
+            | tonic::Code::FailedPrecondition
+            | tonic::Code::PermissionDenied
+            | tonic::Code::NotFound
+            | tonic::Code::AlreadyExists
+    )
+}
+
 /// Sends one batch; a row is removed only if it was not replaced while being sent.
 async fn send_round(state: &AppState) -> anyhow::Result<usize> {
     let pool = &state.platform.pool;
@@ -150,9 +162,18 @@ async fn send_round(state: &AppState) -> anyhow::Result<usize> {
             school_id: contact.school.map(|s| s.to_string()).unwrap_or_default(),
             version: row.version,
         };
-        tokio::time::timeout(Duration::from_secs(10), client.upsert_contact(request))
+        let answer = tokio::time::timeout(Duration::from_secs(10), client.upsert_contact(request))
             .await
-            .map_err(|_| anyhow::anyhow!("notifications did not answer within 10 s"))??;
+            .map_err(|_| anyhow::anyhow!("notifications did not answer within 10 s"))?;
+        match answer {
+            Ok(_) => {}
+            // Refused for what it says (a name or address notifications will not take):
+            // sending it again cannot help, and it must not hold up everyone behind it.
+            Err(status) if is_refusal(&status) => {
+                tracing::error!(staff = %row.staff_id, %status, "contact refused by notifications; dropped from the outbox");
+            }
+            Err(status) => return Err(status.into()),
+        }
         sqlx::query!(
             "DELETE FROM gateway.contact_outbox WHERE trust_id = $1 AND staff_id = $2 AND version = $3",
             row.trust_id,

@@ -136,3 +136,50 @@ async fn line_managers_reach_notifications_for_everyone_added_at_once() {
     assert_eq!(managed().await, 30);
     stack.platform.stop().await;
 }
+
+/// A contact notifications refuses (here, an address it will not take) is dropped from the
+/// outbox with an error in the log; it does not hold up the people queued behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_contact_does_not_hold_up_the_others() {
+    let stack = Stack::start().await;
+    let trust = stack.seed.trust;
+    let pool = &stack.platform.platform.pool;
+    let (bad, good) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for (staff, version, email) in [
+        (bad, 1_i64, "not an address"),
+        (good, 2, "good@example.org"),
+    ] {
+        sqlx::query(
+            "INSERT INTO gateway.contact_outbox (trust_id, staff_id, version, contact) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(trust.into_uuid())
+        .bind(staff)
+        .bind(version)
+        .bind(serde_json::json!({
+            "display_name": "Queued Person", "email": email, "line_manager": null, "school": null
+        }))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    eventually(Duration::from_secs(30), "the good contact", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM notifications.contacts WHERE trust_id = $1 AND staff_id = $2",
+        )
+        .bind(trust.into_uuid())
+        .bind(good)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM gateway.contact_outbox WHERE staff_id = ANY($1)")
+            .bind(vec![bad, good])
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "neither is left queued");
+    stack.platform.stop().await;
+}
