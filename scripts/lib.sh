@@ -97,6 +97,6 @@ nextest_at() {
   command -v faketime >/dev/null || die "faketime is not installed"
   local triple
   triple=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
-  env "CARGO_TARGET_${triple}_RUNNER=env TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime ${moment// /T}" \
+  env "CARGO_TARGET_${triple}_RUNNER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/faketime-runner ${moment// /T}" \
     cargo nextest run "$@"
 }
