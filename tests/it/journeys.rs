@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use uuid::Uuid;
+use waymark_domain::StaffId;
+use waymark_domain::directory::DirectoryEvent;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::review_dialogue::v1 as rd;
@@ -33,6 +35,27 @@ async fn platform(nats: &NatsServer) -> (TestPlatform, std::net::SocketAddr, std
     (platform, reviews, actions)
 }
 
+/// The people in review dialogue's copy of the directory: it reads records only to those
+/// it knows.
+async fn known(platform: &TestPlatform, caller: waymark_runtime::auth::Caller, people: &[StaffId]) {
+    let events: Vec<DirectoryEvent> = people
+        .iter()
+        .map(|staff_id| DirectoryEvent::StaffAdded {
+            staff_id: *staff_id,
+        })
+        .collect();
+    waymark_testkit::directory::append(platform, caller, &events).await;
+    for person in people {
+        waymark_testkit::directory::known(
+            platform,
+            waymark_review_dialogue::DIRECTORY_TABLE,
+            caller,
+            *person,
+        )
+        .await;
+    }
+}
+
 fn step(description: &str, owner: &str, due: &str) -> rd::NextStep {
     rd::NextStep {
         description: description.into(),
@@ -48,6 +71,7 @@ async fn each_progress_meeting_starts_from_the_last_ones_actions() {
     let (platform, reviews, actions) = platform(&nats).await;
     let leader = new_caller();
     let (teacher_caller, teacher) = colleague(leader);
+    known(&platform, leader, &[staff(leader), teacher]).await;
     let teacher_id = teacher.to_string();
     let school = Uuid::new_v4();
     let mut dialogue = ReviewDialogueClient::new(platform.client(reviews, leader));
@@ -256,6 +280,7 @@ async fn an_agreed_reviews_next_steps_become_actions_and_the_next_visit_looks_ba
     let (platform, reviews, actions) = platform(&nats).await;
     let manager = new_caller();
     let (teacher_caller, teacher) = colleague(manager);
+    known(&platform, manager, &[staff(manager), teacher]).await;
     let school = Uuid::new_v4();
     let mut manager_client = ReviewDialogueClient::new(platform.client(reviews, manager));
     let mut teacher_client = ReviewDialogueClient::new(platform.client(reviews, teacher_caller));

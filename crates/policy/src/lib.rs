@@ -16,8 +16,12 @@ use waymark_domain::directory::{DirectoryState, Grant, Role};
 use waymark_domain::{SchoolId, StaffId};
 
 const SCHEMA: &str = include_str!("../../../policy/waymark.cedarschema");
-const POLICIES: [(&str, &str); 3] = [
+const POLICIES: [(&str, &str); 4] = [
     ("common.cedar", include_str!("../../../policy/common.cedar")),
+    (
+        "records.cedar",
+        include_str!("../../../policy/records.cedar"),
+    ),
     (
         "actions.cedar",
         include_str!("../../../policy/actions.cedar"),
@@ -124,6 +128,29 @@ pub struct ActionFacts {
     pub live: bool,
 }
 
+/// The facts about a progress review, visit or meeting that its policies read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordFacts {
+    pub school: SchoolId,
+    /// The people who take part in it.
+    pub parties: Vec<StaffId>,
+    /// Whom the agreed record goes to (besides the school's head and the trust's leaders).
+    pub shared_with: Vec<StaffId>,
+    /// Agreed by both (a meeting: closed).
+    pub agreed: bool,
+}
+
+/// How much of a record someone may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RecordAccess {
+    /// Nothing: to them it does not exist.
+    None,
+    /// That it exists, whose it is, when and its state; never what it says.
+    Status,
+    /// All of it.
+    Full,
+}
+
 /// The loaded, validated policies. Cheap to share (`Arc`); load once.
 #[derive(Debug)]
 pub struct Policies {
@@ -202,6 +229,43 @@ impl Policies {
             action.ok(),
             Context::empty(),
         )
+    }
+
+    /// How much of the record described by `facts` `who` may have.
+    pub fn record_access(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        facts: &RecordFacts,
+    ) -> RecordAccess {
+        let resource = uid("Record", "record");
+        let attrs = HashMap::from([
+            ("school".to_owned(), entity_ref(school_uid(facts.school))),
+            ("parties".to_owned(), people(&facts.parties)),
+            ("shared_with".to_owned(), people(&facts.shared_with)),
+            (
+                "agreed".to_owned(),
+                RestrictedExpression::new_bool(facts.agreed),
+            ),
+        ]);
+        let record = Entity::new(resource.clone(), attrs, HashSet::new()).ok();
+        let may = |action| {
+            self.decide(
+                directory,
+                who,
+                action,
+                resource.clone(),
+                record.clone(),
+                Context::empty(),
+            )
+        };
+        if may("read-record") {
+            RecordAccess::Full
+        } else if may("see-record") {
+            RecordAccess::Status
+        } else {
+            RecordAccess::None
+        }
     }
 
     /// May `who` do `verb` to the person `whom`?
@@ -466,6 +530,71 @@ mod tests {
         assert!(
             !may(owner, ActionVerb::Complete),
             "a disabled account does nothing"
+        );
+    }
+
+    #[test]
+    fn a_record_stays_between_its_people_until_they_agree_it() {
+        let policies = Policies::load().unwrap();
+        let mut s = School::new();
+        let (hillside, riverside) = (s.hillside, s.riverside);
+        let head = s.person(&[(Some(hillside), Role::HeadTeacher)]);
+        let senior = s.person(&[(Some(hillside), Role::SeniorLeader)]);
+        let reviewer = s.person(&[(Some(hillside), Role::MiddleLeader)]);
+        let reviewee = s.person(&[(Some(hillside), Role::ClassTeacher)]);
+        let colleague = s.person(&[(Some(hillside), Role::MiddleLeader)]);
+        let other_head = s.person(&[(Some(riverside), Role::HeadTeacher)]);
+        let trust_leader = s.person(&[(None, Role::TrustLeader)]);
+        let trust_admin = s.person(&[(None, Role::TrustAdmin)]);
+        let mut facts = RecordFacts {
+            school: hillside,
+            parties: vec![reviewer, reviewee],
+            shared_with: vec![senior],
+            agreed: false,
+        };
+        let access = |who, facts: &RecordFacts| policies.record_access(&s.directory, who, facts);
+        use RecordAccess::{Full, Status};
+        const NOTHING: RecordAccess = RecordAccess::None;
+        let draft: Vec<_> = [
+            reviewer,
+            reviewee,
+            senior,
+            head,
+            colleague,
+            other_head,
+            trust_leader,
+            trust_admin,
+        ]
+        .iter()
+        .map(|who| access(*who, &facts))
+        .collect();
+        assert_eq!(
+            draft,
+            [Full, Full, Status, Status, NOTHING, NOTHING, Status, Status]
+        );
+        facts.agreed = true;
+        let agreed: Vec<_> = [
+            reviewer,
+            reviewee,
+            senior,
+            head,
+            colleague,
+            other_head,
+            trust_leader,
+            trust_admin,
+        ]
+        .iter()
+        .map(|who| access(*who, &facts))
+        .collect();
+        assert_eq!(
+            agreed,
+            [Full, Full, Full, Full, NOTHING, NOTHING, Full, Status]
+        );
+        s.apply(DirectoryEvent::StaffDisabled { staff_id: reviewee });
+        assert_eq!(
+            policies.record_access(&s.directory, reviewee, &facts),
+            NOTHING,
+            "a disabled account reads nothing"
         );
     }
 

@@ -26,6 +26,16 @@ impl PageError {
         )
     }
 
+    /// A record the viewer may know of (who, when, its state) but not read.
+    pub fn private(what: &str) -> Self {
+        Self::Status(
+            StatusCode::FORBIDDEN,
+            format!(
+                "What this {what} says stays between the people in it until they have agreed it."
+            ),
+        )
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::Status(StatusCode::BAD_REQUEST, message.into())
     }

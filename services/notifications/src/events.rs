@@ -33,11 +33,6 @@ use crate::notices::{Notice, record};
 
 pub const NAME: &str = "notifications.events";
 
-/// Notifications itself, as the actor of the questions it asks other services.
-pub fn notifications_actor() -> ActorId {
-    ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-notifications"))
-}
-
 pub struct Events {
     pub platform: Arc<Platform>,
     pub review_dialogue: Channel,
@@ -124,7 +119,9 @@ impl Events {
         let (mut urgent, mut note) = (false, None);
         let (headline, body) = match kind {
             ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => {
-                let agenda = self.agenda(event.trust_id, due.subject_id).await;
+                let agenda = self
+                    .agenda(event.trust_id, due.subject_id, due.recipient_id)
+                    .await;
                 let body = match agenda.as_slice() {
                     [] => format!("{title} is tomorrow, {when}."),
                     actions => format!(
@@ -346,11 +343,12 @@ impl Events {
     }
 
     /// The previous meeting's actions a meeting will start from, as review dialogue shows
-    /// them; empty if it cannot be asked now (the reminder goes out without the list).
-    async fn agenda(&self, trust: TrustId, meeting: Uuid) -> Vec<String> {
+    /// them to `reader` (the person reminded, who is in the meeting); empty if it cannot be
+    /// asked now or `reader` may not read it (the reminder goes out without the list).
+    async fn agenda(&self, trust: TrustId, meeting: Uuid, reader: StaffId) -> Vec<String> {
         let caller = Caller {
             trust,
-            actor: notifications_actor(),
+            actor: ActorId::from_uuid(reader.into_uuid()),
         };
         let interceptor = self.platform.call_as(caller);
         let mut client = ReviewDialogueClient::new(InterceptedService::new(

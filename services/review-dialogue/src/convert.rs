@@ -332,6 +332,7 @@ pub fn review(state: &ReviewState, version: i64) -> pb::Review {
             })
             .collect(),
         cancel_reason: text_or_empty(&state.cancel_reason),
+        redacted: false,
     }
 }
 
@@ -426,6 +427,7 @@ pub fn meeting(state: &MeetingState, version: i64) -> pb::Meeting {
             .collect(),
         version,
         cancel_reason: text_or_empty(&state.cancel_reason),
+        redacted: false,
     }
 }
 
@@ -463,5 +465,63 @@ pub fn visit(state: &VisitState, version: i64) -> pb::Visit {
         version,
         cancel_reason: text_or_empty(&state.cancel_reason),
         record_version: state.record_version,
+        redacted: false,
+    }
+}
+
+/// What someone who may only oversee a review sees of it: its people, dates and state.
+pub fn review_status(full: pb::Review) -> pb::Review {
+    pb::Review {
+        review_id: full.review_id,
+        school_id: full.school_id,
+        academic_year: full.academic_year,
+        year_group: full.year_group,
+        reviewer_id: full.reviewer_id,
+        reviewee_id: full.reviewee_id,
+        window_opens: full.window_opens,
+        window_closes: full.window_closes,
+        status: full.status,
+        slt_line_manager_id: full.slt_line_manager_id,
+        version: full.version,
+        dialogue_held_on: full.dialogue_held_on,
+        agreed_by: full.agreed_by,
+        awaiting_agreement_of: full.awaiting_agreement_of,
+        redacted: true,
+        ..pb::Review::default()
+    }
+}
+
+/// What someone who may only oversee a visit sees of it.
+pub fn visit_status(full: pb::Visit) -> pb::Visit {
+    pb::Visit {
+        visit_id: full.visit_id,
+        school_id: full.school_id,
+        kind: full.kind,
+        visitor_id: full.visitor_id,
+        teacher_id: full.teacher_id,
+        date: full.date,
+        status: full.status,
+        version: full.version,
+        redacted: true,
+        ..pb::Visit::default()
+    }
+}
+
+/// What someone who may only oversee a meeting sees of it.
+pub fn meeting_status(full: pb::Meeting) -> pb::Meeting {
+    pb::Meeting {
+        meeting_id: full.meeting_id,
+        school_id: full.school_id,
+        academic_year: full.academic_year,
+        assessment_point: full.assessment_point,
+        teacher_id: full.teacher_id,
+        class_group: full.class_group,
+        leader_ids: full.leader_ids,
+        date: full.date,
+        status: full.status,
+        previous_meeting_id: full.previous_meeting_id,
+        version: full.version,
+        redacted: true,
+        ..pb::Meeting::default()
     }
 }

@@ -25,11 +25,13 @@ use waymark_domain::review_dialogue::visit::{
 };
 use waymark_domain::school_year::{AcademicYear, DateWindow};
 use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, Text, TrustId};
+use waymark_policy::{Policies, RecordAccess};
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
 use crate::DIRECTORY_TABLE;
+use crate::access::{self, Record};
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
 use crate::runner::Runner;
@@ -38,14 +40,16 @@ pub struct ReviewDialogueService {
     platform: Arc<waymark_runtime::Platform>,
     runner: Runner,
     actions: Actions,
+    policies: Arc<Policies>,
 }
 
 impl ReviewDialogueService {
-    pub fn new(runner: Runner, actions: Actions) -> Self {
+    pub fn new(runner: Runner, actions: Actions, policies: Arc<Policies>) -> Self {
         Self {
             platform: runner.platform.clone(),
             runner,
             actions,
+            policies,
         }
     }
 
@@ -562,7 +566,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let (state, version): (ReviewState, i64) = self
             .load("reviews", "review_id", context.caller.trust, id, "review")
             .await?;
-        Ok(Response::new(convert::review(&state, version)))
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let review = access::shown(&self.policies, &directory, actor(&context), &state, version)
+            .ok_or_else(|| ServiceError::not_found("review"))?;
+        Ok(Response::new(review))
     }
 
     async fn list_reviews(
@@ -597,10 +604,14 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let who = actor(&context);
         Ok(Response::new(pb::ListReviewsResponse {
             reviews: rows
                 .iter()
-                .map(|row| convert::review(&row.doc.0, row.version))
+                .filter_map(|row| {
+                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
+                })
                 .collect(),
         }))
     }
@@ -630,6 +641,16 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        // Only records the caller may read: a comparison shows what they say.
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let who = actor(&context);
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|row| {
+                let facts = row.doc.0.facts(&directory);
+                self.policies.record_access(&directory, who, &facts) == RecordAccess::Full
+            })
+            .collect();
         if reviewee.is_none()
             && rows
                 .iter()
@@ -894,6 +915,19 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
                 "meeting",
             )
             .await?;
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let facts = state.facts(&directory);
+        match self
+            .policies
+            .record_access(&directory, actor(&context), &facts)
+        {
+            RecordAccess::Full => {}
+            RecordAccess::Status => {
+                let meeting = convert::meeting_status(convert::meeting(&state, version));
+                return Ok(Response::new(meeting));
+            }
+            RecordAccess::None => return Err(ServiceError::not_found("meeting").into()),
+        }
         let mut meeting = convert::meeting(&state, version);
         // Before it opens, the agenda starts with whatever the previous meeting left open.
         if let (MeetingStatus::Scheduled, Some(previous)) = (state.status, state.previous_meeting) {
@@ -934,10 +968,14 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let who = actor(&context);
         Ok(Response::new(pb::ListMeetingsResponse {
             meetings: rows
                 .iter()
-                .map(|row| convert::meeting(&row.doc.0, row.version))
+                .filter_map(|row| {
+                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
+                })
                 .collect(),
         }))
     }
@@ -1114,7 +1152,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let (state, version): (VisitState, i64) = self
             .load("visits", "visit_id", context.caller.trust, id, "visit")
             .await?;
-        Ok(Response::new(convert::visit(&state, version)))
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let visit = access::shown(&self.policies, &directory, actor(&context), &state, version)
+            .ok_or_else(|| ServiceError::not_found("visit"))?;
+        Ok(Response::new(visit))
     }
 
     async fn list_visits(
@@ -1142,10 +1183,14 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let who = actor(&context);
         Ok(Response::new(pb::ListVisitsResponse {
             visits: rows
                 .iter()
-                .map(|row| convert::visit(&row.doc.0, row.version))
+                .filter_map(|row| {
+                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
+                })
                 .collect(),
         }))
     }
@@ -1179,15 +1224,17 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let who = actor(&context);
         Ok(Response::new(pb::AwaitingAgreementResponse {
             reviews: reviews
                 .iter()
                 .filter(|r| r.doc.0.status == ReviewStatus::Drafted)
-                .map(|r| convert::review(&r.doc.0, r.version))
+                .filter_map(|r| access::shown(&self.policies, &directory, who, &r.doc.0, r.version))
                 .collect(),
             visits: visits
                 .iter()
-                .map(|v| convert::visit(&v.doc.0, v.version))
+                .filter_map(|v| access::shown(&self.policies, &directory, who, &v.doc.0, v.version))
                 .collect(),
         }))
     }

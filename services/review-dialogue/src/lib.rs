@@ -8,6 +8,7 @@
 //! those. Meetings and visits ask action tracking (gRPC) for the open actions they start from;
 //! agreed actions and outcomes go to action tracking as events.
 
+mod access;
 mod actions;
 mod audits;
 mod convert;
@@ -64,7 +65,11 @@ pub async fn run(
         records,
     };
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
-        grpc::ReviewDialogueService::new(runner.clone(), actions),
+        grpc::ReviewDialogueService::new(
+            runner.clone(),
+            actions,
+            Arc::new(waymark_policy::Policies::load()?),
+        ),
         platform.authenticate(),
     ))
     .add_service(SelfEvaluationServer::with_interceptor(

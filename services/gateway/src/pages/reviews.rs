@@ -20,19 +20,8 @@ use crate::web::{
     see, tag, today,
 };
 
-/// Who may see a review: its two people, the reviewer's line manager it is shared with, and
-/// the school's leaders.
-fn may_see(viewer: &Viewer, review: &rd::Review) -> bool {
-    viewer.may_see_record(
-        &review.school_id,
-        &[
-            &review.reviewer_id,
-            &review.reviewee_id,
-            &review.slt_line_manager_id,
-        ],
-    )
-}
-
+/// The review as review dialogue lets the viewer have it: one they may not read at all is
+/// not found, one they may only oversee is refused with the reason.
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Review, PageError> {
     let review = state
         .clients(viewer)
@@ -40,10 +29,10 @@ async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Review,
         .get_review(rd::GetRecordRequest { id: id.to_owned() })
         .await?
         .into_inner();
-    if may_see(viewer, &review) {
-        Ok(review)
+    if review.redacted {
+        Err(PageError::private("progress review"))
     } else {
-        Err(PageError::not_found())
+        Ok(review)
     }
 }
 
@@ -54,6 +43,8 @@ pub struct Row {
     pub reviewee: String,
     pub window: String,
     pub tag: Tag,
+    /// The viewer may read it, not only see that it exists.
+    pub open: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -75,9 +66,9 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = reviews
         .into_iter()
-        .filter(|r| may_see(&viewer, r))
         .map(|r| Row {
             tag: tag(&r.status),
+            open: !r.redacted,
             year_group: r.year_group,
             reviewer: people.of(&r.reviewer_id),
             reviewee: people.of(&r.reviewee_id),
@@ -827,7 +818,7 @@ pub async fn compare(
     if !viewer.sees_school_id(&query.school) {
         return Err(PageError::not_found());
     }
-    let comparison = state
+    let compared = state
         .clients(&viewer)
         .reviews()
         .compare_reviews(rd::CompareReviewsRequest {
@@ -836,14 +827,22 @@ pub async fn compare(
             academic_year: query.academic_year.clone(),
             reviewee_id: query.reviewee.clone(),
         })
-        .await?
-        .into_inner();
+        .await;
+    // Review dialogue compares only records the viewer may read: without two of them, there
+    // is no comparison for this viewer to see.
+    let comparison = match compared {
+        Ok(reply) => reply.into_inner(),
+        Err(status)
+            if waymark_runtime::ServiceError::from_status(&status).code
+                == "review.nothing_to_compare" =>
+        {
+            return Err(PageError::not_found());
+        }
+        Err(status) => return Err(status.into()),
+    };
     let (Some(first), Some(second)) = (comparison.first, comparison.second) else {
         return Err(PageError::not_found());
     };
-    if !may_see(&viewer, &first) || !may_see(&viewer, &second) {
-        return Err(PageError::not_found());
-    }
     let people = names(&state.platform.pool, viewer.trust).await?;
     Ok(ComparePage {
         nav: Nav::new(&state, &viewer, "reviews").await,

@@ -1,0 +1,158 @@
+//! Who may see a review, visit or meeting, and how much of it: decided by the policies
+//! (`policy/records.cedar`) with this service's own copy of the directory. What someone
+//! may not see at all is "not found"; what they may only oversee comes with its status and
+//! people but none of what it says.
+
+use sqlx::PgPool;
+use waymark_domain::directory::DirectoryState;
+use waymark_domain::review_dialogue::meeting::{MeetingState, MeetingStatus};
+use waymark_domain::review_dialogue::review::{ReviewState, ReviewStatus};
+use waymark_domain::review_dialogue::visit::{VisitState, VisitStatus};
+use waymark_domain::{SchoolId, StaffId, TrustId};
+use waymark_policy::{Policies, RecordAccess, RecordFacts};
+use waymark_proto::review_dialogue::v1 as pb;
+use waymark_runtime::{ServiceError, directory};
+
+use crate::DIRECTORY_TABLE;
+use crate::convert;
+
+/// The trust's directory as this service has it.
+pub async fn directory(pool: &PgPool, trust: TrustId) -> Result<DirectoryState, ServiceError> {
+    let mut conn = pool.acquire().await?;
+    Ok(directory::load(&mut conn, DIRECTORY_TABLE, trust).await?)
+}
+
+/// A record with no school reads as nobody's.
+fn school(school: Option<SchoolId>) -> SchoolId {
+    school.unwrap_or_else(|| SchoolId::from_uuid(uuid::Uuid::nil()))
+}
+
+/// The teacher's line managers, nearest first, and `also`, once each.
+fn shared_with(
+    directory: &DirectoryState,
+    teacher: Option<StaffId>,
+    also: &[Option<StaffId>],
+) -> Vec<StaffId> {
+    let mut people = teacher.map_or_else(Vec::new, |t| directory.managers_of(t));
+    for person in also.iter().flatten() {
+        if !people.contains(person) {
+            people.push(*person);
+        }
+    }
+    people
+}
+
+/// A review, visit or meeting as the read model holds it.
+pub trait Record {
+    type Message;
+    /// What the policies read about it.
+    fn facts(&self, directory: &DirectoryState) -> RecordFacts;
+    /// All of it, as the API sends it.
+    fn full(&self, version: i64) -> Self::Message;
+    /// Its people, dates and state only.
+    fn status_only(full: Self::Message) -> Self::Message;
+}
+
+/// `record` as far as `who` may have it: all of it, its status only, or nothing.
+pub fn shown<R: Record>(
+    policies: &Policies,
+    directory: &DirectoryState,
+    who: StaffId,
+    record: &R,
+    version: i64,
+) -> Option<R::Message> {
+    match policies.record_access(directory, who, &record.facts(directory)) {
+        RecordAccess::Full => Some(record.full(version)),
+        RecordAccess::Status => Some(R::status_only(record.full(version))),
+        RecordAccess::None => None,
+    }
+}
+
+impl Record for ReviewState {
+    type Message = pb::Review;
+
+    fn facts(&self, directory: &DirectoryState) -> RecordFacts {
+        review(directory, self)
+    }
+
+    fn full(&self, version: i64) -> pb::Review {
+        convert::review(self, version)
+    }
+
+    fn status_only(full: pb::Review) -> pb::Review {
+        convert::review_status(full)
+    }
+}
+
+impl Record for VisitState {
+    type Message = pb::Visit;
+
+    fn facts(&self, directory: &DirectoryState) -> RecordFacts {
+        visit(directory, self)
+    }
+
+    fn full(&self, version: i64) -> pb::Visit {
+        convert::visit(self, version)
+    }
+
+    fn status_only(full: pb::Visit) -> pb::Visit {
+        convert::visit_status(full)
+    }
+}
+
+impl Record for MeetingState {
+    type Message = pb::Meeting;
+
+    fn facts(&self, directory: &DirectoryState) -> RecordFacts {
+        meeting(directory, self)
+    }
+
+    fn full(&self, version: i64) -> pb::Meeting {
+        convert::meeting(self, version)
+    }
+
+    fn status_only(full: pb::Meeting) -> pb::Meeting {
+        convert::meeting_status(full)
+    }
+}
+
+fn review(directory: &DirectoryState, state: &ReviewState) -> RecordFacts {
+    RecordFacts {
+        school: school(state.school_id),
+        parties: [state.reviewer, state.reviewee]
+            .into_iter()
+            .flatten()
+            .collect(),
+        shared_with: shared_with(
+            directory,
+            state.reviewee,
+            &[state.slt_line_manager, state.shared_with],
+        ),
+        agreed: state.status == ReviewStatus::Agreed,
+    }
+}
+
+fn visit(directory: &DirectoryState, state: &VisitState) -> RecordFacts {
+    RecordFacts {
+        school: school(state.school_id),
+        parties: [state.visitor, state.teacher]
+            .into_iter()
+            .flatten()
+            .collect(),
+        shared_with: shared_with(directory, state.teacher, &[]),
+        agreed: state.status == VisitStatus::Agreed,
+    }
+}
+
+fn meeting(directory: &DirectoryState, state: &MeetingState) -> RecordFacts {
+    RecordFacts {
+        school: school(state.school_id),
+        parties: state
+            .teacher
+            .into_iter()
+            .chain(state.leaders.iter().copied())
+            .collect(),
+        shared_with: shared_with(directory, state.teacher, &[]),
+        agreed: state.status == MeetingStatus::Closed,
+    }
+}
