@@ -49,9 +49,21 @@ async fn every_service_reports_health_readiness_and_metrics() {
         assert_eq!(health.status(), ServingStatus::Serving);
         assert!(get(address, "/healthz").await.0.contains("200"));
         assert!(get(address, "/readyz").await.0.contains("200"));
+        // Made-up paths are counted, but under one label: they cannot grow the metrics.
+        for n in 0..3 {
+            get(address, &format!("/made-up-{n}")).await;
+        }
         let (status, metrics) = get(address, "/metrics").await;
         assert!(status.contains("200"), "{status}");
-        assert!(metrics.contains("waymark_requests_total"), "{metrics}");
+        assert!(
+            metrics.contains(r#"waymark_requests_total{route="/healthz"}"#),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(r#"waymark_requests_total{route="unmatched"}"#),
+            "{metrics}"
+        );
+        assert!(!metrics.contains("made-up"), "{metrics}");
     }
     assert!(get(gateway, "/healthz").await.0.contains("200"));
     assert!(get(gateway, "/readyz").await.0.contains("200"));

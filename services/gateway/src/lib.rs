@@ -67,7 +67,7 @@ pub async fn run(
     };
     let contacts = contacts::spawn_sender(state.clone(), wake_contacts, shutdown.clone());
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router(state))
+    axum::serve(waymark_runtime::grpc::no_delay(listener), router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     shutdown.cancel();
