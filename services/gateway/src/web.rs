@@ -1,5 +1,7 @@
 //! What every page shares: posted fields, the navigation bar, dates, status words.
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -54,13 +56,24 @@ impl Fields {
     }
 }
 
+/// The most fields a form may post. The longest of our forms (a self-evaluation audit's
+/// ratings) has a few hundred; anything far beyond is refused before it is decoded.
+pub const MAX_FIELDS: usize = 2_000;
+
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = PageError;
 
+    /// At most axum's default body limit (2 MB) and [`MAX_FIELDS`] fields.
     async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| PageError::bad_request("The form could not be read."))?;
+        if bytes.split(|b| *b == b'&').nth(MAX_FIELDS).is_some() {
+            return Err(PageError::Status(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("A form may send at most {MAX_FIELDS} fields."),
+            ));
+        }
         Ok(Self::with_dates(form_urlencoded_pairs(&bytes).collect()))
     }
 }
@@ -70,17 +83,22 @@ impl Fields {
     /// becomes one `due` field, `YYYY-MM-DD` (zero-padded when the boxes hold numbers, as
     /// typed otherwise, so the service's refusal names the field and the boxes show again).
     fn with_dates(mut pairs: Vec<(String, String)>) -> Self {
-        let names: Vec<String> = pairs
-            .iter()
-            .filter_map(|(key, _)| key.strip_suffix(".day").map(str::to_owned))
+        // Each name's first value, looked up once per date rather than by scanning.
+        let mut first: HashMap<&str, &str> = HashMap::with_capacity(pairs.len());
+        for (key, value) in &pairs {
+            first.entry(key.as_str()).or_insert(value.as_str());
+        }
+        let mut names: Vec<&str> = first
+            .keys()
+            .filter_map(|key| key.strip_suffix(".day"))
             .collect();
+        names.sort_unstable();
+        let mut dates = Vec::with_capacity(names.len());
         for name in names {
             let part = |suffix: &str| {
-                let key = format!("{name}.{suffix}");
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.trim().to_owned())
+                first
+                    .get(format!("{name}.{suffix}").as_str())
+                    .map(|v| v.trim().to_owned())
                     .unwrap_or_default()
             };
             let (day, month, year) = (part("day"), part("month"), part("year"));
@@ -95,8 +113,9 @@ impl Fields {
                 (Ok(d), Ok(m), Ok(y)) => format!("{y:04}-{m:02}-{d:02}"),
                 _ => format!("{year}-{month}-{day}"),
             };
-            pairs.push((name, date));
+            dates.push((name.to_owned(), date));
         }
+        pairs.extend(dates);
         Self(pairs)
     }
 }

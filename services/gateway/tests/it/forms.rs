@@ -70,6 +70,31 @@ async fn a_refused_form_comes_back_with_the_reason_and_everything_typed() {
     stack.platform.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_flooded_with_fields_is_refused_before_it_is_read() {
+    let stack = Stack::start().await;
+    let mut head = Client::signed_in(&stack.base, &stack.seed.head.email, PASSWORD).await;
+    // 300,000 empty fields (under 1 MB), and 150,000 date boxes of one name, each of which
+    // used to be looked for across the whole form.
+    let empty: Vec<(&str, &str)> = vec![("a", ""); 300_000];
+    let days: Vec<(&str, &str)> = vec![("due.day", "1"); 150_000];
+    for flood in [empty, days] {
+        let refused = head.post("/reviews", &flood).await;
+        assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            refused.body.contains("at most 2000 fields"),
+            "{}",
+            refused.body
+        );
+    }
+    // A form of ordinary size still goes through to its handler.
+    let ordinary = head.post("/reviews", &[("year_group", "Year 6")]).await;
+    assert_eq!(ordinary.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let list = head.get("/reviews").await;
+    assert_eq!(list.status, StatusCode::OK);
+    stack.platform.stop().await;
+}
+
 /// The value of the input named `name` on a page.
 fn value_of(page: &str, name: &str) -> String {
     let at = page
