@@ -7,3 +7,4 @@ mod audits;
 mod health;
 mod journeys;
 mod slice;
+mod stalls;

@@ -1,6 +1,6 @@
 //! Catch-up subscriptions over the global log.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -24,6 +24,8 @@ pub struct Subscription {
     batch_size: usize,
     poll: Duration,
     wake: watch::Receiver<u64>,
+    /// Since when committed events have been waiting behind an older open transaction.
+    held_since: Option<Instant>,
 }
 
 impl Subscription {
@@ -36,6 +38,7 @@ impl Subscription {
             batch_size: 1000,
             poll: DEFAULT_POLL,
             wake,
+            held_since: None,
         }
     }
 
@@ -67,6 +70,7 @@ impl Subscription {
                 .read_all(self.checkpoint, self.batch_size, &self.filter)
                 .await?;
             self.checkpoint = batch.checkpoint;
+            self.note_hold_back(batch.held_back);
             if !batch.events.is_empty() {
                 return Ok(batch.events);
             }
@@ -77,6 +81,33 @@ impl Subscription {
             };
             // A closed channel means the store is gone; fall back to plain polling.
             let _ = tokio::time::timeout(wait, self.wake.changed()).await;
+        }
+    }
+
+    /// Metrics of the barrier: `waymark_event_store_held_back_seconds` (gauge, per reader's
+    /// filter) is how long committed events have been waiting for an older transaction to
+    /// end, 0 when none are; each hold's length when it ends goes to the histogram
+    /// `waymark_event_store_hold_back_seconds`.
+    fn note_hold_back(&mut self, held_back: bool) {
+        let reader = self
+            .filter
+            .categories
+            .as_ref()
+            .map_or_else(|| "all".to_owned(), |c| c.join(","));
+        let gauge = metrics::gauge!("waymark_event_store_held_back_seconds", "reader" => reader);
+        match (held_back, self.held_since) {
+            (true, None) => {
+                self.held_since = Some(Instant::now());
+                gauge.set(0.0);
+            }
+            (true, Some(since)) => gauge.set(since.elapsed().as_secs_f64()),
+            (false, Some(since)) => {
+                self.held_since = None;
+                metrics::histogram!("waymark_event_store_hold_back_seconds")
+                    .record(since.elapsed().as_secs_f64());
+                gauge.set(0.0);
+            }
+            (false, None) => {}
         }
     }
 }

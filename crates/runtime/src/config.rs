@@ -55,6 +55,12 @@ impl std::fmt::Debug for Layers {
 pub struct DatabaseConfig {
     pub url: Secret<String>,
     pub max_connections: u32,
+    /// PostgreSQL's `statement_timeout` for the service's sessions; 0: none.
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL's `idle_in_transaction_session_timeout` for the service's sessions; 0:
+    /// none. A transaction left open holds every reader of the event store back (they wait
+    /// for the oldest running transaction), so an idle one is ended rather than waited for.
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -64,6 +70,10 @@ pub struct NatsConfig {
     pub url: Option<String>,
     pub stream: Option<String>,
     pub subject_prefix: Option<String>,
+    /// Copies JetStream keeps of each event (`num_replicas`); 1 when absent.
+    pub replicas: Option<usize>,
+    /// Days JetStream keeps events (PostgreSQL keeps them for good); 90 when absent.
+    pub max_age_days: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +121,8 @@ impl Default for DatabaseConfig {
         Self {
             url: Secret::new("postgres://postgres@127.0.0.1:5432/waymark".to_owned()),
             max_connections: 10,
+            statement_timeout_ms: 60_000,
+            idle_in_transaction_timeout_ms: 15_000,
         }
     }
 }

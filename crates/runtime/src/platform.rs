@@ -1,12 +1,13 @@
 //! The connections a service runs on, built once from the configuration and shared by every
 //! service in the process.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use waymark_bus::jetstream::{ConsumerOptions, StreamOptions};
@@ -53,10 +54,22 @@ impl Platform {
             .as_ref()
             .ok_or(PlatformError::NoInternalKey)?;
         let keys = Keys::new(key, config.auth.token_ttl_seconds);
+        let options = PgConnectOptions::from_str(config.database.url.expose())
+            .map_err(PlatformError::Database)?
+            .options([
+                (
+                    "statement_timeout",
+                    config.database.statement_timeout_ms.to_string(),
+                ),
+                (
+                    "idle_in_transaction_session_timeout",
+                    config.database.idle_in_transaction_timeout_ms.to_string(),
+                ),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(config.database.max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(config.database.url.expose())
+            .connect_with(options)
             .await
             .map_err(PlatformError::Database)?;
         let jetstream = match &config.nats.url {
@@ -111,7 +124,14 @@ impl Platform {
                 .subject_prefix
                 .clone()
                 .unwrap_or(defaults.subject_prefix),
-            ..defaults
+            replicas: self.config.nats.replicas.unwrap_or(defaults.replicas),
+            max_age: self
+                .config
+                .nats
+                .max_age_days
+                .map_or(defaults.max_age, |days| {
+                    std::time::Duration::from_secs(days.saturating_mul(24 * 3600))
+                }),
         }
     }
 
