@@ -64,6 +64,9 @@ pub enum ExecuteError<R: std::error::Error + 'static> {
     /// Still losing the race after several attempts.
     #[error(transparent)]
     Conflict(VersionConflict),
+    /// What the command would record is too large to be an event.
+    #[error(transparent)]
+    TooLarge(AppendError),
     /// The command id was used before for a different aggregate.
     #[error("command {0} was already used for another record")]
     CommandReused(CommandId),
@@ -76,6 +79,7 @@ impl<R: std::error::Error + 'static> From<AppendError> for ExecuteError<R> {
         match error {
             AppendError::Conflict(conflict) => Self::Conflict(conflict),
             AppendError::Store(error) => Self::Store(error),
+            too_large @ AppendError::TooLarge { .. } => Self::TooLarge(too_large),
             other => Self::Store(StoreError::Corrupt(other.to_string())),
         }
     }

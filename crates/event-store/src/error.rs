@@ -32,6 +32,14 @@ pub enum AppendError {
     EventIdReused(EventId),
     #[error("an append needs at least one event")]
     Empty,
+    /// An event's payload is larger than [`crate::MAX_EVENT_BYTES`]: it could not be
+    /// published to JetStream, so it is not stored.
+    #[error("a {event_type} event of {bytes} bytes is larger than the {limit} an event may be")]
+    TooLarge {
+        event_type: String,
+        bytes: usize,
+        limit: usize,
+    },
     /// Starting new streams, one of them existed already.
     #[error("one of the streams to start exists already")]
     StreamExists,

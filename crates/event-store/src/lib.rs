@@ -22,6 +22,12 @@ pub use types::{
     AppendOutcome, Checkpoint, ExpectedVersion, Filter, NewEvent, ReadBatch, RecordedEvent, decode,
 };
 
+/// The largest payload an event may have, in bytes of JSON. The relay publishes each event
+/// to JetStream as one message, and NATS refuses messages over its `max_payload` (1 MiB by
+/// default); an event that could never be published would hold up every one after it, so it
+/// is refused when appended instead (`AppendError::TooLarge`).
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
 use std::future::Future;
 use waymark_domain::ids::CommandId;
 use waymark_domain::{EventMetadata, StreamId, TrustId};

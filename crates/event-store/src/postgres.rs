@@ -15,12 +15,12 @@ use waymark_domain::envelope::Envelope;
 use waymark_domain::ids::{ActorId, CommandId, CorrelationId};
 use waymark_domain::{EventId, EventMetadata, StreamId, TrustId};
 
-use crate::EventStore;
 use crate::error::{AppendError, StoreError, VersionConflict};
 use crate::subscription::Subscription;
 use crate::types::{
     AppendOutcome, Checkpoint, ExpectedVersion, Filter, NewEvent, ReadBatch, RecordedEvent,
 };
+use crate::{EventStore, MAX_EVENT_BYTES};
 
 /// The NOTIFY channel that wakes subscribers in other processes.
 const CHANNEL: &str = "waymark_events";
@@ -175,6 +175,7 @@ impl PgEventStore {
         if streams.is_empty() {
             return Ok(Vec::new());
         }
+        check_sizes(streams.iter().map(|(.., event)| event))?;
         let trusts: Vec<Uuid> = streams
             .iter()
             .map(|(trust, ..)| trust.into_uuid())
@@ -241,6 +242,7 @@ impl PgEventStore {
         metadata: &EventMetadata,
         events: &[NewEvent],
     ) -> Result<AppendOutcome, AppendError> {
+        check_sizes(events)?;
         // A savepoint keeps the caller's transaction usable when the insert fails, so the
         // failure can be told apart (retry, conflict) and reported.
         let mut attempt = 0;
@@ -534,6 +536,33 @@ fn event_from_row(row: &PgRow, at: usize) -> Result<RecordedEvent, StoreError> {
     })
 }
 
+/// Refuses an event whose payload, as stored and published, is over [`MAX_EVENT_BYTES`].
+fn check_sizes<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Result<(), AppendError> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    for event in events {
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, &event.payload)
+            .map_err(|error| StoreError::Corrupt(format!("event does not serialise: {error}")))?;
+        if count.0 > MAX_EVENT_BYTES {
+            return Err(AppendError::TooLarge {
+                event_type: event.event_type.clone(),
+                bytes: count.0,
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl EventStore for PgEventStore {
     async fn append(
         &self,
@@ -546,6 +575,7 @@ impl EventStore for PgEventStore {
         if events.is_empty() {
             return Err(AppendError::Empty);
         }
+        check_sizes(events)?;
         let mut conn = self.shared.pool.acquire().await?;
         let mut attempt = 0;
         loop {

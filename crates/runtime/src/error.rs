@@ -227,6 +227,11 @@ impl From<AppendError> for ServiceError {
                 format!("{conflict}; try again"),
             ),
             AppendError::Store(error) => error.into(),
+            too_large @ AppendError::TooLarge { .. } => Self::new(
+                ErrorKind::InvalidArgument,
+                "event.too_large",
+                format!("{too_large}: send less at once"),
+            ),
             other => Self::internal(other.to_string()),
         }
     }
@@ -246,6 +251,7 @@ impl<R: Rejection> From<ExecuteError<R>> for ServiceError {
                 "command_id_reused",
                 format!("command id {id} was already used for another record"),
             ),
+            ExecuteError::TooLarge(error) => error.into(),
             ExecuteError::Store(error) => error.into(),
         }
     }

@@ -328,3 +328,46 @@ async fn global_reads_filter_by_category() {
     assert_eq!(everything.len(), 6);
     assert!(checkpoint >= Checkpoint::of(everything.last().unwrap()));
 }
+
+#[tokio::test]
+async fn an_event_too_large_to_publish_is_refused_and_nothing_of_its_batch_is_stored() {
+    let (_db, store) = store().await;
+    let (trust, stream) = (trust(), stream("counter"));
+    let mut large = event(1);
+    large.payload["note"] =
+        serde_json::Value::String("x".repeat(waymark_event_store::MAX_EVENT_BYTES));
+    let refused = store
+        .append(
+            trust,
+            &stream,
+            ExpectedVersion::NoStream,
+            &metadata(),
+            &[event(0), large],
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(AppendError::TooLarge { event_type, bytes, .. })
+            if event_type == "Counted" && *bytes > waymark_event_store::MAX_EVENT_BYTES),
+        "{refused:?}"
+    );
+    assert!(
+        store
+            .read_stream(trust, &stream, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An ordinary one is stored.
+    let mut fits = event(2);
+    fits.payload["note"] = serde_json::Value::String("x".repeat(1000));
+    store
+        .append(
+            trust,
+            &stream,
+            ExpectedVersion::NoStream,
+            &metadata(),
+            &[fits],
+        )
+        .await
+        .unwrap();
+}
