@@ -26,6 +26,9 @@ pub struct StreamOptions {
     /// How long JetStream keeps events. PostgreSQL keeps them forever; JetStream can be
     /// refilled from it by resetting the relay checkpoint.
     pub max_age: Duration,
+    /// Copies JetStream keeps of each message: 3 on a three-node NATS cluster (the deploy
+    /// files), 1 on a single server.
+    pub replicas: usize,
 }
 
 impl Default for StreamOptions {
@@ -34,6 +37,7 @@ impl Default for StreamOptions {
             stream: "WAYMARK_EVENTS".to_owned(),
             subject_prefix: "waymark.events".to_owned(),
             max_age: Duration::from_secs(90 * 24 * 3600),
+            replicas: 1,
         }
     }
 }
@@ -80,6 +84,7 @@ pub async fn ensure_stream(
             retention: stream::RetentionPolicy::Limits,
             duplicate_window: Duration::from_secs(120),
             max_age: options.max_age,
+            num_replicas: options.replicas,
             ..Default::default()
         })
         .await

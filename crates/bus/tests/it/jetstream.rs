@@ -193,3 +193,28 @@ async fn only_one_relay_publishes_and_a_standby_takes_over() {
     stop_b.cancel();
     b.await.unwrap();
 }
+
+#[tokio::test]
+async fn the_stream_is_made_with_the_configured_age_and_copies() {
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    let options = StreamOptions {
+        stream: "CONFIGURED".to_owned(),
+        subject_prefix: "configured".to_owned(),
+        max_age: week,
+        replicas: 1,
+    };
+    let mut stream = ensure_stream(&js, &options).await.unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    assert_eq!((config.max_age, config.num_replicas), (week, 1));
+    // Three copies need three servers: this single one refuses, and says so.
+    let three = StreamOptions {
+        stream: "THREE".to_owned(),
+        subject_prefix: "three".to_owned(),
+        replicas: 3,
+        ..options
+    };
+    let refused = ensure_stream(&js, &three).await.unwrap_err();
+    assert!(refused.to_string().contains("replica"), "{refused}");
+}
