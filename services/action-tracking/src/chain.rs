@@ -3,15 +3,22 @@
 //! deleting or reordering a stored event (or a link) breaks the chain from there on, and
 //! `verify` names the first place it breaks.
 //!
+//! The trail people read is made from the chained events (`trail`), and each link's action
+//! and school (what the trail is looked up by) are checked against the events, so nothing a
+//! reader sees can change without `verify` saying so.
+//!
 //! What it proves: that the events as stored now are the events as chained. Someone able to
 //! rewrite both the events and every later link could hide a change; the head hash in each
 //! verify report is what to keep elsewhere to rule that out too.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+use waymark_domain::action_tracking::action::ActionEvent;
 use waymark_domain::{EventId, TrustId};
-use waymark_event_store::{PgEventStore, RecordedEvent, StoreError};
+use waymark_event_store::{PgEventStore, RecordedEvent, StoreError, decode};
 
 pub type Hash = [u8; 32];
 
@@ -127,9 +134,11 @@ pub async fn verify(
 ) -> Result<Report, VerifyError> {
     let mut previous = GENESIS;
     let mut expected_seq = 1;
+    // Each action's school, from its creation event.
+    let mut schools: HashMap<Uuid, Uuid> = HashMap::new();
     loop {
         let links = sqlx::query!(
-            "SELECT seq, event_id, prev_hash, hash FROM action_tracking.audit_chain \
+            "SELECT seq, event_id, action_id, school_id, prev_hash, hash FROM action_tracking.audit_chain \
              WHERE trust_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
             trust.into_uuid(),
             expected_seq,
@@ -183,6 +192,29 @@ pub async fn verify(
                     ProblemKind::Altered,
                     format!(
                         "the stored {} differs from the event that was chained",
+                        event.event_type
+                    ),
+                )));
+            }
+            // The action and school the trail is looked up by are the event's own.
+            let action = decode::<ActionEvent>(event).ok();
+            if let Some(ActionEvent::ActionCreated {
+                action_id,
+                school_id,
+                ..
+            }) = &action
+            {
+                schools.insert(*action_id, school_id.into_uuid());
+            }
+            let own = action.map(|a| {
+                let id = a.action_id();
+                (id, schools.get(&id).copied())
+            });
+            if own != Some((row.action_id, Some(row.school_id))) {
+                return Ok(report(problem(
+                    ProblemKind::Altered,
+                    format!(
+                        "the chain files this {} under another action or school than its own",
                         event.event_type
                     ),
                 )));

@@ -16,7 +16,7 @@ use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
 use crate::commands::Commands;
-use crate::{access, chain};
+use crate::{access, chain, trail};
 
 pub struct ActionTrackingService {
     commands: Commands,
@@ -483,10 +483,9 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::AuditTrail>, Status> {
         let context = RequestContext::of(&request)?;
         let action_id = uuid("action_id", &request.get_ref().action_id)?;
-        let entries = sqlx::query_as!(
-            AuditRow,
-            "SELECT seq, event_id, action_id, school_id, actor_id, recorded_at, event_type, summary, reason, \
-             details::text AS \"details!\" FROM action_tracking.audit_chain \
+        let links = sqlx::query_as!(
+            trail::Link,
+            "SELECT seq, event_id, action_id, school_id FROM action_tracking.audit_chain \
              WHERE trust_id = $1 AND action_id = $2 ORDER BY seq",
             trust_of(&context).into_uuid(),
             action_id
@@ -494,11 +493,11 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        if entries.is_empty() {
+        if links.is_empty() {
             return Err(ServiceError::not_found("action").into());
         }
         Ok(Response::new(pb::AuditTrail {
-            entries: entries.into_iter().map(Into::into).collect(),
+            entries: trail::entries(&self.commands.platform.store, links).await?,
         }))
     }
 
@@ -524,16 +523,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         } else {
             request.limit.min(500)
         });
-        let entries = sqlx::query_as!(
-            AuditRow,
-            "SELECT seq, event_id, action_id, school_id, actor_id, recorded_at, event_type, summary, reason, \
-             details::text AS \"details!\" FROM action_tracking.audit_chain \
-             WHERE trust_id = $1 AND seq > $2 \
-               AND ($3::uuid IS NULL OR school_id = $3) \
-               AND ($4::uuid IS NULL OR actor_id = $4) \
-               AND ($5::date IS NULL OR recorded_at >= $5::date) \
-               AND ($6::date IS NULL OR recorded_at < $6::date + 1) \
-             ORDER BY seq LIMIT $7",
+        // Who and when come from the chained events, as the entries do.
+        let links = sqlx::query_as!(
+            trail::Link,
+            "SELECT a.seq, a.event_id, a.action_id, a.school_id FROM action_tracking.audit_chain a \
+             LEFT JOIN event_store.events e ON e.event_id = a.event_id \
+             WHERE a.trust_id = $1 AND a.seq > $2 \
+               AND ($3::uuid IS NULL OR a.school_id = $3) \
+               AND ($4::uuid IS NULL OR e.actor_id = $4) \
+               AND ($5::date IS NULL OR e.recorded_at >= $5::date) \
+               AND ($6::date IS NULL OR e.recorded_at < $6::date + 1) \
+             ORDER BY a.seq LIMIT $7",
             trust_of(&context).into_uuid(),
             request.after_seq,
             school,
@@ -546,7 +546,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .await
         .map_err(ServiceError::from)?;
         Ok(Response::new(pb::AuditTrail {
-            entries: entries.into_iter().map(Into::into).collect(),
+            entries: trail::entries(&self.commands.platform.store, links).await?,
         }))
     }
 
@@ -634,36 +634,6 @@ impl ActionRow {
             carried_forward_to: text_of(self.carried_forward_to),
             version: self.version,
             agreed_by: text_of(self.agreed_by),
-        }
-    }
-}
-
-struct AuditRow {
-    seq: i64,
-    event_id: Uuid,
-    action_id: Uuid,
-    school_id: Uuid,
-    actor_id: Uuid,
-    recorded_at: chrono::DateTime<chrono::Utc>,
-    event_type: String,
-    summary: String,
-    reason: Option<String>,
-    details: String,
-}
-
-impl From<AuditRow> for pb::AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            seq: row.seq,
-            event_id: row.event_id.to_string(),
-            action_id: row.action_id.to_string(),
-            school_id: row.school_id.to_string(),
-            actor_id: row.actor_id.to_string(),
-            recorded_at: row.recorded_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            event_type: row.event_type,
-            summary: row.summary,
-            reason: row.reason.unwrap_or_default(),
-            details_json: row.details,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod chain;
 mod commands;
 mod grpc;
 mod projection;
+mod trail;
 
 use std::sync::Arc;
 use std::time::Duration;

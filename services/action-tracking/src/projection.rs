@@ -1,14 +1,11 @@
 //! Projects the `action` streams into the read models (actions, notes) and appends each event
 //! to its trust's audit chain, all in the feed's transaction.
 
-use serde_json::value::RawValue;
 use sqlx::PgConnection;
-use sqlx::types::Json;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::Decider;
 use waymark_domain::action_tracking::action::{Action, ActionEvent, ActionStatus};
 use waymark_domain::agreed::OriginKind;
-use waymark_domain::school_year::long_date;
 use waymark_event_store::{RecordedEvent, decode};
 
 use crate::chain;
@@ -32,22 +29,22 @@ impl EventHandler for Actions {
         event: &RecordedEvent,
     ) -> Result<(), HandlerError> {
         let action = decode::<ActionEvent>(event)?;
-        let (summary, reason) = apply(tx, event, &action).await?;
-        append_to_chain(tx, event, &action, &summary, reason.as_deref()).await
+        apply(tx, event, &action).await?;
+        append_to_chain(tx, event, &action).await
     }
 }
 
-/// Updates the read models; returns what changed in words, and why.
+/// Updates the read models.
 async fn apply(
     tx: &mut PgConnection,
     recorded: &RecordedEvent,
     event: &ActionEvent,
-) -> Result<(String, Option<String>), HandlerError> {
+) -> Result<(), HandlerError> {
     use ActionEvent as E;
     let trust = recorded.trust_id.into_uuid();
     let (at, version) = (recorded.recorded_at, recorded.stream_version);
     let status = |status: ActionStatus| status.as_str().to_owned();
-    Ok(match event {
+    match event {
         E::ActionCreated {
             action_id,
             school_id,
@@ -90,17 +87,13 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            (format!("Action agreed, due {}", long_date(*due_date)), None)
         }
         E::ActionStarted { action_id } => {
             set_status(tx, trust, *action_id, ActionStatus::InProgress, recorded).await?;
-            ("Work started".to_owned(), None)
         }
         E::ProgressNoted { action_id, note } => {
             add_note(tx, recorded, *action_id, "progress", note.as_str()).await?;
             touch(tx, trust, *action_id, recorded).await?;
-            // The trail says what was written, not only that something was.
-            (format!("Progress noted: {note}"), None)
         }
         E::EvidenceRecorded {
             action_id,
@@ -108,14 +101,8 @@ async fn apply(
         } => {
             add_note(tx, recorded, *action_id, "evidence", evidence.as_str()).await?;
             touch(tx, trust, *action_id, recorded).await?;
-            (format!("Evidence of impact recorded: {evidence}"), None)
         }
-        E::DueDateChanged {
-            action_id,
-            from,
-            to,
-            reason,
-        } => {
+        E::DueDateChanged { action_id, to, .. } => {
             sqlx::query!(
                 "UPDATE action_tracking.actions SET due_date = $3, updated_at = $4, version = $5 \
                  WHERE trust_id = $1 AND action_id = $2",
@@ -127,19 +114,10 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            (
-                format!(
-                    "Due date moved from {} to {}",
-                    long_date(*from),
-                    long_date(*to)
-                ),
-                Some(reason.to_string()),
-            )
         }
         E::ActionReassigned {
             action_id,
             to_owner_id,
-            reason,
             ..
         } => {
             sqlx::query!(
@@ -153,7 +131,6 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            ("Given to a new owner".to_owned(), Some(reason.to_string()))
         }
         E::ActionCompleted { action_id, impact } => {
             sqlx::query!(
@@ -167,13 +144,11 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            (format!("Done. Impact: {impact}"), None)
         }
         E::ActionCarriedForward {
             action_id,
             next_action_id,
-            due_date,
-            note,
+            ..
         } => {
             sqlx::query!(
                 "UPDATE action_tracking.actions SET status = 'carried_forward', carried_forward_to = $3, \
@@ -186,23 +161,15 @@ async fn apply(
             )
             .execute(&mut *tx)
             .await?;
-            (
-                format!(
-                    "Carried forward to a new action due {}",
-                    long_date(*due_date)
-                ),
-                note.as_ref().map(ToString::to_string),
-            )
         }
-        E::ActionDropped { action_id, reason } => {
+        E::ActionDropped { action_id, .. } => {
             set_status(tx, trust, *action_id, ActionStatus::Dropped, recorded).await?;
-            ("Dropped".to_owned(), Some(reason.to_string()))
         }
-        E::ActionReopened { action_id, reason } => {
+        E::ActionReopened { action_id, .. } => {
             set_status(tx, trust, *action_id, ActionStatus::InProgress, recorded).await?;
-            ("Reopened".to_owned(), Some(reason.to_string()))
         }
-    })
+    }
+    Ok(())
 }
 
 async fn set_status(
@@ -267,14 +234,14 @@ async fn add_note(
     Ok(())
 }
 
+/// Adds the event to its trust's chain. The chain row keeps only the link and what the trail
+/// is looked up by (action, school); the trail is read from the event itself.
 async fn append_to_chain(
     tx: &mut PgConnection,
     recorded: &RecordedEvent,
     event: &ActionEvent,
-    summary: &str,
-    reason: Option<&str>,
 ) -> Result<(), HandlerError> {
-    let action_id = action_id(event);
+    let action_id = event.action_id();
     let school = sqlx::query_scalar!(
         "SELECT school_id FROM action_tracking.actions WHERE trust_id = $1 AND action_id = $2",
         recorded.trust_id.into_uuid(),
@@ -291,40 +258,17 @@ async fn append_to_chain(
     let (seq, previous) = chain::head(tx, recorded.trust_id).await?;
     let hash = chain::link(&previous, recorded);
     sqlx::query!(
-        "INSERT INTO action_tracking.audit_chain (trust_id, seq, event_id, action_id, school_id, actor_id, \
-         recorded_at, event_type, summary, reason, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "INSERT INTO action_tracking.audit_chain (trust_id, seq, event_id, action_id, school_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         recorded.trust_id.into_uuid(),
         seq + 1,
         recorded.event_id.into_uuid(),
         action_id,
         school,
-        recorded.metadata.actor.into_uuid(),
-        recorded.recorded_at,
-        recorded.event_type,
-        summary,
-        reason,
-        Json(&recorded.payload) as Json<&Box<RawValue>>,
         &previous[..],
         &hash[..],
     )
     .execute(&mut *tx)
     .await?;
     Ok(())
-}
-
-fn action_id(event: &ActionEvent) -> uuid::Uuid {
-    use ActionEvent as E;
-    match event {
-        E::ActionCreated { action_id, .. }
-        | E::ActionStarted { action_id }
-        | E::ProgressNoted { action_id, .. }
-        | E::EvidenceRecorded { action_id, .. }
-        | E::DueDateChanged { action_id, .. }
-        | E::ActionReassigned { action_id, .. }
-        | E::ActionCompleted { action_id, .. }
-        | E::ActionCarriedForward { action_id, .. }
-        | E::ActionDropped { action_id, .. }
-        | E::ActionReopened { action_id, .. } => *action_id,
-    }
 }

@@ -1,3 +1,4 @@
 //! Action tracking: every agreed action followed to done.
 
 pub mod action;
+mod trail;

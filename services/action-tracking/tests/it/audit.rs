@@ -98,6 +98,99 @@ async fn an_intact_chain_verifies_and_an_altered_event_is_named() {
     platform.stop().await;
 }
 
+/// The trail of an action, as people read it.
+async fn trail(client: &mut Client, action: &str) -> Vec<pb::AuditEntry> {
+    client
+        .get_audit_trail(pb::GetActionRequest {
+            action_id: action.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+}
+
+#[tokio::test]
+async fn the_trail_people_read_is_what_the_chain_covers() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let (mut client, ids) = some_history(&platform, address).await;
+    // The chain keeps links and what the trail is looked up by; no copy of what it shows.
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'action_tracking' AND table_name = 'audit_chain' ORDER BY column_name",
+    )
+    .fetch_all(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        columns,
+        [
+            "action_id",
+            "event_id",
+            "hash",
+            "prev_hash",
+            "school_id",
+            "seq",
+            "trust_id"
+        ]
+    );
+    let done = trail(&mut client, &ids[1]).await;
+    assert_eq!(done[2].summary, "Done. Impact: Pupils respond to feedback");
+
+    // Rewrite what the trail shows: the trail shows it, and verification names it.
+    let victim = chained_event(&platform, 6).await;
+    assert_eq!(done[2].event_id, victim.to_string());
+    tamper(
+        &platform,
+        "UPDATE event_store.events SET payload = jsonb_set(payload, '{impact}', '\"Forged impact\"') WHERE event_id = $1",
+        victim,
+    )
+    .await;
+    assert_eq!(
+        trail(&mut client, &ids[1]).await[2].summary,
+        "Done. Impact: Forged impact"
+    );
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (6, "altered"));
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_filed_under_another_school_or_action_is_detected() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let (mut client, ids) = some_history(&platform, address).await;
+    // Move one link to another school (so a school's audit would leave it out).
+    sqlx::query("UPDATE action_tracking.audit_chain SET school_id = $1 WHERE seq = 5")
+        .bind(Uuid::new_v4())
+        .execute(&platform.db.pool)
+        .await
+        .unwrap();
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (5, "altered"));
+    assert!(
+        problem.detail.contains("another action or school"),
+        "{problem:?}"
+    );
+    // Put it back, and file a link under another action instead.
+    sqlx::query(
+        "UPDATE action_tracking.audit_chain SET school_id = (SELECT school_id FROM action_tracking.audit_chain WHERE seq = 4) WHERE seq = 5",
+    )
+    .execute(&platform.db.pool)
+    .await
+    .unwrap();
+    assert!(verify(&mut client).await.intact);
+    sqlx::query("UPDATE action_tracking.audit_chain SET action_id = $1::uuid WHERE seq = 8")
+        .bind(&ids[0])
+        .execute(&platform.db.pool)
+        .await
+        .unwrap();
+    let problem = verify(&mut client).await.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (8, "altered"));
+    platform.stop().await;
+}
+
 #[tokio::test]
 async fn a_removed_event_and_a_reordered_chain_are_detected() {
     let mut platform = TestPlatform::start(None).await;
