@@ -1,9 +1,15 @@
 //! Sends queued deliveries. A round claims due deliveries with `FOR UPDATE SKIP LOCKED`,
-//! leases them (`sending`, for a minute) and commits — no transaction stays open while a
-//! mail server or webhook answers. Then each is sent and marked `sent`; a failure is retried
-//! with a doubling delay and, after `max_attempts`, parked for an admin (who can retry it).
-//! A worker that dies mid-send leaves the lease to expire and another picks the delivery up;
-//! its e-mail keeps the same Message-ID, so a mail system that saw it already can tell.
+//! leases them (`sending`, under a claim token of its own) and commits — no transaction stays
+//! open while a mail server or webhook answers. Then, one at a time, it renews a delivery's
+//! lease (only if the claim is still its own), sends it within `send_timeout_ms` (shorter
+//! than the lease, so no other worker can take it over mid-send) and records the outcome,
+//! again only under its own claim: a worker that lost a delivery to another never records
+//! over it, and a `sent` delivery never goes back to `queued`. A failure is retried with a
+//! doubling delay and, after `max_attempts`, parked for an admin (who can retry it).
+//!
+//! At least once: a worker that dies after the mail server accepted a message but before it
+//! recorded that leaves the lease to expire, and another sends it again — with the same
+//! Message-ID, so the mail system (and the reader) can tell it is a repeat.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +28,6 @@ use waymark_runtime::Platform;
 
 use crate::settings::{Settings, SmtpMode, SmtpTls};
 
-/// How long a claimed delivery is ours before another worker may take it.
-const LEASE: Duration = Duration::from_secs(60);
 const BATCH: i64 = 20;
 
 pub struct Sender {
@@ -285,10 +289,14 @@ struct Claimed {
     name: Option<String>,
 }
 
-/// One round: claim, send, record. Returns how many were attempted.
+/// One round: claim, send, record. Returns how many were claimed.
 pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::Error> {
     let now = platform.clock.now();
-    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let lease = chrono::Duration::milliseconds(
+        i64::try_from(sender.settings.delivery.lease_ms).unwrap_or(i64::MAX),
+    );
+    let send_timeout = Duration::from_millis(sender.settings.delivery.send_timeout_ms);
+    let claim = Uuid::new_v4();
     let mut tx = platform.pool.begin().await?;
     let claimed = sqlx::query!(
         "SELECT d.delivery_id, d.key, d.channel, d.attempts, d.message, c.email, c.display_name AS \"name?\" \
@@ -317,15 +325,33 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
     }
     let ids: Vec<Uuid> = claimed.iter().map(|c| c.delivery_id).collect();
     sqlx::query!(
-        "UPDATE notifications.deliveries SET state = 'sending', lease_until = $2 WHERE delivery_id = ANY($1)",
+        "UPDATE notifications.deliveries SET state = 'sending', lease_until = $2, claim = $3 WHERE delivery_id = ANY($1)",
         &ids,
-        lease_until
+        now + lease,
+        claim
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
 
     for delivery in &claimed {
+        // The lease runs from now: the sends before this one took time. A delivery whose
+        // lease ran out meanwhile may have been taken by another worker; it is theirs.
+        let renewed = sqlx::query!(
+            "UPDATE notifications.deliveries SET lease_until = $3 \
+             WHERE delivery_id = $1 AND claim = $2 AND state = 'sending'",
+            delivery.delivery_id,
+            claim,
+            platform.clock.now() + lease
+        )
+        .execute(&platform.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !renewed {
+            tracing::info!(key = %delivery.key, "delivery taken over by another worker");
+            continue;
+        }
         // A message addressed when it was queued (an invitation, to someone who is not a
         // contact yet) goes there; anything else to the recipient's contact.
         let addressed = delivery.message.get("to").and_then(|to| {
@@ -338,40 +364,54 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
                 .clone()
                 .map(|email| (delivery.name.clone().unwrap_or_default(), email))
         });
-        let outcome = sender
-            .send(&delivery.channel, &delivery.key, &delivery.message, to)
-            .await;
+        let outcome = tokio::time::timeout(
+            send_timeout,
+            sender.send(&delivery.channel, &delivery.key, &delivery.message, to),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(SendError::Retry(format!(
+                "no answer within {} ms",
+                send_timeout.as_millis()
+            )))
+        });
         let now = platform.clock.now();
-        match outcome {
+        let recorded = match outcome {
             Ok(()) => {
+                metrics::counter!("waymark_deliveries_sent_total", "channel" => delivery.channel.clone()).increment(1);
                 sqlx::query!(
                     "UPDATE notifications.deliveries SET state = 'sent', sent_at = $2, attempts = attempts + 1, \
-                     last_error = NULL, lease_until = NULL WHERE delivery_id = $1",
+                     last_error = NULL, lease_until = NULL WHERE delivery_id = $1 AND claim = $3 AND state = 'sending'",
                     delivery.delivery_id,
-                    now
+                    now,
+                    claim
                 )
                 .execute(&platform.pool)
-                .await?;
-                metrics::counter!("waymark_deliveries_sent_total", "channel" => delivery.channel.clone()).increment(1);
+                .await?
             }
             Err(SendError::Retry(error)) => {
                 let attempts = delivery.attempts + 1;
                 let parked = attempts >= sender.settings.delivery.max_attempts;
                 let next = retry_at(now, sender.settings.delivery.retry_base_ms, attempts);
                 tracing::warn!(key = %delivery.key, attempts, parked, %error, "delivery failed");
+                metrics::counter!("waymark_deliveries_failed_total", "channel" => delivery.channel.clone()).increment(1);
                 sqlx::query!(
                     "UPDATE notifications.deliveries SET state = $2, attempts = $3, last_error = $4, next_attempt_at = $5, \
-                     lease_until = NULL WHERE delivery_id = $1",
+                     lease_until = NULL WHERE delivery_id = $1 AND claim = $6 AND state = 'sending'",
                     delivery.delivery_id,
                     if parked { "parked" } else { "queued" },
                     attempts,
                     error,
-                    next
+                    next,
+                    claim
                 )
                 .execute(&platform.pool)
-                .await?;
-                metrics::counter!("waymark_deliveries_failed_total", "channel" => delivery.channel.clone()).increment(1);
+                .await?
             }
+        };
+        if recorded.rows_affected() == 0 {
+            // Cannot happen while sends stay shorter than the lease; said loudly if it does.
+            tracing::error!(key = %delivery.key, "a delivery's lease was lost before its outcome was recorded");
         }
     }
     Ok(claimed.len())

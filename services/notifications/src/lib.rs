@@ -1,5 +1,7 @@
 //! The notifications service: reminders and everything else worth telling someone, by
-//! e-mail, in the app's inbox and by a school's chat webhook — exactly once, never lost.
+//! e-mail, in the app's inbox and by a school's chat webhook. Each notice and delivery is
+//! recorded exactly once; sending is at least once, never lost, with duplicates carrying the
+//! same Message-ID (a crash between the mail server's acceptance and our record of it).
 //!
 //! - `events`: a consumer of other services' events (reminders, actions, reviews, visits,
 //!   calendars) that records notices and queues deliveries in its transaction.

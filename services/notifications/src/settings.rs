@@ -9,6 +9,8 @@
 //! | `smtp.from` | the sender address | `Waymark <no-reply@localhost>` |
 //! | `delivery.max_attempts` | failed sends before a delivery is parked for an admin | 6 |
 //! | `delivery.retry_base_ms` | the first retry's delay; it doubles each time | 30000 |
+//! | `delivery.send_timeout_ms` | longest one send may take before it counts as failed | 120000 |
+//! | `delivery.lease_ms` | how long a worker holds a delivery it is about to send; more than `send_timeout_ms` | 300000 |
 //! | `digest.hour` | local hour digests go out (weekly ones on Mondays) | 7 |
 //! | `digest.poll_ms` | how often to look for digests that are due | 60000 |
 
@@ -64,6 +66,8 @@ impl Default for Smtp {
 pub struct Delivery {
     pub max_attempts: i32,
     pub retry_base_ms: u64,
+    pub send_timeout_ms: u64,
+    pub lease_ms: u64,
 }
 
 impl Default for Delivery {
@@ -71,6 +75,8 @@ impl Default for Delivery {
         Self {
             max_attempts: 6,
             retry_base_ms: 30_000,
+            send_timeout_ms: 120_000,
+            lease_ms: 300_000,
         }
     }
 }
@@ -119,6 +125,11 @@ impl Settings {
         anyhow::ensure!(
             settings.delivery.max_attempts >= 1,
             "delivery.max_attempts must be at least 1"
+        );
+        // A lease that could run out mid-send would let a second worker send it too.
+        anyhow::ensure!(
+            settings.delivery.lease_ms > settings.delivery.send_timeout_ms,
+            "delivery.lease_ms must be longer than delivery.send_timeout_ms"
         );
         Ok(settings)
     }

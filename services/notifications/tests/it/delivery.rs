@@ -13,6 +13,7 @@ use waymark_runtime::ManualClock;
 use waymark_testkit::services::{colleague, new_caller, staff};
 use waymark_testkit::{NatsServer, eventually};
 
+use crate::slow_smtp::{SlowSmtp, message_id};
 use crate::support::*;
 
 async fn deliveries(client: &mut Client, state: &str) -> Vec<pb::Delivery> {
@@ -413,5 +414,80 @@ async fn an_escalation_with_no_line_manager_says_so_to_the_owner_and_in_the_log(
         log[0].note,
         "no line manager is recorded for Sam Teacher: the escalation went to them"
     );
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_a_slow_mail_server_send_each_message_once() {
+    // The mail server takes 1.5 s to accept each message and a lease lasts 2 s, so a worker
+    // sending four in a row would lose the later ones to the other worker before reaching
+    // them: each must be sent by exactly one of the two, once.
+    let smtp = SlowSmtp::start(Duration::from_millis(1500), false).await;
+    let (mut platform, address) = start(
+        None,
+        None,
+        smtp.port,
+        &[
+            ("delivery.lease_ms", "2000"),
+            ("delivery.send_timeout_ms", "1800"),
+        ],
+    )
+    .await;
+    platform.serve(waymark_notifications::run).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    for _ in 0..4 {
+        remind(&platform, head, teacher, school, "due").await;
+    }
+    eventually(PATIENCE, "four deliveries sent", || async {
+        let mut admin = client(&platform, address, head);
+        deliveries(&mut admin, "sent").await.len() == 4
+    })
+    .await;
+    // Nothing is still on its way: every copy the server will ever get, it has.
+    eventually(PATIENCE, "no message in flight", || async {
+        smtp.in_flight() == 0
+    })
+    .await;
+    let ids: Vec<String> = smtp.messages().iter().map(|m| message_id(m)).collect();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((ids.len(), distinct.len()), (4, 4), "{ids:?}");
+    let sent = deliveries(&mut admin, "sent").await;
+    assert!(sent.iter().all(|d| d.attempts == 1), "{sent:?}");
+    for state in ["queued", "sending", "parked"] {
+        assert!(deliveries(&mut admin, state).await.is_empty(), "{state}");
+    }
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_after_the_data_sends_again_with_the_same_message_id() {
+    let smtp = SlowSmtp::start(Duration::ZERO, true).await;
+    let (platform, address) = start(None, None, smtp.port, &[]).await;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    remind(&platform, head, teacher, school, "due").await;
+    eventually(PATIENCE, "the delivery sent", || async {
+        let mut admin = client(&platform, address, head);
+        deliveries(&mut admin, "sent").await.len() == 1
+    })
+    .await;
+    // The server had the first copy when the connection dropped; the worker could not know
+    // and sent it again. SMTP makes that repeat unavoidable: both copies carry the same
+    // Message-ID, so the mail system and the reader can tell.
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2);
+    let first = message_id(&messages[0]);
+    assert!(!first.is_empty(), "{}", messages[0]);
+    assert_eq!(first, message_id(&messages[1]));
+    assert_eq!(deliveries(&mut admin, "sent").await[0].attempts, 2);
     platform.stop().await;
 }

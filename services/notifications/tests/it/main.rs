@@ -4,4 +4,5 @@
 
 mod delivery;
 mod digest;
+mod slow_smtp;
 mod support;
