@@ -60,6 +60,15 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
     let head = new_caller();
     let (deputy_caller, deputy) = colleague(head);
     let (north, south) = (Uuid::new_v4(), Uuid::new_v4());
+    // Action tracking reads actions only to people it knows: the head of the north school.
+    waymark_testkit::directory::school(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        head,
+        north,
+        &[deputy],
+    )
+    .await;
     let mut lead = SelfEvaluationClient::new(platform.client(dialogue, head));
     let deputy_client = SelfEvaluationClient::new(platform.client(dialogue, deputy_caller));
     let mut tracking = ActionTrackingClient::new(platform.client(actions, head));

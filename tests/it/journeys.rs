@@ -35,24 +35,27 @@ async fn platform(nats: &NatsServer) -> (TestPlatform, std::net::SocketAddr, std
     (platform, reviews, actions)
 }
 
-/// The people in review dialogue's copy of the directory: it reads records only to those
-/// it knows.
+/// The leader and the teacher they line-manage, in the directory: the services read
+/// records and actions only to people they know.
 async fn known(platform: &TestPlatform, caller: waymark_runtime::auth::Caller, people: &[StaffId]) {
-    let events: Vec<DirectoryEvent> = people
+    let mut events: Vec<DirectoryEvent> = people
         .iter()
         .map(|staff_id| DirectoryEvent::StaffAdded {
             staff_id: *staff_id,
         })
         .collect();
+    events.push(DirectoryEvent::LineManagerSet {
+        staff_id: people[1],
+        manager: Some(people[0]),
+    });
     waymark_testkit::directory::append(platform, caller, &events).await;
     for person in people {
-        waymark_testkit::directory::known(
-            platform,
+        for table in [
             waymark_review_dialogue::DIRECTORY_TABLE,
-            caller,
-            *person,
-        )
-        .await;
+            waymark_action_tracking::access::DIRECTORY_TABLE,
+        ] {
+            waymark_testkit::directory::known(platform, table, caller, *person).await;
+        }
     }
 }
 

@@ -24,17 +24,41 @@ pub async fn facts(
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|row| ActionFacts {
-        school: SchoolId::from_uuid(row.school_id),
-        owner: StaffId::from_uuid(row.owner_id),
-        supporters: row
-            .supporter_ids
-            .into_iter()
-            .map(StaffId::from_uuid)
-            .collect(),
-        agreed_by: row.agreed_by.map(StaffId::from_uuid),
-        live: matches!(row.status.as_str(), "open" | "in_progress"),
+    Ok(row.map(|row| {
+        facts_of(
+            row.school_id,
+            row.owner_id,
+            &row.supporter_ids,
+            row.agreed_by,
+            &row.status,
+        )
     }))
+}
+
+/// The facts the policies read, from an action's row in the read model.
+pub fn facts_of(
+    school: uuid::Uuid,
+    owner: uuid::Uuid,
+    supporters: &[uuid::Uuid],
+    agreed_by: Option<uuid::Uuid>,
+    status: &str,
+) -> ActionFacts {
+    ActionFacts {
+        school: SchoolId::from_uuid(school),
+        owner: StaffId::from_uuid(owner),
+        supporters: supporters.iter().copied().map(StaffId::from_uuid).collect(),
+        agreed_by: agreed_by.map(StaffId::from_uuid),
+        live: matches!(status, "open" | "in_progress"),
+    }
+}
+
+/// The trust's directory as this service has it.
+pub async fn directory(
+    pool: &PgPool,
+    trust: TrustId,
+) -> Result<waymark_domain::directory::DirectoryState, ServiceError> {
+    let mut conn = pool.acquire().await?;
+    Ok(directory::load(&mut conn, DIRECTORY_TABLE, trust).await?)
 }
 
 /// Refuses with `PERMISSION_DENIED` unless `who` may do `verb` to an action with `facts`.
@@ -46,8 +70,7 @@ pub async fn require(
     verb: ActionVerb,
     facts: &ActionFacts,
 ) -> Result<(), ServiceError> {
-    let mut conn = pool.acquire().await?;
-    let directory = directory::load(&mut conn, DIRECTORY_TABLE, trust).await?;
+    let directory = self::directory(pool, trust).await?;
     if policies.allows_on_action(&directory, who, verb, facts) {
         Ok(())
     } else {

@@ -133,6 +133,10 @@ fn trust_of(context: &RequestContext) -> TrustId {
     context.caller.trust
 }
 
+fn caller(context: &RequestContext) -> StaffId {
+    StaffId::from_uuid(context.caller.actor.into_uuid())
+}
+
 #[tonic::async_trait]
 impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     async fn create_action(
@@ -371,6 +375,16 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(|| ServiceError::not_found("action"))?;
+        // One the caller may not read is, for them, not there.
+        let directory = access::directory(self.pool(), trust_of(&context)).await?;
+        if !self.policies.allows_on_action(
+            &directory,
+            caller(&context),
+            ActionVerb::Read,
+            &row.facts(),
+        ) {
+            return Err(ServiceError::not_found("action").into());
+        }
         let notes = sqlx::query!(
             "SELECT kind, body, author_id, recorded_at FROM action_tracking.action_notes \
              WHERE trust_id = $1 AND action_id = $2 ORDER BY recorded_at, event_id",
@@ -472,8 +486,18 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        // Only what the caller may read.
+        let directory = access::directory(self.pool(), trust_of(&context)).await?;
+        let who = caller(&context);
         Ok(Response::new(pb::ListActionsResponse {
-            actions: rows.into_iter().map(|row| row.into_proto(today)).collect(),
+            actions: rows
+                .into_iter()
+                .filter(|row| {
+                    self.policies
+                        .allows_on_action(&directory, who, ActionVerb::Read, &row.facts())
+                })
+                .map(|row| row.into_proto(today))
+                .collect(),
         }))
     }
 
@@ -483,6 +507,25 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::AuditTrail>, Status> {
         let context = RequestContext::of(&request)?;
         let action_id = uuid("action_id", &request.get_ref().action_id)?;
+        // The trail of an action the caller may not read is, for them, not there.
+        let facts = access::facts(self.pool(), trust_of(&context), action_id)
+            .await
+            .map_err(ServiceError::from)?;
+        let readable = match facts {
+            Some(facts) => {
+                let directory = access::directory(self.pool(), trust_of(&context)).await?;
+                self.policies.allows_on_action(
+                    &directory,
+                    caller(&context),
+                    ActionVerb::Read,
+                    &facts,
+                )
+            }
+            None => false,
+        };
+        if !readable {
+            return Err(ServiceError::not_found("action").into());
+        }
         let links = sqlx::query_as!(
             trail::Link,
             "SELECT seq, event_id, action_id, school_id FROM action_tracking.audit_chain \
@@ -589,6 +632,18 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         })
         .collect();
         Ok(Response::new(pb::ListOriginsResponse { origins }))
+    }
+}
+
+impl ActionRow {
+    fn facts(&self) -> ActionFacts {
+        access::facts_of(
+            self.school_id,
+            self.owner_id,
+            &self.supporter_ids,
+            self.agreed_by,
+            &self.status,
+        )
     }
 }
 

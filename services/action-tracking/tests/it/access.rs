@@ -76,6 +76,12 @@ fn allowed(who: Who, verb: Verb) -> bool {
     }
 }
 
+/// Reading it (by id, its trail, in the school's list): everyone in the school and the
+/// trust's leaders and administrators; not a teacher of another school.
+fn read_allowed(who: Who) -> bool {
+    who != Who::Elsewhere
+}
+
 /// Setting an action for the owner: their leaders, their line manager, trust leaders — and
 /// the owner, for themselves.
 fn create_allowed(who: Who) -> bool {
@@ -266,8 +272,44 @@ async fn each_person_does_to_an_action_exactly_what_the_rules_allow() {
             assert_eq!(refused.code(), Code::PermissionDenied);
         }
         cells += 1;
+        // Reading it: by id, its audit trail, and in the school's list. One the person may
+        // not read is not found, and not listed.
+        let id = action(&mut setter, &cast).await;
+        let by_id = as_them
+            .get_action(pb::GetActionRequest {
+                action_id: id.clone(),
+            })
+            .await;
+        let trail = as_them
+            .get_audit_trail(pb::GetActionRequest {
+                action_id: id.clone(),
+            })
+            .await;
+        let listed = as_them
+            .list_actions(pb::ListActionsRequest {
+                school_id: cast.school.to_string(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .actions
+            .iter()
+            .any(|a| a.action_id == id);
+        for (what, outcome) in [("by id", by_id.map(|_| ())), ("trail", trail.map(|_| ()))] {
+            match outcome {
+                Ok(()) => assert!(read_allowed(who), "{who:?} read it {what}"),
+                Err(status) => {
+                    assert!(!read_allowed(who), "{who:?} may read it {what}: {status:?}");
+                    assert_eq!(status.code(), Code::NotFound, "{who:?} {what}");
+                }
+            }
+            cells += 1;
+        }
+        assert_eq!(listed, read_allowed(who), "{who:?} in the list");
+        cells += 1;
     }
-    assert_eq!(cells, EVERYONE.len() * (VERBS.len() + 1));
+    assert_eq!(cells, EVERYONE.len() * (VERBS.len() + 4));
 
     platform.stop().await;
 }

@@ -106,6 +106,7 @@ async fn each_agreed_item_becomes_one_action_even_when_delivered_twice() {
     let leader = new_caller();
     let (_, teacher) = colleague(leader);
     let (meeting, school) = (Uuid::new_v4(), Uuid::new_v4());
+    crate::support::school(&platform, leader, school, &[teacher]).await;
     let mut client = client(&platform, address, leader);
     agree(&platform, leader, meeting, school, teacher.into_uuid(), 3).await;
 
@@ -200,6 +201,7 @@ async fn a_restart_in_the_middle_creates_every_action_once() {
         created_events(&platform).await >= 150
     })
     .await;
+    crate::support::school(&platform, leader, school, &[teacher]).await;
     let mut client = client(&platform, address, leader);
     for meeting in &meetings {
         assert_eq!(actions_of(&mut client, *meeting).await.len(), 5);
@@ -219,6 +221,7 @@ async fn outcomes_agreed_at_the_next_meeting_close_the_actions() {
     let leader = new_caller();
     let (_, teacher) = colleague(leader);
     let (first, second, school) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    crate::support::school(&platform, leader, school, &[teacher]).await;
     let mut client = client(&platform, address, leader);
     agree(&platform, leader, first, school, teacher.into_uuid(), 3).await;
     eventually(PATIENCE, "three actions", || {

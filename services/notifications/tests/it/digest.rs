@@ -37,6 +37,15 @@ async fn a_weekly_digest_gathers_the_week_once() {
     let head = new_caller();
     let (teacher_caller, teacher) = colleague(head);
     let school = Uuid::new_v4();
+    // Action tracking reads a person's actions only to people it knows.
+    waymark_testkit::directory::school(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        head,
+        school,
+        &[teacher],
+    )
+    .await;
     let mut admin = client(&platform, address, head);
     contact(&mut admin, teacher, "sam@example.org", None, school).await;
     client(&platform, address, teacher_caller)
