@@ -8,6 +8,7 @@
 //! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix` | none, `WAYMARK_EVENTS`, `waymark.events` |
 //! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` | none, 300 |
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
+//! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
 //! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
 //!
 //! Services read their own extra sections (SMTP, sign-in) from the same layers through
@@ -30,6 +31,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub network: NetworkConfig,
     pub scheduling: ServiceAddress,
     pub review_dialogue: ServiceAddress,
     pub action_tracking: ServiceAddress,
@@ -61,6 +63,13 @@ pub struct DatabaseConfig {
     /// none. A transaction left open holds every reader of the event store back (they wait
     /// for the oldest running transaction), so an idle one is ended rather than waited for.
     pub idle_in_transaction_timeout_ms: u64,
+}
+
+/// Where Waymark may call addresses someone configured ([`crate::net`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub allow_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -152,6 +161,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            network: NetworkConfig::default(),
             scheduling: ServiceAddress::local(7101),
             review_dialogue: ServiceAddress::local(7102),
             action_tracking: ServiceAddress::local(7103),

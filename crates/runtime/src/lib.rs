@@ -14,6 +14,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod grpc;
+pub mod net;
 pub mod parse;
 pub mod platform;
 pub mod process;

@@ -51,6 +51,8 @@ impl TestPlatform {
         let mut values = vec![
             ("database.url", db.url.as_str()),
             ("auth.internal_key", TEST_KEY),
+            // Webhook receivers and identity providers in tests listen on 127.0.0.1.
+            ("network.allow_loopback", "true"),
         ];
         values.extend_from_slice(extra);
         if let Some(url) = &nats_url {

@@ -116,7 +116,47 @@ fn origin_of(url: &str) -> Option<String> {
         .then(|| format!("{scheme}://{host}"))
 }
 
+/// The issuer a trust may set for `provider`: Microsoft's sign-in address for the trust's
+/// tenant (`https://login.microsoftonline.com/<tenant>/v2.0`) or Google's
+/// (`https://accounts.google.com`) — nothing else, so the sign-in pages never fetch from an
+/// address a setting chose (server-side request forgery). With `network.allow_loopback`, an
+/// identity provider on this machine too (tests, local trials).
+pub fn check_issuer(
+    provider: &str,
+    issuer: &str,
+    allow_loopback: bool,
+) -> Result<(), &'static str> {
+    let url = waymark_runtime::net::check_url(issuer, allow_loopback)
+        .map_err(|_| "The issuer must be the identity provider's https:// address.")?;
+    let local = allow_loopback
+        && url
+            .host()
+            .is_some_and(|host| host.to_string() == "localhost" || host.to_string() == "127.0.0.1");
+    if local {
+        return Ok(());
+    }
+    let tenant = issuer
+        .strip_prefix("https://login.microsoftonline.com/")
+        .and_then(|rest| rest.strip_suffix("/v2.0"))
+        .filter(|tenant| {
+            !tenant.is_empty()
+                && tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        });
+    match provider {
+        "microsoft" if tenant.is_some() => Ok(()),
+        "microsoft" => {
+            Err("The issuer must be https://login.microsoftonline.com/<your tenant id>/v2.0.")
+        }
+        "google" if issuer == "https://accounts.google.com" => Ok(()),
+        "google" => Err("The issuer must be https://accounts.google.com."),
+        _ => Err("Choose Microsoft or Google."),
+    }
+}
+
 struct Provider {
+    name: String,
     issuer: String,
     client_id: String,
     client_secret: String,
@@ -133,6 +173,7 @@ async fn provider(state: &AppState, trust: Uuid, name: &str) -> Result<Provider,
     .await?
     .ok_or_else(PageError::not_found)?;
     Ok(Provider {
+        name: name.to_owned(),
         issuer: row.issuer,
         client_id: row.client_id,
         client_secret: row.client_secret,
@@ -140,10 +181,14 @@ async fn provider(state: &AppState, trust: Uuid, name: &str) -> Result<Provider,
     })
 }
 
-fn http() -> Result<openidconnect::reqwest::Client, PageError> {
-    // No redirects: the identity provider's answers are taken as they are (SSRF safety).
+fn http(state: &AppState) -> Result<openidconnect::reqwest::Client, PageError> {
+    // No redirects, and public addresses only: the identity provider's answers are taken as
+    // they are (SSRF safety).
     openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .dns_resolver(std::sync::Arc::new(waymark_runtime::net::PublicOnly {
+            allow_loopback: state.platform.config.network.allow_loopback,
+        }))
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|_| unavailable())
@@ -171,6 +216,16 @@ async fn client(
     provider: &Provider,
     http: &openidconnect::reqwest::Client,
 ) -> Result<DiscoveredClient, PageError> {
+    // Checked again at use: a setting stored before the rule, or edited in the database.
+    check_issuer(
+        &provider.name,
+        &provider.issuer,
+        state.platform.config.network.allow_loopback,
+    )
+    .map_err(|problem| {
+        tracing::warn!(issuer = %provider.issuer, problem, "identity provider refused");
+        unavailable()
+    })?;
     let issuer = IssuerUrl::new(provider.issuer.clone()).map_err(|_| unavailable())?;
     let metadata = CoreProviderMetadata::discover_async(issuer, http)
         .await
@@ -218,7 +273,7 @@ pub async fn start(
     Form(form): Form<StartForm>,
 ) -> Result<Response, PageError> {
     let provider = provider(&state, trust, &name).await?;
-    let http = http()?;
+    let http = http(&state)?;
     let client = client(&state, &provider, &http).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -302,7 +357,7 @@ pub async fn callback(
         return Ok(refused("This sign-in has expired. Start again."));
     };
     let provider = provider(&state, flow.trust_id, &flow.provider).await?;
-    let http = http()?;
+    let http = http(&state)?;
     let client = client(&state, &provider, &http).await?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))

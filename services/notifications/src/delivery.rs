@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use waymark_domain::pages;
-use waymark_runtime::Platform;
+use waymark_runtime::{Platform, net};
 
 use crate::settings::{Settings, SmtpMode, SmtpTls};
 
@@ -73,9 +73,13 @@ impl Sender {
             settings.smtp.mode != SmtpMode::Smtp || from.is_some(),
             "smtp.from is not an e-mail address"
         );
+        // Webhooks go only to public addresses (`waymark_runtime::net`), with no redirects.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(net::PublicOnly {
+                allow_loopback: settings.allow_loopback,
+            }))
             .build()?;
         Ok(Self {
             mode: settings.smtp.mode,
@@ -204,6 +208,8 @@ impl Sender {
             .get("url")
             .and_then(|v| v.as_str())
             .ok_or_else(|| SendError::Retry("no webhook URL".into()))?;
+        let url = net::check_url(url, self.settings.allow_loopback)
+            .map_err(|reason| SendError::Retry(format!("the webhook address {reason}")))?;
         let field = |name: &str| message.get(name).and_then(|v| v.as_str());
         let text = match field("link") {
             Some(link) => format!(

@@ -200,11 +200,9 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let url = if url.is_empty() {
             None
         } else {
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|_| ServiceError::invalid("url", "is not a URL"))?;
-            if !["https", "http"].contains(&parsed.scheme()) {
-                return Err(ServiceError::invalid("url", "must be an http(s) URL").into());
-            }
+            // Only public https addresses: a webhook must not reach into the trust's network.
+            waymark_runtime::net::check_url(url, self.platform.config.network.allow_loopback)
+                .map_err(|reason| ServiceError::invalid("url", reason))?;
             Some(url.to_owned())
         };
         sqlx::query!(

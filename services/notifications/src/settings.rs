@@ -105,6 +105,8 @@ pub struct Settings {
     pub digest: Digest,
     /// Where links in messages point: the gateway's public address.
     pub public_url: String,
+    /// Webhooks may be on this machine (`network.allow_loopback`).
+    pub allow_loopback: bool,
 }
 
 impl Settings {
@@ -113,6 +115,7 @@ impl Settings {
             smtp: config.section("smtp")?,
             delivery: config.section("delivery")?,
             digest: config.section("digest")?,
+            allow_loopback: config.network.allow_loopback,
             public_url: config.gateway.url.trim_end_matches('/').to_owned(),
         };
         if settings.smtp.mode == SmtpMode::Smtp {

@@ -739,13 +739,11 @@ pub async fn set_sso(
     let client_id = fields.trimmed("client_id");
     let secret = fields.get("client_secret").to_owned();
     let domain = Some(fields.trimmed("hosted_domain")).filter(|d| !d.is_empty());
+    let allow_loopback = state.platform.config.network.allow_loopback;
     let problem = if provider != "microsoft" && provider != "google" {
         Some("Choose Microsoft or Google.")
-    } else if !(issuer.starts_with("https://")
-        || issuer.starts_with("http://127.0.0.1")
-        || issuer.starts_with("http://localhost"))
-    {
-        Some("The issuer must be an https:// address.")
+    } else if let Err(problem) = crate::sso::check_issuer(&provider, &issuer, allow_loopback) {
+        Some(problem)
     } else if client_id.is_empty() {
         Some("Enter the client id.")
     } else {

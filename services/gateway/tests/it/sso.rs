@@ -154,3 +154,68 @@ async fn people_sign_in_with_their_trusts_provider_matched_by_issuer_and_subject
     browser.close().await;
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_cannot_point_sign_in_at_any_other_address() {
+    let stack = Stack::start().await;
+    let mut admin = crate::http::Client::signed_in(
+        &stack.base,
+        &stack.seed.admin.email,
+        crate::stack::PASSWORD,
+    )
+    .await;
+    let set = |provider: &'static str, issuer: &'static str| {
+        [
+            ("provider", provider),
+            ("issuer", issuer),
+            ("client_id", "waymark"),
+            ("client_secret", "secret"),
+        ]
+    };
+    // The issuer is fetched by the sign-in pages, unsigned-in: it may only be Microsoft's or
+    // Google's (or, in tests, this machine), never the trust's network or cloud metadata.
+    for (provider, issuer, says) in [
+        ("microsoft", "http://127.0.0.1@10.0.0.5/", "https://"),
+        ("microsoft", "https://10.0.0.5/tenant/v2.0", "https://"),
+        (
+            "microsoft",
+            "https://169.254.169.254/latest/meta-data",
+            "https://",
+        ),
+        (
+            "microsoft",
+            "https://login.evil.example/tenant/v2.0",
+            "login.microsoftonline.com",
+        ),
+        (
+            "google",
+            "https://accounts.google.com.evil.example",
+            "accounts.google.com",
+        ),
+    ] {
+        let refused = admin.post("/admin/sso", &set(provider, issuer)).await;
+        assert_eq!(
+            refused.status,
+            reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+            "{issuer}"
+        );
+        assert!(refused.body.contains(says), "{issuer}: {}", refused.body);
+    }
+    let page = admin.get("/admin/sso").await.body;
+    assert!(
+        !page.contains("10.0.0.5") && !page.contains("evil.example"),
+        "{page}"
+    );
+    // Microsoft's address for a tenant is accepted.
+    let kept = admin
+        .post(
+            "/admin/sso",
+            &set(
+                "microsoft",
+                "https://login.microsoftonline.com/3f0c5d1e-1111-4a2b-9c3d-123456789abc/v2.0",
+            ),
+        )
+        .await;
+    assert_eq!(kept.status, reqwest::StatusCode::SEE_OTHER, "{}", kept.body);
+    stack.platform.stop().await;
+}

@@ -265,6 +265,32 @@ async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    // A webhook must not reach into the trust's network, the cloud's metadata or behind a
+    // user name, nor go unencrypted (this platform allows loopback, for the receiver above).
+    for (url, reason) in [
+        ("https://10.0.0.5/hook", "private or reserved"),
+        (
+            "https://169.254.169.254/latest/meta-data/",
+            "private or reserved",
+        ),
+        ("https://[fd00::1]/hook", "private or reserved"),
+        ("http://127.0.0.1@10.0.0.5/", "user name or password"),
+        ("http://chat.example.org/hook", "https://"),
+    ] {
+        let refused = admin
+            .set_school_webhook(pb::SetSchoolWebhookRequest {
+                school_id: school.to_string(),
+                url: url.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{url}");
+        assert!(
+            refused.message().contains(reason),
+            "{url}: {}",
+            refused.message()
+        );
+    }
     let mut teacher_client = client(&platform, address, teacher_caller);
     teacher_client
         .set_preferences(pb::Preferences {
