@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -306,7 +306,24 @@ pub async fn start(
     )
     .execute(&state.platform.pool)
     .await?;
-    Ok(Redirect::to(url.as_str()).into_response())
+    // The flow belongs to this browser: the callback is accepted only with this cookie, so
+    // nobody can send someone else's browser back with *their* sign-in (login CSRF).
+    let mut response = Redirect::to(url.as_str()).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{FLOW_COOKIE}={}; Path=/sso/callback; Max-Age=600; Secure; HttpOnly; SameSite=Lax",
+        flow_binding(csrf.secret())
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The cookie that ties a sign-in flow to the browser that started it.
+const FLOW_COOKIE: &str = "waymark_sso";
+
+/// What the cookie holds for a flow's `state`: its hash, so the cookie alone is no use.
+fn flow_binding(state: &str) -> String {
+    URL_SAFE_NO_PAD.encode(session::hash(state))
 }
 
 #[derive(Deserialize)]
@@ -337,7 +354,24 @@ fn refused(message: &str) -> Response {
 /// The provider sends the browser back here with a code.
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(callback): Query<Callback>,
+) -> Result<Response, PageError> {
+    let mut response = finish(&state, &headers, callback).await?;
+    // The flow's cookie has done its work, whatever the outcome.
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "waymark_sso=; Path=/sso/callback; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        ),
+    );
+    Ok(response)
+}
+
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    callback: Callback,
 ) -> Result<Response, PageError> {
     if callback.error.is_some() {
         return Ok(refused("Signing in was cancelled or refused."));
@@ -345,6 +379,12 @@ pub async fn callback(
     let (Some(code), Some(flow_state)) = (callback.code, callback.state) else {
         return Err(PageError::bad_request("This sign-in link is incomplete."));
     };
+    if session::cookie(headers, FLOW_COOKIE).as_deref() != Some(flow_binding(&flow_state).as_str())
+    {
+        return Ok(refused(
+            "This sign-in was started in another browser, or long ago. Start again from the sign-in page.",
+        ));
+    }
     let now = state.platform.clock.now();
     let flow = sqlx::query!(
         "DELETE FROM gateway.sso_flows WHERE state = $1 RETURNING trust_id, provider, pkce_verifier, nonce, invitation, created_at",
@@ -356,9 +396,9 @@ pub async fn callback(
     else {
         return Ok(refused("This sign-in has expired. Start again."));
     };
-    let provider = provider(&state, flow.trust_id, &flow.provider).await?;
-    let http = http(&state)?;
-    let client = client(&state, &provider, &http).await?;
+    let provider = provider(state, flow.trust_id, &flow.provider).await?;
+    let http = http(state)?;
+    let client = client(state, &provider, &http).await?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|_| unavailable())?
@@ -447,8 +487,8 @@ pub async fn callback(
             ));
         }
     };
-    if !sign_in::active(&state, trust, staff).await? {
+    if !sign_in::active(state, trust, staff).await? {
         return Ok(refused("Your account is disabled."));
     }
-    sign_in::signed_in_response(&state, trust, staff, "/").await
+    sign_in::signed_in_response(state, trust, staff, "/").await
 }

@@ -219,3 +219,76 @@ async fn a_trust_cannot_point_sign_in_at_any_other_address() {
     assert_eq!(kept.status, reqwest::StatusCode::SEE_OTHER, "{}", kept.body);
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_finishes_only_in_the_browser_that_started_it() {
+    let stack = Stack::start().await;
+    let provider = provider().await;
+    let trust = stack.seed.trust;
+    stack
+        .bootstrap
+        .set_sso(
+            trust,
+            "microsoft",
+            &provider.issuer,
+            "waymark",
+            "client-secret",
+            None,
+        )
+        .await
+        .unwrap();
+    // Someone starts a sign-in in their own browser and has the provider send it back…
+    let mut attacker = crate::http::Client::new(&stack.base);
+    let started = attacker
+        .post_form(
+            &format!("/sso/{trust}/microsoft/start"),
+            &[("invitation", "")],
+        )
+        .await;
+    assert_eq!(
+        started.status,
+        reqwest::StatusCode::SEE_OTHER,
+        "{}",
+        started.body
+    );
+    assert!(
+        attacker
+            .cookie
+            .as_deref()
+            .is_some_and(|c| c.starts_with("waymark_sso="))
+    );
+    let authorised = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&started.location)
+        .form(&[("sub", "attacker")])
+        .send()
+        .await
+        .unwrap();
+    let back = authorised.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let callback = crate::http::path_of(&back, &stack.base);
+    assert!(callback.starts_with("/sso/callback?code="), "{callback}");
+    // …then gets a colleague's browser to open that link: refused, nobody is signed in.
+    let mut victim = crate::http::Client::new(&stack.base);
+    let refused = victim.get(&callback).await;
+    assert_eq!(refused.status, reqwest::StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("started in another browser"),
+        "{}",
+        refused.body
+    );
+    assert!(victim.cookie.is_none(), "no session");
+    // In the browser that started it, the same link is taken (and refused for its own
+    // reason: that identity is linked to nobody).
+    let own = attacker.get(&callback).await;
+    assert!(
+        !own.body.contains("started in another browser"),
+        "{}",
+        own.body
+    );
+    stack.platform.stop().await;
+}
