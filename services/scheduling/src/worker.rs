@@ -2,7 +2,9 @@
 //! number of workers, in any number of processes, take different rows), appends one
 //! `ReminderDue` event per timer — each to a stream of its own, so a second firing would
 //! collide — and marks the rows fired, all in one transaction. A crash before the commit
-//! leaves the timers pending for the next round; after it, they are fired for good.
+//! leaves the timers pending for the next round; after it, they are fired for good. A row
+//! that cannot make a reminder is parked with the reason (`state = 'parked'`), so it never
+//! holds up the timers due after it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,8 +83,6 @@ pub enum FireError {
     Database(#[from] sqlx::Error),
     #[error("event store: {0}")]
     Append(#[from] waymark_event_store::AppendError),
-    #[error("stored timer is unreadable: {0}")]
-    Corrupt(String),
 }
 
 /// Fires up to `batch` due timers; returns how many.
@@ -101,30 +101,59 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     if due.is_empty() {
         return Ok(0);
     }
-    let mut streams = Vec::with_capacity(due.len());
+    // A row that does not make a reminder is parked with the reason, not retried ahead of
+    // every other timer for ever.
+    let mut fire = Vec::with_capacity(due.len());
+    let mut parked: Vec<(Uuid, String)> = Vec::new();
     for timer in &due {
-        let event = ReminderEvent::ReminderDue(ReminderDue {
-            timer_id: timer.timer_id,
-            school_id: SchoolId::from_uuid(timer.school_id),
-            subject_kind: SubjectKind::parse(&timer.subject_kind)
-                .ok_or_else(|| FireError::Corrupt(timer.subject_kind.clone()))?,
-            subject_id: timer.subject_id,
-            title: Text::parse(&timer.title).map_err(|e| FireError::Corrupt(e.to_string()))?,
-            reminder: timer.reminder.clone(),
-            recipient_id: StaffId::from_uuid(timer.recipient_id),
-            due_date: timer.due_date,
-            local_date: timer.local_date,
-        });
-        // The event id follows from the timer's: the same timer can only ever make one.
-        let event_id = EventId::from_uuid(Uuid::new_v5(&timer.timer_id, b"fired"));
-        let new = NewEvent::from_domain(event_id, &event)
-            .map_err(|e| FireError::Corrupt(e.to_string()))?;
-        streams.push((
-            TrustId::from_uuid(timer.trust_id),
-            StreamId::new(REMINDER_CATEGORY, timer.timer_id),
-            new,
-        ));
+        let event = SubjectKind::parse(&timer.subject_kind)
+            .ok_or_else(|| format!("unknown subject kind `{}`", timer.subject_kind))
+            .and_then(|subject_kind| {
+                Ok(ReminderEvent::ReminderDue(ReminderDue {
+                    timer_id: timer.timer_id,
+                    school_id: SchoolId::from_uuid(timer.school_id),
+                    subject_kind,
+                    subject_id: timer.subject_id,
+                    title: Text::parse(&timer.title).map_err(|e| format!("title: {e}"))?,
+                    reminder: timer.reminder.clone(),
+                    recipient_id: StaffId::from_uuid(timer.recipient_id),
+                    due_date: timer.due_date,
+                    local_date: timer.local_date,
+                }))
+            })
+            // The event id follows from the timer's: the same timer can only ever make one.
+            .and_then(|event| {
+                let event_id = EventId::from_uuid(Uuid::new_v5(&timer.timer_id, b"fired"));
+                NewEvent::from_domain(event_id, &event).map_err(|e| e.to_string())
+            });
+        match event {
+            Ok(new) => fire.push((
+                timer.timer_id,
+                (
+                    TrustId::from_uuid(timer.trust_id),
+                    StreamId::new(REMINDER_CATEGORY, timer.timer_id),
+                    new,
+                ),
+            )),
+            Err(reason) => parked.push((timer.timer_id, reason)),
+        }
     }
+    // A timer whose reminder is stored already fired (its row was not marked, say after a
+    // restore): it is marked now, and the others are not held up by it.
+    let stream_ids: Vec<String> = fire
+        .iter()
+        .map(|(_, (_, stream, _))| stream.to_string())
+        .collect();
+    let stored: Vec<String> = sqlx::query_scalar!(
+        "SELECT stream_id FROM event_store.events WHERE stream_id = ANY($1) AND stream_version = 1",
+        &stream_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let (already, fresh): (Vec<_>, Vec<_>) = fire
+        .into_iter()
+        .partition(|(_, (_, stream, _))| stored.contains(&stream.to_string()));
+    let streams: Vec<_> = fresh.iter().map(|(_, stream)| stream.clone()).collect();
     let metadata = EventMetadata {
         actor: scheduler_actor(),
         causation_id: None,
@@ -135,11 +164,11 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
         .store
         .start_streams_in(&mut tx, &metadata, &streams)
         .await?;
-    let ids: Vec<Uuid> = due.iter().map(|timer| timer.timer_id).collect();
-    let event_ids: Vec<Uuid> = streams
+    let (ids, event_ids): (Vec<Uuid>, Vec<Uuid>) = fresh
         .iter()
-        .map(|(.., event)| event.event_id.into_uuid())
-        .collect();
+        .chain(&already)
+        .map(|(timer, (.., event))| (*timer, event.event_id.into_uuid()))
+        .unzip();
     sqlx::query!(
         "UPDATE scheduling.timers t SET state = 'fired', fired_at = $3, event_id = f.event_id \
          FROM unnest($1::uuid[], $2::uuid[]) AS f(timer_id, event_id) WHERE t.timer_id = f.timer_id",
@@ -149,7 +178,18 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     )
     .execute(&mut *tx)
     .await?;
+    for (timer, reason) in &parked {
+        tracing::error!(%timer, %reason, "timer parked: it cannot make a reminder");
+        sqlx::query!(
+            "UPDATE scheduling.timers SET state = 'parked', parked_reason = $2 WHERE timer_id = $1",
+            timer,
+            reason
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    metrics::counter!("waymark_timers_fired_total").increment(due.len() as u64);
+    metrics::counter!("waymark_timers_fired_total").increment(fresh.len() as u64);
+    metrics::counter!("waymark_timers_parked_total").increment(parked.len() as u64);
     Ok(due.len())
 }

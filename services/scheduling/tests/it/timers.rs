@@ -478,3 +478,85 @@ async fn a_meeting_recorded_after_it_happened_reminds_nobody_while_it_is_written
     assert_eq!(reminders_fired(&platform).await, 0);
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_timer_that_cannot_make_a_reminder_is_parked_and_holds_up_nothing() {
+    let clock = ManualClock::new(at(2026, 12, 1, 9, 0));
+    let platform = TestPlatform::start_with_clock(None, Arc::new(clock)).await;
+    waymark_scheduling::migrate(&platform.db.pool)
+        .await
+        .unwrap();
+    let trust = new_caller().trust.into_uuid();
+    let pool = &platform.db.pool;
+    let timer = |kind: &'static str, title: &'static str, minute: u32| async move {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO scheduling.timers (timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, \
+             recipient_id, due_date, local_date, fire_at) \
+             VALUES ($1, $2, gen_random_uuid(), $3, gen_random_uuid(), $4, 'due', gen_random_uuid(), '2026-12-01', '2026-12-01', $5)",
+        )
+        .bind(id)
+        .bind(trust)
+        .bind(kind)
+        .bind(title)
+        .bind(at(2026, 12, 1, 8, minute))
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    };
+    // Due first: a row naming no kind of subject, and one whose title is blank.
+    let unknown = timer("spaceship", "Launch", 1).await;
+    let blank = timer("action", "   ", 2).await;
+    let fine = [
+        timer("action", "Plan", 3).await,
+        timer("action", "Mark", 4).await,
+    ];
+    // One at a time, so the bad rows come first in every round they are in.
+    let mut rounds = 0;
+    while worker::fire_due(&platform.platform, 1).await.unwrap() > 0 {
+        rounds += 1;
+        assert!(rounds <= 4, "every timer is dealt with once");
+    }
+    let state = |id: Uuid| async move {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT state, parked_reason FROM scheduling.timers WHERE timer_id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let (unknown_state, unknown_reason) = state(unknown).await;
+    assert_eq!(unknown_state, "parked");
+    assert!(unknown_reason.unwrap().contains("spaceship"));
+    let (blank_state, blank_reason) = state(blank).await;
+    assert_eq!(blank_state, "parked");
+    assert!(blank_reason.unwrap().starts_with("title"));
+    for id in fine {
+        assert_eq!(state(id).await.0, "fired");
+    }
+    // A timer whose reminder is stored already (its row left pending, as after restoring
+    // the timers from before they were marked) is marked, not fired again, and holds up
+    // nothing.
+    sqlx::query("UPDATE scheduling.timers SET state = 'pending' WHERE timer_id = $1")
+        .bind(fine[0])
+        .execute(pool)
+        .await
+        .unwrap();
+    let later = timer("action", "Moderate", 5).await;
+    while worker::fire_due(&platform.platform, 500).await.unwrap() > 0 {}
+    assert_eq!(state(fine[0]).await.0, "fired");
+    assert_eq!(state(later).await.0, "fired");
+    let reminders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM event_store.events WHERE stream_id LIKE 'reminder-%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reminders, 3,
+        "one reminder each for the timers that could make one"
+    );
+    platform.stop().await;
+}
