@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
@@ -44,16 +44,17 @@ pub async fn serve(
 
 /// `listener` with Nagle's algorithm switched off on every accepted connection. Without it a
 /// small reply waits for the client's delayed acknowledgement: about 40 ms a call on Linux
-/// (`benches/unary.rs` measures one call). `axum::serve` leaves the socket as accepted.
-pub fn no_delay(
-    listener: TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+/// (`services/review-dialogue/benches/unary.rs` measures one call). `axum::serve` leaves
+/// the socket as accepted.
+pub fn no_delay(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut TcpStream)> {
     use axum::serve::ListenerExt;
-    listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY on a connection");
-        }
-    })
+    listener.tap_io(set_no_delay)
+}
+
+fn set_no_delay(stream: &mut TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::warn!(%error, "could not set TCP_NODELAY on a connection");
+    }
 }
 
 /// Every request gets a span (so handler logs carry its path) and counts in the metrics,

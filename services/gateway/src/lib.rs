@@ -6,9 +6,10 @@
 mod contacts;
 mod directory;
 mod error;
+pub mod housekeeping;
 mod pages;
 mod session;
-mod settings;
+pub mod settings;
 mod sign_in;
 mod sso;
 mod state;
@@ -66,13 +67,23 @@ pub async fn run(
         policies: Arc::new(waymark_policy::Policies::load()?),
     };
     let contacts = contacts::spawn_sender(state.clone(), wake_contacts, shutdown.clone());
+    let housekeeping = housekeeping::spawn(
+        platform.clone(),
+        state.settings.web.clone(),
+        shutdown.clone(),
+    );
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
-    axum::serve(waymark_runtime::grpc::no_delay(listener), router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    // The client's address is counted in sign-in failures (`sign_in`).
+    axum::serve(
+        waymark_runtime::grpc::no_delay(listener),
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await?;
     shutdown.cancel();
     projection.await?;
     contacts.await?;
+    housekeeping.await?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 //! |---|---|---|
 //! | `web.session_idle_minutes` | a session ends after this long unused | 30 |
 //! | `web.session_absolute_hours` | and this long after sign-in, whatever | 12 |
-//! | `web.max_sign_in_failures` | failed sign-ins per address and client in 15 minutes before a pause | 5 |
+//! | `web.max_sign_in_failures` | failed sign-ins for one e-mail address from one client in 15 minutes before that pair pauses (from other clients the address is only slowed) | 5 |
+//! | `web.max_sign_in_failures_per_client` | failed sign-ins from one client, whatever the addresses, in 15 minutes before it pauses (raise it when a school's staff share one public address) | 30 |
+//! | `web.client_address_header` | the header a trusted reverse proxy puts the client's address in (e.g. `x-real-ip`); empty: the connection's address | empty |
 //!
 //! The public address (for links, cookies and the Origin check) is `gateway.url`.
 
@@ -17,6 +19,8 @@ pub struct Web {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub max_sign_in_failures: i32,
+    pub max_sign_in_failures_per_client: i32,
+    pub client_address_header: String,
 }
 
 impl Default for Web {
@@ -25,6 +29,8 @@ impl Default for Web {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             max_sign_in_failures: 5,
+            max_sign_in_failures_per_client: 30,
+            client_address_header: String::new(),
         }
     }
 }

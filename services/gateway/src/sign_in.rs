@@ -1,15 +1,23 @@
 //! Signing in with a local account, signing out, and accepting an invitation.
 //!
-//! Local accounts use argon2id. A failed sign-in says the same thing whether or not the
-//! address exists, and takes as long (a dummy hash is checked); failures are counted per
-//! address and client, and after `web.max_sign_in_failures` in 15 minutes signing in pauses.
+//! Local accounts use argon2id, checked on the blocking pool, a few at a time. A failed
+//! sign-in says the same thing whether or not the address exists, and takes as long (a
+//! dummy hash is checked). Failures are counted three ways over 15 minutes:
+//! - per e-mail address *and* client: after `web.max_sign_in_failures` that pair pauses;
+//! - per client, whatever the addresses: after `web.max_sign_in_failures_per_client` the
+//!   client pauses (spraying one password across many addresses);
+//! - per e-mail address from anywhere: past `web.max_sign_in_failures`, each attempt for it
+//!   is slowed by two seconds, never refused — so nobody can lock a known person out by
+//!   failing on their address from elsewhere.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
@@ -67,6 +75,37 @@ fn verify(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// Password checks running at once: each takes a core for tens of milliseconds, so a burst
+/// of sign-ins queues here instead of starving every other request.
+static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`verify`] on the blocking pool, behind [`CHECKS`].
+async fn verify_off_thread(password: String, hash: String) -> bool {
+    let Ok(_permit) = CHECKS.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || verify(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// Where the request comes from: the address a trusted proxy put in
+/// `web.client_address_header`, or the connection's.
+fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let header = &state.settings.web.client_address_header;
+    if !header.is_empty()
+        && let Some(value) = headers.get(header.as_str()).and_then(|v| v.to_str().ok())
+        && let Some(first) = value
+            .split(',')
+            .next()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return first.to_owned();
+    }
+    peer.ip().to_string()
+}
+
 /// A hash of nothing in particular, checked when the address is unknown so that a wrong
 /// address takes as long as a wrong password.
 static DUMMY: std::sync::LazyLock<String> =
@@ -74,10 +113,16 @@ static DUMMY: std::sync::LazyLock<String> =
 
 pub async fn submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, PageError> {
     let email = form.email.trim().to_lowercase();
-    let key = format!("email:{email}");
+    let client = client_address(&state, &headers, peer);
+    let pair = format!("pair:{email}|{client}");
+    let from_client = format!("client:{client}");
+    let for_address = format!("email:{email}");
+    let limits = &state.settings.web;
     let providers = sso::buttons(&state, None).await?;
     let policy = sso::sign_in_policy(&state, None).await?;
     let refuse = |message: &str, status| {
@@ -93,11 +138,16 @@ pub async fn submit(
         )
             .into_response()
     };
-    if too_many_failures(&state, &key).await? {
+    if failures(&state, &pair).await? >= limits.max_sign_in_failures
+        || failures(&state, &from_client).await? >= limits.max_sign_in_failures_per_client
+    {
         return Ok(refuse(
             "Too many attempts. Wait 15 minutes and try again.",
             StatusCode::TOO_MANY_REQUESTS,
         ));
+    }
+    if failures(&state, &for_address).await? >= limits.max_sign_in_failures {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
     let account = sqlx::query!(
         "SELECT p.trust_id, p.staff_id, w.hash FROM gateway.people p \
@@ -108,16 +158,22 @@ pub async fn submit(
     .fetch_optional(&state.platform.pool)
     .await?;
     let signed_in = match &account {
-        Some(account) => verify(&form.password, &account.hash),
+        Some(account) => verify_off_thread(form.password.clone(), account.hash.clone()).await,
         None => {
-            verify(&form.password, &DUMMY);
+            verify_off_thread(form.password.clone(), DUMMY.clone()).await;
             false
         }
+    };
+    let record_failures = || async {
+        for key in [&pair, &from_client, &for_address] {
+            record_failure(&state, key).await?;
+        }
+        Ok::<_, PageError>(())
     };
     let account = match account {
         Some(account) if signed_in => account,
         _ => {
-            record_failure(&state, &key).await?;
+            record_failures().await?;
             return Ok(refuse(
                 "Enter a correct e-mail address and password.",
                 StatusCode::UNAUTHORIZED,
@@ -129,15 +185,20 @@ pub async fn submit(
         StaffId::from_uuid(account.staff_id),
     );
     if !active(&state, trust, staff).await? {
-        record_failure(&state, &key).await?;
+        record_failures().await?;
         return Ok(refuse(
             "Enter a correct e-mail address and password.",
             StatusCode::UNAUTHORIZED,
         ));
     }
-    sqlx::query!("DELETE FROM gateway.sign_in_failures WHERE key = $1", key)
-        .execute(&state.platform.pool)
-        .await?;
+    // Success clears this address's counts, not the client's.
+    sqlx::query!(
+        "DELETE FROM gateway.sign_in_failures WHERE key = $1 OR key = $2",
+        pair,
+        for_address
+    )
+    .execute(&state.platform.pool)
+    .await?;
     signed_in_response(&state, trust, staff, "/").await
 }
 
@@ -162,7 +223,8 @@ pub async fn signed_in_response(
     Ok(response)
 }
 
-async fn too_many_failures(state: &AppState, key: &str) -> Result<bool, PageError> {
+/// Failures counted under `key` in the current 15-minute window.
+async fn failures(state: &AppState, key: &str) -> Result<i32, PageError> {
     let now = state.platform.clock.now();
     let row = sqlx::query!(
         "SELECT window_start, failures FROM gateway.sign_in_failures WHERE key = $1",
@@ -170,10 +232,9 @@ async fn too_many_failures(state: &AppState, key: &str) -> Result<bool, PageErro
     )
     .fetch_optional(&state.platform.pool)
     .await?;
-    Ok(row.is_some_and(|row| {
-        now - row.window_start < Duration::minutes(15)
-            && row.failures >= state.settings.web.max_sign_in_failures
-    }))
+    Ok(row
+        .filter(|row| now - row.window_start < Duration::minutes(15))
+        .map_or(0, |row| row.failures))
 }
 
 async fn record_failure(state: &AppState, key: &str) -> Result<(), PageError> {

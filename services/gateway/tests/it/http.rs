@@ -17,6 +17,8 @@ pub struct Client {
     pub base: String,
     pub cookie: Option<String>,
     pub csrf: String,
+    /// The client address it claims (the `x-test-client` header the test stack trusts).
+    pub address: Option<String>,
 }
 
 impl Client {
@@ -30,7 +32,15 @@ impl Client {
             base: base.to_owned(),
             cookie: None,
             csrf: String::new(),
+            address: None,
         }
+    }
+
+    /// A client that comes from `address`, as a reverse proxy would report it.
+    pub fn from_address(base: &str, address: &str) -> Self {
+        let mut client = Self::new(base);
+        client.address = Some(address.to_owned());
+        client
     }
 
     /// Signs in with a local password and picks up the CSRF token from the home page.
@@ -54,6 +64,10 @@ impl Client {
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
         let request = match &self.cookie {
             Some(cookie) => request.header(COOKIE, cookie),
+            None => request,
+        };
+        let request = match &self.address {
+            Some(address) => request.header("x-test-client", address),
             None => request,
         };
         let response = request.send().await.unwrap();

@@ -92,6 +92,134 @@ async fn too_many_failures_pause_signing_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spraying_addresses_from_one_client_pauses_it_and_nobody_else() {
+    let stack = Stack::start().await;
+    let mut sprayer = Client::from_address(&stack.base, "203.0.113.7");
+    // One password tried on thirty addresses (made up, and the head's).
+    for n in 0..30 {
+        let email = if n == 29 {
+            stack.seed.head.email.clone()
+        } else {
+            format!("guess{n}@hillside.example")
+        };
+        let response = sprayer
+            .post_form(
+                "/sign-in",
+                &[("email", &email), ("password", "Winter2026!!")],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    // That client now waits, even with a right password…
+    let paused = sprayer
+        .post_form(
+            "/sign-in",
+            &[("email", &stack.seed.teacher.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::TOO_MANY_REQUESTS);
+    // …while everyone else signs in, the head included.
+    for person in [&stack.seed.head, &stack.seed.teacher] {
+        let mut elsewhere = Client::from_address(&stack.base, "198.51.100.20");
+        let response = elsewhere
+            .post_form(
+                "/sign-in",
+                &[("email", &person.email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", person.email);
+    }
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_on_someones_address_does_not_lock_them_out() {
+    let stack = Stack::start().await;
+    let mut attacker = Client::from_address(&stack.base, "203.0.113.8");
+    for _ in 0..6 {
+        attacker
+            .post_form(
+                "/sign-in",
+                &[
+                    ("email", &stack.seed.head.email),
+                    ("password", "wrong wrong wrong"),
+                ],
+            )
+            .await;
+    }
+    let paused = attacker
+        .post_form(
+            "/sign-in",
+            &[("email", &stack.seed.head.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        paused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker pauses"
+    );
+    // The head, from their own computer, signs in (a little slowed).
+    let mut head = Client::from_address(&stack.base, "198.51.100.21");
+    let response = head
+        .post_form(
+            "/sign-in",
+            &[("email", &stack.seed.head.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_failures_and_unfinished_sign_ins_are_cleared() {
+    let stack = Stack::start().await;
+    let mut teacher = Client::signed_in(&stack.base, &stack.seed.teacher.email, PASSWORD).await;
+    let pool = &stack.platform.db.pool;
+    let now = waymark_testkit::time::start();
+    let web = waymark_gateway::settings::Web::default();
+    let count = |table: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM gateway.{table}"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    // A failure count and an unfinished sign-in flow, both long ago.
+    sqlx::query(
+        "INSERT INTO gateway.sign_in_failures (key, window_start, failures) VALUES ('client:192.0.2.1', $1, 3)",
+    )
+    .bind(now - chrono::Duration::hours(1))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO gateway.sso_flows (state, trust_id, provider, pkce_verifier, nonce, created_at) \
+         VALUES ('old', gen_random_uuid(), 'google', 'v', 'n', $1)",
+    )
+    .bind(now - chrono::Duration::hours(1))
+    .execute(pool)
+    .await
+    .unwrap();
+    let sessions = count("sessions").await;
+    assert!(sessions >= 1);
+    // Now: nothing of the teacher's session goes; the old rows do.
+    let cleared = waymark_gateway::housekeeping::clear(pool, now, &web)
+        .await
+        .unwrap();
+    assert_eq!((cleared.sign_in_failures, cleared.sign_in_flows), (1, 1));
+    assert_eq!(teacher.get("/").await.status, StatusCode::OK);
+    // Thirteen hours on, every session has run out and is cleared.
+    let later = now + chrono::Duration::hours(13);
+    let cleared = waymark_gateway::housekeeping::clear(pool, later, &web)
+        .await
+        .unwrap();
+    assert_eq!(cleared.sessions, u64::try_from(sessions).unwrap());
+    assert_eq!(count("sessions").await, 0);
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_need_our_origin_and_the_session_token() {
     let stack = Stack::start().await;
     let mut teacher = Client::signed_in(&stack.base, &stack.seed.teacher.email, PASSWORD).await;

@@ -133,6 +133,9 @@ impl Stack {
                 ("smtp.port", smtp_port.as_str()),
                 ("smtp.tls", "none"),
                 ("delivery.retry_base_ms", "100"),
+                // Tests play clients at different addresses with this header; without it, a
+                // request counts as coming from its connection's address (127.0.0.1).
+                ("web.client_address_header", "x-test-client"),
             ],
         )
         .await;
