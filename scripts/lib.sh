@@ -100,3 +100,27 @@ nextest_at() {
   env "CARGO_TARGET_${triple}_RUNNER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/faketime-runner ${moment// /T}" \
     cargo nextest run "$@"
 }
+
+# `cargo deny --offline check` (deny.toml) against the advisory snapshot committed in
+# supply-chain/advisory-db.tgz: unpacked, as a git repository (cargo-deny reads its commit
+# time), where cargo-deny looks for the default database, whenever the snapshot is newer.
+# Installs cargo-deny with cargo when it is missing.
+supply_chain_check() {
+  command -v cargo-deny >/dev/null || cargo install --locked --quiet cargo-deny \
+    || die "could not install cargo-deny"
+  local snapshot db
+  snapshot="$(pwd)/supply-chain/advisory-db.tgz"
+  db="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
+  [ -f "$snapshot" ] || die "no advisory snapshot at $snapshot"
+  if [ ! -f "$db/.snapshot" ] || [ "$snapshot" -nt "$db/.snapshot" ]; then
+    rm -rf "$db" && mkdir -p "$db"
+    tar xzf "$snapshot" -C "$db" || die "could not unpack $snapshot"
+    (cd "$db" && git init -q && git add -A \
+      && git -c user.name=waymark -c user.email=waymark@localhost commit -qm "advisory snapshot") \
+      || die "could not prepare the advisory database"
+    touch "$db/.snapshot"
+  fi
+  # Every platform's dependencies are read (cargo metadata); fetch them first.
+  cargo fetch --locked --quiet || die "could not fetch the dependencies"
+  cargo deny --offline check
+}
