@@ -555,7 +555,7 @@ mod tests {
         let access = |who, facts: &RecordFacts| policies.record_access(&s.directory, who, facts);
         use RecordAccess::{Full, Status};
         const NOTHING: RecordAccess = RecordAccess::None;
-        let draft: Vec<_> = [
+        let everyone = [
             reviewer,
             reviewee,
             senior,
@@ -564,30 +564,17 @@ mod tests {
             other_head,
             trust_leader,
             trust_admin,
-        ]
-        .iter()
-        .map(|who| access(*who, &facts))
-        .collect();
+        ];
+        let all = |facts: &RecordFacts| -> Vec<RecordAccess> {
+            everyone.iter().map(|who| access(*who, facts)).collect()
+        };
         assert_eq!(
-            draft,
+            all(&facts),
             [Full, Full, Status, Status, NOTHING, NOTHING, Status, Status]
         );
         facts.agreed = true;
-        let agreed: Vec<_> = [
-            reviewer,
-            reviewee,
-            senior,
-            head,
-            colleague,
-            other_head,
-            trust_leader,
-            trust_admin,
-        ]
-        .iter()
-        .map(|who| access(*who, &facts))
-        .collect();
         assert_eq!(
-            agreed,
+            all(&facts),
             [Full, Full, Full, Full, NOTHING, NOTHING, Full, Status]
         );
         s.apply(DirectoryEvent::StaffDisabled { staff_id: reviewee });

@@ -72,7 +72,19 @@ impl Record for ReviewState {
     type Message = pb::Review;
 
     fn facts(&self, directory: &DirectoryState) -> RecordFacts {
-        review(directory, self)
+        RecordFacts {
+            school: school(self.school_id),
+            parties: [self.reviewer, self.reviewee]
+                .into_iter()
+                .flatten()
+                .collect(),
+            shared_with: shared_with(
+                directory,
+                self.reviewee,
+                &[self.slt_line_manager, self.shared_with],
+            ),
+            agreed: self.status == ReviewStatus::Agreed,
+        }
     }
 
     fn full(&self, version: i64) -> pb::Review {
@@ -88,7 +100,12 @@ impl Record for VisitState {
     type Message = pb::Visit;
 
     fn facts(&self, directory: &DirectoryState) -> RecordFacts {
-        visit(directory, self)
+        RecordFacts {
+            school: school(self.school_id),
+            parties: [self.visitor, self.teacher].into_iter().flatten().collect(),
+            shared_with: shared_with(directory, self.teacher, &[]),
+            agreed: self.status == VisitStatus::Agreed,
+        }
     }
 
     fn full(&self, version: i64) -> pb::Visit {
@@ -104,7 +121,16 @@ impl Record for MeetingState {
     type Message = pb::Meeting;
 
     fn facts(&self, directory: &DirectoryState) -> RecordFacts {
-        meeting(directory, self)
+        RecordFacts {
+            school: school(self.school_id),
+            parties: self
+                .teacher
+                .into_iter()
+                .chain(self.leaders.iter().copied())
+                .collect(),
+            shared_with: shared_with(directory, self.teacher, &[]),
+            agreed: self.status == MeetingStatus::Closed,
+        }
     }
 
     fn full(&self, version: i64) -> pb::Meeting {
@@ -113,46 +139,5 @@ impl Record for MeetingState {
 
     fn status_only(full: pb::Meeting) -> pb::Meeting {
         convert::meeting_status(full)
-    }
-}
-
-fn review(directory: &DirectoryState, state: &ReviewState) -> RecordFacts {
-    RecordFacts {
-        school: school(state.school_id),
-        parties: [state.reviewer, state.reviewee]
-            .into_iter()
-            .flatten()
-            .collect(),
-        shared_with: shared_with(
-            directory,
-            state.reviewee,
-            &[state.slt_line_manager, state.shared_with],
-        ),
-        agreed: state.status == ReviewStatus::Agreed,
-    }
-}
-
-fn visit(directory: &DirectoryState, state: &VisitState) -> RecordFacts {
-    RecordFacts {
-        school: school(state.school_id),
-        parties: [state.visitor, state.teacher]
-            .into_iter()
-            .flatten()
-            .collect(),
-        shared_with: shared_with(directory, state.teacher, &[]),
-        agreed: state.status == VisitStatus::Agreed,
-    }
-}
-
-fn meeting(directory: &DirectoryState, state: &MeetingState) -> RecordFacts {
-    RecordFacts {
-        school: school(state.school_id),
-        parties: state
-            .teacher
-            .into_iter()
-            .chain(state.leaders.iter().copied())
-            .collect(),
-        shared_with: shared_with(directory, state.teacher, &[]),
-        agreed: state.status == MeetingStatus::Closed,
     }
 }
