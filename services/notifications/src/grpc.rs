@@ -5,7 +5,8 @@ use std::sync::Arc;
 use chrono::{NaiveTime, SecondsFormat};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
-use waymark_domain::{SchoolId, StaffId, Text};
+use waymark_domain::{SchoolId, StaffId, Text, TrustId};
+use waymark_policy::{PersonVerb, Policies};
 use waymark_proto::notifications::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{Platform, ServiceError, parse};
@@ -15,11 +16,55 @@ use crate::notices;
 pub struct NotificationsService {
     platform: Arc<Platform>,
     wake: Arc<tokio::sync::Notify>,
+    policies: Arc<Policies>,
 }
 
 impl NotificationsService {
-    pub fn new(platform: Arc<Platform>, wake: Arc<tokio::sync::Notify>) -> Self {
-        Self { platform, wake }
+    pub fn new(
+        platform: Arc<Platform>,
+        wake: Arc<tokio::sync::Notify>,
+        policies: Arc<Policies>,
+    ) -> Self {
+        Self {
+            platform,
+            wake,
+            policies,
+        }
+    }
+
+    /// Refuses (`PERMISSION_DENIED`, `invitation.not_permitted`) unless the caller may invite
+    /// `staff` (`policy/people.cedar`). Someone just added may not be in this service's copy
+    /// of the directory yet: it waits a little for them.
+    async fn may_invite(
+        &self,
+        trust: TrustId,
+        caller: StaffId,
+        staff: StaffId,
+    ) -> Result<(), ServiceError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let directory = loop {
+            let mut conn = self.pool().acquire().await?;
+            let directory =
+                waymark_runtime::directory::load(&mut conn, crate::DIRECTORY_TABLE, trust).await?;
+            let known =
+                directory.staff.contains_key(&staff) && directory.staff.contains_key(&caller);
+            if known || tokio::time::Instant::now() >= deadline {
+                break directory;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        if self
+            .policies
+            .allows_on_person(&directory, caller, PersonVerb::Invite, staff)
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::new(
+                waymark_runtime::ErrorKind::PermissionDenied,
+                "invitation.not_permitted",
+                "only the person's school administrators, head teacher or a trust administrator invite them",
+            ))
+        }
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -353,6 +398,8 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let command: Uuid =
             parse::id::<waymark_domain::CommandId>("command_id", &request.command_id)?.into_uuid();
         let staff: StaffId = parse::id("staff_id", &request.staff_id)?;
+        self.may_invite(context.caller.trust, me(&context), staff)
+            .await?;
         let name = Text::parse_max(&request.display_name, 120)
             .map_err(|error| ServiceError::invalid("display_name", error))?;
         let address =

@@ -10,6 +10,9 @@
 //! - `digest`: weekly (and daily) digests.
 //! - gRPC `waymark.notifications.v1`: inbox, preferences, contacts, webhooks, delivery log.
 
+/// The service's copy of the directory (who may invite whom).
+pub const DIRECTORY_TABLE: &str = "notifications.directories";
+
 mod delivery;
 mod digest;
 mod events;
@@ -61,6 +64,13 @@ pub async fn run(
         wake: wake.clone(),
     };
     let consumer = platform.spawn_consumer(Arc::new(events), shutdown.clone());
+    let (_, directory) = platform.spawn_projection(
+        Arc::new(waymark_runtime::directory::DirectoryCopy {
+            name: "notifications.directory",
+            table: DIRECTORY_TABLE,
+        }),
+        shutdown.clone(),
+    );
     let sender = Arc::new(delivery::Sender::new(&settings)?);
     let deliveries = delivery::spawn(platform.clone(), sender, wake.clone(), shutdown.clone());
     let digests = Arc::new(digest::Digests {
@@ -76,7 +86,11 @@ pub async fn run(
         shutdown.clone(),
     );
     let routes = tonic::service::Routes::new(NotificationsServer::with_interceptor(
-        grpc::NotificationsService::new(platform.clone(), wake),
+        grpc::NotificationsService::new(
+            platform.clone(),
+            wake,
+            Arc::new(waymark_policy::Policies::load()?),
+        ),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -90,6 +104,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     consumer.await?;
+    directory.await?;
     deliveries.await?;
     digester.await?;
     Ok(())

@@ -517,3 +517,65 @@ async fn a_connection_dropped_after_the_data_sends_again_with_the_same_message_i
     assert_eq!(deliveries(&mut admin, "sent").await[0].attempts, 2);
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_those_who_may_invite_someone_have_an_invitation_sent() {
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    let (platform, address) = start(None, None, smtp_port, &[]).await;
+    let head = new_caller();
+    let (teacher_caller, teacher) = colleague(head);
+    let (_, newcomer) = colleague(head);
+    let school = Uuid::new_v4();
+    waymark_testkit::directory::school(
+        &platform,
+        waymark_notifications::DIRECTORY_TABLE,
+        head,
+        school,
+        &[teacher, newcomer],
+    )
+    .await;
+    let invitation = |to: waymark_domain::StaffId| pb::SendInvitationRequest {
+        command_id: Uuid::new_v4().to_string(),
+        staff_id: to.to_string(),
+        display_name: "Nia Newcomer".into(),
+        email: "nia@example.org".into(),
+        link: "/invitations/abc".into(),
+        trust_name: "Hillside Trust".into(),
+    };
+    // A teacher may not send a colleague a way in; nor may anyone send themselves one.
+    let mut as_teacher = client(&platform, address, teacher_caller);
+    let refused = as_teacher
+        .send_invitation(invitation(newcomer))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), code_of(&refused)),
+        (
+            tonic::Code::PermissionDenied,
+            "invitation.not_permitted".to_owned()
+        )
+    );
+    let mut as_head = client(&platform, address, head);
+    let own = as_head
+        .send_invitation(invitation(staff(head)))
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), tonic::Code::PermissionDenied);
+    // The head teacher invites someone of their school.
+    as_head.send_invitation(invitation(newcomer)).await.unwrap();
+    eventually(PATIENCE, "the invitation e-mail", || async {
+        sink.count() == 1
+    })
+    .await;
+    platform.stop().await;
+}
+
+fn code_of(status: &tonic::Status) -> String {
+    status
+        .metadata()
+        .get("x-waymark-code")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
