@@ -74,9 +74,10 @@ pub async fn fold(
     Ok(Some((directory_event, state)))
 }
 
-/// The directory of `trust` as `table` has it (empty if it has none yet).
-pub async fn load(
-    conn: &mut PgConnection,
+/// The directory of `trust` as `table` has it (empty if it has none yet), through a pool or
+/// a connection.
+pub async fn load<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     table: &str,
     trust: TrustId,
 ) -> Result<DirectoryState, sqlx::Error> {
@@ -84,7 +85,7 @@ pub async fn load(
         "SELECT doc FROM {table} WHERE trust_id = $1"
     )))
     .bind(trust.into_uuid())
-    .fetch_optional(&mut *conn)
+    .fetch_optional(executor)
     .await?;
     match row {
         Some(row) => Ok(row.try_get::<Json<DirectoryState>, _>("doc")?.0),

@@ -57,8 +57,7 @@ pub async fn directory(
     pool: &PgPool,
     trust: TrustId,
 ) -> Result<waymark_domain::directory::DirectoryState, ServiceError> {
-    let mut conn = pool.acquire().await?;
-    Ok(directory::load(&mut conn, DIRECTORY_TABLE, trust).await?)
+    Ok(directory::load(pool, DIRECTORY_TABLE, trust).await?)
 }
 
 /// Refuses with `PERMISSION_DENIED` unless `who` may do `verb` to an action with `facts`.

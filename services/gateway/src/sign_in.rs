@@ -138,15 +138,16 @@ pub async fn submit(
         )
             .into_response()
     };
-    if failures(&state, &pair).await? >= limits.max_sign_in_failures
-        || failures(&state, &from_client).await? >= limits.max_sign_in_failures_per_client
+    let keys = [pair.as_str(), from_client.as_str(), for_address.as_str()];
+    let [by_pair, by_client, by_address] = failures(&state, keys).await?;
+    if by_pair >= limits.max_sign_in_failures || by_client >= limits.max_sign_in_failures_per_client
     {
         return Ok(refuse(
             "Too many attempts. Wait 15 minutes and try again.",
             StatusCode::TOO_MANY_REQUESTS,
         ));
     }
-    if failures(&state, &for_address).await? >= limits.max_sign_in_failures {
+    if by_address >= limits.max_sign_in_failures {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
     let account = sqlx::query!(
@@ -164,16 +165,10 @@ pub async fn submit(
             false
         }
     };
-    let record_failures = || async {
-        for key in [&pair, &from_client, &for_address] {
-            record_failure(&state, key).await?;
-        }
-        Ok::<_, PageError>(())
-    };
     let account = match account {
         Some(account) if signed_in => account,
         _ => {
-            record_failures().await?;
+            record_failures(&state, keys).await?;
             return Ok(refuse(
                 "Enter a correct e-mail address and password.",
                 StatusCode::UNAUTHORIZED,
@@ -185,7 +180,7 @@ pub async fn submit(
         StaffId::from_uuid(account.staff_id),
     );
     if !active(&state, trust, staff).await? {
-        record_failures().await?;
+        record_failures(&state, keys).await?;
         return Ok(refuse(
             "Enter a correct e-mail address and password.",
             StatusCode::UNAUTHORIZED,
@@ -223,30 +218,41 @@ pub async fn signed_in_response(
     Ok(response)
 }
 
-/// Failures counted under `key` in the current 15-minute window.
-async fn failures(state: &AppState, key: &str) -> Result<i32, PageError> {
-    let now = state.platform.clock.now();
-    let row = sqlx::query!(
-        "SELECT window_start, failures FROM gateway.sign_in_failures WHERE key = $1",
-        key
+/// Failures counted under each of `keys` in the current 15-minute window, in one query.
+async fn failures<const N: usize>(
+    state: &AppState,
+    keys: [&str; N],
+) -> Result<[i32; N], PageError> {
+    let since = state.platform.clock.now() - Duration::minutes(15);
+    let rows = sqlx::query!(
+        "SELECT key, failures FROM gateway.sign_in_failures WHERE key = ANY($1) AND window_start >= $2",
+        &keys.map(str::to_owned)[..],
+        since
     )
-    .fetch_optional(&state.platform.pool)
+    .fetch_all(&state.platform.pool)
     .await?;
-    Ok(row
-        .filter(|row| now - row.window_start < Duration::minutes(15))
-        .map_or(0, |row| row.failures))
+    Ok(keys.map(|key| {
+        rows.iter()
+            .find(|row| row.key == key)
+            .map_or(0, |row| row.failures)
+    }))
 }
 
-async fn record_failure(state: &AppState, key: &str) -> Result<(), PageError> {
+/// One more failure under each of `keys`, in one statement.
+async fn record_failures<const N: usize>(
+    state: &AppState,
+    keys: [&str; N],
+) -> Result<(), PageError> {
     let now = state.platform.clock.now();
     sqlx::query!(
-        "INSERT INTO gateway.sign_in_failures (key, window_start, failures) VALUES ($1, $2, 1) \
+        "INSERT INTO gateway.sign_in_failures (key, window_start, failures) \
+         SELECT key, $2, 1 FROM unnest($1::text[]) AS k(key) \
          ON CONFLICT (key) DO UPDATE SET \
            failures = CASE WHEN gateway.sign_in_failures.window_start < $2 - interval '15 minutes' THEN 1 \
                            ELSE gateway.sign_in_failures.failures + 1 END, \
            window_start = CASE WHEN gateway.sign_in_failures.window_start < $2 - interval '15 minutes' THEN $2 \
                                ELSE gateway.sign_in_failures.window_start END",
-        key,
+        &keys.map(str::to_owned)[..],
         now
     )
     .execute(&state.platform.pool)

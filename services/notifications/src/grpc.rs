@@ -43,9 +43,9 @@ impl NotificationsService {
     ) -> Result<(), ServiceError> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let directory = loop {
-            let mut conn = self.pool().acquire().await?;
             let directory =
-                waymark_runtime::directory::load(&mut conn, crate::DIRECTORY_TABLE, trust).await?;
+                waymark_runtime::directory::load(self.pool(), crate::DIRECTORY_TABLE, trust)
+                    .await?;
             let known =
                 directory.staff.contains_key(&staff) && directory.staff.contains_key(&caller);
             if known || tokio::time::Instant::now() >= deadline {

@@ -18,8 +18,7 @@ use crate::convert;
 
 /// The trust's directory as this service has it.
 pub async fn directory(pool: &PgPool, trust: TrustId) -> Result<DirectoryState, ServiceError> {
-    let mut conn = pool.acquire().await?;
-    Ok(directory::load(&mut conn, DIRECTORY_TABLE, trust).await?)
+    Ok(directory::load(pool, DIRECTORY_TABLE, trust).await?)
 }
 
 /// A record with no school reads as nobody's.

@@ -30,7 +30,6 @@ use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
-use crate::DIRECTORY_TABLE;
 use crate::access::{self, Record};
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
@@ -296,12 +295,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         // Who line-manages whom comes from this service's copy of the directory, never from
         // the request: the reviewee's nearest line manager must be the reviewer, and the
         // reviewer's own line manager receives the agreed record.
-        let directory = {
-            let mut conn = self.pool().acquire().await.map_err(ServiceError::from)?;
-            waymark_runtime::directory::load(&mut conn, DIRECTORY_TABLE, context.caller.trust)
-                .await
-                .map_err(ServiceError::from)?
-        };
+        let directory = access::directory(self.pool(), context.caller.trust).await?;
         let manager_of =
             |person: StaffId| directory.staff.get(&person).and_then(|r| r.line_manager);
         let command = ReviewCommand::Schedule(ScheduleReview {

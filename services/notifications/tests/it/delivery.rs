@@ -550,10 +550,13 @@ async fn only_those_who_may_invite_someone_have_an_invitation_sent() {
         .await
         .unwrap_err();
     assert_eq!(
-        (refused.code(), code_of(&refused)),
+        (
+            refused.code(),
+            waymark_runtime::ServiceError::from_status(&refused).code
+        ),
         (
             tonic::Code::PermissionDenied,
-            "invitation.not_permitted".to_owned()
+            "invitation.not_permitted".into()
         )
     );
     let mut as_head = client(&platform, address, head);
@@ -569,13 +572,4 @@ async fn only_those_who_may_invite_someone_have_an_invitation_sent() {
     })
     .await;
     platform.stop().await;
-}
-
-fn code_of(status: &tonic::Status) -> String {
-    status
-        .metadata()
-        .get("x-waymark-code")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
