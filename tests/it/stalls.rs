@@ -18,6 +18,7 @@ async fn a_transaction_left_idle_is_ended_and_readers_move_on() {
         &[("database.idle_in_transaction_timeout_ms", "1000")],
     )
     .await;
+    let metrics = waymark_runtime::telemetry::metrics().expect("the metrics recorder");
     let store = platform.platform.store.clone();
     // A session of the service's pool takes a transaction id, then waits (as a handler
     // waiting on a slow network call would).
@@ -53,6 +54,12 @@ async fn a_transaction_left_idle_is_ended_and_readers_move_on() {
         .expect("the reader moved on once the idle transaction was ended")
         .unwrap();
     assert_eq!(batch.len(), 1);
+    // The wait showed in the metrics, under the reader's categories.
+    let shown = metrics.render();
+    assert!(
+        shown.contains(r#"waymark_event_store_held_back_seconds{reader="directory"}"#),
+        "{shown}"
+    );
     let ended = sqlx::query("SELECT 1").execute(&mut *stalled).await;
     assert!(
         ended.is_err(),

@@ -26,11 +26,17 @@ pub struct Subscription {
     wake: watch::Receiver<u64>,
     /// Since when committed events have been waiting behind an older open transaction.
     held_since: Option<Instant>,
+    /// The reader's label in the metrics: its categories, or `all`.
+    reader: String,
 }
 
 impl Subscription {
     pub(crate) fn new(store: PgEventStore, from: Checkpoint, filter: Filter) -> Self {
         let wake = store.changes();
+        let reader = filter
+            .categories
+            .as_ref()
+            .map_or_else(|| "all".to_owned(), |c| c.join(","));
         Self {
             store,
             checkpoint: from,
@@ -39,6 +45,7 @@ impl Subscription {
             poll: DEFAULT_POLL,
             wake,
             held_since: None,
+            reader,
         }
     }
 
@@ -89,25 +96,23 @@ impl Subscription {
     /// end, 0 when none are; each hold's length when it ends goes to the histogram
     /// `waymark_event_store_hold_back_seconds`.
     fn note_hold_back(&mut self, held_back: bool) {
-        let reader = self
-            .filter
-            .categories
-            .as_ref()
-            .map_or_else(|| "all".to_owned(), |c| c.join(","));
-        let gauge = metrics::gauge!("waymark_event_store_held_back_seconds", "reader" => reader);
-        match (held_back, self.held_since) {
+        let held_for = match (held_back, self.held_since) {
+            (false, None) => return,
             (true, None) => {
                 self.held_since = Some(Instant::now());
-                gauge.set(0.0);
+                0.0
             }
-            (true, Some(since)) => gauge.set(since.elapsed().as_secs_f64()),
+            (true, Some(since)) => since.elapsed().as_secs_f64(),
             (false, Some(since)) => {
                 self.held_since = None;
                 metrics::histogram!("waymark_event_store_hold_back_seconds")
                     .record(since.elapsed().as_secs_f64());
-                gauge.set(0.0);
+                0.0
             }
-            (false, None) => {}
-        }
+        };
+        // Looked up each time, not kept: the recorder may be installed after this
+        // subscription starts.
+        metrics::gauge!("waymark_event_store_held_back_seconds", "reader" => self.reader.clone())
+            .set(held_for);
     }
 }
