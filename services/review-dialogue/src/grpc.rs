@@ -910,19 +910,12 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             )
             .await?;
         let directory = access::directory(self.pool(), context.caller.trust).await?;
-        let facts = state.facts(&directory);
-        match self
-            .policies
-            .record_access(&directory, actor(&context), &facts)
-        {
-            RecordAccess::Full => {}
-            RecordAccess::Status => {
-                let meeting = convert::meeting_status(convert::meeting(&state, version));
-                return Ok(Response::new(meeting));
-            }
-            RecordAccess::None => return Err(ServiceError::not_found("meeting").into()),
+        let mut meeting =
+            access::shown(&self.policies, &directory, actor(&context), &state, version)
+                .ok_or_else(|| ServiceError::not_found("meeting"))?;
+        if meeting.redacted {
+            return Ok(Response::new(meeting));
         }
-        let mut meeting = convert::meeting(&state, version);
         // Before it opens, the agenda starts with whatever the previous meeting left open.
         if let (MeetingStatus::Scheduled, Some(previous)) = (state.status, state.previous_meeting) {
             match self.actions.open_actions_of(&context, previous).await {
