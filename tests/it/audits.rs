@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use uuid::Uuid;
+use waymark_domain::directory::Role;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::review_dialogue::v1 as rd;
@@ -69,6 +70,17 @@ async fn audits_rate_link_evidence_agree_actions_and_show_trends() {
         &[deputy],
     )
     .await;
+    // The head also leads the trust (audits in both schools, the heat map) and administers
+    // it (its frameworks).
+    for role in [Role::TrustLeader, Role::TrustAdmin] {
+        waymark_testkit::directory::grant_trust_role(
+            &platform,
+            waymark_review_dialogue::DIRECTORY_TABLE,
+            head,
+            role,
+        )
+        .await;
+    }
     let mut lead = SelfEvaluationClient::new(platform.client(dialogue, head));
     let deputy_client = SelfEvaluationClient::new(platform.client(dialogue, deputy_caller));
     let mut tracking = ActionTrackingClient::new(platform.client(actions, head));

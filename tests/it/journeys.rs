@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use uuid::Uuid;
-use waymark_domain::StaffId;
-use waymark_domain::directory::DirectoryEvent;
+use waymark_domain::directory::{DirectoryEvent, Grant, Role};
+use waymark_domain::{SchoolId, StaffId};
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::review_dialogue::v1 as rd;
@@ -35,27 +35,37 @@ async fn platform(nats: &NatsServer) -> (TestPlatform, std::net::SocketAddr, std
     (platform, reviews, actions)
 }
 
-/// The leader and the teacher they line-manage, in the directory: the services read
-/// records and actions only to people they know.
-async fn known(platform: &TestPlatform, caller: waymark_runtime::auth::Caller, people: &[StaffId]) {
-    let mut events: Vec<DirectoryEvent> = people
-        .iter()
-        .map(|staff_id| DirectoryEvent::StaffAdded {
+/// The leader (a middle leader of `school`) and the teacher they line-manage, in the
+/// directory: the services read records and actions only to people they know.
+async fn known(
+    platform: &TestPlatform,
+    caller: waymark_runtime::auth::Caller,
+    school: Uuid,
+    people: &[StaffId],
+) {
+    let mut events = Vec::new();
+    for (staff_id, role) in people.iter().zip([Role::MiddleLeader, Role::ClassTeacher]) {
+        events.push(DirectoryEvent::StaffAdded {
             staff_id: *staff_id,
-        })
-        .collect();
+        });
+        events.push(DirectoryEvent::RoleGranted {
+            staff_id: *staff_id,
+            grant: Grant {
+                school: Some(SchoolId::from_uuid(school)),
+                role,
+            },
+        });
+    }
     events.push(DirectoryEvent::LineManagerSet {
         staff_id: people[1],
         manager: Some(people[0]),
     });
     waymark_testkit::directory::append(platform, caller, &events).await;
-    for person in people {
-        for table in [
-            waymark_review_dialogue::DIRECTORY_TABLE,
-            waymark_action_tracking::access::DIRECTORY_TABLE,
-        ] {
-            waymark_testkit::directory::known(platform, table, caller, *person).await;
-        }
+    for table in [
+        waymark_review_dialogue::DIRECTORY_TABLE,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+    ] {
+        waymark_testkit::directory::caught_up(platform, table, caller).await;
     }
 }
 
@@ -74,9 +84,9 @@ async fn each_progress_meeting_starts_from_the_last_ones_actions() {
     let (platform, reviews, actions) = platform(&nats).await;
     let leader = new_caller();
     let (teacher_caller, teacher) = colleague(leader);
-    known(&platform, leader, &[staff(leader), teacher]).await;
-    let teacher_id = teacher.to_string();
     let school = Uuid::new_v4();
+    known(&platform, leader, school, &[staff(leader), teacher]).await;
+    let teacher_id = teacher.to_string();
     let mut dialogue = ReviewDialogueClient::new(platform.client(reviews, leader));
     let tracking = ActionTrackingClient::new(platform.client(actions, leader));
     let schedule = |date: &str, point: &str| rd::ScheduleMeetingRequest {
@@ -283,8 +293,8 @@ async fn an_agreed_reviews_next_steps_become_actions_and_the_next_visit_looks_ba
     let (platform, reviews, actions) = platform(&nats).await;
     let manager = new_caller();
     let (teacher_caller, teacher) = colleague(manager);
-    known(&platform, manager, &[staff(manager), teacher]).await;
     let school = Uuid::new_v4();
+    known(&platform, manager, school, &[staff(manager), teacher]).await;
     let mut manager_client = ReviewDialogueClient::new(platform.client(reviews, manager));
     let mut teacher_client = ReviewDialogueClient::new(platform.client(reviews, teacher_caller));
     let mut tracking = ActionTrackingClient::new(platform.client(actions, manager));

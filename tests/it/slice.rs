@@ -25,6 +25,13 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
             waymark_domain::directory::DirectoryEvent::StaffAdded {
                 staff_id: staff(leader),
             },
+            waymark_domain::directory::DirectoryEvent::RoleGranted {
+                staff_id: staff(leader),
+                grant: waymark_domain::directory::Grant {
+                    school: Some(waymark_domain::SchoolId::from_uuid(school)),
+                    role: waymark_domain::directory::Role::MiddleLeader,
+                },
+            },
             waymark_domain::directory::DirectoryEvent::StaffAdded { staff_id: teacher },
             waymark_domain::directory::DirectoryEvent::LineManagerSet {
                 staff_id: teacher,
@@ -33,13 +40,12 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
         ],
     )
     .await;
-    waymark_testkit::directory::known(
-        platform,
+    for table in [
         waymark_review_dialogue::DIRECTORY_TABLE,
-        leader,
-        teacher,
-    )
-    .await;
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+    ] {
+        waymark_testkit::directory::caught_up(platform, table, leader).await;
+    }
     let reply = ReviewDialogueClient::new(platform.client(reviews, leader))
         .schedule_review(rd::ScheduleReviewRequest {
             command_id: Uuid::new_v4().to_string(),
@@ -85,16 +91,15 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
     assert_eq!(origin.kind, "progress_review");
     assert_eq!(origin.label, "Progress review: Year 9, 2026-27");
 
-    // Another trust sees none of it.
+    // Another trust's people are refused it.
     let mut theirs = ActionTrackingClient::new(platform.client(actions, new_caller()));
-    let none = theirs
+    let refused = theirs
         .list_origins(at::ListOriginsRequest {
             school_id: school.to_string(),
         })
         .await
-        .unwrap()
-        .into_inner();
-    assert!(none.origins.is_empty());
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     (school, reply.id)
 }
 

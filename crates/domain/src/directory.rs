@@ -8,11 +8,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::ids::{ActorId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::text::Text;
 
 pub struct Directory;
+
+/// The directory itself, as the actor of what it does on its own (bootstrapping a trust,
+/// keeping every service's contact details current). No person has this id.
+pub fn directory_actor() -> ActorId {
+    ActorId::from_uuid(uuid::Uuid::new_v5(&uuid::Uuid::nil(), b"waymark-gateway"))
+}
 
 /// What someone may do. Trust roles hold across every school of the trust; school roles in
 /// one school.
@@ -143,6 +149,11 @@ pub enum DirectoryCommand {
     Enable {
         staff_id: StaffId,
     },
+    /// Who else reads agreed records, besides the rules every trust has: each of `roles`
+    /// in their own school (trust-wide roles: in every school). Replaces the previous setting.
+    ShareAgreedRecords {
+        roles: Vec<Role>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +191,9 @@ pub enum DirectoryEvent {
     StaffEnabled {
         staff_id: StaffId,
     },
+    AgreedRecordsShared {
+        roles: Vec<Role>,
+    },
 }
 
 impl DomainEvent for DirectoryEvent {
@@ -194,6 +208,7 @@ impl DomainEvent for DirectoryEvent {
             Self::LineManagerSet { .. } => "LineManagerSet",
             Self::StaffDisabled { .. } => "StaffDisabled",
             Self::StaffEnabled { .. } => "StaffEnabled",
+            Self::AgreedRecordsShared { .. } => "AgreedRecordsShared",
         }
     }
 }
@@ -255,6 +270,9 @@ pub struct DirectoryState {
     pub name: Option<Text>,
     pub schools: BTreeMap<SchoolId, Text>,
     pub staff: BTreeMap<StaffId, StaffRecord>,
+    /// The roles the trust lets read agreed records in their school (trust-wide roles: in
+    /// every school), besides the people the rules name (`policy/records.cedar`).
+    pub agreed_record_readers: Vec<Role>,
 }
 
 impl DirectoryState {
@@ -396,6 +414,15 @@ impl Decider for Directory {
                     staff_id: *staff_id,
                 }
             }
+            C::ShareAgreedRecords { roles } => {
+                let mut roles = roles.clone();
+                roles.sort();
+                roles.dedup();
+                if roles == state.agreed_record_readers {
+                    return Ok(vec![]);
+                }
+                E::AgreedRecordsShared { roles }
+            }
         };
         Ok(vec![event])
     }
@@ -436,6 +463,7 @@ impl Decider for Directory {
                     record.disabled = false;
                 }
             }
+            E::AgreedRecordsShared { roles } => state.agreed_record_readers = roles.clone(),
         }
         state
     }
@@ -552,5 +580,28 @@ mod tests {
                 name: text("hilltop primary"),
             })
             .then_rejected(DirectoryRejection::SchoolNameTaken);
+    }
+
+    #[test]
+    fn a_trust_shares_agreed_records_with_roles_once_and_in_order() {
+        given::<Directory>(base())
+            .when(DirectoryCommand::ShareAgreedRecords {
+                roles: vec![Role::MiddleLeader, Role::SeniorLeader, Role::MiddleLeader],
+            })
+            .then([DirectoryEvent::AgreedRecordsShared {
+                roles: vec![Role::SeniorLeader, Role::MiddleLeader],
+            }]);
+        let mut shared = base();
+        shared.push(DirectoryEvent::AgreedRecordsShared {
+            roles: vec![Role::SeniorLeader],
+        });
+        given::<Directory>(shared.clone())
+            .when(DirectoryCommand::ShareAgreedRecords {
+                roles: vec![Role::SeniorLeader],
+            })
+            .then([]);
+        given::<Directory>(shared)
+            .when(DirectoryCommand::ShareAgreedRecords { roles: vec![] })
+            .then([DirectoryEvent::AgreedRecordsShared { roles: vec![] }]);
     }
 }

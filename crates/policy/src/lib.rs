@@ -10,14 +10,19 @@ use std::str::FromStr;
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
-    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    PolicySet, Request, RestrictedExpression, Schema, SlotId, ValidationMode, Validator,
 };
 use waymark_domain::directory::{DirectoryState, Grant, Role};
+use waymark_domain::ids::ActorId;
 use waymark_domain::{SchoolId, StaffId};
 
+#[cfg(test)]
+mod table;
+
 const SCHEMA: &str = include_str!("../../../policy/waymark.cedarschema");
-const POLICIES: [(&str, &str); 4] = [
+const POLICIES: [(&str, &str); 5] = [
     ("common.cedar", include_str!("../../../policy/common.cedar")),
+    ("school.cedar", include_str!("../../../policy/school.cedar")),
     (
         "records.cedar",
         include_str!("../../../policy/records.cedar"),
@@ -117,6 +122,147 @@ impl PersonVerb {
     }
 }
 
+/// What is asked about the trust as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrustVerb {
+    /// Its frameworks, look-fors, evidence sources and default plan.
+    Read,
+    ManageFrameworks,
+    /// Look-fors and evidence sources.
+    ManageCatalogue,
+    /// The default monitoring plan schools adopt.
+    ManagePlan,
+    /// Learner names, sign-in and other trust-wide settings.
+    ManageSettings,
+    /// The overview across schools, and the heat map of audits.
+    SeeOverview,
+    /// The e-mail and webhook delivery log of everyone.
+    SeeDeliveries,
+}
+
+impl TrustVerb {
+    pub const ALL: [Self; 7] = [
+        Self::Read,
+        Self::ManageFrameworks,
+        Self::ManageCatalogue,
+        Self::ManagePlan,
+        Self::ManageSettings,
+        Self::SeeOverview,
+        Self::SeeDeliveries,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read-trust",
+            Self::ManageFrameworks => "manage-frameworks",
+            Self::ManageCatalogue => "manage-catalogue",
+            Self::ManagePlan => "manage-trust-plan",
+            Self::ManageSettings => "manage-trust-settings",
+            Self::SeeOverview => "see-trust-overview",
+            Self::SeeDeliveries => "see-deliveries",
+        }
+    }
+
+    /// What someone refused is told.
+    pub fn refusal(self) -> &'static str {
+        match self {
+            Self::Read => "you are not a member of this trust",
+            Self::ManageFrameworks => "only trust administrators change frameworks",
+            Self::ManageCatalogue => {
+                "only trust administrators change look-fors and evidence sources"
+            }
+            Self::ManagePlan => {
+                "only trust leaders and administrators change the trust's default plan"
+            }
+            Self::ManageSettings => "only trust administrators change the trust's settings",
+            Self::SeeOverview => "only trust leaders and administrators see across the trust",
+            Self::SeeDeliveries => "only trust administrators see everyone's deliveries",
+        }
+    }
+}
+
+/// What is asked about one school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchoolVerb {
+    /// Its calendar, plan and year of occurrences.
+    Read,
+    ManageCalendar,
+    /// Adopting and changing its plan, generating its year.
+    ManagePlan,
+    /// Booking visits, seeing requests and who has not been visited.
+    PlanVisits,
+    StartAudit,
+    /// Its trends across audits.
+    SeeTrends,
+    ManageWebhooks,
+}
+
+impl SchoolVerb {
+    pub const ALL: [Self; 7] = [
+        Self::Read,
+        Self::ManageCalendar,
+        Self::ManagePlan,
+        Self::PlanVisits,
+        Self::StartAudit,
+        Self::SeeTrends,
+        Self::ManageWebhooks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read-school",
+            Self::ManageCalendar => "manage-calendar",
+            Self::ManagePlan => "manage-school-plan",
+            Self::PlanVisits => "plan-visits",
+            Self::StartAudit => "start-audit",
+            Self::SeeTrends => "see-school-trends",
+            Self::ManageWebhooks => "manage-webhooks",
+        }
+    }
+
+    /// What someone refused is told.
+    pub fn refusal(self) -> &'static str {
+        match self {
+            Self::Read => "you are not on the staff of this school",
+            Self::ManageCalendar => {
+                "only the school's head teacher and administrators change its calendar"
+            }
+            Self::ManagePlan => {
+                "only the school's head teacher, senior leaders and administrators change its plan"
+            }
+            Self::PlanVisits => "only the school's leaders plan its visits",
+            Self::StartAudit => "only the school's leaders start an audit",
+            Self::SeeTrends => "only the school's head teacher and senior leaders see its trends",
+            Self::ManageWebhooks => "only trust administrators set a school's webhooks",
+        }
+    }
+}
+
+/// The facts about a planned occurrence that its policies read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OccurrenceFacts {
+    pub school: SchoolId,
+    pub owner: StaffId,
+    pub participants: Vec<StaffId>,
+}
+
+/// The facts about a self-evaluation audit that its policies read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditFacts {
+    pub school: SchoolId,
+    /// Its lead and participants.
+    pub parties: Vec<StaffId>,
+    pub finalised: bool,
+}
+
+/// What someone may do with an audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditAccess {
+    pub read: bool,
+    /// Rate, add strengths and weaknesses, finalise.
+    pub work: bool,
+}
+
 /// The facts about an agreed action that its policies read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFacts {
@@ -170,7 +316,21 @@ impl Policies {
                 file,
                 message: error.to_string(),
             })?;
-            // Each policy is known by its `@id`, which must be unique across the files.
+            // Each policy and template is known by its `@id`, unique across the files.
+            for template in parsed.templates() {
+                let id = template
+                    .annotation("id")
+                    .ok_or_else(|| PolicyError::Parse {
+                        file,
+                        message: format!("a template has no @id: {template}"),
+                    })?;
+                policies
+                    .add_template(template.new_id(PolicyId::new(id)))
+                    .map_err(|error| PolicyError::Parse {
+                        file,
+                        message: error.to_string(),
+                    })?;
+            }
             for policy in parsed.policies() {
                 let id = policy.annotation("id").ok_or_else(|| PolicyError::Parse {
                     file,
@@ -248,15 +408,28 @@ impl Policies {
                 RestrictedExpression::new_bool(facts.agreed),
             ),
         ]);
-        let record = Entity::new(resource.clone(), attrs, HashSet::new()).ok();
+        let record = Entity::new(
+            resource.clone(),
+            attrs,
+            HashSet::from([school_uid(facts.school)]),
+        );
+        let school = Entity::new_no_attrs(school_uid(facts.school), HashSet::from([trust_uid()]));
+        let Ok(record) = record else {
+            return RecordAccess::None;
+        };
+        // The trust's setting, linked into its template for this person's roles only.
+        let shared = self.shared_agreed_records(directory, who);
+        let policies = shared.as_ref().unwrap_or(&self.policies);
         let may = |action| {
-            self.decide(
-                directory,
-                who,
+            let mut entities = vec![person(directory, who), record.clone(), school.clone()];
+            entities.extend(groups(directory, who));
+            self.ask(
+                policies,
+                person_uid(who),
                 action,
                 resource.clone(),
-                record.clone(),
                 Context::empty(),
+                entities,
             )
         };
         if may("read-record") {
@@ -266,6 +439,33 @@ impl Policies {
         } else {
             RecordAccess::None
         }
+    }
+
+    /// The policies with the trust's "who else reads agreed records" setting linked into
+    /// its template for the roles `who` holds; `None` when the setting names none of them.
+    fn shared_agreed_records(&self, directory: &DirectoryState, who: StaffId) -> Option<PolicySet> {
+        let grants = &directory.staff.get(&who)?.grants;
+        let links: Vec<(EntityUid, EntityUid)> = grants
+            .iter()
+            .filter(|g| directory.agreed_record_readers.contains(&g.role))
+            .map(|g| (group_uid(g), g.school.map_or_else(trust_uid, school_uid)))
+            .collect();
+        if links.is_empty() {
+            return None;
+        }
+        let mut policies = self.policies.clone();
+        for (n, (group, scope)) in links.into_iter().enumerate() {
+            let linked = policies.link(
+                PolicyId::new(SHARE_TEMPLATE),
+                PolicyId::new(format!("{SHARE_TEMPLATE}-{n}")),
+                HashMap::from([(SlotId::principal(), group), (SlotId::resource(), scope)]),
+            );
+            // A link that cannot be made shares nothing: the rules every trust has still hold.
+            if linked.is_err() {
+                return None;
+            }
+        }
+        Some(policies)
     }
 
     /// May `who` do `verb` to the person `whom`?
@@ -323,7 +523,137 @@ impl Policies {
         )
     }
 
-    /// The one place a decision is made: anything malformed is a refusal.
+    /// May `who` do `verb` to the trust as a whole?
+    pub fn allows_on_trust(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        verb: TrustVerb,
+    ) -> bool {
+        self.decide(
+            directory,
+            who,
+            verb.as_str(),
+            uid("Trust", "trust"),
+            None,
+            Context::empty(),
+        )
+    }
+
+    /// May `who` do `verb` to `school`?
+    pub fn allows_on_school(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        verb: SchoolVerb,
+        school: SchoolId,
+    ) -> bool {
+        self.decide(
+            directory,
+            who,
+            verb.as_str(),
+            school_uid(school),
+            None,
+            Context::empty(),
+        )
+    }
+
+    /// May `who` ask for a visit of `teacher` in `school`?
+    pub fn allows_visit_request(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        school: SchoolId,
+        teacher: StaffId,
+    ) -> bool {
+        let Ok(context) =
+            Context::from_pairs([("teacher".to_owned(), entity_ref(person_uid(teacher)))])
+        else {
+            return false;
+        };
+        self.decide(
+            directory,
+            who,
+            "request-visit",
+            school_uid(school),
+            None,
+            context,
+        )
+    }
+
+    /// May `who` hold, move or cancel the occurrence described by `facts`?
+    pub fn allows_on_occurrence(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        facts: &OccurrenceFacts,
+    ) -> bool {
+        let resource = uid("Occurrence", "occurrence");
+        let attrs = HashMap::from([
+            ("school".to_owned(), entity_ref(school_uid(facts.school))),
+            ("owner".to_owned(), entity_ref(person_uid(facts.owner))),
+            ("participants".to_owned(), people(&facts.participants)),
+        ]);
+        let entity = Entity::new(resource.clone(), attrs, HashSet::new()).ok();
+        self.decide(
+            directory,
+            who,
+            "run-occurrence",
+            resource,
+            entity,
+            Context::empty(),
+        )
+    }
+
+    /// What `who` may do with the audit described by `facts`.
+    pub fn audit_access(
+        &self,
+        directory: &DirectoryState,
+        who: StaffId,
+        facts: &AuditFacts,
+    ) -> AuditAccess {
+        let resource = uid("Audit", "audit");
+        let attrs = HashMap::from([
+            ("school".to_owned(), entity_ref(school_uid(facts.school))),
+            ("parties".to_owned(), people(&facts.parties)),
+            (
+                "finalised".to_owned(),
+                RestrictedExpression::new_bool(facts.finalised),
+            ),
+        ]);
+        let entity = Entity::new(resource.clone(), attrs, HashSet::new()).ok();
+        let may = |action| {
+            self.decide(
+                directory,
+                who,
+                action,
+                resource.clone(),
+                entity.clone(),
+                Context::empty(),
+            )
+        };
+        AuditAccess {
+            read: may("read-audit"),
+            work: may("work-on-audit"),
+        }
+    }
+
+    /// May `actor` keep people's contact details? Only the directory, acting as itself.
+    pub fn allows_contact_sync(&self, actor: ActorId) -> bool {
+        if actor != waymark_domain::directory::directory_actor() {
+            return false;
+        }
+        self.ask(
+            &self.policies,
+            uid("Service", "directory"),
+            "sync-contacts",
+            uid("Trust", "trust"),
+            Context::empty(),
+            Vec::new(),
+        )
+    }
+
+    /// The one place a decision is made for a person: anything malformed is a refusal.
     fn decide(
         &self,
         directory: &DirectoryState,
@@ -333,7 +663,28 @@ impl Policies {
         resource_entity: Option<Entity>,
         context: Context,
     ) -> bool {
-        let principal = person_uid(who);
+        let mut entities = vec![person(directory, who)];
+        entities.extend(resource_entity);
+        entities.extend(groups(directory, who));
+        self.ask(
+            &self.policies,
+            person_uid(who),
+            action,
+            resource,
+            context,
+            entities,
+        )
+    }
+
+    fn ask(
+        &self,
+        policies: &PolicySet,
+        principal: EntityUid,
+        action: &str,
+        resource: EntityUid,
+        context: Context,
+        entities: Vec<Entity>,
+    ) -> bool {
         let Ok(request) = Request::new(
             principal,
             uid("Action", action),
@@ -343,13 +694,11 @@ impl Policies {
         ) else {
             return false;
         };
-        let mut entities = vec![person(directory, who)];
-        entities.extend(resource_entity);
         let Ok(entities) = Entities::from_entities(entities, Some(&self.schema)) else {
             return false;
         };
         self.authorizer
-            .is_authorized(&request, &self.policies, &entities)
+            .is_authorized(&request, policies, &entities)
             .decision()
             == Decision::Allow
     }
@@ -367,6 +716,32 @@ fn person_uid(staff: StaffId) -> EntityUid {
 
 fn school_uid(school: SchoolId) -> EntityUid {
     uid("School", &school.to_string())
+}
+
+fn trust_uid() -> EntityUid {
+    uid("Trust", "trust")
+}
+
+/// The template a trust's "who else reads agreed records" setting is linked into.
+const SHARE_TEMPLATE: &str = "trust-shares-agreed-records";
+
+/// Everyone holding `grant`'s role: in its school, or trust-wide.
+fn group_uid(grant: &Grant) -> EntityUid {
+    match grant.school {
+        Some(school) => uid("Group", &format!("{}@{school}", grant.role.as_str())),
+        None => uid("Group", grant.role.as_str()),
+    }
+}
+
+/// The groups `staff` is in, as entities.
+fn groups(directory: &DirectoryState, staff: StaffId) -> Vec<Entity> {
+    directory.staff.get(&staff).map_or_else(Vec::new, |record| {
+        record
+            .grants
+            .iter()
+            .map(|g| Entity::new_no_attrs(group_uid(g), HashSet::new()))
+            .collect()
+    })
 }
 
 fn entity_ref(uid: EntityUid) -> RestrictedExpression {
@@ -427,7 +802,8 @@ fn person(directory: &DirectoryState, staff: StaffId) -> Entity {
             ),
         ),
     ]);
-    Entity::new(person_uid(staff), attrs, HashSet::new())
+    let parents: HashSet<EntityUid> = record.grants.iter().map(group_uid).collect();
+    Entity::new(person_uid(staff), attrs, parents)
         .unwrap_or_else(|_| Entity::new_no_attrs(person_uid(staff), HashSet::new()))
 }
 
@@ -582,6 +958,49 @@ mod tests {
             policies.record_access(&s.directory, reviewee, &facts),
             NOTHING,
             "a disabled account reads nothing"
+        );
+    }
+
+    #[test]
+    fn a_trusts_setting_shares_agreed_records_with_a_role_in_its_own_school_only() {
+        let policies = Policies::load().unwrap();
+        let mut s = School::new();
+        let (hillside, riverside) = (s.hillside, s.riverside);
+        let reviewer = s.person(&[(Some(hillside), Role::MiddleLeader)]);
+        let reviewee = s.person(&[(Some(hillside), Role::ClassTeacher)]);
+        let senior = s.person(&[(Some(hillside), Role::SeniorLeader)]);
+        let middle = s.person(&[(Some(hillside), Role::MiddleLeader)]);
+        let middle_elsewhere = s.person(&[(Some(riverside), Role::MiddleLeader)]);
+        let trust_admin = s.person(&[(None, Role::TrustAdmin)]);
+        let mut facts = RecordFacts {
+            school: hillside,
+            parties: vec![reviewer, reviewee],
+            shared_with: vec![],
+            agreed: true,
+        };
+        let everyone = [senior, middle, middle_elsewhere, trust_admin];
+        let all = |s: &School, facts: &RecordFacts| -> Vec<RecordAccess> {
+            everyone
+                .iter()
+                .map(|who| policies.record_access(&s.directory, *who, facts))
+                .collect()
+        };
+        use RecordAccess::{Full, Status};
+        const NOTHING: RecordAccess = RecordAccess::None;
+        assert_eq!(all(&s, &facts), [Status, NOTHING, NOTHING, Status]);
+        s.apply(DirectoryEvent::AgreedRecordsShared {
+            roles: vec![Role::MiddleLeader, Role::TrustAdmin],
+        });
+        assert_eq!(
+            all(&s, &facts),
+            [Status, Full, NOTHING, Full],
+            "middle leaders of the record's school, and trust administrators everywhere"
+        );
+        facts.agreed = false;
+        assert_eq!(
+            all(&s, &facts),
+            [Status, NOTHING, NOTHING, Status],
+            "never while in progress"
         );
     }
 

@@ -8,6 +8,7 @@
 //! - [`platform`]: the connections a service runs on, built once from the config.
 //! - [`clock`]: the one injectable clock.
 
+pub mod access;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -4,8 +4,7 @@
 use sqlx::PgPool;
 use waymark_domain::agreed::ActionId;
 use waymark_domain::{SchoolId, StaffId, TrustId};
-use waymark_policy::{ActionFacts, ActionVerb, Policies};
-use waymark_runtime::{ErrorKind, ServiceError, directory};
+use waymark_policy::{ActionFacts, ActionVerb};
 
 /// The service's copy of the directory.
 pub const DIRECTORY_TABLE: &str = "action_tracking.directories";
@@ -52,37 +51,8 @@ pub fn facts_of(
     }
 }
 
-/// The trust's directory as this service has it.
-pub async fn directory(
-    pool: &PgPool,
-    trust: TrustId,
-) -> Result<waymark_domain::directory::DirectoryState, ServiceError> {
-    Ok(directory::load(pool, DIRECTORY_TABLE, trust).await?)
-}
-
-/// Refuses with `PERMISSION_DENIED` unless `who` may do `verb` to an action with `facts`.
-pub async fn require(
-    pool: &PgPool,
-    policies: &Policies,
-    trust: TrustId,
-    who: StaffId,
-    verb: ActionVerb,
-    facts: &ActionFacts,
-) -> Result<(), ServiceError> {
-    let directory = self::directory(pool, trust).await?;
-    if policies.allows_on_action(&directory, who, verb, facts) {
-        Ok(())
-    } else {
-        Err(ServiceError::new(
-            ErrorKind::PermissionDenied,
-            "action.not_permitted",
-            refusal(verb),
-        ))
-    }
-}
-
 /// What the person is told, in the words of the rule that refused them.
-fn refusal(verb: ActionVerb) -> &'static str {
+pub fn refusal(verb: ActionVerb) -> &'static str {
     match verb {
         ActionVerb::Read => "you may not see this action",
         ActionVerb::Create => {

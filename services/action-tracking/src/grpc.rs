@@ -10,8 +10,9 @@ use waymark_domain::action_tracking::action::{ActionCommand, ActionStatus, NewAc
 use waymark_domain::agreed::{ActionId, Origin, OriginKind};
 use waymark_domain::{CommandId, SchoolId, StaffId, TrustId};
 use waymark_event_store::CommandContext;
-use waymark_policy::{ActionFacts, ActionVerb, Policies};
+use waymark_policy::{ActionFacts, ActionVerb, Policies, SchoolVerb, TrustVerb};
 use waymark_proto::action_tracking::v1 as pb;
+use waymark_runtime::access::{Access, permit};
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
@@ -21,11 +22,21 @@ use crate::{access, chain, trail};
 pub struct ActionTrackingService {
     commands: Commands,
     policies: Arc<Policies>,
+    access: Access,
 }
 
 impl ActionTrackingService {
     pub fn new(commands: Commands, policies: Arc<Policies>) -> Self {
-        Self { commands, policies }
+        let access = Access::new(
+            commands.platform.pool.clone(),
+            access::DIRECTORY_TABLE,
+            policies.clone(),
+        );
+        Self {
+            commands,
+            policies,
+            access,
+        }
     }
 
     /// Refuses (`PERMISSION_DENIED`, `action.not_permitted`) unless the caller may `verb`
@@ -47,20 +58,17 @@ impl ActionTrackingService {
             }),
             _ => access::facts(self.pool(), context.trust, action_id).await?,
         };
-        match facts {
-            Some(facts) => {
-                access::require(
-                    self.pool(),
-                    &self.policies,
-                    context.trust,
-                    StaffId::from_uuid(context.actor.into_uuid()),
-                    verb,
-                    &facts,
-                )
-                .await
-            }
-            None => Ok(()),
-        }
+        let Some(facts) = facts else {
+            return Ok(());
+        };
+        let directory = self.access.directory(context.trust).await?;
+        let who = StaffId::from_uuid(context.actor.into_uuid());
+        permit(
+            self.policies
+                .allows_on_action(&directory, who, verb, &facts),
+            "action.not_permitted",
+            access::refusal(verb),
+        )
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -376,7 +384,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .map_err(ServiceError::from)?
         .ok_or_else(|| ServiceError::not_found("action"))?;
         // One the caller may not read is, for them, not there.
-        let directory = access::directory(self.pool(), trust_of(&context)).await?;
+        let directory = self.access.directory(trust_of(&context)).await?;
         if !self.policies.allows_on_action(
             &directory,
             caller(&context),
@@ -487,7 +495,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         .await
         .map_err(ServiceError::from)?;
         // Only what the caller may read.
-        let directory = access::directory(self.pool(), trust_of(&context)).await?;
+        let directory = self.access.directory(trust_of(&context)).await?;
         let who = caller(&context);
         Ok(Response::new(pb::ListActionsResponse {
             actions: rows
@@ -513,7 +521,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             .map_err(ServiceError::from)?;
         let readable = match facts {
             Some(facts) => {
-                let directory = access::directory(self.pool(), trust_of(&context)).await?;
+                let directory = self.access.directory(trust_of(&context)).await?;
                 self.policies.allows_on_action(
                     &directory,
                     caller(&context),
@@ -549,6 +557,8 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         request: Request<pb::QueryAuditRequest>,
     ) -> Result<Response<pb::AuditTrail>, Status> {
         let context = RequestContext::of(&request)?;
+        // The whole trust's trail: for those who oversee the trust (who read every action).
+        self.access.trust(&context, TrustVerb::SeeOverview).await?;
         let request = request.into_inner();
         let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
             .map(SchoolId::into_uuid);
@@ -598,6 +608,7 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         request: Request<pb::VerifyAuditTrailRequest>,
     ) -> Result<Response<pb::VerifyReport>, Status> {
         let context = RequestContext::of(&request)?;
+        self.access.trust(&context, TrustVerb::SeeOverview).await?;
         let platform = &self.commands.platform;
         let report = chain::verify(&platform.pool, &platform.store, trust_of(&context))
             .await
@@ -614,6 +625,9 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::ListOriginsResponse>, Status> {
         let context = RequestContext::of(&request)?;
         let school: SchoolId = parse::id("school_id", &request.get_ref().school_id)?;
+        self.access
+            .school(&context, SchoolVerb::Read, school)
+            .await?;
         let origins = sqlx::query!(
             "SELECT origin_id, kind, school_id, label FROM action_tracking.origins \
              WHERE trust_id = $1 AND school_id = $2 ORDER BY label",

@@ -22,10 +22,7 @@ use crate::contacts;
 
 pub const NAME: &str = "gateway.directory.v1";
 
-/// The gateway itself, as the actor of what it does on its own (syncing contacts).
-pub fn gateway_actor() -> ActorId {
-    ActorId::from_uuid(Uuid::new_v5(&Uuid::nil(), b"waymark-gateway"))
-}
+pub use waymark_domain::directory::directory_actor as gateway_actor;
 
 /// Keeps `gateway.directories` (one row per trust: the decider's state) and, with it, the
 /// outbox of contacts for notifications (`contacts`).

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use waymark_domain::directory::{DirectoryState, Grant, Role};
 use waymark_domain::ids::ActorId;
 use waymark_domain::{SchoolId, StaffId, TrustId};
+use waymark_policy::{Policies, SchoolVerb, TrustVerb};
 use waymark_runtime::auth::Caller;
 
 use crate::error::PageError;
@@ -124,6 +125,7 @@ pub struct Viewer {
     pub name: String,
     pub csrf: String,
     pub directory: Arc<DirectoryState>,
+    pub policies: Arc<Policies>,
 }
 
 impl Viewer {
@@ -193,22 +195,42 @@ impl Viewer {
         self.is_trust_admin() || self.grants().iter().any(|g| g.role.is_admin())
     }
 
-    /// May see a record of `school` that involves `people`: one of them, or a leader there.
-    pub fn may_see(&self, school: SchoolId, people: &[StaffId]) -> bool {
-        self.sees_school(school) && (people.contains(&self.staff) || self.leads(school))
-    }
-
-    /// [`may_see`](Self::may_see) with ids as the services send them; a bad id sees nothing.
-    pub fn may_see_record(&self, school: &str, people: &[&str]) -> bool {
-        let Ok(school) = school.parse::<SchoolId>() else {
-            return false;
-        };
-        let people: Vec<StaffId> = people.iter().filter_map(|p| p.parse().ok()).collect();
-        self.may_see(school, &people)
-    }
-
     pub fn sees_school_id(&self, school: &str) -> bool {
         school.parse().is_ok_and(|school| self.sees_school(school))
+    }
+
+    /// Whether the policies let this person do `verb` to `school`: a page asks, to choose
+    /// what to offer; the service that owns the data decides again.
+    pub fn may_on_school(&self, verb: SchoolVerb, school: SchoolId) -> bool {
+        self.policies
+            .allows_on_school(&self.directory, self.staff, verb, school)
+    }
+
+    /// Whether the policies let this person do `verb` to the trust as a whole.
+    pub fn may_on_trust(&self, verb: TrustVerb) -> bool {
+        self.policies
+            .allows_on_trust(&self.directory, self.staff, verb)
+    }
+
+    /// The schools this person may do `verb` to.
+    pub fn schools_for(&self, verb: SchoolVerb) -> Vec<SchoolId> {
+        self.schools()
+            .into_iter()
+            .filter(|s| self.may_on_school(verb, *s))
+            .collect()
+    }
+
+    /// Refuses the page (403, in the rule's words) unless this person may do `verb` to the
+    /// trust.
+    pub fn require_on_trust(&self, verb: TrustVerb) -> Result<(), PageError> {
+        if self.may_on_trust(verb) {
+            Ok(())
+        } else {
+            Err(PageError::Status(
+                StatusCode::FORBIDDEN,
+                verb.refusal().to_owned(),
+            ))
+        }
     }
 
     pub fn people_i_manage(&self) -> Vec<StaffId> {
@@ -293,6 +315,7 @@ pub async fn viewer_of(
         name,
         csrf,
         directory: Arc::new(directory),
+        policies: state.policies.clone(),
     }))
 }
 

@@ -6,8 +6,9 @@ use chrono::{NaiveTime, SecondsFormat};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use waymark_domain::{SchoolId, StaffId, Text, TrustId};
-use waymark_policy::{PersonVerb, Policies};
+use waymark_policy::{PersonVerb, Policies, SchoolVerb, TrustVerb};
 use waymark_proto::notifications::v1 as pb;
+use waymark_runtime::access::{Access, permit};
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{Platform, ServiceError, parse};
 
@@ -17,6 +18,7 @@ pub struct NotificationsService {
     platform: Arc<Platform>,
     wake: Arc<tokio::sync::Notify>,
     policies: Arc<Policies>,
+    access: Access,
 }
 
 impl NotificationsService {
@@ -25,11 +27,34 @@ impl NotificationsService {
         wake: Arc<tokio::sync::Notify>,
         policies: Arc<Policies>,
     ) -> Self {
+        let access = Access::new(
+            platform.pool.clone(),
+            crate::DIRECTORY_TABLE,
+            policies.clone(),
+        );
         Self {
             platform,
             wake,
             policies,
+            access,
         }
+    }
+
+    /// Refuses unless the caller is the directory, the one keeper of contact details.
+    fn may_sync_contacts(&self, context: &RequestContext) -> Result<(), ServiceError> {
+        permit(
+            self.policies.allows_contact_sync(context.caller.actor),
+            "contact.not_permitted",
+            "contact details come only from the directory",
+        )
+    }
+
+    /// Whether the caller sees everyone's deliveries (else only their own).
+    async fn sees_deliveries(&self, context: &RequestContext) -> Result<bool, ServiceError> {
+        let directory = self.access.directory(context.caller.trust).await?;
+        Ok(self
+            .policies
+            .allows_on_trust(&directory, me(context), TrustVerb::SeeDeliveries))
     }
 
     /// Refuses (`PERMISSION_DENIED`, `invitation.not_permitted`) unless the caller may invite
@@ -43,9 +68,7 @@ impl NotificationsService {
     ) -> Result<(), ServiceError> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let directory = loop {
-            let directory =
-                waymark_runtime::directory::load(self.pool(), crate::DIRECTORY_TABLE, trust)
-                    .await?;
+            let directory = self.access.directory(trust).await?;
             let known =
                 directory.staff.contains_key(&staff) && directory.staff.contains_key(&caller);
             if known || tokio::time::Instant::now() >= deadline {
@@ -132,6 +155,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
         request: Request<pb::Contact>,
     ) -> Result<Response<pb::Contact>, Status> {
         let context = RequestContext::of(&request)?;
+        self.may_sync_contacts(&context)?;
         let contact = request.into_inner();
         let staff: StaffId = parse::id("staff_id", &contact.staff_id)?;
         let name = Text::parse_max(&contact.display_name, 120)
@@ -165,6 +189,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
         request: Request<pb::DeleteContactRequest>,
     ) -> Result<Response<pb::DeleteContactResponse>, Status> {
         let context = RequestContext::of(&request)?;
+        self.may_sync_contacts(&context)?;
         let staff: StaffId = parse::id("staff_id", &request.get_ref().staff_id)?;
         let (trust, staff) = (context.caller.trust.into_uuid(), staff.into_uuid());
         let mut tx = self.pool().begin().await.map_err(ServiceError::from)?;
@@ -241,6 +266,9 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::ManageWebhooks, school)
+            .await?;
         let url = request.url.trim();
         let url = if url.is_empty() {
             None
@@ -349,8 +377,16 @@ impl pb::notifications_server::Notifications for NotificationsService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let state = parse::optional_text("state", &request.state)?;
-        let recipient = parse::optional_id::<StaffId>("recipient_id", &request.recipient_id)?
-            .map(StaffId::into_uuid);
+        let mut recipient = parse::optional_id::<StaffId>("recipient_id", &request.recipient_id)?;
+        if !self.sees_deliveries(&context).await? {
+            permit(
+                recipient.is_none_or(|r| r == me(&context)),
+                "trust.not_permitted",
+                TrustVerb::SeeDeliveries.refusal(),
+            )?;
+            recipient = Some(me(&context));
+        }
+        let recipient = recipient.map(StaffId::into_uuid);
         let limit = i64::from(if request.limit <= 0 {
             100
         } else {
@@ -467,6 +503,9 @@ impl pb::notifications_server::Notifications for NotificationsService {
         request: Request<pb::RetryDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
         let context = RequestContext::of(&request)?;
+        self.access
+            .trust(&context, TrustVerb::SeeDeliveries)
+            .await?;
         let id = Uuid::parse_str(request.get_ref().delivery_id.trim())
             .map_err(|_| ServiceError::invalid("delivery_id", "is not a valid id"))?;
         let row = sqlx::query!(

@@ -3,23 +3,15 @@
 //! may not see at all is "not found"; what they may only oversee comes with its status and
 //! people but none of what it says.
 
-use sqlx::PgPool;
 use waymark_domain::directory::DirectoryState;
 use waymark_domain::review_dialogue::meeting::{MeetingState, MeetingStatus};
 use waymark_domain::review_dialogue::review::{ReviewState, ReviewStatus};
 use waymark_domain::review_dialogue::visit::{VisitState, VisitStatus};
-use waymark_domain::{SchoolId, StaffId, TrustId};
+use waymark_domain::{SchoolId, StaffId};
 use waymark_policy::{Policies, RecordAccess, RecordFacts};
 use waymark_proto::review_dialogue::v1 as pb;
-use waymark_runtime::{ServiceError, directory};
 
-use crate::DIRECTORY_TABLE;
 use crate::convert;
-
-/// The trust's directory as this service has it.
-pub async fn directory(pool: &PgPool, trust: TrustId) -> Result<DirectoryState, ServiceError> {
-    Ok(directory::load(pool, DIRECTORY_TABLE, trust).await?)
-}
 
 /// A record with no school reads as nobody's.
 fn school(school: Option<SchoolId>) -> SchoolId {

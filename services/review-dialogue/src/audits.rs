@@ -3,6 +3,7 @@
 use sqlx::types::Json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
+use waymark_domain::directory::DirectoryState;
 use waymark_domain::review_dialogue::audit::{
     Audit, AuditCommand, AuditState, EvidenceLink, Framework, FrameworkCommand, FrameworkContent,
     FrameworkState, Rag, RagLabels, RubricLevel, Section, StartAudit, Statement, default_framework,
@@ -10,7 +11,9 @@ use waymark_domain::review_dialogue::audit::{
 };
 use waymark_domain::review_dialogue::review::NextStep;
 use waymark_domain::{SchoolId, StaffId, Text, TrustId};
+use waymark_policy::{AuditAccess, AuditFacts, SchoolVerb, TrustVerb};
 use waymark_proto::review_dialogue::v1 as pb;
+use waymark_runtime::access::permit;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ErrorKind, ServiceError, parse};
 
@@ -59,6 +62,38 @@ impl SelfEvaluationService {
         }
     }
 
+    /// The audit as the read model has it, if the caller may read it (else not found).
+    async fn readable(
+        &self,
+        context: &RequestContext,
+        audit_id: Uuid,
+    ) -> Result<(AuditState, i64, AuditAccess), ServiceError> {
+        let row = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits WHERE trust_id = $1 AND audit_id = $2"#,
+            context.caller.trust.into_uuid(),
+            audit_id
+        )
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| ServiceError::not_found("audit"))?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
+        let access = access(self, &directory, me(context), &row.doc.0);
+        if !access.read {
+            return Err(ServiceError::not_found("audit"));
+        }
+        Ok((row.doc.0, row.version, access))
+    }
+
+    /// Refuses unless the caller works on the audit (its lead and participants).
+    async fn may_work(&self, context: &RequestContext, audit_id: Uuid) -> Result<(), ServiceError> {
+        let (_, _, access) = self.readable(context, audit_id).await?;
+        permit(
+            access.work,
+            "audit.not_permitted",
+            "only the audit's lead and participants rate it, add to it or finalise it",
+        )
+    }
+
     async fn audits_of(
         &self,
         trust: TrustId,
@@ -83,6 +118,34 @@ impl SelfEvaluationService {
             .map(|row| (row.doc.0, row.version))
             .collect())
     }
+}
+
+/// What the policies read about an audit. One with no school reads as nobody's.
+fn facts(audit: &AuditState) -> AuditFacts {
+    AuditFacts {
+        school: audit
+            .school_id
+            .unwrap_or_else(|| SchoolId::from_uuid(Uuid::nil())),
+        parties: audit
+            .lead
+            .into_iter()
+            .chain(audit.participants.iter().copied())
+            .collect(),
+        finalised: audit.finalised_on.is_some(),
+    }
+}
+
+fn access(
+    service: &SelfEvaluationService,
+    directory: &DirectoryState,
+    who: StaffId,
+    audit: &AuditState,
+) -> AuditAccess {
+    service
+        .runner
+        .access
+        .policies()
+        .audit_access(directory, who, &facts(audit))
 }
 
 fn me(context: &RequestContext) -> StaffId {
@@ -342,6 +405,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         request: Request<pb::GetFrameworkRequest>,
     ) -> Result<Response<pb::Framework>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner.access.trust(&context, TrustVerb::Read).await?;
         let trust = context.caller.trust;
         let (id, version, content) = self
             .framework(
@@ -362,6 +426,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         request: Request<pb::ListFrameworksRequest>,
     ) -> Result<Response<pb::ListFrameworksResponse>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner.access.trust(&context, TrustVerb::Read).await?;
         let trust = context.caller.trust;
         let default = default_framework_id(trust.into_uuid());
         let rows = sqlx::query!(
@@ -409,6 +474,10 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         request: Request<pb::PublishFrameworkRequest>,
     ) -> Result<Response<pb::AuditReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageFrameworks)
+            .await?;
         let request = request.into_inner();
         let id = match optional_uuid("framework_id", &request.framework_id)? {
             Some(id) => id,
@@ -432,6 +501,11 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let audit_id = Uuid::new_v5(&uuid("command_id", &request.command_id)?, b"audit");
+        let school_id: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.runner
+            .access
+            .school(&context, SchoolVerb::StartAudit, school_id)
+            .await?;
         let (framework_id, framework_version, framework) = self
             .framework(
                 context.caller.trust,
@@ -440,7 +514,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
             .await?;
         let command = AuditCommand::Start(StartAudit {
             audit_id,
-            school_id: parse::id("school_id", &request.school_id)?,
+            school_id,
             department: parse::optional_text("department", &request.department)?,
             title: label("title", &request.title)?,
             framework_id,
@@ -469,6 +543,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let audit_id = uuid("audit_id", &request.audit_id)?;
+        self.may_work(&context, audit_id).await?;
         let command = AuditCommand::Rate {
             actor: me(&context),
             statement_id: request.statement_id.trim().to_owned(),
@@ -491,6 +566,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let audit_id = uuid("audit_id", &request.audit_id)?;
+        self.may_work(&context, audit_id).await?;
         let statement = Some(request.statement_id.trim().to_owned()).filter(|s| !s.is_empty());
         let command = AuditCommand::AddStrength {
             actor: me(&context),
@@ -511,6 +587,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let audit_id = uuid("audit_id", &request.audit_id)?;
+        self.may_work(&context, audit_id).await?;
         let statement = Some(request.statement_id.trim().to_owned()).filter(|s| !s.is_empty());
         let action = match &request.action {
             Some(step) if !step.description.trim().is_empty() => Some(NextStep {
@@ -548,6 +625,7 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let audit_id = uuid("audit_id", &request.audit_id)?;
+        self.may_work(&context, audit_id).await?;
         let on = parse::optional_date("on", &request.on)?
             .unwrap_or_else(|| self.runner.platform.clock.now().date_naive());
         let command = AuditCommand::Finalise {
@@ -567,16 +645,8 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
     ) -> Result<Response<pb::AuditRecord>, Status> {
         let context = RequestContext::of(&request)?;
         let audit_id = uuid("audit_id", &request.get_ref().audit_id)?;
-        let row = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits WHERE trust_id = $1 AND audit_id = $2"#,
-            context.caller.trust.into_uuid(),
-            audit_id
-        )
-        .fetch_optional(self.pool())
-        .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| ServiceError::not_found("audit"))?;
-        Ok(Response::new(audit_message(&row.doc.0, row.version)))
+        let (audit, version, _) = self.readable(&context, audit_id).await?;
+        Ok(Response::new(audit_message(&audit, version)))
     }
 
     async fn list_audits(
@@ -588,9 +658,11 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let audits = self
             .audits_of(context.caller.trust, school, None, false)
             .await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         Ok(Response::new(pb::ListAuditsResponse {
             audits: audits
                 .iter()
+                .filter(|(state, _)| access(self, &directory, me(&context), state).read)
                 .map(|(state, version)| audit_message(state, *version))
                 .collect(),
         }))
@@ -604,6 +676,10 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         let request = request.into_inner();
         let trust = context.caller.trust;
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.runner
+            .access
+            .school(&context, SchoolVerb::SeeTrends, school)
+            .await?;
         let framework = optional_uuid("framework_id", &request.framework_id)?
             .unwrap_or_else(|| default_framework_id(trust.into_uuid()));
         let audits: Vec<AuditState> = self
@@ -662,6 +738,10 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         request: Request<pb::HeatMapRequest>,
     ) -> Result<Response<pb::HeatMapResponse>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::SeeOverview)
+            .await?;
         let trust = context.caller.trust;
         let framework = optional_uuid("framework_id", &request.get_ref().framework_id)?
             .unwrap_or_else(|| default_framework_id(trust.into_uuid()));

@@ -25,7 +25,7 @@ use waymark_domain::review_dialogue::visit::{
 };
 use waymark_domain::school_year::{AcademicYear, DateWindow};
 use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, Text, TrustId};
-use waymark_policy::{Policies, RecordAccess};
+use waymark_policy::{Policies, RecordAccess, TrustVerb};
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
@@ -176,6 +176,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::GetCatalogueRequest>,
     ) -> Result<Response<pb::Catalogue>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner.access.trust(&context, TrustVerb::Read).await?;
         Ok(Response::new(convert::catalogue(
             &self.catalogue(context.caller.trust).await?,
         )))
@@ -186,6 +187,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::AddCatalogueItemRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageCatalogue)
+            .await?;
         let request = request.into_inner();
         let kind = ItemKind::parse(&request.kind)
             .ok_or_else(|| ServiceError::invalid("kind", "must be look_for or source"))?;
@@ -212,6 +217,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::RenameCatalogueItemRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageCatalogue)
+            .await?;
         let request = request.into_inner();
         let command = CatalogueCommand::Rename {
             id: uuid("id", &request.id)?,
@@ -231,6 +240,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::CatalogueItemRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageCatalogue)
+            .await?;
         let request = request.into_inner();
         let command = CatalogueCommand::Retire {
             id: uuid("id", &request.id)?,
@@ -249,6 +262,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::CatalogueItemRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageCatalogue)
+            .await?;
         let request = request.into_inner();
         let command = CatalogueCommand::Restore {
             id: uuid("id", &request.id)?,
@@ -267,6 +284,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::SetLearnerNamesPolicyRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
+        self.runner
+            .access
+            .trust(&context, TrustVerb::ManageSettings)
+            .await?;
         let request = request.into_inner();
         let command = CatalogueCommand::AllowLearnerNames {
             allowed: request.allowed,
@@ -295,7 +316,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         // Who line-manages whom comes from this service's copy of the directory, never from
         // the request: the reviewee's nearest line manager must be the reviewer, and the
         // reviewer's own line manager receives the agreed record.
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let manager_of =
             |person: StaffId| directory.staff.get(&person).and_then(|r| r.line_manager);
         let command = ReviewCommand::Schedule(ScheduleReview {
@@ -560,7 +581,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let (state, version): (ReviewState, i64) = self
             .load("reviews", "review_id", context.caller.trust, id, "review")
             .await?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let review = access::shown(&self.policies, &directory, actor(&context), &state, version)
             .ok_or_else(|| ServiceError::not_found("review"))?;
         Ok(Response::new(review))
@@ -598,7 +619,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let who = actor(&context);
         Ok(Response::new(pb::ListReviewsResponse {
             reviews: rows
@@ -636,7 +657,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .await
         .map_err(ServiceError::from)?;
         // Only records the caller may read: a comparison shows what they say.
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let who = actor(&context);
         let rows: Vec<_> = rows
             .into_iter()
@@ -909,7 +930,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
                 "meeting",
             )
             .await?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let mut meeting =
             access::shown(&self.policies, &directory, actor(&context), &state, version)
                 .ok_or_else(|| ServiceError::not_found("meeting"))?;
@@ -955,7 +976,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let who = actor(&context);
         Ok(Response::new(pb::ListMeetingsResponse {
             meetings: rows
@@ -1139,7 +1160,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         let (state, version): (VisitState, i64) = self
             .load("visits", "visit_id", context.caller.trust, id, "visit")
             .await?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let visit = access::shown(&self.policies, &directory, actor(&context), &state, version)
             .ok_or_else(|| ServiceError::not_found("visit"))?;
         Ok(Response::new(visit))
@@ -1170,7 +1191,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let who = actor(&context);
         Ok(Response::new(pb::ListVisitsResponse {
             visits: rows
@@ -1211,7 +1232,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        let directory = access::directory(self.pool(), context.caller.trust).await?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
         let who = actor(&context);
         Ok(Response::new(pb::AwaitingAgreementResponse {
             reviews: reviews

@@ -60,16 +60,18 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
+    let policies = Arc::new(waymark_policy::Policies::load()?);
     let runner = runner::Runner {
         platform: platform.clone(),
         records,
+        access: waymark_runtime::access::Access::new(
+            platform.pool.clone(),
+            DIRECTORY_TABLE,
+            policies.clone(),
+        ),
     };
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
-        grpc::ReviewDialogueService::new(
-            runner.clone(),
-            actions,
-            Arc::new(waymark_policy::Policies::load()?),
-        ),
+        grpc::ReviewDialogueService::new(runner.clone(), actions, policies),
         platform.authenticate(),
     ))
     .add_service(SelfEvaluationServer::with_interceptor(

@@ -16,6 +16,8 @@ use crate::READ_YOUR_WRITES;
 pub struct Runner {
     pub platform: Arc<Platform>,
     pub records: FeedHandle,
+    /// Who may do what: the policies and this service's copy of the directory.
+    pub access: waymark_runtime::access::Access,
 }
 
 impl Runner {

@@ -20,7 +20,9 @@ use waymark_domain::scheduling::schedule::{
 use waymark_domain::school_year::AcademicYear;
 use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, StreamId, Text, TrustId};
 use waymark_event_store::{ExecuteError, Executed, execute};
+use waymark_policy::{OccurrenceFacts, SchoolVerb, TrustVerb};
 use waymark_proto::scheduling::v1 as pb;
+use waymark_runtime::access::{Access, permit, person};
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ErrorKind, Platform, ServiceError, parse};
 
@@ -29,16 +31,81 @@ use crate::READ_YOUR_WRITES;
 pub struct SchedulingService {
     platform: Arc<Platform>,
     records: FeedHandle,
+    access: Access,
     caps: VisitCaps,
 }
 
 impl SchedulingService {
-    pub fn new(platform: Arc<Platform>, records: FeedHandle, caps: VisitCaps) -> Self {
+    pub fn new(
+        platform: Arc<Platform>,
+        records: FeedHandle,
+        access: Access,
+        caps: VisitCaps,
+    ) -> Self {
         Self {
             platform,
             records,
+            access,
             caps,
         }
+    }
+
+    /// Refuses unless the caller may change the plan of `scope` (a school's, or the trust's
+    /// default).
+    async fn may_plan(
+        &self,
+        context: &RequestContext,
+        scope: PlanScope,
+    ) -> Result<(), ServiceError> {
+        match scope {
+            PlanScope::TrustDefault => self.access.trust(context, TrustVerb::ManagePlan).await,
+            PlanScope::School { school_id, .. } => {
+                self.access
+                    .school(context, SchoolVerb::ManagePlan, school_id)
+                    .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Refuses unless the caller may hold, move or cancel `occurrence` of `school`. One the
+    /// read model does not know is treated as led by nobody: only the school's leaders get
+    /// as far as the decider, which says it does not exist.
+    async fn may_run(
+        &self,
+        context: &RequestContext,
+        school: SchoolId,
+        occurrence: Uuid,
+    ) -> Result<(), ServiceError> {
+        let row = sqlx::query!(
+            "SELECT owner_id, participant_ids FROM scheduling.occurrences \
+             WHERE trust_id = $1 AND school_id = $2 AND occurrence_id = $3",
+            context.caller.trust.into_uuid(),
+            school.into_uuid(),
+            occurrence
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        let facts = OccurrenceFacts {
+            school,
+            owner: StaffId::from_uuid(row.as_ref().map_or_else(Uuid::nil, |r| r.owner_id)),
+            participants: row.map_or_else(Vec::new, |r| {
+                r.participant_ids
+                    .into_iter()
+                    .map(StaffId::from_uuid)
+                    .collect()
+            }),
+        };
+        let directory = self.access.directory(context.caller.trust).await?;
+        let allowed =
+            self.access
+                .policies()
+                .allows_on_occurrence(&directory, person(context), &facts);
+        permit(
+            allowed,
+            "occurrence.not_permitted",
+            "only whoever leads it, or the school's head teacher and senior leaders, hold, move or cancel it",
+        )
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -376,6 +443,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
     ) -> Result<Response<pb::Calendar>, Status> {
         let context = RequestContext::of(&request)?;
         let school: SchoolId = parse::id("school_id", &request.get_ref().school_id)?;
+        self.access
+            .school(&context, SchoolVerb::Read, school)
+            .await?;
         let calendar = self.calendar(context.caller.trust, school).await?;
         Ok(Response::new(calendar_message(&calendar, school)))
     }
@@ -387,6 +457,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::ManageCalendar, school)
+            .await?;
         let time_zone: chrono_tz::Tz = request.time_zone.trim().parse().map_err(|_| {
             ServiceError::invalid("time_zone", "is not a time zone name (e.g. Europe/London)")
         })?;
@@ -406,6 +479,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let command_id: CommandId = parse::id("command_id", &request.command_id)?;
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::ManageCalendar, school)
+            .await?;
         let calendar = year_calendar(request.calendar)?;
         let academic_year = calendar.academic_year;
         let command = CalendarCommand::SetYear {
@@ -453,6 +529,14 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let scope = scope(&request.school_id, &request.academic_year)?;
+        match scope {
+            PlanScope::TrustDefault => self.access.trust(&context, TrustVerb::Read).await?,
+            PlanScope::School { school_id, .. } => {
+                self.access
+                    .school(&context, SchoolVerb::Read, school_id)
+                    .await?
+            }
+        };
         let trust = context.caller.trust;
         let (state, adopted) = match self.plan(trust, scope).await? {
             Some(plan) => (plan, true),
@@ -496,6 +580,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let scope = scope(&request.school_id, &request.academic_year)?;
+        self.may_plan(&context, scope).await?;
         let activities = match (
             scope,
             self.plan(context.caller.trust, PlanScope::TrustDefault)
@@ -525,6 +610,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let scope = scope(&request.school_id, &request.academic_year)?;
+        self.may_plan(&context, scope).await?;
         let command = PlanCommand::SetActivity {
             activity: activity(request.activity)?,
         };
@@ -544,6 +630,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let scope = scope(&request.school_id, &request.academic_year)?;
+        self.may_plan(&context, scope).await?;
         let command = PlanCommand::RemoveActivity {
             key: request.key.trim().to_owned(),
         };
@@ -564,6 +651,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
         let academic_year = year(&request.academic_year)?;
+        self.access
+            .school(&context, SchoolVerb::ManagePlan, school)
+            .await?;
         let (year_groups, classes) = teams(&request)?;
         let calendar = self.calendar(context.caller.trust, school).await?;
         let inputs = self
@@ -598,27 +688,50 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
             .map(SchoolId::into_uuid);
-        let person =
+        let involving =
             parse::optional_id::<StaffId>("person_id", &request.person_id)?.map(StaffId::into_uuid);
         let from = parse::optional_date("from_date", &request.from_date)?;
         let to = parse::optional_date("to_date", &request.to_date)?;
         let kind = parse::optional_text("kind", &request.kind)?;
         let status = parse::optional_text("status", &request.status)?;
+        // One school, if the caller may read it; else every school they may.
+        let directory = self.access.directory(context.caller.trust).await?;
+        let readable: Vec<Uuid> = directory
+            .schools
+            .keys()
+            .filter(|s| {
+                self.access.policies().allows_on_school(
+                    &directory,
+                    person(&context),
+                    SchoolVerb::Read,
+                    **s,
+                )
+            })
+            .map(|s| s.into_uuid())
+            .collect();
+        if let Some(school) = school {
+            permit(
+                readable.contains(&school),
+                "school.not_permitted",
+                SchoolVerb::Read.refusal(),
+            )?;
+        }
         let rows = sqlx::query!(
             r#"SELECT occurrence_id, school_id, kind, title, date, due, owner_id, participant_ids, status, detail #>> '{}' AS "detail!"
                FROM scheduling.occurrences
-               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2)
+               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND school_id = ANY($8)
                  AND ($3::uuid IS NULL OR owner_id = $3 OR $3 = ANY(participant_ids))
                  AND ($4::date IS NULL OR due >= $4) AND ($5::date IS NULL OR date <= $5)
                  AND ($6::text IS NULL OR kind = $6) AND ($7::text IS NULL OR status = $7)
                ORDER BY date, title LIMIT 2000"#,
             context.caller.trust.into_uuid(),
             school,
-            person,
+            involving,
             from,
             to,
             kind.as_ref().map(Text::as_str),
             status.as_ref().map(Text::as_str),
+            &readable,
         )
         .fetch_all(self.pool())
         .await
@@ -649,8 +762,10 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
+        self.may_run(&context, school, occurrence).await?;
         let command = ScheduleCommand::Reschedule {
-            occurrence: uuid("occurrence_id", &request.occurrence_id)?,
+            occurrence,
             date: parse::date("date", &request.date)?,
             reason: parse::text("reason", &request.reason)?,
         };
@@ -666,8 +781,10 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
+        self.may_run(&context, school, occurrence).await?;
         let command = ScheduleCommand::Cancel {
-            occurrence: uuid("occurrence_id", &request.occurrence_id)?,
+            occurrence,
             reason: parse::text("text", &request.text)?,
         };
         let id = schedule_id(school, year(&request.academic_year)?);
@@ -682,9 +799,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
-        let command = ScheduleCommand::MarkHeld {
-            occurrence: uuid("occurrence_id", &request.occurrence_id)?,
-        };
+        let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
+        self.may_run(&context, school, occurrence).await?;
+        let command = ScheduleCommand::MarkHeld { occurrence };
         let id = schedule_id(school, year(&request.academic_year)?);
         self.run::<Schedule>(&context, &request.command_id, id, command)
             .await
@@ -699,7 +816,18 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let command_id: CommandId = parse::id("command_id", &request.command_id)?;
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
         let teacher = parse::optional_id("teacher_id", &request.teacher_id)?
-            .unwrap_or_else(|| StaffId::from_uuid(context.caller.actor.into_uuid()));
+            .unwrap_or_else(|| person(&context));
+        let directory = self.access.directory(context.caller.trust).await?;
+        permit(
+            self.access.policies().allows_visit_request(
+                &directory,
+                person(&context),
+                school,
+                teacher,
+            ),
+            "school.not_permitted",
+            "you ask for a visit for yourself; the school's leaders ask on a teacher's behalf",
+        )?;
         let request_id = Uuid::new_v5(command_id.as_uuid(), b"visit-request");
         let command = ScheduleCommand::RequestVisit {
             request_id,
@@ -725,6 +853,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let command_id: CommandId = parse::id("command_id", &request.command_id)?;
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::PlanVisits, school)
+            .await?;
         let occurrence = Uuid::new_v5(command_id.as_uuid(), b"visit");
         let request_id = if request.request_id.trim().is_empty() {
             None
@@ -757,6 +888,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::PlanVisits, school)
+            .await?;
         let state = self
             .schedule(context.caller.trust, school, year(&request.academic_year)?)
             .await?
@@ -786,6 +920,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
+        self.access
+            .school(&context, SchoolVerb::PlanVisits, school)
+            .await?;
         let (from, to): (NaiveDate, NaiveDate) = (
             parse::date("from_date", &request.from_date)?,
             parse::date("to_date", &request.to_date)?,
@@ -814,8 +951,23 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         } else {
             Some(uuid("subject_id", &request.subject_id)?)
         };
-        let recipient = parse::optional_id::<StaffId>("recipient_id", &request.recipient_id)?
-            .map(StaffId::into_uuid);
+        let mut recipient = parse::optional_id::<StaffId>("recipient_id", &request.recipient_id)?;
+        // Trust administrators see every reminder planned; anyone else their own.
+        let directory = self.access.directory(context.caller.trust).await?;
+        let me = person(&context);
+        if !self
+            .access
+            .policies()
+            .allows_on_trust(&directory, me, TrustVerb::SeeDeliveries)
+        {
+            permit(
+                recipient.is_none_or(|r| r == me),
+                "trust.not_permitted",
+                "you see only the reminders planned for you",
+            )?;
+            recipient = Some(me);
+        }
+        let recipient = recipient.map(StaffId::into_uuid);
         let state = parse::optional_text("state", &request.state)?;
         let rows = sqlx::query!(
             "SELECT timer_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date, fire_at, state, fired_at \

@@ -25,6 +25,9 @@ use waymark_runtime::Platform;
 
 pub const NAME: &str = "scheduling";
 
+/// The service's copy of the directory.
+pub const DIRECTORY_TABLE: &str = "scheduling.directories";
+
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
 /// Scheduling's own settings: sections `[reminders]` (`days_before`, `hour`,
@@ -110,6 +113,18 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
+    let (_, directory) = platform.spawn_projection(
+        Arc::new(waymark_runtime::directory::DirectoryCopy {
+            name: "scheduling.directory",
+            table: DIRECTORY_TABLE,
+        }),
+        shutdown.clone(),
+    );
+    let access = waymark_runtime::access::Access::new(
+        platform.pool.clone(),
+        DIRECTORY_TABLE,
+        Arc::new(waymark_policy::Policies::load()?),
+    );
     let consumer = platform.spawn_consumer(Arc::new(planner), shutdown.clone());
     let timers = worker::spawn(
         platform.clone(),
@@ -118,7 +133,7 @@ pub async fn run(
         shutdown.clone(),
     );
     let routes = tonic::service::Routes::new(SchedulingServer::with_interceptor(
-        grpc::SchedulingService::new(platform.clone(), records, settings.visits),
+        grpc::SchedulingService::new(platform.clone(), records, access, settings.visits),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -132,6 +147,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     projection.await?;
+    directory.await?;
     consumer.await?;
     timers.await?;
     Ok(())

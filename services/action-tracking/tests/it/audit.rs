@@ -5,7 +5,8 @@ use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
 use crate::support::*;
 
 /// Three actions a teacher sets themselves, with a few changes each: 9 events in the
-/// trust's chain.
+/// trust's chain; and a client for the leader, who also administers the trust (who
+/// verifies the chain and reads every trail).
 async fn some_history(
     platform: &TestPlatform,
     address: std::net::SocketAddr,
@@ -31,7 +32,20 @@ async fn some_history(
             .unwrap();
         ids.push(id);
     }
-    (client, ids)
+    waymark_testkit::directory::grant_trust_role(
+        platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        waymark_domain::directory::Role::TrustAdmin,
+    )
+    .await;
+    // Verifying the trust's chain is not for a teacher, even one whose actions it holds.
+    let refused = client
+        .verify_audit_trail(pb::VerifyAuditTrailRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    (crate::support::client(platform, address, leader), ids)
 }
 
 async fn verify(client: &mut Client) -> pb::VerifyReport {
@@ -293,6 +307,14 @@ async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
             == 2
     })
     .await;
+    // The trust-wide trail is for those who lead the trust.
+    waymark_testkit::directory::grant_trust_role(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        waymark_domain::directory::Role::TrustLeader,
+    )
+    .await;
     let mut lead = client(&platform, address, leader);
     let mut deputy = crate::support::client(&platform, address, deputy_caller);
     let a = lead
@@ -388,13 +410,14 @@ async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
     .await;
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].seq, in_range[1].seq);
-    // Another trust's audit is empty for them.
-    let mut stranger = crate::support::client(&platform, address, new_caller());
-    assert!(
-        query(&mut stranger, pb::QueryAuditRequest::default())
+    // A teacher, and another trust's people, are refused it.
+    for caller in [deputy_caller, new_caller()] {
+        let refused = crate::support::client(&platform, address, caller)
+            .query_audit(pb::QueryAuditRequest::default())
             .await
-            .is_empty()
-    );
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    }
     let backwards = lead
         .query_audit(pb::QueryAuditRequest {
             from_date: "2026-12-02".into(),

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use waymark_domain::SchoolId;
-use waymark_policy::{ActionFacts, ActionVerb};
+use waymark_policy::{ActionFacts, ActionVerb, SchoolVerb};
 use waymark_proto::action_tracking::v1 as at;
 
 use crate::directory::{Names, names};
@@ -83,7 +83,9 @@ async fn select(
         request.include_supported = true;
     } else {
         let school: SchoolId = filter.school.parse().map_err(|_| PageError::not_found())?;
-        if !viewer.leads(school) {
+        // A school the viewer is not on the staff of is, to them, not there; within one,
+        // action tracking lists only what they may read.
+        if !viewer.may_on_school(SchoolVerb::Read, school) {
             return Err(PageError::not_found());
         }
         request.school_id = school.to_string();
@@ -95,25 +97,8 @@ async fn select(
         .await?
         .into_inner()
         .actions;
-    Ok(actions.into_iter().filter(|a| may_see(viewer, a)).collect())
-}
-
-/// The owner, a supporter, the owner's line manager, or a leader of the school.
-pub fn may_see(viewer: &Viewer, action: &at::Action) -> bool {
-    let Ok(school) = action.school_id.parse::<SchoolId>() else {
-        return false;
-    };
-    if !viewer.sees_school(school) {
-        return false;
-    }
-    let me = viewer.staff.to_string();
-    action.owner_id == me
-        || action.supporter_ids.contains(&me)
-        || viewer.leads(school)
-        || viewer
-            .people_i_manage()
-            .iter()
-            .any(|p| p.to_string() == action.owner_id)
+    // Action tracking lists only the actions the viewer may read.
+    Ok(actions)
 }
 
 pub async fn list(
@@ -135,9 +120,8 @@ pub async fn list(
         })
         .collect();
     let schools = viewer
-        .schools()
+        .schools_for(SchoolVerb::Read)
         .into_iter()
-        .filter(|s| viewer.leads(*s))
         .map(|s| SchoolChoice {
             id: s.to_string(),
             name: crate::web::school_name(&viewer, &s.to_string()),
@@ -268,9 +252,10 @@ async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<at::ActionD
         })
         .await?
         .into_inner();
+    // Action tracking answers "not found" for an action the viewer may not read.
     match &detail.action {
-        Some(action) if may_see(viewer, action) => Ok(detail),
-        _ => Err(PageError::not_found()),
+        Some(_) => Ok(detail),
+        None => Err(PageError::not_found()),
     }
 }
 
@@ -402,12 +387,8 @@ pub async fn act(
     Path((id, verb)): Path<(String, String)>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    let detail = load(&state, &viewer, &id).await?;
-    let action = detail.action.unwrap_or_default();
-    let school: SchoolId = action
-        .school_id
-        .parse()
-        .map_err(|_| PageError::not_found())?;
+    // One the viewer may not read is not found; what they may do to it, the service decides.
+    load(&state, &viewer, &id).await?;
     let mut client = state.clients(&viewer).actions();
     let command_id = fields.command_id();
     let text = |name: &str| at::TextRequest {
@@ -450,14 +431,6 @@ pub async fn act(
                 .await
         }
         "reassign" => {
-            let allowed = viewer.leads(school)
-                || viewer
-                    .people_i_manage()
-                    .iter()
-                    .any(|p| p.to_string() == action.owner_id);
-            if !allowed {
-                return Err(PageError::forbidden());
-            }
             client
                 .reassign_action(at::ReassignActionRequest {
                     command_id: command_id.clone(),

@@ -15,6 +15,7 @@ use waymark_domain::directory::DirectoryCommand;
 use waymark_domain::ids::ActorId;
 use waymark_domain::text::Text;
 use waymark_domain::{CommandId, SchoolId};
+use waymark_policy::TrustVerb;
 use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
 use waymark_runtime::ServiceError;
@@ -38,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/calendar", get(calendar).post(set_calendar))
         .route("/admin/plan", get(plan).post(change_plan))
         .route("/admin/sso", get(sso).post(set_sso))
+        .route(
+            "/admin/sharing",
+            get(super::sharing::sharing).post(super::sharing::set_sharing),
+        )
 }
 
 pub(super) fn actor(viewer: &Viewer) -> ActorId {
@@ -57,14 +62,6 @@ pub(super) fn administered(viewer: &Viewer) -> Vec<SchoolId> {
         .copied()
         .filter(|s| viewer.administers(Some(*s)))
         .collect()
-}
-
-pub(super) fn require_trust_admin(viewer: &Viewer) -> Result<(), PageError> {
-    if viewer.is_trust_admin() {
-        Ok(())
-    } else {
-        Err(PageError::not_found())
-    }
 }
 
 pub(super) fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
@@ -158,7 +155,7 @@ pub async fn schools(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<SchoolsPage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageSettings)?;
     schools_page(&state, &viewer, None, Fields::default()).await
 }
 
@@ -168,7 +165,7 @@ pub async fn add_school(
     viewer: Viewer,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageSettings)?;
     let name = match Text::parse(fields.get("name")) {
         Ok(name) => name,
         Err(error) => {
@@ -266,7 +263,7 @@ pub async fn catalogue(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<CataloguePage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageCatalogue)?;
     catalogue_page(&state, &viewer, None).await
 }
 
@@ -275,7 +272,7 @@ pub async fn change_catalogue(
     viewer: Viewer,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageCatalogue)?;
     let mut client = state.clients(&viewer).reviews();
     let command_id = fields.command_id();
     let id = fields.trimmed("id");
@@ -723,7 +720,7 @@ async fn sso_page(
 }
 
 pub async fn sso(State(state): State<AppState>, viewer: Viewer) -> Result<SsoPage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageSettings)?;
     sso_page(&state, &viewer, None).await
 }
 
@@ -733,7 +730,7 @@ pub async fn set_sso(
     viewer: Viewer,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageSettings)?;
     let provider = fields.trimmed("provider");
     let issuer = fields.trimmed("issuer");
     let client_id = fields.trimmed("client_id");

@@ -16,10 +16,10 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use waymark_domain::review_dialogue::audit::is_statement_id;
+use waymark_policy::TrustVerb;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::error::PageError;
-use crate::pages::admin::require_trust_admin;
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{Fields, Nav, new_command_id, refusal, refused_page, see};
@@ -167,7 +167,7 @@ pub struct ListPage {
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageFrameworks)?;
     let frameworks = state
         .clients(&viewer)
         .audits()
@@ -390,7 +390,7 @@ pub async fn new(
     viewer: Viewer,
     Query(query): Query<NewQuery>,
 ) -> Result<FormPage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageFrameworks)?;
     let copy = if query.from.is_empty() {
         None
     } else {
@@ -413,7 +413,7 @@ pub async fn edit(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<FormPage, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageFrameworks)?;
     form_page(&state, &viewer, Some(&id), None, None).await
 }
 
@@ -422,7 +422,7 @@ pub async fn create(
     viewer: Viewer,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageFrameworks)?;
     save(&state, &viewer, None, &fields).await
 }
 
@@ -432,7 +432,7 @@ pub async fn publish(
     Path(id): Path<String>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    require_trust_admin(&viewer)?;
+    viewer.require_on_trust(TrustVerb::ManageFrameworks)?;
     // The framework must be this trust's (or its default) before anything is published.
     load(&state, &viewer, &id).await?;
     save(&state, &viewer, Some(&id), &fields).await

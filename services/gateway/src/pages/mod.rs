@@ -14,6 +14,7 @@ mod inbox;
 mod meetings;
 mod people;
 mod reviews;
+mod sharing;
 mod staff;
 mod trust;
 mod visits;

@@ -8,6 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use chrono::{Datelike, NaiveDate};
+use waymark_policy::TrustVerb;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
@@ -59,9 +60,7 @@ pub async fn overview(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<OverviewPage, PageError> {
-    if !(viewer.is_trust_leader() || viewer.is_trust_admin()) {
-        return Err(PageError::not_found());
-    }
+    viewer.require_on_trust(TrustVerb::SeeOverview)?;
     let clients = state.clients(&viewer);
     let today = today(&state);
     let start_year = if today.month() >= 8 {

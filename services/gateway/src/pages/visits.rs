@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use waymark_domain::SchoolId;
+use waymark_policy::SchoolVerb;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::names;
@@ -80,7 +81,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
     Ok(ListPage {
         nav: Nav::new(&state, &viewer, "visits").await,
         rows,
-        can_plan: viewer.schools().into_iter().any(|s| viewer.leads(s)),
+        can_plan: !viewer.schools_for(SchoolVerb::PlanVisits).is_empty(),
     })
 }
 

@@ -364,3 +364,49 @@ async fn trust_administrators_keep_their_frameworks_without_changing_audits_take
     assert!(new.contains(">Developing<"), "{new}");
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_trust_administrator_shares_agreed_records_with_more_roles() {
+    let stack = Stack::start().await;
+    let mut head = Client::signed_in(&stack.base, &stack.seed.head.email, PASSWORD).await;
+    assert_eq!(
+        head.get("/admin/sharing").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let refused = head
+        .post("/admin/sharing", &[("role", "middle_leader")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let mut admin = Client::signed_in(&stack.base, &stack.seed.admin.email, PASSWORD).await;
+    let saved = admin
+        .post(
+            "/admin/sharing",
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("role", "middle_leader"),
+                ("role", "senior_leader"),
+                ("role", "head_teacher"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let shared: serde_json::Value = sqlx::query_scalar(
+        "SELECT doc -> 'agreed_record_readers' FROM gateway.directories WHERE trust_id = $1",
+    )
+    .bind(stack.seed.trust.into_uuid())
+    .fetch_one(&stack.platform.platform.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        shared,
+        serde_json::json!(["senior_leader", "middle_leader"]),
+        "the head teacher reads them already: not a choice"
+    );
+    let page = admin.get("/admin/sharing").await;
+    assert!(
+        page.body.contains(r#"value="middle_leader" checked"#),
+        "{}",
+        page.body
+    );
+}

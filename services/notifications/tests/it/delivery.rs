@@ -34,11 +34,20 @@ async fn a_reminder_sends_one_email_and_a_redelivered_event_sends_none() {
     let smtp_port = port();
     let sink = SmtpSink::start(smtp_port);
     let (platform, address) = start(Some(nats.url()), None, smtp_port, &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (teacher_caller, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
 
     remind(&platform, head, teacher, school, "due").await;
     eventually(PATIENCE, "one e-mail", || async { sink.count() == 1 }).await;
@@ -124,14 +133,16 @@ async fn a_reminder_sends_one_email_and_a_redelivered_event_sends_none() {
 async fn when_the_mail_server_is_down_for_a_while_every_email_arrives_once() {
     let smtp_port = port();
     let (platform, address) = start(None, None, smtp_port, &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
     let mut people = Vec::new();
     for n in 0..5 {
         let (_, person) = colleague(head);
         contact(
-            &mut admin,
+            &platform,
+            address,
+            head,
             person,
             &format!("person{n}@example.org"),
             None,
@@ -185,11 +196,20 @@ async fn when_the_mail_server_is_down_for_a_while_every_email_arrives_once() {
 async fn a_delivery_that_keeps_failing_is_parked_and_can_be_retried() {
     let smtp_port = port();
     let (platform, address) = start(None, None, smtp_port, &[("delivery.max_attempts", "2")]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
     remind(&platform, head, teacher, school, "due").await;
     eventually(PATIENCE, "parked", || {
         let mut admin = admin.clone();
@@ -245,11 +265,11 @@ async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let (platform, address) = start(None, None, port(), &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (teacher_caller, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "", None, school).await;
+    contact(&platform, address, head, teacher, "", None, school).await;
     admin
         .set_school_webhook(pb::SetSchoolWebhookRequest {
             school_id: school.to_string(),
@@ -332,12 +352,30 @@ async fn quiet_hours_and_school_holidays_hold_messages_but_not_escalations() {
     // Tuesday 27 October 2026, 21:00 — in half term.
     let clock = ManualClock::new(at(2026, 10, 27, 21, 0));
     let (platform, address) = start(None, Some(clock.clone()), smtp_port, &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (teacher_caller, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
-    contact(&mut admin, staff(head), "head@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
+    contact(
+        &platform,
+        address,
+        head,
+        staff(head),
+        "head@example.org",
+        None,
+        school,
+    )
+    .await;
     let mut teacher_client = client(&platform, address, teacher_caller);
     teacher_client
         .set_preferences(pb::Preferences {
@@ -383,7 +421,9 @@ async fn quiet_hours_and_school_holidays_hold_messages_but_not_escalations() {
     remind(&platform, head, teacher, school, "due").await;
     // An escalation for the teacher's overdue action goes to their line manager at once.
     contact(
-        &mut admin,
+        &platform,
+        address,
+        head,
         teacher,
         "sam@example.org",
         Some(staff(head)),
@@ -420,11 +460,20 @@ async fn an_escalation_with_no_line_manager_says_so_to_the_owner_and_in_the_log(
     let smtp_port = port();
     let sink = SmtpSink::start(smtp_port);
     let (platform, address) = start(None, None, smtp_port, &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
 
     remind(&platform, head, teacher, school, "escalation").await;
     eventually(PATIENCE, "the escalation", || async { sink.count() == 1 }).await;
@@ -460,11 +509,20 @@ async fn two_workers_and_a_slow_mail_server_send_each_message_once() {
     )
     .await;
     platform.serve(waymark_notifications::run).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
     for _ in 0..4 {
         remind(&platform, head, teacher, school, "due").await;
     }
@@ -495,11 +553,20 @@ async fn two_workers_and_a_slow_mail_server_send_each_message_once() {
 async fn a_connection_dropped_after_the_data_sends_again_with_the_same_message_id() {
     let smtp = SlowSmtp::start(Duration::ZERO, true).await;
     let (platform, address) = start(None, None, smtp.port, &[]).await;
-    let head = new_caller();
+    let head = trust_admin(&platform).await;
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
     remind(&platform, head, teacher, school, "due").await;
     eventually(PATIENCE, "the delivery sent", || async {
         let mut admin = client(&platform, address, head);

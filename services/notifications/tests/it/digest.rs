@@ -46,8 +46,16 @@ async fn a_weekly_digest_gathers_the_week_once() {
         &[teacher],
     )
     .await;
-    let mut admin = client(&platform, address, head);
-    contact(&mut admin, teacher, "sam@example.org", None, school).await;
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
     client(&platform, address, teacher_caller)
         .set_preferences(pb::Preferences {
             email: true,

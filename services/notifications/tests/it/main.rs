@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod access;
 mod delivery;
 mod digest;
 mod slow_smtp;

@@ -58,14 +58,34 @@ pub fn client(platform: &TestPlatform, address: SocketAddr, caller: Caller) -> C
     NotificationsClient::new(platform.client(address, caller))
 }
 
+/// Someone new in a new trust, who administers it (and so sees every delivery).
+pub async fn trust_admin(platform: &TestPlatform) -> Caller {
+    let caller = waymark_testkit::services::new_caller();
+    waymark_testkit::directory::grant_trust_role(
+        platform,
+        waymark_notifications::DIRECTORY_TABLE,
+        caller,
+        waymark_domain::directory::Role::TrustAdmin,
+    )
+    .await;
+    caller
+}
+
+/// Keeps `person`'s contact details as the directory does (the only one that may).
 pub async fn contact(
-    client: &mut Client,
+    platform: &TestPlatform,
+    address: SocketAddr,
+    of: Caller,
     person: StaffId,
     email: &str,
     line_manager: Option<StaffId>,
     school: Uuid,
 ) {
-    client
+    let directory = Caller {
+        trust: of.trust,
+        actor: waymark_domain::directory::directory_actor(),
+    };
+    client(platform, address, directory)
         .upsert_contact(pb::Contact {
             staff_id: person.to_string(),
             display_name: "Sam Teacher".into(),

@@ -1,5 +1,4 @@
 use tonic::Code;
-use uuid::Uuid;
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_proto::review_dialogue::v1::self_evaluation_client::SelfEvaluationClient;
 use waymark_testkit::services::{TestPlatform, new_caller};
@@ -39,7 +38,7 @@ async fn the_default_framework_is_the_audit_tools_and_refusals_have_codes() {
     let audit = lead
         .start_audit(pb::StartAuditRequest {
             command_id: command(),
-            school_id: Uuid::new_v4().to_string(),
+            school_id: team.school.to_string(),
             title: "Autumn self-evaluation".into(),
             participant_ids: vec![id(team.teacher)],
             ..Default::default()
@@ -72,7 +71,7 @@ async fn the_default_framework_is_the_audit_tools_and_refusals_have_codes() {
         .unwrap_err();
     assert_eq!(
         (denied.code(), code(&denied)),
-        (Code::PermissionDenied, "audit.not_a_participant")
+        (Code::PermissionDenied, "audit.not_permitted")
     );
     lead.rate_statement(rate("kq.expectations", "amber"))
         .await

@@ -12,6 +12,7 @@ async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
     let team = Team::new(&platform).await;
     let mut manager = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
+    let mut admin = client(&platform, address, team.admin);
 
     let defaults = manager
         .get_catalogue(pb::GetCatalogueRequest {})
@@ -37,7 +38,7 @@ async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
     )
     .await;
 
-    manager
+    admin
         .rename_catalogue_item(pb::RenameCatalogueItemRequest {
             command_id: command(),
             id: homework.clone(),
@@ -45,7 +46,7 @@ async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
         })
         .await
         .unwrap();
-    let oracy = manager
+    let oracy = admin
         .add_catalogue_item(pb::AddCatalogueItemRequest {
             command_id: command(),
             kind: "look_for".into(),
@@ -56,7 +57,7 @@ async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
         .into_inner()
         .id;
     let challenge = catalogue_id(&mut manager, "look_for", "Challenge").await;
-    manager
+    admin
         .retire_catalogue_item(pb::CatalogueItemRequest {
             command_id: command(),
             id: challenge.clone(),
@@ -116,7 +117,7 @@ async fn a_trust_changes_its_look_fors_without_changing_old_reviews() {
         .unwrap_err();
     assert_eq!(retired.code(), Code::InvalidArgument);
     assert!(retired.message().contains("retired"));
-    let duplicate = manager
+    let duplicate = admin
         .add_catalogue_item(pb::AddCatalogueItemRequest {
             command_id: command(),
             kind: "look_for".into(),

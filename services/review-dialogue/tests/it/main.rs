@@ -8,4 +8,5 @@ mod catalogue;
 mod meetings;
 mod reviews;
 mod support;
+mod trust_access;
 mod visits;

@@ -149,7 +149,7 @@ async fn the_trust_can_allow_learner_names() {
     let address = platform.serve(waymark_review_dialogue::run).await;
     let team = Team::new(&platform).await;
     let mut leader = client(&platform, address, team.manager);
-    leader
+    client(&platform, address, team.admin)
         .set_learner_names_policy(pb::SetLearnerNamesPolicyRequest {
             command_id: command(),
             allowed: true,

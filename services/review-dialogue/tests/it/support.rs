@@ -15,27 +15,45 @@ pub fn command() -> String {
     Uuid::new_v4().to_string()
 }
 
-/// A line manager, a teacher they manage, and a senior leader, in one trust.
+/// A line manager (a middle leader), a teacher they manage, and a senior leader, in one
+/// school of a trust; and the trust's administrator.
 pub struct Team {
     pub manager: Caller,
     pub teacher: Caller,
     pub slt: Caller,
+    pub admin: Caller,
+    pub school: Uuid,
 }
 
 impl Team {
     /// The three of them in the trust's directory (the teacher managed by the manager, the
     /// manager by the senior leader), known to review dialogue's copy before this returns.
     pub async fn new(platform: &TestPlatform) -> Self {
-        use waymark_domain::directory::DirectoryEvent;
+        use waymark_domain::SchoolId;
+        use waymark_domain::directory::{DirectoryEvent, Grant, Role};
         let manager = new_caller();
         let (teacher, _) = colleague(manager);
         let (slt, _) = colleague(manager);
-        let mut events: Vec<DirectoryEvent> = [manager, teacher, slt]
-            .iter()
-            .map(|c| DirectoryEvent::StaffAdded {
-                staff_id: staff(*c),
-            })
-            .collect();
+        let (admin, _) = colleague(manager);
+        let school = Uuid::new_v4();
+        let mut events = Vec::new();
+        for (caller, role, at) in [
+            (manager, Role::MiddleLeader, Some(school)),
+            (teacher, Role::ClassTeacher, Some(school)),
+            (slt, Role::SeniorLeader, Some(school)),
+            (admin, Role::TrustAdmin, None),
+        ] {
+            events.push(DirectoryEvent::StaffAdded {
+                staff_id: staff(caller),
+            });
+            events.push(DirectoryEvent::RoleGranted {
+                staff_id: staff(caller),
+                grant: Grant {
+                    school: at.map(SchoolId::from_uuid),
+                    role,
+                },
+            });
+        }
         events.push(DirectoryEvent::LineManagerSet {
             staff_id: staff(teacher),
             manager: Some(staff(manager)),
@@ -49,13 +67,15 @@ impl Team {
             platform,
             waymark_review_dialogue::DIRECTORY_TABLE,
             manager,
-            staff(slt),
+            staff(admin),
         )
         .await;
         Self {
             manager,
             teacher,
             slt,
+            admin,
+            school,
         }
     }
 }

@@ -3,8 +3,9 @@ use std::net::SocketAddr;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use uuid::Uuid;
+use waymark_domain::directory::Role;
 use waymark_domain::ids::CorrelationId;
-use waymark_domain::{Decider, DomainEvent, EventId, EventMetadata, StreamId};
+use waymark_domain::{Decider, DomainEvent, EventId, EventMetadata, StaffId, StreamId};
 use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
 use waymark_proto::scheduling::v1 as pb;
 use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
@@ -107,4 +108,28 @@ pub async fn append<D: Decider>(
         )
         .await
         .unwrap();
+}
+
+/// The school as scheduling's copy of the directory has it: `head` its head teacher and
+/// line manager of `teachers`, class teachers there.
+pub async fn school_of(platform: &TestPlatform, head: Caller, school: Uuid, teachers: &[StaffId]) {
+    waymark_testkit::directory::school(
+        platform,
+        waymark_scheduling::DIRECTORY_TABLE,
+        head,
+        school,
+        teachers,
+    )
+    .await;
+}
+
+/// Makes `who` a trust administrator too (who sees every planned reminder).
+pub async fn make_trust_admin(platform: &TestPlatform, who: Caller) {
+    waymark_testkit::directory::grant_trust_role(
+        platform,
+        waymark_scheduling::DIRECTORY_TABLE,
+        who,
+        Role::TrustAdmin,
+    )
+    .await;
 }

@@ -73,6 +73,8 @@ async fn an_actions_reminders_fire_once_move_with_its_due_date_and_stop_when_don
     let head = new_caller();
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
+    school_of(&platform, head, school, &[teacher]).await;
+    make_trust_admin(&platform, head).await;
     let mut client = client(&platform, address, head);
     set_calendar(&mut client, school, year_calendar()).await;
 
@@ -192,6 +194,8 @@ async fn holidays_are_skipped_and_nine_oclock_stays_nine_oclock_across_the_clock
     let head = new_caller();
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
+    school_of(&platform, head, school, &[teacher]).await;
+    make_trust_admin(&platform, head).await;
     let mut client = client(&platform, address, head);
     set_calendar(&mut client, school, year_calendar()).await;
     // Due the Monday after half term; British Summer Time ends on Sunday 25 October.
@@ -241,6 +245,7 @@ async fn a_record_waiting_for_agreement_nudges_whoever_has_not_agreed() {
     let (_, reviewer) = (manager, StaffId::from_uuid(manager.actor.into_uuid()));
     let (_, reviewee) = colleague(manager);
     let school = Uuid::new_v4();
+    make_trust_admin(&platform, manager).await;
     let client = client(&platform, address, manager);
     let review = Uuid::new_v4();
     append::<Review>(
@@ -419,6 +424,8 @@ async fn a_meeting_recorded_after_it_happened_reminds_nobody_while_it_is_written
     let head = new_caller();
     let (_, teacher) = colleague(head);
     let school = Uuid::new_v4();
+    school_of(&platform, head, school, &[teacher]).await;
+    make_trust_admin(&platform, head).await;
     let mut client = client(&platform, address, head);
     set_calendar(&mut client, school, year_calendar()).await;
 
