@@ -220,16 +220,22 @@ impl Viewer {
             .collect()
     }
 
-    /// Refuses the page (403, in the rule's words) unless this person may do `verb` to the
-    /// trust.
+    /// A page only for those who may do `verb` to the trust: to anyone else it is not there
+    /// (404), like every page of what is not theirs.
     pub fn require_on_trust(&self, verb: TrustVerb) -> Result<(), PageError> {
         if self.may_on_trust(verb) {
             Ok(())
         } else {
-            Err(PageError::Status(
-                StatusCode::FORBIDDEN,
-                verb.refusal().to_owned(),
-            ))
+            Err(PageError::not_found())
+        }
+    }
+
+    /// The same for a page of one school.
+    pub fn require_on_school(&self, verb: SchoolVerb, school: SchoolId) -> Result<(), PageError> {
+        if self.may_on_school(verb, school) {
+            Ok(())
+        } else {
+            Err(PageError::not_found())
         }
     }
 

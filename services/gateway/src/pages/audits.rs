@@ -754,6 +754,7 @@ pub async fn trend(
     Query(query): Query<TrendQuery>,
 ) -> Result<TrendPage, PageError> {
     let school: SchoolId = query.school.parse().map_err(|_| PageError::not_found())?;
+    viewer.require_on_school(SchoolVerb::SeeTrends, school)?;
     let trend = state
         .clients(&viewer)
         .audits()
@@ -813,6 +814,7 @@ pub async fn heat_map(
     viewer: Viewer,
     Query(query): Query<HeatMapQuery>,
 ) -> Result<HeatMapPage, PageError> {
+    viewer.require_on_trust(TrustVerb::SeeOverview)?;
     let map = state
         .clients(&viewer)
         .audits()

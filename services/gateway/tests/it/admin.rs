@@ -371,12 +371,12 @@ async fn only_a_trust_administrator_shares_agreed_records_with_more_roles() {
     let mut head = Client::signed_in(&stack.base, &stack.seed.head.email, PASSWORD).await;
     assert_eq!(
         head.get("/admin/sharing").await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     let refused = head
         .post("/admin/sharing", &[("role", "middle_leader")])
         .await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 
     let mut admin = Client::signed_in(&stack.base, &stack.seed.admin.email, PASSWORD).await;
     let saved = admin

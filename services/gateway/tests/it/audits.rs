@@ -181,7 +181,7 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
     assert_eq!(
         teacher.get("/audits/heat-map").await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     browser.close().await;
     stack.platform.stop().await;
