@@ -421,8 +421,7 @@ impl Policies {
         let shared = self.shared_agreed_records(directory, who);
         let policies = shared.as_ref().unwrap_or(&self.policies);
         let may = |action| {
-            let mut entities = vec![person(directory, who), record.clone(), school.clone()];
-            entities.extend(groups(directory, who));
+            let entities = vec![person(directory, who), record.clone(), school.clone()];
             self.ask(
                 policies,
                 person_uid(who),
@@ -665,7 +664,6 @@ impl Policies {
     ) -> bool {
         let mut entities = vec![person(directory, who)];
         entities.extend(resource_entity);
-        entities.extend(groups(directory, who));
         self.ask(
             &self.policies,
             person_uid(who),
@@ -731,17 +729,6 @@ fn group_uid(grant: &Grant) -> EntityUid {
         Some(school) => uid("Group", &format!("{}@{school}", grant.role.as_str())),
         None => uid("Group", grant.role.as_str()),
     }
-}
-
-/// The groups `staff` is in, as entities.
-fn groups(directory: &DirectoryState, staff: StaffId) -> Vec<Entity> {
-    directory.staff.get(&staff).map_or_else(Vec::new, |record| {
-        record
-            .grants
-            .iter()
-            .map(|g| Entity::new_no_attrs(group_uid(g), HashSet::new()))
-            .collect()
-    })
 }
 
 fn entity_ref(uid: EntityUid) -> RestrictedExpression {

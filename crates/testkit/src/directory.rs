@@ -269,3 +269,23 @@ impl Cast {
         staff(self.caller(persona))
     }
 }
+
+/// Checks one cell of an authorization matrix. An allowed call may still fail for reasons of
+/// its own (a plan adopted twice), never with `refused`; a call the rules refuse answers
+/// `refused`: `PERMISSION_DENIED`, or `NOT_FOUND` for what is not there for them.
+pub fn check_cell(
+    cell: &str,
+    allowed: bool,
+    outcome: &Result<(), tonic::Status>,
+    refused: tonic::Code,
+) {
+    match (allowed, outcome) {
+        (true, Ok(())) => {}
+        (true, Err(status)) => assert!(
+            status.code() != tonic::Code::PermissionDenied && status.code() != refused,
+            "{cell} is allowed: {status:?}"
+        ),
+        (false, Ok(())) => panic!("{cell} is refused, yet it went through"),
+        (false, Err(status)) => assert_eq!(status.code(), refused, "{cell}: {status:?}"),
+    }
+}

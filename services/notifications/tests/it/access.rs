@@ -6,7 +6,7 @@ use tonic::Code;
 use uuid::Uuid;
 use waymark_proto::notifications::v1 as pb;
 use waymark_runtime::auth::Caller;
-use waymark_testkit::directory::{Cast, Persona};
+use waymark_testkit::directory::{Cast, Persona, check_cell};
 
 use crate::support::*;
 
@@ -120,24 +120,8 @@ async fn only_the_directory_keeps_contacts_and_each_person_sees_their_own_delive
         let me = cast.id(who).to_string();
         for call in CALLS {
             let outcome = attempt(&mut as_them, call, &cast, &me).await;
-            if allowed(who, call) {
-                if let Err(status) = &outcome {
-                    assert_ne!(
-                        status.code(),
-                        Code::PermissionDenied,
-                        "{who:?} may {call:?}: {}",
-                        status.message()
-                    );
-                }
-            } else {
-                let refused = outcome.expect_err(&format!("{who:?} may not {call:?}"));
-                assert_eq!(
-                    refused.code(),
-                    Code::PermissionDenied,
-                    "{who:?} {call:?}: {}",
-                    refused.message()
-                );
-            }
+            let cell = format!("{who:?} {call:?}");
+            check_cell(&cell, allowed(who, call), &outcome, Code::PermissionDenied);
             cells += 1;
         }
     }
