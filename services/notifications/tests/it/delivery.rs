@@ -483,8 +483,13 @@ async fn an_escalation_with_no_line_manager_says_so_to_the_owner_and_in_the_log(
         mail.contains("Waymark has none recorded for you"),
         "and it says why: {mail}"
     );
+    // The server has the mail a moment before the worker records it as sent.
+    eventually(PATIENCE, "the escalation recorded as sent", || {
+        let mut admin = admin.clone();
+        async move { deliveries(&mut admin, "sent").await.len() == 1 }
+    })
+    .await;
     let log = deliveries(&mut admin, "sent").await;
-    assert_eq!(log.len(), 1);
     assert_eq!(
         log[0].note,
         "no line manager is recorded for Sam Teacher: the escalation went to them"
