@@ -88,6 +88,21 @@ ensure_browser_tools() {
   export WAYMARK_OIDC_PROVIDER="$tools/oidc/bin/oidc-provider-mock"
 }
 
+# An S3-compatible server for the tests of what Waymark keeps in object stores: moto in
+# server mode (from PyPI). Tests start their own, each on its own port. Sets
+# WAYMARK_MOTO_SERVER.
+ensure_object_store_tools() {
+  ensure_packages python3-venv
+  local tools=${WAYMARK_TOOLS_DIR:-$HOME/.cache/waymark/tools}
+  if [ ! -x "$tools/moto/bin/moto_server" ]; then
+    say "installing moto (S3-compatible server)"
+    python3 -m venv "$tools/moto" || die "could not make a Python virtual environment"
+    "$tools/moto/bin/pip" install --quiet 'moto[server]==5.2.6' \
+      || die "could not install moto with pip"
+  fi
+  export WAYMARK_MOTO_SERVER="$tools/moto/bin/moto_server"
+}
+
 # Runs `cargo nextest run ARGS…` with the test binaries' wall clock (and their children's)
 # starting at MOMENT, in UTC, under libfaketime. Only the tests are run through faketime
 # (as cargo's target runner): cargo and rustc keep the real time. Monotonic time is left

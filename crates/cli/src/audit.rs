@@ -1,33 +1,38 @@
 use std::path::Path;
 
 use anyhow::Context;
+use waymark_action_tracking::anchors::Anchors;
 use waymark_action_tracking::chain;
 use waymark_domain::TrustId;
 use waymark_runtime::process::Process;
 
-/// Verifies audit chains and prints one line per trust. Returns whether all are intact.
+/// Verifies audit chains (against their anchors, when configured) and prints one line per
+/// trust. Returns whether all are intact.
 pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Result<bool> {
     let process = Process::start(config).await?;
     let platform = process.platform.clone();
     waymark_action_tracking::migrate(&platform.pool)
         .await
         .context("action-tracking schema")?;
+    let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?;
+    if anchors.is_none() {
+        println!("no audit key is configured: checking the chains alone, not against anchors");
+    }
     let trusts = match trust {
         Some(trust) => vec![trust],
         None => chain::trusts(&platform.pool).await?,
     };
     let mut intact = true;
     for trust in trusts {
-        let report = chain::verify(&platform.pool, &platform.store, trust).await?;
-        let head: String = report
-            .head
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let report =
+            chain::verify_with_anchors(&platform.pool, &platform.store, anchors.as_ref(), trust)
+                .await?;
         match report.problem {
             None => println!(
-                "trust {trust}: intact, {} events, head {head}",
-                report.events_checked
+                "trust {trust}: intact, {} events, head {}, anchored through link {}",
+                report.events_checked,
+                hex(&report.head),
+                report.anchored_through
             ),
             Some(problem) => {
                 intact = false;
@@ -43,4 +48,32 @@ pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Re
     }
     process.finish().await;
     Ok(intact)
+}
+
+/// Anchors every trust's new links now. Returns false when a trust's chain did not verify
+/// (nothing of it is anchored then).
+pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
+    let process = Process::start(config).await?;
+    let platform = process.platform.clone();
+    waymark_action_tracking::migrate(&platform.pool)
+        .await
+        .context("action-tracking schema")?;
+    let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?
+        .context("audit.signing_key is not set: there is nothing to sign with")?;
+    let mut signed = true;
+    for (trust, outcome) in anchors.anchor_all(&platform.pool, &platform.store).await? {
+        match outcome {
+            Ok(through) => println!("trust {trust}: anchored through link {through}"),
+            Err(error) => {
+                signed = false;
+                println!("trust {trust}: NOT anchored: {error}");
+            }
+        }
+    }
+    process.finish().await;
+    Ok(signed)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

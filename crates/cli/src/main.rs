@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 done; 1 a service stopped with an error; 2 the command line is wrong;
 //! 3 the configuration is invalid; 4 PostgreSQL or NATS cannot be reached or migrated;
-//! 5 `verify-audit` found an audit trail that was tampered with.
+//! 5 `verify-audit` found an audit trail that was tampered with, or `anchor-audit` refused
+//! to sign one.
 
 mod audit;
 mod bootstrap;
@@ -57,12 +58,18 @@ enum Command {
         admin_email: String,
     },
     /// Recomputes the action audit trail's hash chain of one trust (or of every trust) from
-    /// the stored events and reports the first altered, removed or reordered event.
+    /// the stored events, compares it with the signed anchors (when `audit.signing_key` or
+    /// `audit.verifying_key` is set) and reports the first altered, removed, reordered,
+    /// rewritten or truncated event.
     VerifyAudit {
         /// The trust to check; every trust when left out.
         #[arg(long)]
         trust: Option<waymark_domain::TrustId>,
     },
+    /// Signs and anchors every trust's new audit links now, as the service does hourly.
+    AnchorAudit,
+    /// Prints a new Ed25519 key pair for `audit.signing_key` and `audit.verifying_key`.
+    AuditKey,
 }
 
 #[tokio::main]
@@ -106,6 +113,16 @@ async fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(5),
             Err(error) => Err(error),
         },
+        Command::AnchorAudit => match audit::anchor(cli.config.as_deref()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(5),
+            Err(error) => Err(error),
+        },
+        Command::AuditKey => {
+            let (signing, verifying) = waymark_action_tracking::anchors::new_key();
+            println!("[audit]\nsigning_key = \"{signing}\"\nverifying_key = \"{verifying}\"");
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 //! - [`grpc`]: one port per service for gRPC, health, reflection and `/metrics`.
 //! - [`platform`]: the connections a service runs on, built once from the config.
 //! - [`clock`]: the one injectable clock.
+//! - [`objects`]: files kept outside the database (a local directory or an S3 bucket).
 
 pub mod access;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod directory;
 pub mod error;
 pub mod grpc;
 pub mod net;
+pub mod objects;
 pub mod parse;
 pub mod platform;
 pub mod process;

@@ -15,6 +15,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::process::{Child, Command};
 
 pub mod directory;
+pub mod objects;
 pub mod smtp;
 
 pub mod time {

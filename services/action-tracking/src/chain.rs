@@ -7,9 +7,10 @@
 //! and school (what the trail is looked up by) are checked against the events, so nothing a
 //! reader sees can change without `verify` saying so.
 //!
-//! What it proves: that the events as stored now are the events as chained. Someone able to
-//! rewrite both the events and every later link could hide a change; the head hash in each
-//! verify report is what to keep elsewhere to rule that out too.
+//! What the chain alone proves: that the events as stored now are the events as chained.
+//! Someone able to rewrite both the events and every later link could hide a change from
+//! it; the signed anchors kept outside the database (`anchors`) rule that out for every link
+//! anchored, and `verify` checks them too.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,8 @@ use uuid::Uuid;
 use waymark_domain::action_tracking::action::ActionEvent;
 use waymark_domain::{EventId, TrustId};
 use waymark_event_store::{PgEventStore, RecordedEvent, StoreError, decode};
+
+use crate::anchors::{Anchored, Anchors};
 
 pub type Hash = [u8; 32];
 
@@ -69,7 +72,7 @@ pub async fn head(tx: &mut PgConnection, trust: TrustId) -> Result<(i64, Hash), 
     })
 }
 
-fn to_hash(bytes: &[u8]) -> Hash {
+pub(crate) fn to_hash(bytes: &[u8]) -> Hash {
     let mut hash = GENESIS;
     if bytes.len() == hash.len() {
         hash.copy_from_slice(bytes);
@@ -87,6 +90,13 @@ pub enum ProblemKind {
     Reordered,
     /// A stored action event is missing from the chain.
     Unchained,
+    /// The chain agrees with itself but not with a signed anchor: an event, or the order,
+    /// was changed and the links after it recomputed.
+    Rewritten,
+    /// Links that were anchored are gone from the end of the chain.
+    Truncated,
+    /// An object among the anchors is not a valid anchor of this installation.
+    BadAnchor,
 }
 
 impl ProblemKind {
@@ -96,6 +106,9 @@ impl ProblemKind {
             Self::Removed => "removed",
             Self::Reordered => "reordered",
             Self::Unchained => "unchained",
+            Self::Rewritten => "rewritten",
+            Self::Truncated => "truncated",
+            Self::BadAnchor => "bad-anchor",
         }
     }
 }
@@ -113,6 +126,9 @@ pub struct Report {
     pub events_checked: i64,
     pub head: Hash,
     pub problem: Option<Problem>,
+    /// The last link a signed anchor covers (0: none), and when the newest anchor was signed.
+    pub anchored_through: i64,
+    pub anchored_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,16 +137,20 @@ pub enum VerifyError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the anchors cannot be read: {0}")]
+    Anchors(#[from] object_store::Error),
 }
 
 const PAGE: i64 = 1000;
 
 /// Walks the trust's chain from the start, recomputing every link from the events as they
-/// are stored now. Stops at the first problem.
+/// are stored now and comparing each with its signed anchor, if any. Stops at the first
+/// problem.
 pub async fn verify(
     pool: &PgPool,
     store: &PgEventStore,
     trust: TrustId,
+    anchored: &Anchored,
 ) -> Result<Report, VerifyError> {
     let mut previous = GENESIS;
     let mut expected_seq = 1;
@@ -162,6 +182,8 @@ pub async fn verify(
                 events_checked: expected_seq - 1,
                 head: previous,
                 problem: Some(problem),
+                anchored_through: anchored.through(),
+                anchored_at: anchored.latest,
             };
             if row.seq != expected_seq {
                 return Ok(report(problem(
@@ -195,6 +217,23 @@ pub async fn verify(
                         event.event_type
                     ),
                 )));
+            }
+            if let Some((event_id, hash)) = anchored.links.get(&row.seq)
+                && (*event_id, *hash) != (row.event_id, to_hash(&row.hash))
+            {
+                return Ok(report(Problem {
+                    seq: row.seq,
+                    event_id: *event_id,
+                    kind: ProblemKind::Rewritten,
+                    detail: if *event_id == row.event_id {
+                        "the stored event differs from what was anchored, and the links after it were recomputed".to_owned()
+                    } else {
+                        format!(
+                            "this link was anchored for this event; the chain now has {} there and was recomputed",
+                            row.event_id
+                        )
+                    },
+                }));
             }
             // The action and school the trail is looked up by are the event's own.
             let action = decode::<ActionEvent>(event).ok();
@@ -246,11 +285,46 @@ pub async fn verify(
         kind: ProblemKind::Unchained,
         detail: format!("a stored {} is not in the chain", row.event_type),
     });
+    let through = anchored.through();
+    let problem = problem.or_else(|| {
+        let (_, (event_id, _)) = anchored.links.range(checked + 1..).next()?;
+        Some(Problem {
+            seq: checked + 1,
+            event_id: *event_id,
+            kind: ProblemKind::Truncated,
+            detail: format!("links up to {through} were anchored; the chain ends at {checked}"),
+        })
+    });
+    let problem = problem.or_else(|| {
+        let why = anchored.refused.first()?;
+        Some(Problem {
+            seq: 0,
+            event_id: Uuid::nil(),
+            kind: ProblemKind::BadAnchor,
+            detail: why.clone(),
+        })
+    });
     Ok(Report {
         events_checked: checked,
         head: previous,
         problem,
+        anchored_through: through,
+        anchored_at: anchored.latest,
     })
+}
+
+/// `verify`, with the trust's anchors read first when anchors are configured.
+pub async fn verify_with_anchors(
+    pool: &PgPool,
+    store: &PgEventStore,
+    anchors: Option<&Anchors>,
+    trust: TrustId,
+) -> Result<Report, VerifyError> {
+    let anchored = match anchors {
+        Some(anchors) => anchors.read(trust).await?,
+        None => Anchored::default(),
+    };
+    verify(pool, store, trust, &anchored).await
 }
 
 /// The trusts that have an audit chain.

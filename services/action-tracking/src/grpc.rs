@@ -16,6 +16,7 @@ use waymark_runtime::access::{Access, permit};
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
+use crate::anchors::Anchors;
 use crate::commands::Commands;
 use crate::{access, chain, trail};
 
@@ -23,10 +24,11 @@ pub struct ActionTrackingService {
     commands: Commands,
     policies: Arc<Policies>,
     access: Access,
+    anchors: Option<Anchors>,
 }
 
 impl ActionTrackingService {
-    pub fn new(commands: Commands, policies: Arc<Policies>) -> Self {
+    pub fn new(commands: Commands, policies: Arc<Policies>, anchors: Option<Anchors>) -> Self {
         let access = Access::new(
             commands.platform.pool.clone(),
             access::DIRECTORY_TABLE,
@@ -36,6 +38,7 @@ impl ActionTrackingService {
             commands,
             policies,
             access,
+            anchors,
         }
     }
 
@@ -610,12 +613,17 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let context = RequestContext::of(&request)?;
         self.access.trust(&context, TrustVerb::SeeOverview).await?;
         let platform = &self.commands.platform;
-        let report = chain::verify(&platform.pool, &platform.store, trust_of(&context))
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "audit verification failed to run");
-                ServiceError::unavailable("the audit trail cannot be read now; try again")
-            })?;
+        let report = chain::verify_with_anchors(
+            &platform.pool,
+            &platform.store,
+            self.anchors.as_ref(),
+            trust_of(&context),
+        )
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "audit verification failed to run");
+            ServiceError::unavailable("the audit trail cannot be read now; try again")
+        })?;
         Ok(Response::new(report.into()))
     }
 
@@ -723,6 +731,11 @@ impl From<chain::Report> for pb::VerifyReport {
                 kind: problem.kind.as_str().to_owned(),
                 detail: problem.detail,
             }),
+            anchored_through: report.anchored_through,
+            anchored_at: report
+                .anchored_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
         }
     }
 }

@@ -8,9 +8,12 @@
 //!   actions agreed, and outcomes agreed for earlier actions.
 //! - Every command is first put to the authorization policies (`access`), with the action
 //!   as projected and the service's own copy of the directory.
+//! - When `audit.signing_key` is set, each trust's chain is signed and anchored outside the
+//!   database on an interval (`anchors`).
 
 pub mod access;
 mod agreements;
+pub mod anchors;
 pub mod chain;
 mod commands;
 mod grpc;
@@ -55,6 +58,18 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
+    let anchors = anchors::Anchors::from_config(&platform.config, platform.clock.clone())?;
+    let anchoring = match &anchors {
+        Some(anchors) => tokio::spawn(anchors.clone().run(
+            platform.pool.clone(),
+            platform.store.clone(),
+            shutdown.clone(),
+        )),
+        None => {
+            tracing::warn!("audit anchors are off: audit.signing_key is not set");
+            tokio::spawn(async {})
+        }
+    };
     let commands = commands::Commands::new(platform.clone(), actions);
     let agreements = platform.spawn_consumer(
         Arc::new(agreements::Agreements {
@@ -63,7 +78,11 @@ pub async fn run(
         shutdown.clone(),
     );
     let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
-        grpc::ActionTrackingService::new(commands, Arc::new(waymark_policy::Policies::load()?)),
+        grpc::ActionTrackingService::new(
+            commands,
+            Arc::new(waymark_policy::Policies::load()?),
+            anchors,
+        ),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -79,5 +98,6 @@ pub async fn run(
     projection.await?;
     directory.await?;
     agreements.await?;
+    anchoring.await?;
     Ok(())
 }

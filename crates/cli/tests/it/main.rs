@@ -10,26 +10,29 @@ use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingCl
 use waymark_testkit::services::{TEST_KEY, TestPlatform, colleague, new_caller};
 
 async fn waymark(platform: &TestPlatform, args: &[&str]) -> Output {
+    waymark_with(platform, &[], args).await
+}
+
+async fn waymark_with(platform: &TestPlatform, env: &[(&str, &str)], args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
         .args(args)
         .env_clear()
         .env("WAYMARK_DATABASE__URL", &platform.db.url)
         .env("WAYMARK_AUTH__INTERNAL_KEY", TEST_KEY)
         .env("WAYMARK_LOG__FILTER", "warn")
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap()
 }
 
-#[tokio::test]
-async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
-    let mut platform = TestPlatform::start(None).await;
-    let address = platform.serve(waymark_action_tracking::run).await;
+/// Creates one action in a new trust; returns the trust and the action's stream.
+async fn one_action(platform: &TestPlatform, address: std::net::SocketAddr) -> (String, String) {
     let leader = new_caller();
     let (_, teacher) = colleague(leader);
     let school = Uuid::new_v4();
     waymark_testkit::directory::school(
-        &platform,
+        platform,
         waymark_action_tracking::access::DIRECTORY_TABLE,
         leader,
         school,
@@ -49,7 +52,36 @@ async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
         .await
         .unwrap()
         .into_inner();
-    let trust = leader.trust.to_string();
+    (
+        leader.trust.to_string(),
+        format!("action-{}", action.action_id),
+    )
+}
+
+/// What someone with the database's superuser could do: rewrite an event's due date.
+async fn rewrite_due_date(platform: &TestPlatform, stream: &str) {
+    let mut tx = platform.db.pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE event_store.events SET payload = jsonb_set(payload, '{due_date}', '\"2027-07-01\"') WHERE stream_id = $1")
+        .bind(stream)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE event_store.events ENABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let (trust, stream) = one_action(&platform, address).await;
 
     let intact = waymark(&platform, &["verify-audit", "--trust", &trust]).await;
     let stdout = String::from_utf8_lossy(&intact.stdout);
@@ -61,21 +93,7 @@ async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
     );
     assert!(stdout.contains("intact, 1 events"), "{stdout}");
 
-    let mut tx = platform.db.pool.begin().await.unwrap();
-    sqlx::query("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE event_store.events SET payload = jsonb_set(payload, '{due_date}', '\"2027-07-01\"') WHERE stream_id = $1")
-        .bind(format!("action-{}", action.action_id))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query("ALTER TABLE event_store.events ENABLE TRIGGER events_append_only")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    rewrite_due_date(&platform, &stream).await;
 
     let tampered = waymark(&platform, &["verify-audit"]).await;
     let stdout = String::from_utf8_lossy(&tampered.stdout);
@@ -84,6 +102,56 @@ async fn verify_audit_exits_zero_when_intact_and_five_when_tampered() {
         stdout.contains("TAMPERED at link 1") && stdout.contains("altered"),
         "{stdout}"
     );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_audit_key_anchors_and_a_public_key_alone_verifies() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let (trust, stream) = one_action(&platform, address).await;
+    let keys = waymark(&platform, &["audit-key"]).await;
+    let keys = String::from_utf8_lossy(&keys.stdout).into_owned();
+    let value = |name: &str| {
+        keys.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} = \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no {name} in {keys}"))
+            .to_owned()
+    };
+    let (signing, verifying) = (value("signing_key"), value("verifying_key"));
+    let dir = tempfile::tempdir().unwrap();
+    let place = format!("file://{}", dir.path().display());
+    let signer = [
+        ("WAYMARK_AUDIT__SIGNING_KEY", signing.as_str()),
+        ("WAYMARK_AUDIT__ANCHORS__URL", place.as_str()),
+    ];
+    let auditor = [
+        ("WAYMARK_AUDIT__VERIFYING_KEY", verifying.as_str()),
+        ("WAYMARK_AUDIT__ANCHORS__URL", place.as_str()),
+    ];
+
+    let anchored = waymark_with(&platform, &signer, &["anchor-audit"]).await;
+    let stdout = String::from_utf8_lossy(&anchored.stdout);
+    assert_eq!(anchored.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("trust {trust}: anchored through link 1")),
+        "{stdout}"
+    );
+    let checked = waymark_with(&platform, &auditor, &["verify-audit"]).await;
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("intact, 1 events"), "{stdout}");
+    assert!(stdout.contains("anchored through link 1"), "{stdout}");
+    // The public key cannot sign.
+    let refused = waymark_with(&platform, &auditor, &["anchor-audit"]).await;
+    assert_ne!(refused.status.code(), Some(0));
+
+    rewrite_due_date(&platform, &stream).await;
+    let tampered = waymark_with(&platform, &auditor, &["verify-audit"]).await;
+    let stdout = String::from_utf8_lossy(&tampered.stdout);
+    assert_eq!(tampered.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("TAMPERED at link 1"), "{stdout}");
     platform.stop().await;
 }
 

@@ -7,7 +7,7 @@ use crate::support::*;
 /// Three actions a teacher sets themselves, with a few changes each: 9 events in the
 /// trust's chain; and a client for the leader, who also administers the trust (who
 /// verifies the chain and reads every trail).
-async fn some_history(
+pub(crate) async fn some_history(
     platform: &TestPlatform,
     address: std::net::SocketAddr,
 ) -> (Client, Vec<String>) {
@@ -48,7 +48,7 @@ async fn some_history(
     (crate::support::client(platform, address, leader), ids)
 }
 
-async fn verify(client: &mut Client) -> pb::VerifyReport {
+pub(crate) async fn verify(client: &mut Client) -> pb::VerifyReport {
     client
         .verify_audit_trail(pb::VerifyAuditTrailRequest {})
         .await
@@ -56,7 +56,7 @@ async fn verify(client: &mut Client) -> pb::VerifyReport {
         .into_inner()
 }
 
-async fn chained_event(platform: &TestPlatform, seq: i64) -> Uuid {
+pub(crate) async fn chained_event(platform: &TestPlatform, seq: i64) -> Uuid {
     sqlx::query_scalar("SELECT event_id FROM action_tracking.audit_chain WHERE seq = $1")
         .bind(seq)
         .fetch_one(&platform.db.pool)
@@ -65,7 +65,7 @@ async fn chained_event(platform: &TestPlatform, seq: i64) -> Uuid {
 }
 
 /// What someone with direct database access could do: switch off the append-only guard.
-async fn tamper(platform: &TestPlatform, sql: &str, event: Uuid) {
+pub(crate) async fn tamper(platform: &TestPlatform, sql: &str, event: Uuid) {
     let mut tx = platform.db.pool.begin().await.unwrap();
     sqlx::query("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
         .execute(&mut *tx)

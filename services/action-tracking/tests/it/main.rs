@@ -4,6 +4,7 @@
 
 mod access;
 mod agreements;
+mod anchors;
 mod audit;
 mod lifecycle;
 mod support;
