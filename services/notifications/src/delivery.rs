@@ -14,11 +14,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sha2::Sha256;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -92,14 +96,13 @@ impl Sender {
 
     async fn send(
         &self,
-        channel: &str,
-        key: &str,
-        message: &serde_json::Value,
+        delivery: &Claimed,
         to: Option<(String, String)>,
+        now: DateTime<Utc>,
     ) -> Result<(), SendError> {
-        match channel {
-            "email" => self.email(key, message, to).await,
-            _ => self.webhook(message).await,
+        match delivery.channel.as_str() {
+            "email" => self.email(&delivery.key, &delivery.message, to).await,
+            _ => self.webhook(delivery, now).await,
         }
     }
 
@@ -202,12 +205,16 @@ impl Sender {
         Ok(())
     }
 
-    /// Posts `{"text": …}`, which Slack and Teams incoming webhooks both accept.
-    async fn webhook(&self, message: &serde_json::Value) -> Result<(), SendError> {
-        let url = message
-            .get("url")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| SendError::Retry("no webhook URL".into()))?;
+    /// Posts `{"text": …}`, which Slack and Teams incoming webhooks both accept, to the
+    /// school's webhook as it is now, signed as Standard Webhooks describe: `webhook-id` (the
+    /// delivery's id, the same on every retry, so a receiver can drop repeats),
+    /// `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` + base64 of
+    /// HMAC-SHA256 over `id.timestamp.body` with the school's secret).
+    async fn webhook(&self, delivery: &Claimed, now: DateTime<Utc>) -> Result<(), SendError> {
+        let message = &delivery.message;
+        let (Some(url), Some(secret)) = (&delivery.webhook_url, &delivery.webhook_secret) else {
+            return Err(SendError::Retry("the school has no webhook now".into()));
+        };
         let url = net::check_url(url, self.settings.allow_loopback)
             .map_err(|reason| SendError::Retry(format!("the webhook address {reason}")))?;
         let field = |name: &str| message.get(name).and_then(|v| v.as_str());
@@ -219,10 +226,20 @@ impl Sender {
             ),
             None => field("text").unwrap_or_default().to_owned(),
         };
+        let body = serde_json::json!({ "text": text }).to_string();
+        let id = delivery.delivery_id.to_string();
+        let timestamp = now.timestamp();
         let response = self
             .http
             .post(url)
-            .json(&serde_json::json!({ "text": text }))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                webhook_signature(secret, &id, timestamp, body.as_bytes()),
+            )
+            .body(body)
             .send()
             .await
             .map_err(|error| SendError::Retry(format!("webhook: {}", error.without_url())))?;
@@ -235,6 +252,20 @@ impl Sender {
             )))
         }
     }
+}
+
+/// A school's webhook secret as it is shown once: `whsec_` + base64.
+pub fn show_secret(secret: &[u8]) -> String {
+    format!("whsec_{}", BASE64.encode(secret))
+}
+
+/// `v1,` + base64 of HMAC-SHA256 over `id.timestamp.body` (Standard Webhooks).
+pub fn webhook_signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
 fn escape(text: &str) -> String {
@@ -293,6 +324,9 @@ struct Claimed {
     message: serde_json::Value,
     email: Option<String>,
     name: Option<String>,
+    /// The school's webhook now, for a webhook delivery.
+    webhook_url: Option<String>,
+    webhook_secret: Option<Vec<u8>>,
 }
 
 /// One round: claim, send, record. Returns how many were claimed.
@@ -305,9 +339,12 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
     let claim = Uuid::new_v4();
     let mut tx = platform.pool.begin().await?;
     let claimed = sqlx::query!(
-        "SELECT d.delivery_id, d.key, d.channel, d.attempts, d.message, c.email, c.display_name AS \"name?\" \
+        "SELECT d.delivery_id, d.key, d.channel, d.attempts, d.message, c.email, c.display_name AS \"name?\", \
+           s.webhook_url AS \"webhook_url?\", s.webhook_secret AS \"webhook_secret?\" \
          FROM notifications.deliveries d \
          LEFT JOIN notifications.contacts c ON c.trust_id = d.trust_id AND c.staff_id = d.recipient_id \
+         LEFT JOIN notifications.schools s ON d.channel = 'webhook' AND s.trust_id = d.trust_id \
+           AND s.school_id = (CASE WHEN d.channel = 'webhook' THEN (d.message->>'school')::uuid END) \
          WHERE (d.state = 'queued' AND d.next_attempt_at <= $1) OR (d.state = 'sending' AND d.lease_until < $1) \
          ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         now,
@@ -324,6 +361,8 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
         message: row.message,
         email: row.email,
         name: row.name,
+        webhook_url: row.webhook_url,
+        webhook_secret: row.webhook_secret,
     })
     .collect::<Vec<_>>();
     if claimed.is_empty() {
@@ -372,7 +411,7 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
         });
         let outcome = tokio::time::timeout(
             send_timeout,
-            sender.send(&delivery.channel, &delivery.key, &delivery.message, to),
+            sender.send(delivery, to, platform.clock.now()),
         )
         .await
         .unwrap_or_else(|_| {

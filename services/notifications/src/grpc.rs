@@ -278,17 +278,23 @@ impl pb::notifications_server::Notifications for NotificationsService {
                 .map_err(|reason| ServiceError::invalid("url", reason))?;
             Some(url.to_owned())
         };
+        let secret = url.as_ref().map(|_| rand::random::<[u8; 32]>().to_vec());
         sqlx::query!(
-            "INSERT INTO notifications.schools (trust_id, school_id, webhook_url) VALUES ($1, $2, $3) \
-             ON CONFLICT (trust_id, school_id) DO UPDATE SET webhook_url = $3",
+            "INSERT INTO notifications.schools (trust_id, school_id, webhook_url, webhook_secret) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (trust_id, school_id) DO UPDATE SET webhook_url = $3, webhook_secret = $4",
             context.caller.trust.into_uuid(),
             school.into_uuid(),
-            url
+            url,
+            secret,
         )
         .execute(self.pool())
         .await
         .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::SetSchoolWebhookResponse {}))
+        Ok(Response::new(pb::SetSchoolWebhookResponse {
+            secret: secret
+                .map(|secret| crate::delivery::show_secret(&secret))
+                .unwrap_or_default(),
+        }))
     }
 
     async fn list_inbox(

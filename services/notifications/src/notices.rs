@@ -196,7 +196,8 @@ pub async fn record(
         .await?
         .flatten();
         if let Some(url) = url {
-            let message = json!({ "url": url, "text": format!("{}\n{}", notice.title, notice.body), "link": notice.link, "note": notice.note });
+            // Sent to the school's webhook as it is when sent (`school`), signed with its secret.
+            let message = json!({ "url": url, "school": school, "text": format!("{}\n{}", notice.title, notice.body), "link": notice.link, "note": notice.note });
             queue(
                 tx,
                 &key("webhook"),

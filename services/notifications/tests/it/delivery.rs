@@ -241,22 +241,54 @@ async fn a_delivery_that_keeps_failing_is_parked_and_can_be_retried() {
 }
 
 #[tokio::test]
-async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
-    // A chat tool that fails once, then accepts.
+async fn a_school_webhook_gets_signed_chat_messages_retried_until_accepted() {
+    // A receiver that checks each call's signature with the school's secret (as Standard
+    // Webhooks describe), keeps each message id once, and answers the first call with 503
+    // after keeping it — as if its reply were lost. The retry carries the same id, so the
+    // receiver drops it as a repeat.
+    let secret: Arc<Mutex<Vec<u8>>> = Arc::default();
     let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let calls = Arc::new(Mutex::new(0u32));
+    // Each call's webhook-id and whether its signature verified.
+    type Calls = Vec<(String, Result<(), String>)>;
+    let calls: Arc<Mutex<Calls>> = Arc::default();
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post({
-            let (received, calls) = (received.clone(), calls.clone());
-            move |axum::Json(body): axum::Json<serde_json::Value>| async move {
-                let mut n = calls.lock().unwrap();
-                *n += 1;
-                if *n == 1 {
-                    return StatusCode::SERVICE_UNAVAILABLE;
+            let (secret, received, calls) = (secret.clone(), received.clone(), calls.clone());
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let id = header("webhook-id");
+                let verified = verify_standard_webhook(
+                    &secret.lock().unwrap(),
+                    &id,
+                    &header("webhook-timestamp"),
+                    &body,
+                    &header("webhook-signature"),
+                );
+                let mut calls = calls.lock().unwrap();
+                let first = calls.is_empty();
+                let repeat = calls.iter().any(|(seen, _)| *seen == id);
+                calls.push((id, verified.clone()));
+                if verified.is_err() {
+                    return StatusCode::UNAUTHORIZED;
                 }
-                received.lock().unwrap().push(body);
-                StatusCode::OK
+                if !repeat {
+                    received
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                }
+                if first {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
             }
         }),
     );
@@ -270,13 +302,21 @@ async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
     let school = Uuid::new_v4();
     let mut admin = client(&platform, address, head);
     contact(&platform, address, head, teacher, "", None, school).await;
-    admin
-        .set_school_webhook(pb::SetSchoolWebhookRequest {
-            school_id: school.to_string(),
-            url: hook,
-        })
-        .await
-        .unwrap();
+    let set = || pb::SetSchoolWebhookRequest {
+        school_id: school.to_string(),
+        url: hook.clone(),
+    };
+    let first = admin.set_school_webhook(set()).await.unwrap().into_inner();
+    // Setting it again makes a new secret; only the newest signs.
+    let shown = admin.set_school_webhook(set()).await.unwrap().into_inner();
+    assert!(shown.secret.starts_with("whsec_"), "{}", shown.secret);
+    assert_ne!(first.secret, shown.secret);
+    *secret.lock().unwrap() = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        shown.secret.trim_start_matches("whsec_"),
+    )
+    .unwrap();
+    assert_eq!(secret.lock().unwrap().len(), 32);
     let bad = admin
         .set_school_webhook(pb::SetSchoolWebhookRequest {
             school_id: school.to_string(),
@@ -328,12 +368,19 @@ async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
         received.lock().unwrap().len() == 1
     })
     .await;
+    eventually(PATIENCE, "the retry", || async {
+        calls.lock().unwrap().len() == 2
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        *calls.lock().unwrap(),
-        2,
-        "one failure, one success, nothing more"
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2, "one failure, one success, nothing more");
+    assert!(
+        calls.iter().all(|(_, verified)| verified.is_ok()),
+        "{calls:?}"
     );
+    assert_eq!(calls[0].0, calls[1].0, "the retry has the first call's id");
+    assert_eq!(received.lock().unwrap().len(), 1, "kept once");
     let body = received.lock().unwrap()[0].clone();
     assert!(
         body["text"]
@@ -343,6 +390,38 @@ async fn a_school_webhook_gets_chat_messages_retried_until_accepted() {
         "{body}"
     );
     platform.stop().await;
+}
+
+/// A receiver's check (Standard Webhooks): `v1,` + base64 of HMAC-SHA256 over
+/// `id.timestamp.body` with the secret, and a timestamp within five minutes of the tests'
+/// clock (the service signs with its clock).
+fn verify_standard_webhook(
+    secret: &[u8],
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    signature: &str,
+) -> Result<(), String> {
+    use hmac::Mac;
+    if id.is_empty() {
+        return Err("no webhook-id".into());
+    }
+    let at: i64 = timestamp.parse().map_err(|_| "no webhook-timestamp")?;
+    if (at - waymark_testkit::time::start().timestamp()).abs() > 300 {
+        return Err(format!("timestamp {at} is not now"));
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    );
+    signature
+        .split(' ')
+        .any(|candidate| candidate == format!("v1,{expected}"))
+        .then_some(())
+        .ok_or_else(|| format!("signature {signature} does not match"))
 }
 
 #[tokio::test]
