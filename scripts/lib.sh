@@ -46,6 +46,11 @@ ensure_postgres() {
     | grep -q 1 \
     || as_root runuser -u postgres -- psql -qX -c "CREATE ROLE waymark LOGIN PASSWORD 'waymark' CREATEDB" \
     || die "could not create the waymark database role"
+  # The role the services run as: rows to read and write, nothing to own (docs/operations.md).
+  as_root runuser -u postgres -- psql -qXtA -c "SELECT 1 FROM pg_roles WHERE rolname = 'waymark_app'" \
+    | grep -q 1 \
+    || as_root runuser -u postgres -- psql -qX -c "CREATE ROLE waymark_app LOGIN PASSWORD 'waymark_app'" \
+    || die "could not create the waymark_app database role"
 }
 
 ensure_database() {

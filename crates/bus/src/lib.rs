@@ -19,4 +19,4 @@ mod wait;
 
 pub use feed::{FeedHandle, spawn_feed};
 pub use handler::{EventHandler, HandlerError};
-pub use migrate::migrate;
+pub use migrate::{SCHEMA_HISTORY, migrate, migrator};

@@ -11,7 +11,11 @@ use waymark_runtime::process::Process;
 pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Result<bool> {
     let process = Process::start(config).await?;
     let platform = process.platform.clone();
-    waymark_action_tracking::migrate(&platform.pool)
+    platform
+        .ready_schema(
+            waymark_action_tracking::migrator(),
+            waymark_action_tracking::SCHEMA_HISTORY,
+        )
         .await
         .context("action-tracking schema")?;
     let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?;
@@ -55,7 +59,11 @@ pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Re
 pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
     let process = Process::start(config).await?;
     let platform = process.platform.clone();
-    waymark_action_tracking::migrate(&platform.pool)
+    platform
+        .ready_schema(
+            waymark_action_tracking::migrator(),
+            waymark_action_tracking::SCHEMA_HISTORY,
+        )
         .await
         .context("action-tracking schema")?;
     let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?

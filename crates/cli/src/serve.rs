@@ -71,7 +71,7 @@ pub async fn serve(config: Option<&Path>, selected: &[&str]) -> anyhow::Result<(
 
 /// Migrates every schema and exits.
 pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
-    let process = Process::start(config).await?;
+    let process = Process::start_as_owner(config).await?;
     let pool = &process.platform.pool;
     waymark_scheduling::migrate(pool)
         .await
@@ -87,6 +87,12 @@ pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
         .context("action-tracking")?;
     waymark_gateway::migrate(pool).await.context("gateway")?;
     println!("migrated");
+    if let Some(role) = &process.platform.config.database.service_role {
+        waymark_runtime::schema::grant(pool, role)
+            .await
+            .with_context(|| format!("granting {role} what the services need"))?;
+        println!("granted {role} what the services need");
+    }
     process.finish().await;
     Ok(())
 }

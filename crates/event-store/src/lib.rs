@@ -15,7 +15,7 @@ mod types;
 
 pub use aggregate::{CommandContext, ExecuteError, Executed, execute};
 pub use error::{AppendError, DecodeError, StoreError, VersionConflict};
-pub use migrate::{MigrateError, migrate};
+pub use migrate::{MigrateError, SCHEMA_HISTORY, migrate, migrator};
 pub use postgres::{Now, PgEventStore};
 pub use subscription::Subscription;
 pub use types::{

@@ -63,6 +63,12 @@ pub struct DatabaseConfig {
     /// none. A transaction left open holds every reader of the event store back (they wait
     /// for the oldest running transaction), so an idle one is ended rather than waited for.
     pub idle_in_transaction_timeout_ms: u64,
+    /// Whether a service migrates its schema when it starts; false where its role may not
+    /// (it then checks the owner has). See [`crate::schema`].
+    pub migrate: bool,
+    /// The role the services run as, which `waymark migrate` (run as the owner) grants what
+    /// they need; none: nothing is granted.
+    pub service_role: Option<String>,
 }
 
 /// Where Waymark may call addresses someone configured ([`crate::net`]).
@@ -132,6 +138,8 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             statement_timeout_ms: 60_000,
             idle_in_transaction_timeout_ms: 15_000,
+            migrate: true,
+            service_role: None,
         }
     }
 }
@@ -233,6 +241,13 @@ impl Config {
             return Err(ConfigError(
                 "auth.internal_key must be at least 32 characters".to_owned(),
             ));
+        }
+        if let Some(role) = &self.database.service_role
+            && !crate::schema::is_role_name(role)
+        {
+            return Err(ConfigError(format!(
+                "database.service_role `{role}` must be a plain lower-case role name"
+            )));
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError(

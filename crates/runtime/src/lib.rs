@@ -7,6 +7,7 @@
 //! - [`grpc`]: one port per service for gRPC, health, reflection and `/metrics`.
 //! - [`platform`]: the connections a service runs on, built once from the config.
 //! - [`clock`]: the one injectable clock.
+//! - [`schema`]: migrating, or checking, each component's schema; the service role's grants.
 //! - [`objects`]: files kept outside the database (a local directory or an S3 bucket).
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod objects;
 pub mod parse;
 pub mod platform;
 pub mod process;
+pub mod schema;
 pub mod secret;
 pub mod telemetry;
 

@@ -39,6 +39,8 @@ pub enum PlatformError {
     Database(#[source] sqlx::Error),
     #[error("cannot migrate the database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Schema(#[from] crate::schema::SchemaError),
     #[error("cannot connect to NATS: {0}")]
     Nats(String),
 }
@@ -97,11 +99,26 @@ impl Platform {
         }))
     }
 
-    /// The event store's and the bus's own tables. Each service migrates its schema itself.
+    /// The event store's and the bus's own tables, migrated or checked (`database.migrate`).
+    /// Each service readies its schema itself.
     pub async fn migrate_core(&self) -> Result<(), PlatformError> {
-        waymark_event_store::migrate(&self.pool).await?;
-        waymark_bus::migrate(&self.pool).await?;
+        self.ready_schema(
+            waymark_event_store::migrator(),
+            waymark_event_store::SCHEMA_HISTORY,
+        )
+        .await?;
+        self.ready_schema(waymark_bus::migrator(), waymark_bus::SCHEMA_HISTORY)
+            .await?;
         Ok(())
+    }
+
+    /// Migrates a component's schema, or checks it is migrated (`crate::schema`).
+    pub async fn ready_schema(
+        &self,
+        migrator: sqlx::migrate::Migrator,
+        history: &str,
+    ) -> Result<(), crate::schema::SchemaError> {
+        crate::schema::ready(&self.pool, self.config.database.migrate, migrator, history).await
     }
 
     /// The interceptor that verifies caller tokens on incoming requests.

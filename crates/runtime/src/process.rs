@@ -29,8 +29,19 @@ pub enum StartError {
 impl Process {
     /// Loads the configuration (from `file`, else `WAYMARK_CONFIG` if set) and connects.
     pub async fn start(file: Option<&Path>) -> Result<Self, StartError> {
+        Self::start_as(file, false).await
+    }
+
+    /// As [`Process::start`], for `waymark migrate`: run by the schemas' owner, it migrates
+    /// whatever `database.migrate` says.
+    pub async fn start_as_owner(file: Option<&Path>) -> Result<Self, StartError> {
+        Self::start_as(file, true).await
+    }
+
+    async fn start_as(file: Option<&Path>, owner: bool) -> Result<Self, StartError> {
         let from_env = std::env::var_os("WAYMARK_CONFIG").map(std::path::PathBuf::from);
-        let config = Config::load(file.or(from_env.as_deref()))?;
+        let mut config = Config::load(file.or(from_env.as_deref()))?;
+        config.database.migrate |= owner;
         telemetry::init_tracing(&config.log);
         telemetry::metrics();
         let platform = Platform::connect(config, Arc::new(SystemClock)).await?;

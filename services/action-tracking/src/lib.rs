@@ -34,12 +34,20 @@ pub const NAME: &str = "action-tracking";
 /// How long a command waits for the read models to show it before replying.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
-/// Creates or upgrades the service's schema.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// Where the service's applied migrations are recorded.
+pub const SCHEMA_HISTORY: &str = "action_tracking._sqlx_migrations";
+
+/// The service's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("action_tracking");
-    migrator.dangerous_set_table_name("action_tracking._sqlx_migrations");
-    migrator.run(pool).await
+    migrator.dangerous_set_table_name(SCHEMA_HISTORY);
+    migrator
+}
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
 }
 
 /// Runs the service on `listener` until `shutdown`.
@@ -48,7 +56,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    migrate(&platform.pool).await?;
+    platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     let (actions, projection) =
         platform.spawn_projection(Arc::new(projection::Actions), shutdown.clone());
     let (_, directory) = platform.spawn_projection(

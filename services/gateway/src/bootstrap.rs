@@ -41,7 +41,9 @@ fn text(value: &str) -> anyhow::Result<Text> {
 
 impl Bootstrap {
     pub async fn new(platform: Arc<Platform>) -> anyhow::Result<Self> {
-        crate::migrate(&platform.pool).await?;
+        platform
+            .ready_schema(crate::migrator(), crate::SCHEMA_HISTORY)
+            .await?;
         let stop = CancellationToken::new();
         let (view, _task) = platform.spawn_projection(
             Arc::new(directory::DirectoryView {

@@ -36,12 +36,20 @@ use state::{AppState, Channels};
 
 pub const NAME: &str = "gateway";
 
-/// Creates or upgrades the gateway's schema.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// Where the gateway's applied migrations are recorded.
+pub const SCHEMA_HISTORY: &str = "gateway._sqlx_migrations";
+
+/// The gateway's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("gateway");
-    migrator.dangerous_set_table_name("gateway._sqlx_migrations");
-    migrator.run(pool).await
+    migrator.dangerous_set_table_name(SCHEMA_HISTORY);
+    migrator
+}
+
+/// Creates or upgrades the gateway's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
 }
 
 /// Runs the gateway on `listener` until `shutdown`.
@@ -50,7 +58,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    migrate(&platform.pool).await?;
+    platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     let settings = Arc::new(Settings::from_config(&platform.config)?);
     let wake_contacts = Arc::new(tokio::sync::Notify::new());
     let (directory, projection) = platform.spawn_projection(

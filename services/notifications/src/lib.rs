@@ -32,12 +32,20 @@ use waymark_runtime::Platform;
 
 pub const NAME: &str = "notifications";
 
-/// Creates or upgrades the service's schema.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// Where the service's applied migrations are recorded.
+pub const SCHEMA_HISTORY: &str = "notifications._sqlx_migrations";
+
+/// The service's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("notifications");
-    migrator.dangerous_set_table_name("notifications._sqlx_migrations");
-    migrator.run(pool).await
+    migrator.dangerous_set_table_name(SCHEMA_HISTORY);
+    migrator
+}
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
 }
 
 fn channel(url: &str) -> anyhow::Result<Channel> {
@@ -52,7 +60,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    migrate(&platform.pool).await?;
+    platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     // Two TLS providers may be compiled in; TLS connections (SMTP, webhooks) use ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = settings::Settings::from_config(&platform.config)?;

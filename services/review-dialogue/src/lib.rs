@@ -35,12 +35,20 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 /// The service's copy of the directory (line managers for reviews).
 pub const DIRECTORY_TABLE: &str = "review_dialogue.directories";
 
-/// Creates or upgrades the service's schema.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// Where the service's applied migrations are recorded.
+pub const SCHEMA_HISTORY: &str = "review_dialogue._sqlx_migrations";
+
+/// The service's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("review_dialogue");
-    migrator.dangerous_set_table_name("review_dialogue._sqlx_migrations");
-    migrator.run(pool).await
+    migrator.dangerous_set_table_name(SCHEMA_HISTORY);
+    migrator
+}
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
 }
 
 /// Runs the service on `listener` until `shutdown`.
@@ -49,7 +57,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    migrate(&platform.pool).await?;
+    platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     let actions = actions::Actions::new(platform.clone())?;
     let (records, projection) =
         platform.spawn_projection(Arc::new(projection::Records), shutdown.clone());

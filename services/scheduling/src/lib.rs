@@ -85,12 +85,20 @@ impl Settings {
     }
 }
 
-/// Creates or upgrades the service's schema.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// Where the service's applied migrations are recorded.
+pub const SCHEMA_HISTORY: &str = "scheduling._sqlx_migrations";
+
+/// The service's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("scheduling");
-    migrator.dangerous_set_table_name("scheduling._sqlx_migrations");
-    migrator.run(pool).await
+    migrator.dangerous_set_table_name(SCHEMA_HISTORY);
+    migrator
+}
+
+/// Creates or upgrades the service's schema.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
 }
 
 /// Runs the service on `listener` until `shutdown`.
@@ -99,7 +107,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    migrate(&platform.pool).await?;
+    platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     let settings = Settings::from_config(&platform.config)?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let planner = planner::Planner {

@@ -226,3 +226,109 @@ async fn bootstrap_creates_a_trust_and_an_invitation_for_its_administrator() {
     assert_eq!(wrong.status.code(), Some(2));
     platform.stop().await;
 }
+
+/// The role the services run as in production; `scripts/test` creates it.
+const SERVICE_ROLE: &str = "waymark_app";
+
+/// `url` with another role signing in (its password is its name).
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (_, host) = rest.split_once('@').unwrap();
+    format!("{scheme}://{role}:{role}@{host}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_role_works_but_cannot_alter_the_event_store_or_the_chain() {
+    use std::sync::Arc;
+    use waymark_runtime::{Config, Platform};
+
+    let owner = TestPlatform::start(None).await;
+    let app_url = as_role(&owner.db.url, SERVICE_ROLE);
+    let service = |url: &str| {
+        Config::with(&[
+            ("database.url", url),
+            ("database.migrate", "false"),
+            ("auth.internal_key", TEST_KEY),
+        ])
+        .unwrap()
+    };
+    // Before the owner has migrated and granted, the service role cannot start a service:
+    // it may not migrate, and says what to run.
+    let early = Platform::connect(service(&app_url), Arc::new(waymark_testkit::time::clock()))
+        .await
+        .unwrap();
+    let refused = early.migrate_core().await.unwrap_err();
+    let refused = format!("{refused}: {:?}", refused);
+    assert!(refused.contains("waymark migrate"), "{refused}");
+
+    let migrated = waymark_with(
+        &owner,
+        &[("WAYMARK_DATABASE__SERVICE_ROLE", SERVICE_ROLE)],
+        &["migrate"],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&migrated.stdout);
+    assert_eq!(
+        migrated.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    assert!(stdout.contains("granted waymark_app"), "{stdout}");
+
+    // Action tracking as the service role: it checks the schema, projects, appends, chains.
+    let platform = Platform::connect(service(&app_url), Arc::new(waymark_testkit::time::clock()))
+        .await
+        .unwrap();
+    platform.migrate_core().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(waymark_action_tracking::run(
+        platform.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let (trust, _) = one_action(&owner, address).await;
+    let checked = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["verify-audit", "--trust", &trust])
+        .env_clear()
+        .env("WAYMARK_DATABASE__URL", &app_url)
+        .env("WAYMARK_DATABASE__MIGRATE", "false")
+        .env("WAYMARK_AUTH__INTERNAL_KEY", TEST_KEY)
+        .env("WAYMARK_LOG__FILTER", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("intact, 1 events"), "{stdout}");
+
+    // What someone holding the service's credentials cannot do.
+    let app = sqlx::PgPool::connect(&app_url).await.unwrap();
+    for statement in [
+        "ALTER TABLE event_store.events DISABLE TRIGGER events_append_only",
+        "DROP TRIGGER events_append_only ON event_store.events",
+        "TRUNCATE event_store.events",
+        "UPDATE event_store.events SET payload = payload",
+        "DELETE FROM event_store.events",
+        "ALTER TABLE event_store.events DROP COLUMN payload",
+        "UPDATE action_tracking.audit_chain SET hash = hash",
+        "DELETE FROM action_tracking.audit_chain",
+        "TRUNCATE action_tracking.audit_chain",
+        "CREATE TABLE event_store.elsewhere (payload jsonb)",
+    ] {
+        let error = sqlx::query(statement).execute(&app).await.unwrap_err();
+        assert_eq!(
+            error.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("42501"),
+            "{statement}: {error}"
+        );
+    }
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+    app.close().await;
+    platform.pool.close().await;
+    early.pool.close().await;
+    owner.stop().await;
+}
