@@ -17,6 +17,8 @@ pub const REVIEW: &str = "/reviews/{id}";
 pub const MEETING: &str = "/meetings/{id}";
 pub const VISIT: &str = "/visits/{id}";
 pub const INVITATION: &str = "/invitations/{token}";
+/// The trust's audit trail: its last verification and anchor.
+pub const AUDIT_TRAIL: &str = "/admin/audit-trail";
 
 /// A template with its one `{…}` placeholder filled in.
 pub fn fill(template: &str, value: &str) -> String {

@@ -42,6 +42,7 @@ use crate::chain::{self, GENESIS, Hash};
 /// | `audit.signing_key` (secret) | base64 of a 32-byte Ed25519 secret key (`waymark audit-key` makes one) | none: no anchors are made |
 /// | `audit.verifying_key` | base64 of the public key, to verify without the secret one | derived from `signing_key` |
 /// | `audit.anchor_interval_s` | how often each trust's new links are anchored | 3600 |
+/// | `audit.verify_interval_s` | how often each trust's whole chain is verified (`verification`) | 86400 |
 /// | `audit.anchors.*` | where anchors go (see `waymark_runtime::objects`) | `file:///var/lib/waymark/audit-anchors` |
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,7 +50,19 @@ pub struct AuditSettings {
     pub signing_key: Option<Secret<String>>,
     pub verifying_key: Option<String>,
     pub anchor_interval_s: u64,
+    pub verify_interval_s: u64,
     pub anchors: ObjectStoreConfig,
+}
+
+impl AuditSettings {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let settings: Self = config.section("audit")?;
+        anyhow::ensure!(
+            settings.anchor_interval_s >= 1 && settings.verify_interval_s >= 1,
+            "audit.anchor_interval_s and audit.verify_interval_s must be at least 1"
+        );
+        Ok(settings)
+    }
 }
 
 impl Default for AuditSettings {
@@ -58,6 +71,7 @@ impl Default for AuditSettings {
             signing_key: None,
             verifying_key: None,
             anchor_interval_s: 3600,
+            verify_interval_s: 86_400,
             anchors: ObjectStoreConfig {
                 url: "file:///var/lib/waymark/audit-anchors".to_owned(),
                 ..ObjectStoreConfig::default()
@@ -167,7 +181,7 @@ impl std::fmt::Debug for Anchors {
 impl Anchors {
     /// The anchors the configuration sets up, or `None` when it names no key.
     pub fn from_config(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Self>> {
-        let settings: AuditSettings = config.section("audit")?;
+        let settings = AuditSettings::from_config(config)?;
         let signing = match &settings.signing_key {
             Some(key) => Some(SigningKey::from_bytes(&key_bytes(
                 "signing_key",
@@ -187,10 +201,6 @@ impl Anchors {
                 "audit.verifying_key is not the public half of audit.signing_key"
             );
         }
-        anyhow::ensure!(
-            settings.anchor_interval_s >= 1,
-            "audit.anchor_interval_s must be at least 1"
-        );
         let store = objects::open(&settings.anchors, config.network.allow_loopback)?;
         Ok(Some(Self {
             signing: signing.map(Arc::new),

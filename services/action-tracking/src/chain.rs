@@ -111,6 +111,20 @@ impl ProblemKind {
             Self::BadAnchor => "bad-anchor",
         }
     }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        [
+            Self::Altered,
+            Self::Removed,
+            Self::Reordered,
+            Self::Unchained,
+            Self::Rewritten,
+            Self::Truncated,
+            Self::BadAnchor,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +153,8 @@ pub enum VerifyError {
     Store(#[from] StoreError),
     #[error("the anchors cannot be read: {0}")]
     Anchors(#[from] object_store::Error),
+    #[error("the verification's result cannot be recorded: {0}")]
+    Record(String),
 }
 
 const PAGE: i64 = 1000;

@@ -18,7 +18,7 @@ use waymark_runtime::{ServiceError, parse};
 
 use crate::anchors::Anchors;
 use crate::commands::Commands;
-use crate::{access, chain, trail};
+use crate::{access, chain, trail, verification};
 
 pub struct ActionTrackingService {
     commands: Commands,
@@ -612,10 +612,8 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::VerifyReport>, Status> {
         let context = RequestContext::of(&request)?;
         self.access.trust(&context, TrustVerb::SeeOverview).await?;
-        let platform = &self.commands.platform;
-        let report = chain::verify_with_anchors(
-            &platform.pool,
-            &platform.store,
+        let report = verification::verify_and_keep(
+            &self.commands.platform,
             self.anchors.as_ref(),
             trust_of(&context),
         )
@@ -625,6 +623,41 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             ServiceError::unavailable("the audit trail cannot be read now; try again")
         })?;
         Ok(Response::new(report.into()))
+    }
+
+    async fn get_audit_status(
+        &self,
+        request: Request<pb::GetAuditStatusRequest>,
+    ) -> Result<Response<pb::AuditStatus>, Status> {
+        let context = RequestContext::of(&request)?;
+        self.access.trust(&context, TrustVerb::SeeOverview).await?;
+        let trust = trust_of(&context);
+        let last = verification::last(self.pool(), trust)
+            .await
+            .map_err(ServiceError::from)?;
+        let anchored = sqlx::query!(
+            "SELECT head_seq, anchored_at FROM action_tracking.audit_anchors WHERE trust_id = $1",
+            trust.into_uuid()
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let time =
+            |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        Ok(Response::new(pb::AuditStatus {
+            verified_at: last.as_ref().map(|l| time(l.at)).unwrap_or_default(),
+            last: last.map(|last| pb::VerifyReport {
+                intact: last.problem.is_none(),
+                events_checked: last.events_checked,
+                head_hash: String::new(),
+                problem: last.problem.map(Into::into),
+                anchored_through: last.anchored_through,
+                anchored_at: last.anchored_at.map(time).unwrap_or_default(),
+            }),
+            anchors_configured: self.anchors.is_some(),
+            anchored_through: anchored.as_ref().map_or(0, |a| a.head_seq),
+            anchored_at: anchored.map(|a| time(a.anchored_at)).unwrap_or_default(),
+        }))
     }
 
     async fn list_origins(
@@ -725,17 +758,23 @@ impl From<chain::Report> for pb::VerifyReport {
                 .iter()
                 .map(|byte| format!("{byte:02x}"))
                 .collect(),
-            problem: report.problem.map(|problem| pb::Problem {
-                seq: problem.seq,
-                event_id: problem.event_id.to_string(),
-                kind: problem.kind.as_str().to_owned(),
-                detail: problem.detail,
-            }),
+            problem: report.problem.map(Into::into),
             anchored_through: report.anchored_through,
             anchored_at: report
                 .anchored_at
                 .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
+        }
+    }
+}
+
+impl From<chain::Problem> for pb::Problem {
+    fn from(problem: chain::Problem) -> Self {
+        Self {
+            seq: problem.seq,
+            event_id: problem.event_id.to_string(),
+            kind: problem.kind.as_str().to_owned(),
+            detail: problem.detail,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! - Every command is first put to the authorization policies (`access`), with the action
 //!   as projected and the service's own copy of the directory.
 //! - When `audit.signing_key` is set, each trust's chain is signed and anchored outside the
-//!   database on an interval (`anchors`).
+//!   database on an interval (`anchors`); every chain is verified on another (`verification`).
 
 pub mod access;
 mod agreements;
@@ -19,6 +19,7 @@ mod commands;
 mod grpc;
 mod projection;
 mod trail;
+pub mod verification;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +79,14 @@ pub async fn run(
             tokio::spawn(async {})
         }
     };
+    let verifying = tokio::spawn(verification::run(
+        platform.clone(),
+        anchors.clone(),
+        std::time::Duration::from_secs(
+            anchors::AuditSettings::from_config(&platform.config)?.verify_interval_s,
+        ),
+        shutdown.clone(),
+    ));
     let commands = commands::Commands::new(platform.clone(), actions);
     let agreements = platform.spawn_consumer(
         Arc::new(agreements::Agreements {
@@ -107,5 +116,6 @@ pub async fn run(
     directory.await?;
     agreements.await?;
     anchoring.await?;
+    verifying.await?;
     Ok(())
 }

@@ -16,6 +16,8 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::action_tracking::action::ActionEvent;
+use waymark_domain::action_tracking::audit_trail::{self, AuditTrailEvent};
+use waymark_domain::directory::Role;
 use waymark_domain::ids::ActorId;
 use waymark_domain::review_dialogue::review::ReviewEvent;
 use waymark_domain::review_dialogue::visit::VisitEvent;
@@ -46,7 +48,14 @@ impl EventHandler for Events {
     }
 
     fn categories(&self) -> &[&'static str] {
-        &["reminder", "action", "review", "visit", Calendar::CATEGORY]
+        &[
+            "reminder",
+            "action",
+            "review",
+            "visit",
+            audit_trail::CATEGORY,
+            Calendar::CATEGORY,
+        ]
     }
 
     async fn handle(
@@ -59,6 +68,7 @@ impl EventHandler for Events {
             "action" => self.action(event)?,
             "review" => self.review(tx, event).await?,
             "visit" => self.visit(tx, event).await?,
+            audit_trail::CATEGORY => audit_trail_failed(tx, event).await?,
             _ => {
                 keep_calendar(tx, event).await?;
                 Vec::new()
@@ -73,6 +83,46 @@ impl EventHandler for Events {
         }
         Ok(())
     }
+}
+
+/// The audit trail failed its check: every administrator of the trust is told at once.
+async fn audit_trail_failed(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+) -> Result<Vec<Notice>, HandlerError> {
+    let AuditTrailEvent::VerificationFailed {
+        seq, kind, detail, ..
+    } = decode(event)?;
+    let directory =
+        waymark_runtime::directory::load(&mut *tx, crate::DIRECTORY_TABLE, event.trust_id).await?;
+    let at = if seq == 0 {
+        "Its anchors".to_owned()
+    } else {
+        format!("Entry {seq}")
+    };
+    Ok(directory
+        .staff
+        .iter()
+        .filter(|(_, record)| {
+            !record.disabled && record.grants.iter().any(|g| g.role == Role::TrustAdmin)
+        })
+        .map(|(admin, _)| {
+            let mut notice = notice(
+                event,
+                *admin,
+                None,
+                "audit.verification_failed",
+                "The action audit trail failed its check".to_owned(),
+                format!(
+                    "{at} did not verify ({kind}): {detail}. Someone may have changed the record of actions outside Waymark. \
+                     Keep the database as it is and tell whoever looks after your data protection."
+                ),
+                waymark_domain::pages::AUDIT_TRAIL.to_owned(),
+            );
+            notice.urgent = true;
+            notice
+        })
+        .collect())
 }
 
 fn notice(

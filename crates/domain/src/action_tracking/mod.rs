@@ -1,4 +1,5 @@
 //! Action tracking: every agreed action followed to done.
 
 pub mod action;
+pub mod audit_trail;
 mod trail;

@@ -429,3 +429,72 @@ async fn the_trust_wide_audit_filters_by_school_person_and_dates() {
     assert_eq!(backwards.code(), tonic::Code::InvalidArgument);
     platform.stop().await;
 }
+
+async fn status(client: &mut Client) -> pb::AuditStatus {
+    client
+        .get_audit_status(pb::GetAuditStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_is_checked_on_a_schedule_and_a_new_problem_is_raised_once() {
+    let mut platform = TestPlatform::start_configured(
+        None,
+        std::sync::Arc::new(waymark_testkit::time::clock()),
+        &[("audit.verify_interval_s", "1")],
+    )
+    .await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let (mut client, _) = some_history(&platform, address).await;
+    let patience = std::time::Duration::from_secs(10);
+    waymark_testkit::eventually(patience, "a scheduled check of all nine", || {
+        let mut client = client.clone();
+        async move {
+            status(&mut client)
+                .await
+                .last
+                .is_some_and(|last| last.intact && last.events_checked == 9)
+        }
+    })
+    .await;
+    let shown = status(&mut client).await;
+    assert!(
+        shown.verified_at.starts_with("2026-11-17T10:0"),
+        "{shown:?}"
+    );
+    assert!(!shown.anchors_configured);
+
+    let victim = chained_event(&platform, 6).await;
+    tamper(
+        &platform,
+        "UPDATE event_store.events SET payload = jsonb_set(payload, '{impact}', '\"Forged impact\"') WHERE event_id = $1",
+        victim,
+    )
+    .await;
+    waymark_testkit::eventually(patience, "the schedule finding it", || {
+        let mut client = client.clone();
+        async move {
+            status(&mut client)
+                .await
+                .last
+                .and_then(|last| last.problem)
+                .is_some_and(|p| (p.seq, p.kind.as_str()) == (6, "altered"))
+        }
+    })
+    .await;
+    // Checked again, on the schedule and on request: still one alert for the one problem.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(!verify(&mut client).await.intact);
+    let alerts: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload FROM event_store.events WHERE stream_id LIKE 'audit_trail-%' AND event_type = 'AuditVerificationFailed'",
+    )
+    .fetch_all(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["event_id"], victim.to_string());
+    assert_eq!(alerts[0]["kind"], "altered");
+    platform.stop().await;
+}

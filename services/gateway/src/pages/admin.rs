@@ -43,6 +43,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/sharing",
             get(super::sharing::sharing).post(super::sharing::set_sharing),
         )
+        .route(
+            waymark_domain::pages::AUDIT_TRAIL,
+            get(super::audit_trail::status).post(super::audit_trail::verify),
+        )
 }
 
 pub(super) fn actor(viewer: &Viewer) -> ActorId {

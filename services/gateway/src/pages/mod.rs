@@ -4,6 +4,7 @@
 
 mod actions;
 mod admin;
+mod audit_trail;
 mod audits;
 mod calendar;
 mod dashboard;

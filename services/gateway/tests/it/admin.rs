@@ -249,6 +249,16 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
             .contains("Retrieval practice at the start of lessons")
     );
     browser.visit("/admin/sso").await;
+    // The audit trail: not checked yet on this new trust; checked on request.
+    browser.visit("/admin/audit-trail").await;
+    assert!(browser.text().await.contains("Not yet"));
+    browser.press("Check now").await;
+    let checked = browser.text().await;
+    assert!(checked.contains("Intact"), "{checked}");
+    assert!(
+        checked.contains("Not set up"),
+        "no audit key in this stack: {checked}"
+    );
     browser.visit("/trust").await;
     browser.close().await;
     stack.platform.stop().await;
@@ -377,6 +387,15 @@ async fn only_a_trust_administrator_shares_agreed_records_with_more_roles() {
         .post("/admin/sharing", &[("role", "middle_leader")])
         .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    // Nor is the trust's audit trail a head teacher's to see or check.
+    assert_eq!(
+        head.get("/admin/audit-trail").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        head.post("/admin/audit-trail", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let mut admin = Client::signed_in(&stack.base, &stack.seed.admin.email, PASSWORD).await;
     let saved = admin

@@ -724,3 +724,89 @@ async fn only_those_who_may_invite_someone_have_an_invitation_sent() {
     .await;
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_audit_check_tells_every_trust_administrator_at_once() {
+    use waymark_domain::action_tracking::audit_trail::{AuditTrailEvent, CATEGORY};
+
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    let (platform, address) = start(None, None, smtp_port, &[]).await;
+    let admin = trust_admin(&platform).await;
+    let (teacher_caller, teacher) = colleague(admin);
+    let admin_id = waymark_domain::StaffId::from_uuid(admin.actor.into_uuid());
+    contact(
+        &platform,
+        address,
+        admin,
+        admin_id,
+        "ada@example.org",
+        None,
+        Uuid::new_v4(),
+    )
+    .await;
+    contact(
+        &platform,
+        address,
+        admin,
+        teacher,
+        "sam@example.org",
+        None,
+        Uuid::new_v4(),
+    )
+    .await;
+    // The administrator's quiet hours would hold anything that is not urgent.
+    client(&platform, address, admin)
+        .set_preferences(pb::Preferences {
+            email: true,
+            mode: "immediate".into(),
+            quiet_from: "00:00".into(),
+            quiet_to: "23:59".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let failed = AuditTrailEvent::VerificationFailed {
+        seq: 6,
+        event_id: Uuid::new_v4(),
+        kind: "rewritten".into(),
+        detail: "the stored event differs from what was anchored".into(),
+        verified_at: waymark_testkit::time::start(),
+    };
+    append(
+        &platform,
+        admin,
+        StreamId::new(CATEGORY, admin.trust.into_uuid()),
+        &failed,
+    )
+    .await;
+    eventually(PATIENCE, "the alert e-mailed", || async {
+        sink.count() == 1
+    })
+    .await;
+    let mail = &sink.all()[0];
+    assert!(mail.contains("ada@example.org"), "{mail}");
+    assert!(
+        mail.contains("Entry 6 did not verify (rewritten)"),
+        "{mail}"
+    );
+    let inbox = client(&platform, address, admin)
+        .list_inbox(pb::ListInboxRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inbox.notices.len(), 1);
+    assert!(inbox.notices[0].urgent);
+    assert_eq!(inbox.notices[0].link, "/admin/audit-trail");
+    // Nobody else is told.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1);
+    let teachers = client(&platform, address, teacher_caller)
+        .list_inbox(pb::ListInboxRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(teachers.notices.is_empty());
+    platform.stop().await;
+}
