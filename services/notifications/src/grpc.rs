@@ -297,6 +297,40 @@ impl pb::notifications_server::Notifications for NotificationsService {
         }))
     }
 
+    async fn list_school_webhooks(
+        &self,
+        request: Request<pb::ListSchoolWebhooksRequest>,
+    ) -> Result<Response<pb::ListSchoolWebhooksResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let rows = sqlx::query!(
+            "SELECT school_id, webhook_url AS \"url!\" FROM notifications.schools \
+             WHERE trust_id = $1 AND webhook_url IS NOT NULL ORDER BY school_id",
+            context.caller.trust.into_uuid(),
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
+        let mut webhooks = Vec::new();
+        for row in rows {
+            let school = SchoolId::from_uuid(row.school_id);
+            if self
+                .access
+                .school(&context, SchoolVerb::ManageWebhooks, school)
+                .await
+                .is_ok()
+            {
+                webhooks.push(pb::SchoolWebhook {
+                    school_id: row.school_id.to_string(),
+                    host: url::Url::parse(&row.url)
+                        .ok()
+                        .and_then(|url| url.host_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Response::new(pb::ListSchoolWebhooksResponse { webhooks }))
+    }
+
     async fn list_inbox(
         &self,
         request: Request<pb::ListInboxRequest>,

@@ -44,6 +44,10 @@ pub fn routes() -> Router<AppState> {
             get(super::sharing::sharing).post(super::sharing::set_sharing),
         )
         .route(
+            "/admin/webhooks",
+            get(super::webhooks::webhooks).post(super::webhooks::set_webhook),
+        )
+        .route(
             waymark_domain::pages::AUDIT_TRAIL,
             get(super::audit_trail::status).post(super::audit_trail::verify),
         )

@@ -19,6 +19,7 @@ mod sharing;
 mod staff;
 mod trust;
 mod visits;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};

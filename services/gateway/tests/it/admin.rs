@@ -259,6 +259,32 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
         checked.contains("Not set up"),
         "no audit key in this stack: {checked}"
     );
+    // A school's chat webhook: set from here, its secret shown once, its address as a host.
+    browser.visit("/admin").await;
+    browser.follow("Chat webhooks").await;
+    let hillside = stack.seed.hillside;
+    browser
+        .fill(&format!("#url-{hillside}"), "http://10.0.0.5/hook")
+        .await;
+    let refused = browser.press_refused("Save for Hillside Primary").await;
+    assert!(refused.contains("private or reserved"), "{refused}");
+    browser
+        .fill(
+            &format!("#url-{hillside}"),
+            "https://hooks.chat.example.org/services/T0/B0/token",
+        )
+        .await;
+    browser.press("Save for Hillside Primary").await;
+    let set = browser.text().await;
+    assert!(set.contains("Webhook set for Hillside Primary"), "{set}");
+    assert!(set.contains("whsec_"), "{set}");
+    assert!(set.contains("Posts to hooks.chat.example.org"), "{set}");
+    assert!(
+        !set.contains("token"),
+        "the address itself is not shown: {set}"
+    );
+    browser.visit("/admin/webhooks").await;
+    assert!(!browser.text().await.contains("whsec_"), "shown once only");
     browser.visit("/trust").await;
     browser.close().await;
     stack.platform.stop().await;
@@ -387,7 +413,24 @@ async fn only_a_trust_administrator_shares_agreed_records_with_more_roles() {
         .post("/admin/sharing", &[("role", "middle_leader")])
         .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
-    // Nor is the trust's audit trail a head teacher's to see or check.
+    // Nor are the schools' webhooks, nor the trust's audit trail, a head teacher's.
+    assert_eq!(
+        head.get("/admin/webhooks").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let school = stack.seed.hillside.to_string();
+    assert_eq!(
+        head.post(
+            "/admin/webhooks",
+            &[
+                ("school_id", school.as_str()),
+                ("url", "https://x.example.org/")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         head.get("/admin/audit-trail").await.status,
         StatusCode::NOT_FOUND
