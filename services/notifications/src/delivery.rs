@@ -327,6 +327,10 @@ struct Claimed {
     /// The school's webhook now, for a webhook delivery.
     webhook_url: Option<String>,
     webhook_secret: Option<Vec<u8>>,
+    /// Why a reminder's subject is closed (done, agreed, cancelled…), if it is.
+    closed: Option<String>,
+    /// When a reminder stops making sense (its day is over).
+    stale_at: Option<DateTime<Utc>>,
 }
 
 /// One round: claim, send, record. Returns how many were claimed.
@@ -340,11 +344,14 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
     let mut tx = platform.pool.begin().await?;
     let claimed = sqlx::query!(
         "SELECT d.delivery_id, d.key, d.channel, d.attempts, d.message, c.email, c.display_name AS \"name?\", \
-           s.webhook_url AS \"webhook_url?\", s.webhook_secret AS \"webhook_secret?\" \
+           s.webhook_url AS \"webhook_url?\", s.webhook_secret AS \"webhook_secret?\", \
+           cs.reason AS \"closed?\", (d.message->>'stale_at')::timestamptz AS \"stale_at?\" \
          FROM notifications.deliveries d \
          LEFT JOIN notifications.contacts c ON c.trust_id = d.trust_id AND c.staff_id = d.recipient_id \
          LEFT JOIN notifications.schools s ON d.channel = 'webhook' AND s.trust_id = d.trust_id \
            AND s.school_id = (CASE WHEN d.channel = 'webhook' THEN (d.message->>'school')::uuid END) \
+         LEFT JOIN notifications.closed_subjects cs ON cs.trust_id = d.trust_id \
+           AND cs.subject_id = (d.message->>'about')::uuid \
          WHERE (d.state = 'queued' AND d.next_attempt_at <= $1) OR (d.state = 'sending' AND d.lease_until < $1) \
          ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         now,
@@ -363,6 +370,8 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
         name: row.name,
         webhook_url: row.webhook_url,
         webhook_secret: row.webhook_secret,
+        closed: row.closed,
+        stale_at: row.stale_at,
     })
     .collect::<Vec<_>>();
     if claimed.is_empty() {
@@ -395,6 +404,33 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
             == 1;
         if !renewed {
             tracing::info!(key = %delivery.key, "delivery taken over by another worker");
+            continue;
+        }
+        // A reminder that could not go before its subject was closed, or before its day was
+        // over, is not sent late.
+        let now = platform.clock.now();
+        let stale = delivery
+            .closed
+            .as_ref()
+            .map(|why| format!("dropped: {why} before it could be sent"))
+            .or_else(|| {
+                delivery
+                    .stale_at
+                    .filter(|at| *at <= now)
+                    .map(|_| "dropped: its day was over before it could be sent".to_owned())
+            });
+        if let Some(reason) = stale {
+            tracing::info!(key = %delivery.key, %reason, "stale delivery dropped");
+            metrics::counter!("waymark_deliveries_dropped_total", "channel" => delivery.channel.clone()).increment(1);
+            sqlx::query!(
+                "UPDATE notifications.deliveries SET state = 'dropped', last_error = $3, lease_until = NULL \
+                 WHERE delivery_id = $1 AND claim = $2 AND state = 'sending'",
+                delivery.delivery_id,
+                claim,
+                reason,
+            )
+            .execute(&platform.pool)
+            .await?;
             continue;
         }
         // A message addressed when it was queued (an invitation, to someone who is not a

@@ -75,6 +75,7 @@ impl EventHandler for Events {
             }
         };
         let now = self.platform.clock.now();
+        keep_closed(tx, event, now).await?;
         for notice in &notices {
             record(tx, notice, now).await?;
         }
@@ -145,6 +146,8 @@ fn notice(
         urgent: false,
         note: None,
         event_id: event.event_id.into_uuid(),
+        subject: None,
+        stale_after: None,
     }
 }
 
@@ -243,6 +246,10 @@ impl Events {
         );
         notice.urgent = urgent;
         notice.note = note;
+        notice.subject = Some(due.subject_id);
+        // Ahead of a date, or on it: pointless once the day is over.
+        notice.stale_after = matches!(kind, ReminderKind::Upcoming { .. } | ReminderKind::Due)
+            .then_some(due.due_date);
         Ok(vec![notice])
     }
 
@@ -427,6 +434,72 @@ impl Events {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// Remembers a subject that reminders could be about being closed (or opened again), so
+/// deliveries of its reminders still waiting are dropped, not sent late.
+async fn keep_closed(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), HandlerError> {
+    let closed: Option<(Uuid, Option<&str>)> = match event.stream_id.category() {
+        "action" => match decode::<ActionEvent>(event)? {
+            ActionEvent::ActionCompleted { action_id, .. } => {
+                Some((action_id, Some("the action was done")))
+            }
+            ActionEvent::ActionDropped { action_id, .. } => {
+                Some((action_id, Some("the action was dropped")))
+            }
+            ActionEvent::ActionCarriedForward { action_id, .. } => {
+                Some((action_id, Some("the action was carried forward")))
+            }
+            ActionEvent::ActionReopened { action_id, .. } => Some((action_id, None)),
+            _ => None,
+        },
+        "review" => match decode::<ReviewEvent>(event)? {
+            ReviewEvent::ReviewAgreed { review_id, .. } => {
+                Some((review_id, Some("the review was agreed")))
+            }
+            ReviewEvent::ReviewCancelled { review_id, .. } => {
+                Some((review_id, Some("the review was cancelled")))
+            }
+            _ => None,
+        },
+        "visit" => match decode::<VisitEvent>(event)? {
+            VisitEvent::VisitAgreed { visit_id } => Some((visit_id, Some("the visit was agreed"))),
+            VisitEvent::VisitCancelled { visit_id, .. } => {
+                Some((visit_id, Some("the visit was cancelled")))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match closed {
+        Some((subject, Some(reason))) => {
+            sqlx::query!(
+                "INSERT INTO notifications.closed_subjects (trust_id, subject_id, reason, closed_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (trust_id, subject_id) DO UPDATE SET reason = $3, closed_at = $4",
+                event.trust_id.into_uuid(),
+                subject,
+                reason,
+                now,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some((subject, None)) => {
+            sqlx::query!(
+                "DELETE FROM notifications.closed_subjects WHERE trust_id = $1 AND subject_id = $2",
+                event.trust_id.into_uuid(),
+                subject,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 async fn keep_calendar(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), HandlerError> {

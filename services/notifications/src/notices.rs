@@ -2,7 +2,7 @@
 //! preferences, queued deliveries: now, after their quiet hours, on the next working day (no
 //! reminders in school holidays unless urgent), or gathered into their digest.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -29,6 +29,12 @@ pub struct Notice {
     pub note: Option<String>,
     /// The event it came from: with the recipient and channel, the delivery's key.
     pub event_id: Uuid,
+    /// What a reminder is about (an action, review, visit or meeting): once it is closed,
+    /// deliveries still waiting are dropped (`delivery`).
+    pub subject: Option<Uuid>,
+    /// The last day, where the school is, on which the reminder still makes sense ("due
+    /// today", "in 7 days"); deliveries still waiting after it are dropped.
+    pub stale_after: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,9 +177,19 @@ pub async fn record(
     }
     let calendar = calendar(tx, notice.trust, notice.school).await?;
     let at = deliver_at(now, &preferences, &calendar, notice.urgent);
+    // The moment the school's day after `stale_after` begins.
+    let stale_at = notice.stale_after.and_then(|day| {
+        let next = day.succ_opt()?.and_time(NaiveTime::MIN);
+        calendar
+            .time_zone
+            .from_local_datetime(&next)
+            .earliest()
+            .map(|at| at.with_timezone(&Utc))
+    });
     let key = |channel: &str| format!("{}:{}:{}", notice.event_id, notice.recipient, channel);
     if preferences.email {
-        let message = json!({ "subject": notice.title, "text": notice.body, "link": notice.link, "note": notice.note });
+        let message = json!({ "subject": notice.title, "text": notice.body, "link": notice.link, "note": notice.note,
+            "about": notice.subject, "stale_at": stale_at });
         queue(
             tx,
             &key("email"),
@@ -197,7 +213,8 @@ pub async fn record(
         .flatten();
         if let Some(url) = url {
             // Sent to the school's webhook as it is when sent (`school`), signed with its secret.
-            let message = json!({ "url": url, "school": school, "text": format!("{}\n{}", notice.title, notice.body), "link": notice.link, "note": notice.note });
+            let message = json!({ "url": url, "school": school, "text": format!("{}\n{}", notice.title, notice.body), "link": notice.link, "note": notice.note,
+                "about": notice.subject, "stale_at": stale_at });
             queue(
                 tx,
                 &key("webhook"),

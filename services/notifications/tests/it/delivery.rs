@@ -810,3 +810,114 @@ async fn a_failed_audit_check_tells_every_trust_administrator_at_once() {
     assert!(teachers.notices.is_empty());
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_held_until_its_subject_is_done_or_its_day_is_over_is_dropped_not_sent_late() {
+    use waymark_domain::action_tracking::action::ActionEvent;
+    use waymark_domain::scheduling::reminders::{ReminderDue, ReminderEvent, SubjectKind};
+
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    // Tuesday 24 November 2026, 21:00: in the teacher's quiet hours, which end at 07:30.
+    let clock = ManualClock::new(at(2026, 11, 24, 21, 0));
+    let (platform, address) = start(None, Some(clock.clone()), smtp_port, &[]).await;
+    let head = trust_admin(&platform).await;
+    let (teacher_caller, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    let mut admin = client(&platform, address, head);
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
+    client(&platform, address, teacher_caller)
+        .set_preferences(pb::Preferences {
+            email: true,
+            mode: "immediate".into(),
+            quiet_from: "18:00".into(),
+            quiet_to: "07:30".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let remind_about = |subject: Uuid, reminder: &'static str, title: &'static str| {
+        let platform = &platform;
+        async move {
+            let timer = Uuid::new_v4();
+            let event = ReminderEvent::ReminderDue(ReminderDue {
+                timer_id: timer,
+                school_id: SchoolId::from_uuid(school),
+                subject_kind: SubjectKind::Action,
+                subject_id: subject,
+                title: Text::parse(title).unwrap(),
+                reminder: reminder.into(),
+                recipient_id: teacher,
+                due_date: day,
+                local_date: day,
+            });
+            append(platform, head, StreamId::new("reminder", timer), &event).await;
+        }
+    };
+    let (today, done, still_open) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    remind_about(today, "due", "Due today, held overnight").await;
+    remind_about(done, "overdue", "Done overnight").await;
+    remind_about(still_open, "overdue", "Still not done").await;
+    eventually(PATIENCE, "three held until the morning", || {
+        let mut admin = admin.clone();
+        async move { deliveries(&mut admin, "queued").await.len() == 3 }
+    })
+    .await;
+    // Overnight, one of the overdue actions is done.
+    let completed = ActionEvent::ActionCompleted {
+        action_id: done,
+        impact: Text::parse("Books show it").unwrap(),
+    };
+    append(
+        &platform,
+        teacher_caller,
+        StreamId::new("action", done),
+        &completed,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    clock.set(at(2026, 11, 25, 7, 30));
+    eventually(PATIENCE, "the morning's round", || {
+        let mut admin = admin.clone();
+        async move { deliveries(&mut admin, "queued").await.is_empty() }
+    })
+    .await;
+    eventually(PATIENCE, "the one still worth sending", || async {
+        sink.count() == 1
+    })
+    .await;
+    assert!(sink.all()[0].contains("Still not done"));
+    let mut dropped = deliveries(&mut admin, "dropped").await;
+    dropped.sort_by(|a, b| a.subject.cmp(&b.subject));
+    let reasons: Vec<(&str, &str)> = dropped
+        .iter()
+        .map(|d| (d.subject.as_str(), d.last_error.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "Due today: Due today, held overnight",
+                "dropped: its day was over before it could be sent"
+            ),
+            (
+                "Overdue: Done overnight",
+                "dropped: the action was done before it could be sent"
+            ),
+        ]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 1, "nothing sent late");
+    platform.stop().await;
+}
