@@ -2,12 +2,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use waymark_action_tracking::anchors::Anchors;
-use waymark_action_tracking::chain;
+use waymark_action_tracking::chain::{self, Chain};
 use waymark_domain::TrustId;
 use waymark_runtime::process::Process;
 
-/// Verifies audit chains (against their anchors, when configured) and prints one line per
-/// trust. Returns whether all are intact.
+/// Verifies both audit chains of one trust, or of every trust (against their anchors, when
+/// configured), and prints one line per trust and chain. Returns whether all are intact.
 pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Result<bool> {
     let process = Process::start(config).await?;
     let platform = process.platform.clone();
@@ -22,31 +22,39 @@ pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Re
     if anchors.is_none() {
         println!("no audit key is configured: checking the chains alone, not against anchors");
     }
-    let trusts = match trust {
-        Some(trust) => vec![trust],
-        None => chain::trusts(&platform.pool).await?,
-    };
     let mut intact = true;
-    for trust in trusts {
-        let report =
-            chain::verify_with_anchors(&platform.pool, &platform.store, anchors.as_ref(), trust)
-                .await?;
-        match report.problem {
-            None => println!(
-                "trust {trust}: intact, {} events, head {}, anchored through link {}",
-                report.events_checked,
-                hex(&report.head),
-                report.anchored_through
-            ),
-            Some(problem) => {
-                intact = false;
-                println!(
-                    "trust {trust}: TAMPERED at link {} (event {}): {} — {}",
-                    problem.seq,
-                    problem.event_id,
-                    problem.kind.as_str(),
-                    problem.detail
-                );
+    for chain in Chain::ALL {
+        let trusts = match trust {
+            Some(trust) => vec![trust],
+            None => chain::trusts(&platform.pool, chain).await?,
+        };
+        for trust in trusts {
+            let report = chain::verify_with_anchors(
+                &platform.pool,
+                &platform.store,
+                anchors.as_ref(),
+                chain,
+                trust,
+            )
+            .await?;
+            let which = format!("trust {trust}, {}", chain.as_str());
+            match report.problem {
+                None => println!(
+                    "{which}: intact, {} events, head {}, anchored through link {}",
+                    report.events_checked,
+                    hex(&report.head),
+                    report.anchored_through
+                ),
+                Some(problem) => {
+                    intact = false;
+                    println!(
+                        "{which}: TAMPERED at link {} (event {}): {} — {}",
+                        problem.seq,
+                        problem.event_id,
+                        problem.kind.as_str(),
+                        problem.detail
+                    );
+                }
             }
         }
     }
@@ -54,8 +62,8 @@ pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Re
     Ok(intact)
 }
 
-/// Anchors every trust's new links now. Returns false when a trust's chain did not verify
-/// (nothing of it is anchored then).
+/// Anchors every trust's new links now. Returns false when a chain did not verify (nothing
+/// of it is anchored then).
 pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
     let process = Process::start(config).await?;
     let platform = process.platform.clone();
@@ -69,12 +77,13 @@ pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
     let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?
         .context("audit.signing_key is not set: there is nothing to sign with")?;
     let mut signed = true;
-    for (trust, outcome) in anchors.anchor_all(&platform.pool, &platform.store).await? {
-        match outcome {
-            Ok(through) => println!("trust {trust}: anchored through link {through}"),
+    for anchoring in anchors.anchor_all(&platform.pool, &platform.store).await? {
+        let which = format!("trust {}, {}", anchoring.trust, anchoring.chain.as_str());
+        match anchoring.outcome {
+            Ok(through) => println!("{which}: anchored through link {through}"),
             Err(error) => {
                 signed = false;
-                println!("trust {trust}: NOT anchored: {error}");
+                println!("{which}: NOT anchored: {error}");
             }
         }
     }

@@ -25,7 +25,11 @@ pub const SCHEMAS: [&str; 7] = [
 
 /// Tables that are only ever appended to: the service role may read and add rows, never
 /// change or remove one.
-pub const APPEND_ONLY: [&str; 2] = ["event_store.events", "action_tracking.audit_chain"];
+pub const APPEND_ONLY: [&str; 3] = [
+    "event_store.events",
+    "action_tracking.audit_chain",
+    "action_tracking.record_chain",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

@@ -4,7 +4,8 @@
 //! the service takes each trust's links added since its last anchor, checks them against the
 //! events (it never signs a chain that does not verify), signs them with an Ed25519 key that
 //! is configuration only (`audit.signing_key`), and puts the signed checkpoint in an object
-//! store (`audit.anchors`) as `<trust>/<last link, 12 digits>.json`, never replacing one.
+//! store (`audit.anchors`) as `<trust>/<chain>/<last link, 12 digits>.json` (chain `actions`
+//! or `records`), never replacing one.
 //!
 //! Verification reads every anchor of the trust, refuses any not signed by the installation's
 //! key, and compares each anchored link with the chain recomputed from the events as stored
@@ -33,7 +34,7 @@ use waymark_event_store::PgEventStore;
 use waymark_runtime::objects::{self, ObjectStoreConfig};
 use waymark_runtime::{Clock, Config, Secret};
 
-use crate::chain::{self, GENESIS, Hash};
+use crate::chain::{self, Chain, GENESIS, Hash};
 
 /// The `audit` section of the configuration.
 ///
@@ -105,6 +106,7 @@ fn key_bytes(name: &str, text: &str) -> anyhow::Result<[u8; 32]> {
 #[derive(Debug, Serialize, Deserialize)]
 struct Checkpoint {
     format: String,
+    chain: String,
     trust_id: Uuid,
     signed_at: DateTime<Utc>,
     links: Vec<AnchoredLink>,
@@ -140,6 +142,22 @@ impl Anchored {
     pub fn through(&self) -> i64 {
         self.links.keys().next_back().copied().unwrap_or(0)
     }
+}
+
+/// One chain of one trust anchored (through the link given) or not (and why).
+#[derive(Debug)]
+pub struct Anchoring {
+    pub chain: Chain,
+    pub trust: TrustId,
+    pub outcome: Result<i64, AnchorError>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingLink {
+    seq: i64,
+    event_id: Uuid,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
 }
 
 /// Why a trust's new links were not anchored.
@@ -217,16 +235,22 @@ impl Anchors {
         &self,
         pool: &PgPool,
         store: &PgEventStore,
-    ) -> Result<Vec<(TrustId, Result<i64, AnchorError>)>, AnchorError> {
+    ) -> Result<Vec<Anchoring>, AnchorError> {
         self.signer()?;
         let mut outcomes = Vec::new();
-        for trust in chain::trusts(pool).await? {
-            loop {
-                match self.anchor(pool, store, trust).await {
-                    Ok(Some(seq)) => outcomes.push((trust, Ok(seq))),
-                    Ok(None) => break,
-                    Err(error) => {
-                        outcomes.push((trust, Err(error)));
+        for chain in Chain::ALL {
+            for trust in chain::trusts(pool, chain).await? {
+                loop {
+                    let outcome = self.anchor(pool, store, chain, trust).await;
+                    let done = !matches!(outcome, Ok(Some(_)));
+                    if let Some(outcome) = outcome.transpose() {
+                        outcomes.push(Anchoring {
+                            chain,
+                            trust,
+                            outcome,
+                        });
+                    }
+                    if done {
                         break;
                     }
                 }
@@ -241,24 +265,26 @@ impl Anchors {
         &self,
         pool: &PgPool,
         store: &PgEventStore,
+        chain: Chain,
         trust: TrustId,
     ) -> Result<Option<i64>, AnchorError> {
         let signing = self.signer()?;
         let last = sqlx::query!(
-            "SELECT head_seq, head_hash FROM action_tracking.audit_anchors WHERE trust_id = $1",
-            trust.into_uuid()
+            "SELECT head_seq, head_hash FROM action_tracking.audit_anchors WHERE trust_id = $1 AND chain = $2",
+            trust.into_uuid(),
+            chain.as_str(),
         )
         .fetch_optional(pool)
         .await?
         .map(|row| (row.head_seq, chain::to_hash(&row.head_hash)))
         .unwrap_or((0, GENESIS));
-        let links = sqlx::query!(
-            "SELECT seq, event_id, prev_hash, hash FROM action_tracking.audit_chain \
-             WHERE trust_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            trust.into_uuid(),
-            last.0,
-            MOST_LINKS,
-        )
+        let links: Vec<PendingLink> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT seq, event_id, prev_hash, hash FROM {} WHERE trust_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            chain.table()
+        )))
+        .bind(trust.into_uuid())
+        .bind(last.0)
+        .bind(MOST_LINKS)
         .fetch_all(pool)
         .await?;
         if links.is_empty() {
@@ -303,6 +329,7 @@ impl Anchors {
         }
         let checkpoint = serde_json::to_string(&Checkpoint {
             format: FORMAT.to_owned(),
+            chain: chain.as_str().to_owned(),
             trust_id: trust.into_uuid(),
             signed_at: self.clock.now(),
             links: anchored,
@@ -315,7 +342,11 @@ impl Anchors {
         };
         let body = serde_json::to_vec_pretty(&envelope)
             .map_err(|error| AnchorError::Other(error.to_string()))?;
-        let path = Path::from(format!("{}/{seq:012}.json", trust.into_uuid()));
+        let path = Path::from(format!(
+            "{}/{}/{seq:012}.json",
+            trust.into_uuid(),
+            chain.as_str()
+        ));
         let created = self
             .store
             .put_opts(
@@ -330,9 +361,9 @@ impl Anchors {
             Err(error) => return Err(error.into()),
         }
         sqlx::query!(
-            "INSERT INTO action_tracking.audit_anchors (trust_id, head_seq, head_hash, object, anchored_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (trust_id) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash, \
+            "INSERT INTO action_tracking.audit_anchors (trust_id, chain, head_seq, head_hash, object, anchored_at) \
+             VALUES ($1, $6, $2, $3, $4, $5) \
+             ON CONFLICT (trust_id, chain) DO UPDATE SET head_seq = EXCLUDED.head_seq, head_hash = EXCLUDED.head_hash, \
                object = EXCLUDED.object, anchored_at = EXCLUDED.anchored_at \
              WHERE audit_anchors.head_seq < EXCLUDED.head_seq",
             trust.into_uuid(),
@@ -340,10 +371,11 @@ impl Anchors {
             &previous[..],
             path.to_string(),
             self.clock.now(),
+            chain.as_str(),
         )
         .execute(pool)
         .await?;
-        tracing::info!(%trust, through = seq, object = %path, "audit chain anchored");
+        tracing::info!(%trust, chain = chain.as_str(), through = seq, object = %path, "audit chain anchored");
         Ok(Some(seq))
     }
 
@@ -356,13 +388,17 @@ impl Anchors {
     }
 
     /// Every anchor of the trust, checked against the installation's verifying key.
-    pub async fn read(&self, trust: TrustId) -> Result<Anchored, object_store::Error> {
-        let prefix = Path::from(trust.into_uuid().to_string());
+    pub async fn read(
+        &self,
+        chain: Chain,
+        trust: TrustId,
+    ) -> Result<Anchored, object_store::Error> {
+        let prefix = Path::from(format!("{}/{}", trust.into_uuid(), chain.as_str()));
         let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
         let mut anchored = Anchored::default();
         for object in objects {
             let body = self.store.get(&object.location).await?.bytes().await?;
-            match self.open(trust, &body) {
+            match self.open(chain, trust, &body) {
                 Ok(checkpoint) => {
                     for link in checkpoint.links {
                         let hash = hex::decode(&link.hash)
@@ -390,7 +426,7 @@ impl Anchors {
         Ok(anchored)
     }
 
-    fn open(&self, trust: TrustId, body: &[u8]) -> Result<Checkpoint, &'static str> {
+    fn open(&self, chain: Chain, trust: TrustId, body: &[u8]) -> Result<Checkpoint, &'static str> {
         let envelope: Envelope = serde_json::from_slice(body).map_err(|_| "not an anchor")?;
         let signature = BASE64
             .decode(&envelope.signature)
@@ -402,8 +438,11 @@ impl Anchors {
             .map_err(|_| "not signed by this installation's audit key")?;
         let checkpoint: Checkpoint =
             serde_json::from_str(&envelope.checkpoint).map_err(|_| "not an anchor")?;
-        if checkpoint.format != FORMAT || checkpoint.trust_id != trust.into_uuid() {
-            return Err("an anchor of another trust or format");
+        if checkpoint.format != FORMAT
+            || checkpoint.trust_id != trust.into_uuid()
+            || checkpoint.chain != chain.as_str()
+        {
+            return Err("an anchor of another trust, chain or format");
         }
         Ok(checkpoint)
     }
@@ -418,10 +457,10 @@ impl Anchors {
         loop {
             match self.anchor_all(&pool, &store).await {
                 Ok(outcomes) => {
-                    for (trust, outcome) in outcomes {
-                        if let Err(error) = outcome {
+                    for anchoring in outcomes {
+                        if let Err(error) = anchoring.outcome {
                             metrics::counter!("waymark_audit_anchor_refused_total").increment(1);
-                            tracing::error!(%trust, %error, "audit chain not anchored");
+                            tracing::error!(trust = %anchoring.trust, chain = anchoring.chain.as_str(), %error, "audit chain not anchored");
                         }
                     }
                 }

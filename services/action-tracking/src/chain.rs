@@ -1,11 +1,12 @@
 //! The tamper-evident audit trail: each trust's action events, in commit order, form a hash
-//! chain. Link n is SHA-256 over link n-1 and every stored field of event n, so changing,
-//! deleting or reordering a stored event (or a link) breaks the chain from there on, and
-//! `verify` names the first place it breaks.
+//! chain; so do its reviews', meetings' and visits' events (who drafted, responded, agreed
+//! what, when) in a second chain (`Chain`). Link n is SHA-256 over link n-1 and every stored
+//! field of event n, so changing, deleting or reordering a stored event (or a link) breaks
+//! the chain from there on, and `verify` names the first place it breaks.
 //!
 //! The trail people read is made from the chained events (`trail`), and each link's action
-//! and school (what the trail is looked up by) are checked against the events, so nothing a
-//! reader sees can change without `verify` saying so.
+//! and school, or record (what the trail is looked up by), are checked against the events, so
+//! nothing a reader sees can change without `verify` saying so.
 //!
 //! What the chain alone proves: that the events as stored now are the events as chained.
 //! Someone able to rewrite both the events and every later link could hide a change from
@@ -58,18 +59,110 @@ pub fn link(previous: &Hash, event: &RecordedEvent) -> Hash {
     hasher.finalize().into()
 }
 
-/// The trust's last link: (sequence number, hash), or (0, genesis) for an empty chain.
-pub async fn head(tx: &mut PgConnection, trust: TrustId) -> Result<(i64, Hash), sqlx::Error> {
-    let row = sqlx::query!(
-        "SELECT seq, hash FROM action_tracking.audit_chain WHERE trust_id = $1 ORDER BY seq DESC LIMIT 1",
-        trust.into_uuid()
-    )
+/// The two chains each trust has: its actions' events, and its agreed records' history
+/// (reviews, meetings and visits: who drafted, responded, agreed what, when).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Chain {
+    Actions,
+    Records,
+}
+
+impl Chain {
+    pub const ALL: [Chain; 2] = [Chain::Actions, Chain::Records];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Actions => "actions",
+            Self::Records => "records",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|chain| chain.as_str() == name)
+    }
+
+    /// What it is the history of, in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Actions => "the record of actions",
+            Self::Records => "the history of reviews, meetings and visits",
+        }
+    }
+
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Self::Actions => "action_tracking.audit_chain",
+            Self::Records => "action_tracking.record_chain",
+        }
+    }
+
+    /// The stream categories whose events it chains.
+    pub fn categories(self) -> &'static [&'static str] {
+        match self {
+            Self::Actions => &["action"],
+            Self::Records => &["review", "meeting", "visit"],
+        }
+    }
+
+    /// The projection that appends to it.
+    fn projection(self) -> &'static str {
+        match self {
+            Self::Actions => crate::projection::NAME,
+            Self::Records => crate::records::NAME,
+        }
+    }
+}
+
+/// The trust's last link of `chain`: (sequence number, hash), or (0, genesis) when empty.
+pub async fn head(
+    tx: &mut PgConnection,
+    chain: Chain,
+    trust: TrustId,
+) -> Result<(i64, Hash), sqlx::Error> {
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT seq, hash FROM {} WHERE trust_id = $1 ORDER BY seq DESC LIMIT 1",
+        chain.table()
+    )))
+    .bind(trust.into_uuid())
     .fetch_optional(&mut *tx)
     .await?;
     Ok(match row {
-        Some(row) => (row.seq, to_hash(&row.hash)),
+        Some((seq, hash)) => (seq, to_hash(&hash)),
         None => (0, GENESIS),
     })
+}
+
+/// Appends `event` to its trust's `chain`, filed under `subject` (the action, or the
+/// record) and, for actions, `school`. In the projection's transaction.
+pub async fn append(
+    tx: &mut PgConnection,
+    chain: Chain,
+    event: &RecordedEvent,
+    subject: Uuid,
+    school: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    let (seq, previous) = head(tx, chain, event.trust_id).await?;
+    let hash = link(&previous, event);
+    // Records are filed under the record alone; the school is the record's own business.
+    let (columns, filed) = match chain {
+        Chain::Actions => ("action_id, school_id", "$4, $7"),
+        Chain::Records => ("record_id", "$4"),
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {} (trust_id, seq, event_id, prev_hash, hash, {columns}) VALUES ($1, $2, $3, $5, $6, {filed})",
+        chain.table()
+    )))
+    .bind(event.trust_id.into_uuid())
+    .bind(seq + 1)
+    .bind(event.event_id.into_uuid())
+    .bind(subject)
+    .bind(&previous[..])
+    .bind(&hash[..]);
+    if chain == Chain::Actions {
+        query = query.bind(school);
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
 }
 
 pub(crate) fn to_hash(bytes: &[u8]) -> Hash {
@@ -165,6 +258,7 @@ const PAGE: i64 = 1000;
 pub async fn verify(
     pool: &PgPool,
     store: &PgEventStore,
+    chain: Chain,
     trust: TrustId,
     anchored: &Anchored,
 ) -> Result<Report, VerifyError> {
@@ -172,16 +266,21 @@ pub async fn verify(
     let mut expected_seq = 1;
     // Each action's school, from its creation event.
     let mut schools: HashMap<Uuid, Uuid> = HashMap::new();
+    let select = format!(
+        "SELECT seq, event_id, {} FROM {} WHERE trust_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+        match chain {
+            Chain::Actions => "action_id AS subject, school_id, prev_hash, hash",
+            Chain::Records => "record_id AS subject, NULL::uuid AS school_id, prev_hash, hash",
+        },
+        chain.table()
+    );
     loop {
-        let links = sqlx::query!(
-            "SELECT seq, event_id, action_id, school_id, prev_hash, hash FROM action_tracking.audit_chain \
-             WHERE trust_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-            trust.into_uuid(),
-            expected_seq,
-            PAGE,
-        )
-        .fetch_all(pool)
-        .await?;
+        let links: Vec<LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
+            .bind(trust.into_uuid())
+            .bind(expected_seq)
+            .bind(PAGE)
+            .fetch_all(pool)
+            .await?;
         let ids: Vec<EventId> = links
             .iter()
             .map(|link| EventId::from_uuid(link.event_id))
@@ -251,26 +350,42 @@ pub async fn verify(
                     },
                 }));
             }
-            // The action and school the trail is looked up by are the event's own.
-            let action = decode::<ActionEvent>(event).ok();
-            if let Some(ActionEvent::ActionCreated {
-                action_id,
-                school_id,
-                ..
-            }) = &action
-            {
-                schools.insert(*action_id, school_id.into_uuid());
-            }
-            let own = action.map(|a| {
-                let id = a.action_id();
-                (id, schools.get(&id).copied())
-            });
-            if own != Some((row.action_id, Some(row.school_id))) {
+            // What the link is filed (and looked up) under is the event's own: an action's
+            // id and school, or a record's id (its stream's).
+            let own = match chain {
+                Chain::Actions => {
+                    let action = decode::<ActionEvent>(event).ok();
+                    if let Some(ActionEvent::ActionCreated {
+                        action_id,
+                        school_id,
+                        ..
+                    }) = &action
+                    {
+                        schools.insert(*action_id, school_id.into_uuid());
+                    }
+                    action.map(|a| {
+                        let id = a.action_id();
+                        (id, schools.get(&id).copied())
+                    })
+                }
+                Chain::Records => event
+                    .stream_id
+                    .as_str()
+                    .split_once('-')
+                    .filter(|(category, _)| chain.categories().contains(category))
+                    .and_then(|(_, id)| Uuid::parse_str(id).ok())
+                    .map(|id| (id, None)),
+            };
+            if own != Some((row.subject, row.school_id)) {
                 return Ok(report(problem(
                     ProblemKind::Altered,
                     format!(
-                        "the chain files this {} under another action or school than its own",
-                        event.event_type
+                        "the chain files this {} under another {} than its own",
+                        event.event_type,
+                        match chain {
+                            Chain::Actions => "action or school",
+                            Chain::Records => "record",
+                        }
                     ),
                 )));
             }
@@ -282,24 +397,26 @@ pub async fn verify(
         }
     }
     let checked = expected_seq - 1;
-    // Stored action events the projection has passed must all be chained.
-    let unchained = sqlx::query!(
+    // Stored events of the chain's kinds that its projection has passed must all be chained.
+    let unchained: Option<(Uuid, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.event_id, e.event_type FROM event_store.events e \
          JOIN bus.checkpoints c ON c.name = $2 \
-         WHERE e.trust_id = $1 AND e.stream_id LIKE 'action-%' \
+         WHERE e.trust_id = $1 AND split_part(e.stream_id, '-', 1) = ANY($3) \
            AND (e.tx_id, e.position) <= (c.tx_id, c.position) \
-           AND NOT EXISTS (SELECT 1 FROM action_tracking.audit_chain a WHERE a.event_id = e.event_id) \
+           AND NOT EXISTS (SELECT 1 FROM {} a WHERE a.event_id = e.event_id) \
          ORDER BY e.tx_id, e.position LIMIT 1",
-        trust.into_uuid(),
-        crate::projection::NAME,
-    )
+        chain.table()
+    )))
+    .bind(trust.into_uuid())
+    .bind(chain.projection())
+    .bind(chain.categories())
     .fetch_optional(pool)
     .await?;
-    let problem = unchained.map(|row| Problem {
+    let problem = unchained.map(|(event_id, event_type)| Problem {
         seq: checked + 1,
-        event_id: row.event_id,
+        event_id,
         kind: ProblemKind::Unchained,
-        detail: format!("a stored {} is not in the chain", row.event_type),
+        detail: format!("a stored {event_type} is not in the chain"),
     });
     let through = anchored.through();
     let problem = problem.or_else(|| {
@@ -334,21 +451,33 @@ pub async fn verify_with_anchors(
     pool: &PgPool,
     store: &PgEventStore,
     anchors: Option<&Anchors>,
+    chain: Chain,
     trust: TrustId,
 ) -> Result<Report, VerifyError> {
     let anchored = match anchors {
-        Some(anchors) => anchors.read(trust).await?,
+        Some(anchors) => anchors.read(chain, trust).await?,
         None => Anchored::default(),
     };
-    verify(pool, store, trust, &anchored).await
+    verify(pool, store, chain, trust, &anchored).await
 }
 
-/// The trusts that have an audit chain.
-pub async fn trusts(pool: &PgPool) -> Result<Vec<TrustId>, sqlx::Error> {
-    let rows = sqlx::query_scalar!(
-        "SELECT DISTINCT trust_id FROM action_tracking.audit_chain ORDER BY trust_id"
-    )
+/// The trusts that have a `chain`.
+pub async fn trusts(pool: &PgPool, chain: Chain) -> Result<Vec<TrustId>, sqlx::Error> {
+    let rows: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT trust_id FROM {} ORDER BY trust_id",
+        chain.table()
+    )))
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(TrustId::from_uuid).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    seq: i64,
+    event_id: Uuid,
+    subject: Uuid,
+    school_id: Option<Uuid>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
 }

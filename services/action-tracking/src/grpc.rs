@@ -17,6 +17,7 @@ use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
 use crate::anchors::Anchors;
+use crate::chain::Chain;
 use crate::commands::Commands;
 use crate::{access, chain, trail, verification};
 
@@ -612,9 +613,15 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
     ) -> Result<Response<pb::VerifyReport>, Status> {
         let context = RequestContext::of(&request)?;
         self.access.trust(&context, TrustVerb::SeeOverview).await?;
+        let chain = match request.get_ref().chain.as_str() {
+            "" => Chain::Actions,
+            name => Chain::parse(name)
+                .ok_or_else(|| ServiceError::invalid("chain", "is \"actions\" or \"records\""))?,
+        };
         let report = verification::verify_and_keep(
             &self.commands.platform,
             self.anchors.as_ref(),
+            chain,
             trust_of(&context),
         )
         .await
@@ -632,31 +639,39 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         let context = RequestContext::of(&request)?;
         self.access.trust(&context, TrustVerb::SeeOverview).await?;
         let trust = trust_of(&context);
-        let last = verification::last(self.pool(), trust)
-            .await
-            .map_err(ServiceError::from)?;
-        let anchored = sqlx::query!(
-            "SELECT head_seq, anchored_at FROM action_tracking.audit_anchors WHERE trust_id = $1",
-            trust.into_uuid()
-        )
-        .fetch_optional(self.pool())
-        .await
-        .map_err(ServiceError::from)?;
         let time =
             |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut chains = Vec::new();
+        for chain in Chain::ALL {
+            let last = verification::last(self.pool(), chain, trust)
+                .await
+                .map_err(ServiceError::from)?;
+            let anchored = sqlx::query!(
+                "SELECT head_seq, anchored_at FROM action_tracking.audit_anchors WHERE trust_id = $1 AND chain = $2",
+                trust.into_uuid(),
+                chain.as_str(),
+            )
+            .fetch_optional(self.pool())
+            .await
+            .map_err(ServiceError::from)?;
+            chains.push(pb::ChainStatus {
+                chain: chain.as_str().to_owned(),
+                verified_at: last.as_ref().map(|l| time(l.at)).unwrap_or_default(),
+                last: last.map(|last| pb::VerifyReport {
+                    intact: last.problem.is_none(),
+                    events_checked: last.events_checked,
+                    head_hash: String::new(),
+                    problem: last.problem.map(Into::into),
+                    anchored_through: last.anchored_through,
+                    anchored_at: last.anchored_at.map(time).unwrap_or_default(),
+                }),
+                anchored_through: anchored.as_ref().map_or(0, |a| a.head_seq),
+                anchored_at: anchored.map(|a| time(a.anchored_at)).unwrap_or_default(),
+            });
+        }
         Ok(Response::new(pb::AuditStatus {
-            verified_at: last.as_ref().map(|l| time(l.at)).unwrap_or_default(),
-            last: last.map(|last| pb::VerifyReport {
-                intact: last.problem.is_none(),
-                events_checked: last.events_checked,
-                head_hash: String::new(),
-                problem: last.problem.map(Into::into),
-                anchored_through: last.anchored_through,
-                anchored_at: last.anchored_at.map(time).unwrap_or_default(),
-            }),
+            chains,
             anchors_configured: self.anchors.is_some(),
-            anchored_through: anchored.as_ref().map_or(0, |a| a.head_seq),
-            anchored_at: anchored.map(|a| time(a.anchored_at)).unwrap_or_default(),
         }))
     }
 

@@ -3,7 +3,9 @@
 //!
 //! - Commands (gRPC `waymark.action_tracking.v1`, and agreements arriving as events) run the
 //!   pure `Action` decider and append to the `action` streams.
-//! - The `actions` projection keeps the read models and each trust's hash chain.
+//! - The `actions` projection keeps the read models and each trust's hash chain; the
+//!   `records` projection chains review dialogue's review, meeting and visit events into
+//!   each trust's second chain.
 //! - The `agreements` consumer reads review dialogue's events: where actions come from, the
 //!   actions agreed, and outcomes agreed for earlier actions.
 //! - Every command is first put to the authorization policies (`access`), with the action
@@ -18,6 +20,7 @@ pub mod chain;
 mod commands;
 mod grpc;
 mod projection;
+mod records;
 mod trail;
 pub mod verification;
 
@@ -60,6 +63,8 @@ pub async fn run(
     platform.ready_schema(migrator(), SCHEMA_HISTORY).await?;
     let (actions, projection) =
         platform.spawn_projection(Arc::new(projection::Actions), shutdown.clone());
+    let (_, record_chain) =
+        platform.spawn_projection(Arc::new(records::RecordChain), shutdown.clone());
     let (_, directory) = platform.spawn_projection(
         Arc::new(waymark_runtime::directory::DirectoryCopy {
             name: "action_tracking.directory",
@@ -113,6 +118,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     projection.await?;
+    record_chain.await?;
     directory.await?;
     agreements.await?;
     anchoring.await?;

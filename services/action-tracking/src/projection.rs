@@ -255,20 +255,6 @@ async fn append_to_chain(
             recorded.event_type
         ))
     })?;
-    let (seq, previous) = chain::head(tx, recorded.trust_id).await?;
-    let hash = chain::link(&previous, recorded);
-    sqlx::query!(
-        "INSERT INTO action_tracking.audit_chain (trust_id, seq, event_id, action_id, school_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        recorded.trust_id.into_uuid(),
-        seq + 1,
-        recorded.event_id.into_uuid(),
-        action_id,
-        school,
-        &previous[..],
-        &hash[..],
-    )
-    .execute(&mut *tx)
-    .await?;
+    chain::append(tx, chain::Chain::Actions, recorded, action_id, Some(school)).await?;
     Ok(())
 }

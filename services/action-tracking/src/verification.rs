@@ -15,7 +15,7 @@ use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
 use waymark_runtime::Platform;
 
 use crate::anchors::Anchors;
-use crate::chain::{self, Report, VerifyError};
+use crate::chain::{self, Chain, Report, VerifyError};
 
 /// The audit trail's own checks, as the actor of what they record. No person has this id.
 pub fn verifier_actor() -> ActorId {
@@ -37,23 +37,26 @@ pub struct Verified {
 pub async fn verify_and_keep(
     platform: &Platform,
     anchors: Option<&Anchors>,
+    chain: Chain,
     trust: TrustId,
 ) -> Result<Report, VerifyError> {
     let report =
-        chain::verify_with_anchors(&platform.pool, &platform.store, anchors, trust).await?;
+        chain::verify_with_anchors(&platform.pool, &platform.store, anchors, chain, trust).await?;
     let at = platform.clock.now();
     let problem = report.problem.as_ref();
     let earlier = sqlx::query!(
-        "SELECT problem_seq, problem_event, problem_kind FROM action_tracking.audit_verifications WHERE trust_id = $1",
-        trust.into_uuid()
+        "SELECT problem_seq, problem_event, problem_kind FROM action_tracking.audit_verifications \
+         WHERE trust_id = $1 AND chain = $2",
+        trust.into_uuid(),
+        chain.as_str(),
     )
     .fetch_optional(&platform.pool)
     .await?;
     sqlx::query!(
         "INSERT INTO action_tracking.audit_verifications (trust_id, verified_at, events_checked, anchored_through, \
-           anchored_at, problem_seq, problem_event, problem_kind, problem_detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (trust_id) DO UPDATE SET verified_at = $2, events_checked = $3, anchored_through = $4, \
+           anchored_at, problem_seq, problem_event, problem_kind, problem_detail, chain) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (trust_id, chain) DO UPDATE SET verified_at = $2, events_checked = $3, anchored_through = $4, \
            anchored_at = $5, problem_seq = $6, problem_event = $7, problem_kind = $8, problem_detail = $9",
         trust.into_uuid(),
         at,
@@ -64,6 +67,7 @@ pub async fn verify_and_keep(
         problem.map(|p| p.event_id),
         problem.map(|p| p.kind.as_str()),
         problem.map(|p| p.detail.as_str()),
+        chain.as_str(),
     )
     .execute(&platform.pool)
     .await?;
@@ -80,8 +84,9 @@ pub async fn verify_and_keep(
     });
     if !same {
         metrics::counter!("waymark_audit_verification_failed_total").increment(1);
-        tracing::error!(%trust, seq = problem.seq, kind = problem.kind.as_str(), detail = %problem.detail, "audit trail verification failed");
+        tracing::error!(%trust, chain = chain.as_str(), seq = problem.seq, kind = problem.kind.as_str(), detail = %problem.detail, "audit trail verification failed");
         let event = AuditTrailEvent::VerificationFailed {
+            chain: chain.as_str().to_owned(),
             seq: problem.seq,
             event_id: problem.event_id,
             kind: problem.kind.as_str().to_owned(),
@@ -110,12 +115,17 @@ pub async fn verify_and_keep(
     Ok(report)
 }
 
-/// The trust's last verification, if any.
-pub async fn last(pool: &sqlx::PgPool, trust: TrustId) -> Result<Option<Verified>, sqlx::Error> {
+/// The trust's last verification of `chain`, if any.
+pub async fn last(
+    pool: &sqlx::PgPool,
+    chain: Chain,
+    trust: TrustId,
+) -> Result<Option<Verified>, sqlx::Error> {
     let row = sqlx::query!(
         "SELECT verified_at, events_checked, anchored_through, anchored_at, problem_seq, problem_event, \
-           problem_kind, problem_detail FROM action_tracking.audit_verifications WHERE trust_id = $1",
-        trust.into_uuid()
+           problem_kind, problem_detail FROM action_tracking.audit_verifications WHERE trust_id = $1 AND chain = $2",
+        trust.into_uuid(),
+        chain.as_str(),
     )
     .fetch_optional(pool)
     .await?;
@@ -149,16 +159,19 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        let trusts = match chain::trusts(&platform.pool).await {
-            Ok(trusts) => trusts,
-            Err(error) => {
-                tracing::warn!(%error, "scheduled audit verification could not run");
-                continue;
-            }
-        };
-        for trust in trusts {
-            if let Err(error) = verify_and_keep(&platform, anchors.as_ref(), trust).await {
-                tracing::warn!(%trust, %error, "scheduled audit verification could not run");
+        for chain in Chain::ALL {
+            let trusts = match chain::trusts(&platform.pool, chain).await {
+                Ok(trusts) => trusts,
+                Err(error) => {
+                    tracing::warn!(%error, "scheduled audit verification could not run");
+                    continue;
+                }
+            };
+            for trust in trusts {
+                if let Err(error) = verify_and_keep(&platform, anchors.as_ref(), chain, trust).await
+                {
+                    tracing::warn!(%trust, chain = chain.as_str(), %error, "scheduled audit verification could not run");
+                }
             }
         }
     }

@@ -92,8 +92,17 @@ async fn audit_trail_failed(
     event: &RecordedEvent,
 ) -> Result<Vec<Notice>, HandlerError> {
     let AuditTrailEvent::VerificationFailed {
-        seq, kind, detail, ..
+        chain,
+        seq,
+        kind,
+        detail,
+        ..
     } = decode(event)?;
+    let trail = if chain == "records" {
+        "the history of reviews, meetings and visits"
+    } else {
+        "the record of actions"
+    };
     let directory =
         waymark_runtime::directory::load(&mut *tx, crate::DIRECTORY_TABLE, event.trust_id).await?;
     let at = if seq == 0 {
@@ -113,9 +122,9 @@ async fn audit_trail_failed(
                 *admin,
                 None,
                 "audit.verification_failed",
-                "The action audit trail failed its check".to_owned(),
+                "The audit trail failed its check".to_owned(),
                 format!(
-                    "{at} did not verify ({kind}): {detail}. Someone may have changed the record of actions outside Waymark. \
+                    "{at} of {trail} did not verify ({kind}): {detail}. Someone may have changed it outside Waymark. \
                      Keep the database as it is and tell whoever looks after your data protection."
                 ),
                 waymark_domain::pages::AUDIT_TRAIL.to_owned(),

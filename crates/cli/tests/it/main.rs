@@ -135,7 +135,7 @@ async fn a_new_audit_key_anchors_and_a_public_key_alone_verifies() {
     let stdout = String::from_utf8_lossy(&anchored.stdout);
     assert_eq!(anchored.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains(&format!("trust {trust}: anchored through link 1")),
+        stdout.contains(&format!("trust {trust}, actions: anchored through link 1")),
         "{stdout}"
     );
     let checked = waymark_with(&platform, &auditor, &["verify-audit"]).await;
@@ -316,6 +316,8 @@ async fn the_service_role_works_but_cannot_alter_the_event_store_or_the_chain() 
         "UPDATE action_tracking.audit_chain SET hash = hash",
         "DELETE FROM action_tracking.audit_chain",
         "TRUNCATE action_tracking.audit_chain",
+        "UPDATE action_tracking.record_chain SET hash = hash",
+        "DELETE FROM action_tracking.record_chain",
         "CREATE TABLE event_store.elsewhere (payload jsonb)",
     ] {
         let error = sqlx::query(statement).execute(&app).await.unwrap_err();

@@ -15,6 +15,9 @@ pub const CATEGORY: &str = "audit_trail";
 pub enum AuditTrailEvent {
     /// A verification of the trust's chain found a problem (the first one).
     VerificationFailed {
+        /// Which of the trust's chains: `actions`, or `records` (reviews, meetings, visits).
+        #[serde(default = "actions")]
+        chain: String,
         /// The link where it was found (0 for a bad anchor).
         seq: i64,
         event_id: Uuid,
@@ -23,6 +26,10 @@ pub enum AuditTrailEvent {
         detail: String,
         verified_at: DateTime<Utc>,
     },
+}
+
+fn actions() -> String {
+    "actions".to_owned()
 }
 
 impl DomainEvent for AuditTrailEvent {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use uuid::Uuid;
-use waymark_action_tracking::anchors::{AnchorError, Anchored, Anchors, AuditSettings};
-use waymark_action_tracking::chain;
+use waymark_action_tracking::anchors::{AnchorError, Anchored, Anchoring, Anchors, AuditSettings};
+use waymark_action_tracking::chain::{self, Chain};
 use waymark_domain::{EventId, TrustId};
 use waymark_testkit::objects::S3Server;
 use waymark_testkit::services::TestPlatform;
@@ -36,13 +36,16 @@ async fn anchored_history(store: &[(String, String)]) -> History {
     let anchors = Anchors::from_config(&platform.platform.config, platform.platform.clock.clone())
         .unwrap()
         .unwrap();
-    let trust = chain::trusts(&platform.db.pool).await.unwrap()[0];
+    let trust = chain::trusts(&platform.db.pool, Chain::Actions)
+        .await
+        .unwrap()[0];
     let outcomes = anchors
         .anchor_all(&platform.db.pool, &platform.platform.store)
         .await
         .unwrap();
     assert_eq!(outcomes.len(), 1);
-    assert_eq!(*outcomes[0].1.as_ref().unwrap(), 9);
+    assert_eq!(outcomes[0].chain, Chain::Actions);
+    assert_eq!(*outcomes[0].outcome.as_ref().unwrap(), 9);
     // Nothing new: nothing more to anchor.
     assert!(
         anchors
@@ -117,6 +120,7 @@ async fn chain_alone(platform: &TestPlatform, trust: TrustId) -> chain::Report {
     chain::verify(
         &platform.db.pool,
         &platform.platform.store,
+        Chain::Actions,
         trust,
         &Anchored::default(),
     )
@@ -215,7 +219,7 @@ async fn tampering_is_found(store: impl Fn() -> Vec<(String, String)>) {
         trust,
     } = anchored_history(&store()).await;
     let objects = store_of(&platform);
-    let path = Path::from(format!("{}/000000000009.json", trust.into_uuid()));
+    let path = Path::from(format!("{}/actions/000000000009.json", trust.into_uuid()));
     let real = objects.get(&path).await.unwrap().bytes().await.unwrap();
     let edited =
         String::from_utf8(real.to_vec())
@@ -251,7 +255,13 @@ async fn tampering_is_found(store: impl Fn() -> Vec<(String, String)>) {
         .await
         .unwrap();
     match &outcomes[..] {
-        [(other, Err(AnchorError::Tampered { seq: 3, .. }))] if *other != trust => {}
+        [
+            Anchoring {
+                trust: other,
+                outcome: Err(AnchorError::Tampered { seq: 3, .. }),
+                ..
+            },
+        ] if *other != trust => {}
         other => panic!("a tampered chain was anchored: {other:?}"),
     }
     let mut listed = objects.list(None);

@@ -41,7 +41,7 @@ pub(crate) async fn some_history(
     .await;
     // Verifying the trust's chain is not for a teacher, even one whose actions it holds.
     let refused = client
-        .verify_audit_trail(pb::VerifyAuditTrailRequest {})
+        .verify_audit_trail(pb::VerifyAuditTrailRequest::default())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
@@ -50,7 +50,7 @@ pub(crate) async fn some_history(
 
 pub(crate) async fn verify(client: &mut Client) -> pb::VerifyReport {
     client
-        .verify_audit_trail(pb::VerifyAuditTrailRequest {})
+        .verify_audit_trail(pb::VerifyAuditTrailRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -452,16 +452,17 @@ async fn the_chain_is_checked_on_a_schedule_and_a_new_problem_is_raised_once() {
     waymark_testkit::eventually(patience, "a scheduled check of all nine", || {
         let mut client = client.clone();
         async move {
-            status(&mut client)
-                .await
+            status(&mut client).await.chains[0]
                 .last
+                .clone()
                 .is_some_and(|last| last.intact && last.events_checked == 9)
         }
     })
     .await;
     let shown = status(&mut client).await;
+    assert_eq!(shown.chains[0].chain, "actions");
     assert!(
-        shown.verified_at.starts_with("2026-11-17T10:0"),
+        shown.chains[0].verified_at.starts_with("2026-11-17T10:0"),
         "{shown:?}"
     );
     assert!(!shown.anchors_configured);
@@ -476,9 +477,9 @@ async fn the_chain_is_checked_on_a_schedule_and_a_new_problem_is_raised_once() {
     waymark_testkit::eventually(patience, "the schedule finding it", || {
         let mut client = client.clone();
         async move {
-            status(&mut client)
-                .await
+            status(&mut client).await.chains[0]
                 .last
+                .clone()
                 .and_then(|last| last.problem)
                 .is_some_and(|p| (p.seq, p.kind.as_str()) == (6, "altered"))
         }
@@ -496,5 +497,192 @@ async fn the_chain_is_checked_on_a_schedule_and_a_new_problem_is_raised_once() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["event_id"], victim.to_string());
     assert_eq!(alerts[0]["kind"], "altered");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_of_reviews_and_visits_is_chained_and_checked_too() {
+    use waymark_action_tracking::anchors::Anchors;
+    use waymark_action_tracking::chain::Chain;
+    use waymark_domain::{CorrelationId, EventId, EventMetadata, StreamId};
+    use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (signing, _) = waymark_action_tracking::anchors::new_key();
+    let place = format!("file://{}", dir.path().display());
+    let mut platform = TestPlatform::start_configured(
+        None,
+        std::sync::Arc::new(waymark_testkit::time::clock()),
+        &[
+            ("audit.signing_key", &signing),
+            ("audit.anchors.url", &place),
+        ],
+    )
+    .await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    waymark_testkit::directory::grant_trust_role(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        waymark_domain::directory::Role::TrustAdmin,
+    )
+    .await;
+    let mut client = client(&platform, address, leader);
+    // As review dialogue records them: a review drafted and agreed, a visit agreed.
+    let (review, visit) = (Uuid::new_v4(), Uuid::new_v4());
+    for (stream, kind, payload) in [
+        (
+            StreamId::new("review", review),
+            "RecordDrafted",
+            serde_json::json!({"draft": 1}),
+        ),
+        (
+            StreamId::new("review", review),
+            "RecordAgreed",
+            serde_json::json!({"draft": 1}),
+        ),
+        (
+            StreamId::new("review", review),
+            "ReviewAgreed",
+            serde_json::json!({"draft": 1}),
+        ),
+        (
+            StreamId::new("visit", visit),
+            "VisitRecorded",
+            serde_json::json!({"record": "Strong modelling"}),
+        ),
+        (
+            StreamId::new("visit", visit),
+            "VisitAgreed",
+            serde_json::json!({}),
+        ),
+    ] {
+        platform
+            .platform
+            .store
+            .append(
+                leader.trust,
+                &stream,
+                ExpectedVersion::Any,
+                &EventMetadata {
+                    actor: leader.actor,
+                    causation_id: None,
+                    correlation_id: CorrelationId::from_uuid(Uuid::now_v7()),
+                    command_id: None,
+                },
+                &[NewEvent {
+                    event_id: EventId::from_uuid(Uuid::now_v7()),
+                    event_type: kind.into(),
+                    schema_version: 1,
+                    payload,
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    let records = |chain: &str| pb::VerifyAuditTrailRequest {
+        chain: chain.to_owned(),
+    };
+    waymark_testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "five record events chained",
+        || {
+            let mut client = client.clone();
+            async move {
+                client
+                    .verify_audit_trail(records("records"))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .events_checked
+                    == 5
+            }
+        },
+    )
+    .await;
+    let report = client
+        .verify_audit_trail(records("records"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(report.intact, "{report:?}");
+    let filed: Vec<Uuid> =
+        sqlx::query_scalar("SELECT record_id FROM action_tracking.record_chain ORDER BY seq")
+            .fetch_all(&platform.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(filed, [review, review, review, visit, visit]);
+
+    // Anchored like the actions: the visit's agreement cut off afterwards is found.
+    let anchors = Anchors::from_config(&platform.platform.config, platform.platform.clock.clone())
+        .unwrap()
+        .unwrap();
+    let anchored = anchors
+        .anchor_all(&platform.db.pool, &platform.platform.store)
+        .await
+        .unwrap();
+    assert_eq!(anchored.len(), 1);
+    assert_eq!(anchored[0].chain, Chain::Records);
+    assert_eq!(*anchored[0].outcome.as_ref().unwrap(), 5);
+    let last: Uuid =
+        sqlx::query_scalar("SELECT event_id FROM action_tracking.record_chain WHERE seq = 5")
+            .fetch_one(&platform.db.pool)
+            .await
+            .unwrap();
+    tamper(
+        &platform,
+        "DELETE FROM event_store.events WHERE event_id = $1",
+        last,
+    )
+    .await;
+    sqlx::query("DELETE FROM action_tracking.record_chain WHERE seq = 5")
+        .execute(&platform.db.pool)
+        .await
+        .unwrap();
+    let problem = client
+        .verify_audit_trail(records("records"))
+        .await
+        .unwrap()
+        .into_inner()
+        .problem
+        .unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (5, "truncated"));
+    assert_eq!(problem.event_id, last.to_string());
+
+    // Who agreed what, when, rewritten: found, and named.
+    let agreed: Uuid =
+        sqlx::query_scalar("SELECT event_id FROM action_tracking.record_chain WHERE seq = 2")
+            .fetch_one(&platform.db.pool)
+            .await
+            .unwrap();
+    tamper(
+        &platform,
+        "UPDATE event_store.events SET payload = jsonb_set(payload, '{draft}', '2') WHERE event_id = $1",
+        agreed,
+    )
+    .await;
+    let report = client
+        .verify_audit_trail(records("records"))
+        .await
+        .unwrap()
+        .into_inner();
+    let problem = report.problem.unwrap();
+    assert_eq!((problem.seq, problem.kind.as_str()), (2, "altered"));
+    assert_eq!(problem.event_id, agreed.to_string());
+    // The actions' chain is another chain; an unknown one is refused.
+    assert!(
+        client
+            .verify_audit_trail(records("actions"))
+            .await
+            .unwrap()
+            .into_inner()
+            .intact
+    );
+    let unknown = client
+        .verify_audit_trail(records("payments"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
     platform.stop().await;
 }

@@ -21,16 +21,22 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// One of the trust's two chains, as the page shows it.
+pub struct ChainRow {
+    pub title: &'static str,
+    pub verified_at: Option<String>,
+    pub events_checked: i64,
+    pub problem: Option<Finding>,
+    pub anchored_through: i64,
+    pub anchored_at: Option<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/audit_trail.html")]
 pub struct AuditTrailPage {
     nav: Nav,
-    verified_at: Option<String>,
-    events_checked: i64,
-    problem: Option<Finding>,
+    chains: Vec<ChainRow>,
     anchors_configured: bool,
-    anchored_through: i64,
-    anchored_at: Option<String>,
 }
 
 /// "5 December 2026 at 06:40 UTC" from an RFC 3339 time; nothing from an empty one.
@@ -40,6 +46,29 @@ fn moment(value: &str) -> Option<String> {
             .format("%-d %B %Y at %H:%M UTC")
             .to_string()
     })
+}
+
+fn row(status: at::ChainStatus) -> ChainRow {
+    let last = status.last.unwrap_or_default();
+    ChainRow {
+        title: match status.chain.as_str() {
+            "records" => "Reviews, meetings and visits",
+            _ => "Actions",
+        },
+        verified_at: moment(&status.verified_at),
+        events_checked: last.events_checked,
+        problem: last.problem.map(|problem| Finding {
+            at: if problem.seq == 0 {
+                "its anchors".to_owned()
+            } else {
+                format!("entry {}", problem.seq)
+            },
+            kind: problem.kind,
+            detail: problem.detail,
+        }),
+        anchored_through: status.anchored_through,
+        anchored_at: moment(&status.anchored_at),
+    }
 }
 
 pub async fn status(
@@ -53,33 +82,23 @@ pub async fn status(
         .get_audit_status(at::GetAuditStatusRequest {})
         .await?
         .into_inner();
-    let last = status.last.unwrap_or_default();
     Ok(AuditTrailPage {
         nav: Nav::new(&state, &viewer, "admin").await,
-        verified_at: moment(&status.verified_at),
-        events_checked: last.events_checked,
-        problem: last.problem.map(|problem| Finding {
-            at: if problem.seq == 0 {
-                "its anchors".to_owned()
-            } else {
-                format!("entry {}", problem.seq)
-            },
-            kind: problem.kind,
-            detail: problem.detail,
-        }),
+        chains: status.chains.into_iter().map(row).collect(),
         anchors_configured: status.anchors_configured,
-        anchored_through: status.anchored_through,
-        anchored_at: moment(&status.anchored_at),
     })
 }
 
-/// Verifies now; the page then shows the result.
+/// Verifies both chains now; the page then shows the results.
 pub async fn verify(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     viewer.require_on_trust(TrustVerb::SeeOverview)?;
-    state
-        .clients(&viewer)
-        .actions()
-        .verify_audit_trail(at::VerifyAuditTrailRequest {})
-        .await?;
+    let mut actions = state.clients(&viewer).actions();
+    for chain in ["actions", "records"] {
+        actions
+            .verify_audit_trail(at::VerifyAuditTrailRequest {
+                chain: chain.to_owned(),
+            })
+            .await?;
+    }
     Ok(see(waymark_domain::pages::AUDIT_TRAIL))
 }

@@ -768,6 +768,7 @@ async fn a_failed_audit_check_tells_every_trust_administrator_at_once() {
         .unwrap();
 
     let failed = AuditTrailEvent::VerificationFailed {
+        chain: "records".into(),
         seq: 6,
         event_id: Uuid::new_v4(),
         kind: "rewritten".into(),
@@ -788,7 +789,9 @@ async fn a_failed_audit_check_tells_every_trust_administrator_at_once() {
     let mail = &sink.all()[0];
     assert!(mail.contains("ada@example.org"), "{mail}");
     assert!(
-        mail.contains("Entry 6 did not verify (rewritten)"),
+        mail.contains(
+            "Entry 6 of the history of reviews, meetings and visits did not verify (rewritten)"
+        ),
         "{mail}"
     );
     let inbox = client(&platform, address, admin)
