@@ -16,7 +16,7 @@
 //! them apart from the database's credentials (an S3 bucket with object lock makes anchors
 //! unchangeable even to the service).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 use waymark_domain::{EventId, TrustId};
-use waymark_event_store::PgEventStore;
+use waymark_event_store::{PgEventStore, RecordedEvent};
 use waymark_runtime::objects::{self, ObjectStoreConfig};
 use waymark_runtime::{Clock, Config, Secret};
 
@@ -294,10 +294,13 @@ impl Anchors {
             .iter()
             .map(|l| EventId::from_uuid(l.event_id))
             .collect();
-        let events = store
+        let events: HashMap<Uuid, RecordedEvent> = store
             .read_by_ids(&ids)
             .await
-            .map_err(chain::VerifyError::from)?;
+            .map_err(chain::VerifyError::from)?
+            .into_iter()
+            .map(|event| (event.event_id.into_uuid(), event))
+            .collect();
         let (mut seq, mut previous) = last;
         let mut anchored = Vec::with_capacity(links.len());
         for row in &links {
@@ -313,8 +316,7 @@ impl Anchors {
                 return Err(refuse("it does not follow the link before it"));
             }
             let event = events
-                .iter()
-                .find(|e| e.event_id.into_uuid() == row.event_id)
+                .get(&row.event_id)
                 .ok_or_else(|| refuse("its event is not in the event store"))?;
             let hash = chain::link(&previous, event);
             if event.trust_id != trust || hash != chain::to_hash(&row.hash) {

@@ -285,7 +285,12 @@ pub async fn verify(
             .iter()
             .map(|link| EventId::from_uuid(link.event_id))
             .collect();
-        let stored = store.read_by_ids(&ids).await?;
+        let stored: HashMap<Uuid, RecordedEvent> = store
+            .read_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.event_id.into_uuid(), event))
+            .collect();
         for row in &links {
             let problem = |kind, detail: String| Problem {
                 seq: row.seq,
@@ -315,10 +320,7 @@ pub async fn verify(
                     "this link does not follow the one before it".to_owned(),
                 )));
             }
-            let Some(event) = stored
-                .iter()
-                .find(|event| event.event_id.into_uuid() == row.event_id)
-            else {
+            let Some(event) = stored.get(&row.event_id) else {
                 return Ok(report(problem(
                     ProblemKind::Removed,
                     "the chained event is no longer in the event store".to_owned(),
