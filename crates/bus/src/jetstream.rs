@@ -276,11 +276,19 @@ async fn apply_once<H: EventHandler>(
     event: &RecordedEvent,
 ) -> Result<bool, HandlerError> {
     let mut tx = pool.begin().await?;
+    // Applied already if this consumer recorded it, or if the in-process feed of the same
+    // name got past it before NATS was configured (its checkpoint says how far): switching
+    // to NATS replays the stream from its start, and none of that history runs again.
     let fresh = sqlx::query(
-        "INSERT INTO bus.processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO bus.processed (consumer, event_id) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM bus.checkpoints c \
+                           WHERE c.name = $1 AND (c.tx_id, c.position) >= ($3, $4)) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(handler.name())
     .bind(event.event_id.into_uuid())
+    .bind(event.tx_id)
+    .bind(event.position)
     .execute(&mut *tx)
     .await?
     .rows_affected()

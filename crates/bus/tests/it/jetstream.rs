@@ -218,3 +218,60 @@ async fn the_stream_is_made_with_the_configured_age_and_copies() {
     let refused = ensure_stream(&js, &three).await.unwrap_err();
     assert!(refused.to_string().contains("replica"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_from_the_in_process_feed_to_nats_applies_no_event_twice() {
+    let (db, store) = setup().await;
+    // Without NATS, the consumer runs as an in-process feed.
+    let without_nats = CancellationToken::new();
+    let (_, feed) = waymark_bus::spawn_feed(
+        store.clone(),
+        Arc::new(Recorder::new("switch")),
+        without_nats.clone(),
+    );
+    append_many(&store, 30, 3, 10).await;
+    eventually(PATIENCE, "the feed applying all 30", || async {
+        effects(&db.pool, "switch").await.0 == 30
+    })
+    .await;
+    without_nats.cancel();
+    feed.await.unwrap();
+
+    // NATS configured: the relay publishes the whole history, the consumer reads it all.
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions::default(),
+        shutdown.clone(),
+    ));
+    let consumer = tokio::spawn(run_consumer(
+        db.pool.clone(),
+        js.clone(),
+        ConsumerOptions::default(),
+        Arc::new(Recorder::new("switch")),
+        shutdown.clone(),
+    ));
+    append_many(&store, 10, 2, 5).await;
+    eventually(PATIENCE, "all 40 read and acknowledged", || async {
+        let Ok(mut stream) = js.get_stream("WAYMARK_EVENTS").await else {
+            return false;
+        };
+        stream.consumer_info("switch").await.is_ok_and(|info| {
+            info.num_ack_pending == 0
+                && info.num_pending == 0
+                && info.ack_floor.stream_sequence == 40
+        })
+    })
+    .await;
+    assert_eq!(
+        effects(&db.pool, "switch").await,
+        (40, 1),
+        "the new events applied once, the history not again"
+    );
+    shutdown.cancel();
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
