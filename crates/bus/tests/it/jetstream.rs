@@ -256,7 +256,7 @@ async fn switching_from_the_in_process_feed_to_nats_applies_no_event_twice() {
     ));
     append_many(&store, 10, 2, 5).await;
     eventually(PATIENCE, "all 40 read and acknowledged", || async {
-        let Ok(mut stream) = js.get_stream("WAYMARK_EVENTS").await else {
+        let Ok(stream) = js.get_stream("WAYMARK_EVENTS").await else {
             return false;
         };
         stream.consumer_info("switch").await.is_ok_and(|info| {
