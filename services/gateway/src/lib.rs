@@ -101,6 +101,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/assets/{file}", get(asset))
         .route("/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/sign-in/{trust}", get(sign_in::trust_page))
         .route("/sign-out", post(sign_in::sign_out))
         .route(
             waymark_domain::pages::INVITATION,
@@ -114,7 +115,10 @@ fn router(state: AppState) -> Router {
             state.clone(),
             session::csrf_guard,
         ))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
@@ -161,9 +165,24 @@ async fn asset(Path(file): Path<String>) -> Response {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    harden(
+        response.headers_mut(),
+        state.settings.public_url.starts_with("https://"),
+    );
+    response
+}
+
+/// The headers every page gets. Served over https (the public address says so), browsers are
+/// also told to use nothing else for a year (HSTS).
+fn harden(headers: &mut axum::http::HeaderMap, https: bool) {
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -183,5 +202,23 @@ async fn security_headers(request: Request, next: Next) -> Response {
         // Pages hold personal data: not for shared caches or the back button after sign-out.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_site_served_over_https_asks_for_https_only() {
+        let mut over_https = axum::http::HeaderMap::new();
+        harden(&mut over_https, true);
+        assert_eq!(
+            over_https[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
+        let mut over_http = axum::http::HeaderMap::new();
+        harden(&mut over_http, false);
+        assert!(!over_http.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert_eq!(over_http[header::X_FRAME_OPTIONS], "DENY");
+    }
 }

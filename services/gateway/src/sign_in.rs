@@ -18,10 +18,11 @@ use axum::Form;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
+use uuid::Uuid;
 use waymark_domain::{StaffId, TrustId};
 
 use crate::error::PageError;
@@ -38,22 +39,50 @@ struct SignInPage {
     error: Option<String>,
     email: String,
     providers: Vec<sso::ProviderButton>,
+    /// Some trust signs in with a provider, but this page shows no buttons.
+    sso_elsewhere: bool,
 }
 
+impl SignInPage {
+    /// The page for `trust` (its sign-on buttons), or the public one.
+    async fn new(
+        state: &AppState,
+        trust: Option<TrustId>,
+    ) -> Result<(Self, HeaderValue), PageError> {
+        let providers = sso::buttons(state, trust, "").await?;
+        let sso_elsewhere = providers.is_empty() && sso::any_configured(state).await?;
+        let policy = sso::sign_in_policy(state, trust).await?;
+        Ok((
+            Self {
+                error: None,
+                email: String::new(),
+                providers,
+                sso_elsewhere,
+            },
+            policy,
+        ))
+    }
+}
+
+/// The public sign-in page: passwords, and the sign-on buttons of the installation's trust
+/// if only one has single sign-on. It names no trust.
 pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> {
-    let page = SignInPage {
-        error: None,
-        email: String::new(),
-        providers: sso::buttons(&state, None).await?,
-    };
-    Ok((
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            sso::sign_in_policy(&state, None).await?,
-        )],
-        page,
-    )
-        .into_response())
+    let trust = sso::public_trust(&state).await?;
+    let (page, policy) = SignInPage::new(&state, trust).await?;
+    Ok(([(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
+}
+
+/// A trust's own sign-in page, with its sign-on buttons (Admin → Single sign-on gives its
+/// address). An id that is no trust's shows the page without buttons, as if it had none.
+pub async fn trust_page(
+    State(state): State<AppState>,
+    Path(trust): Path<String>,
+) -> Result<Response, PageError> {
+    let trust = Uuid::parse_str(&trust)
+        .map(TrustId::from_uuid)
+        .map_err(|_| PageError::not_found())?;
+    let (page, policy) = SignInPage::new(&state, Some(trust)).await?;
+    Ok(([(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -123,13 +152,13 @@ pub async fn submit(
     let from_client = format!("client:{client}");
     let for_address = format!("email:{email}");
     let limits = &state.settings.web;
-    let providers = sso::buttons(&state, None).await?;
-    let policy = sso::sign_in_policy(&state, None).await?;
+    let (page, policy) = SignInPage::new(&state, sso::public_trust(&state).await?).await?;
     let refuse = |message: &str, status| {
         let page = SignInPage {
             error: Some(message.to_owned()),
             email: form.email.clone(),
-            providers: providers.clone(),
+            providers: page.providers.clone(),
+            sso_elsewhere: page.sso_elsewhere,
         };
         (
             status,
@@ -306,7 +335,7 @@ pub async fn invitation_page(
 ) -> Result<Response, PageError> {
     let (trust, staff) = invitation(&state, &token).await?;
     let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
-    let providers = sso::buttons(&state, Some((trust, &token))).await?;
+    let providers = sso::buttons(&state, Some(trust), &token).await?;
     let page = InvitationPage {
         token,
         name,
@@ -346,7 +375,7 @@ pub async fn accept_invitation(
     };
     if let Some(error) = problem {
         let name = crate::directory::name_of(&state.platform.pool, trust, staff).await?;
-        let providers = sso::buttons(&state, Some((trust, &token))).await?;
+        let providers = sso::buttons(&state, Some(trust), &token).await?;
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             InvitationPage {

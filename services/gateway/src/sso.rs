@@ -34,58 +34,73 @@ pub struct ProviderButton {
     pub invitation: String,
 }
 
-/// The sign-on buttons to show: every configured provider, or an invitation's trust's.
+/// The trust whose sign-on buttons the public sign-in page shows: the installation's only
+/// trust with single sign-on, if it has just one. With several, the public page shows none —
+/// it names no trust — and each trust's own page (`/sign-in/<trust>`) shows its buttons.
+pub async fn public_trust(state: &AppState) -> Result<Option<TrustId>, PageError> {
+    let trusts = sqlx::query_scalar!("SELECT DISTINCT trust_id FROM gateway.sso_providers LIMIT 2")
+        .fetch_all(&state.platform.pool)
+        .await?;
+    Ok(match trusts.as_slice() {
+        [only] => Some(TrustId::from_uuid(*only)),
+        _ => None,
+    })
+}
+
+/// Whether any trust signs in with a provider (so the public page can point to the trust's
+/// own sign-in page when it shows no buttons).
+pub async fn any_configured(state: &AppState) -> Result<bool, PageError> {
+    Ok(
+        sqlx::query_scalar!("SELECT EXISTS (SELECT 1 FROM gateway.sso_providers) AS \"any!\"")
+            .fetch_one(&state.platform.pool)
+            .await?,
+    )
+}
+
+/// The sign-on buttons of one trust (none for no trust), carrying an invitation's token when
+/// they link an account.
 pub async fn buttons(
     state: &AppState,
-    invitation: Option<(TrustId, &str)>,
+    trust: Option<TrustId>,
+    invitation: &str,
 ) -> Result<Vec<ProviderButton>, PageError> {
-    let rows = sqlx::query!(
-        "SELECT p.trust_id, p.provider, d.doc ->> 'name' AS trust_name FROM gateway.sso_providers p \
-         LEFT JOIN gateway.directories d ON d.trust_id = p.trust_id \
-         WHERE ($1::uuid IS NULL OR p.trust_id = $1) ORDER BY trust_name, p.provider",
-        invitation.map(|(trust, _)| trust.into_uuid())
+    let Some(trust) = trust else {
+        return Ok(Vec::new());
+    };
+    let providers = sqlx::query_scalar!(
+        "SELECT provider FROM gateway.sso_providers WHERE trust_id = $1 ORDER BY provider",
+        trust.into_uuid()
     )
     .fetch_all(&state.platform.pool)
     .await?;
-    let several = rows
-        .iter()
-        .map(|r| r.trust_id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
-        > 1;
-    Ok(rows
+    Ok(providers
         .into_iter()
-        .map(|row| {
-            let who = if row.provider == "google" {
-                "Google"
-            } else {
-                "Microsoft"
-            };
-            let trust = row.trust_name.unwrap_or_default();
-            ProviderButton {
-                action: format!("/sso/{}/{}/start", row.trust_id, row.provider),
-                label: if several {
-                    format!("Sign in with {who} ({trust})")
+        .map(|provider| ProviderButton {
+            label: format!(
+                "Sign in with {}",
+                if provider == "google" {
+                    "Google"
                 } else {
-                    format!("Sign in with {who}")
-                },
-                invitation: invitation
-                    .map(|(_, token)| token.to_owned())
-                    .unwrap_or_default(),
-            }
+                    "Microsoft"
+                }
+            ),
+            action: format!("/sso/{trust}/{provider}/start"),
+            invitation: invitation.to_owned(),
         })
         .collect())
 }
 
-/// The sign-in pages' policy: ours, plus `form-action` for the providers their buttons go to
-/// (browsers apply `form-action` to where a form's answer redirects).
 pub async fn sign_in_policy(
     state: &AppState,
     trust: Option<TrustId>,
 ) -> Result<axum::http::HeaderValue, PageError> {
+    // The trust's own providers only; a page for no trust sends forms nowhere else.
+    let Some(trust) = trust else {
+        return Ok(HeaderValue::from_static(crate::CONTENT_SECURITY_POLICY));
+    };
     let issuers = sqlx::query_scalar!(
-        "SELECT DISTINCT issuer FROM gateway.sso_providers WHERE ($1::uuid IS NULL OR trust_id = $1)",
-        trust.map(TrustId::into_uuid)
+        "SELECT DISTINCT issuer FROM gateway.sso_providers WHERE trust_id = $1",
+        trust.into_uuid()
     )
     .fetch_all(&state.platform.pool)
     .await?;

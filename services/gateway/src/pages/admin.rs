@@ -702,6 +702,8 @@ pub struct SsoPage {
     nav: Nav,
     providers: Vec<ProviderRow>,
     error: Option<String>,
+    /// The trust's own sign-in page, with its buttons (the public one names no trust).
+    sign_in_page: String,
 }
 
 async fn sso_page(
@@ -713,6 +715,7 @@ async fn sso_page(
         .fetch_all(&state.platform.pool)
         .await?;
     Ok(SsoPage {
+        sign_in_page: format!("{}/sign-in/{}", state.settings.public_url, viewer.trust),
         nav: Nav::new(state, viewer, "admin").await,
         providers: rows
             .into_iter()

@@ -292,3 +292,53 @@ async fn a_sign_in_finishes_only_in_the_browser_that_started_it() {
     );
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_sign_in_page_names_no_trust_and_each_trust_has_its_own() {
+    let stack = Stack::start().await;
+    let b = &stack.bootstrap;
+    let seed = &stack.seed;
+    let mut anyone = crate::http::Client::new(&stack.base);
+    let tenant = "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0";
+    // One trust signs in with a provider: its button is on the public page, unnamed.
+    b.set_sso(seed.trust, "microsoft", tenant, "waymark", "secret", None)
+        .await
+        .unwrap();
+    let page = anyone.get("/sign-in").await.body;
+    assert!(page.contains("Sign in with Microsoft"), "{page}");
+    assert!(!page.contains("Northern Lights"), "{page}");
+
+    // A second does too: the public page shows no buttons and names neither trust; each
+    // trust's own page has its own buttons.
+    let other = b.create_trust("Quiet Valley Trust").await.unwrap();
+    b.set_sso(
+        other,
+        "google",
+        "https://accounts.google.com",
+        "waymark",
+        "secret",
+        Some("quiet.example"),
+    )
+    .await
+    .unwrap();
+    let page = anyone.get("/sign-in").await;
+    assert_eq!(page.status, reqwest::StatusCode::OK);
+    assert!(!page.body.contains("Sign in with"), "{}", page.body);
+    assert!(
+        !page.body.contains("Northern Lights") && !page.body.contains("Quiet Valley"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("your trust’s own sign-in page"));
+    let ours = anyone.get(&format!("/sign-in/{}", seed.trust)).await.body;
+    assert!(ours.contains("Sign in with Microsoft") && !ours.contains("Sign in with Google"));
+    let theirs = anyone.get(&format!("/sign-in/{other}")).await.body;
+    assert!(theirs.contains("Sign in with Google") && !theirs.contains("Sign in with Microsoft"));
+    // An id that is no trust's shows the page without buttons: nothing tells it apart.
+    let nobody = anyone
+        .get(&format!("/sign-in/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(nobody.status, reqwest::StatusCode::OK);
+    assert!(!nobody.body.contains("Sign in with"));
+    stack.platform.stop().await;
+}
