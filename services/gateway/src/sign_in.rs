@@ -41,6 +41,8 @@ struct SignInPage {
     providers: Vec<sso::ProviderButton>,
     /// Some trust signs in with a provider, but this page shows no buttons.
     sso_elsewhere: bool,
+    /// The trust whose own page this is; empty on the public page.
+    trust: String,
 }
 
 impl SignInPage {
@@ -58,6 +60,7 @@ impl SignInPage {
                 email: String::new(),
                 providers,
                 sso_elsewhere,
+                trust: String::new(),
             },
             policy,
         ))
@@ -81,7 +84,8 @@ pub async fn trust_page(
     let trust = Uuid::parse_str(&trust)
         .map(TrustId::from_uuid)
         .map_err(|_| PageError::not_found())?;
-    let (page, policy) = SignInPage::new(&state, Some(trust)).await?;
+    let (mut page, policy) = SignInPage::new(&state, Some(trust)).await?;
+    page.trust = trust.to_string();
     Ok(([(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
 }
 
@@ -89,6 +93,9 @@ pub async fn trust_page(
 pub struct SignInForm {
     email: String,
     password: String,
+    /// Set by a trust's own sign-in page: the account is that trust's.
+    #[serde(default)]
+    trust: String,
 }
 
 pub fn hash_password(password: &str) -> Result<String, PageError> {
@@ -152,13 +159,21 @@ pub async fn submit(
     let from_client = format!("client:{client}");
     let for_address = format!("email:{email}");
     let limits = &state.settings.web;
-    let (page, policy) = SignInPage::new(&state, sso::public_trust(&state).await?).await?;
+    // From a trust's own page the account is that trust's; from the public page, whichever of
+    // the address's accounts the password opens.
+    let own_trust = Uuid::parse_str(&form.trust).ok().map(TrustId::from_uuid);
+    let shown = match own_trust {
+        Some(trust) => Some(trust),
+        None => sso::public_trust(&state).await?,
+    };
+    let (page, policy) = SignInPage::new(&state, shown).await?;
     let refuse = |message: &str, status| {
         let page = SignInPage {
             error: Some(message.to_owned()),
             email: form.email.clone(),
             providers: page.providers.clone(),
             sso_elsewhere: page.sso_elsewhere,
+            trust: form.trust.clone(),
         };
         (
             status,
@@ -179,28 +194,41 @@ pub async fn submit(
     if by_address >= limits.max_sign_in_failures {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
-    let account = sqlx::query!(
+    // An address has an account in each trust that uses it (a few at most).
+    let accounts = sqlx::query!(
         "SELECT p.trust_id, p.staff_id, w.hash FROM gateway.people p \
          JOIN gateway.passwords w ON w.trust_id = p.trust_id AND w.staff_id = p.staff_id \
-         WHERE lower(p.email) = $1",
-        email
+         WHERE lower(p.email) = $1 AND ($2::uuid IS NULL OR p.trust_id = $2) \
+         ORDER BY p.trust_id LIMIT 5",
+        email,
+        own_trust.map(TrustId::into_uuid),
     )
-    .fetch_optional(&state.platform.pool)
+    .fetch_all(&state.platform.pool)
     .await?;
-    let signed_in = match &account {
-        Some(account) => verify_off_thread(form.password.clone(), account.hash.clone()).await,
-        None => {
-            verify_off_thread(form.password.clone(), DUMMY.clone()).await;
-            false
+    if accounts.is_empty() {
+        verify_off_thread(form.password.clone(), DUMMY.clone()).await;
+    }
+    let mut opened = Vec::new();
+    for account in accounts {
+        if verify_off_thread(form.password.clone(), account.hash.clone()).await {
+            opened.push(account);
         }
-    };
-    let account = match account {
-        Some(account) if signed_in => account,
-        _ => {
+    }
+    let account = match opened.len() {
+        1 => opened.remove(0),
+        0 => {
             record_failures(&state, keys).await?;
             return Ok(refuse(
                 "Enter a correct e-mail address and password.",
                 StatusCode::UNAUTHORIZED,
+            ));
+        }
+        // Only someone who knows the password learns they have more than one account.
+        _ => {
+            return Ok(refuse(
+                "You have an account with this address and password in more than one trust: \
+                 sign in from your trust’s own sign-in page (your administrator has its address).",
+                StatusCode::CONFLICT,
             ));
         }
     };

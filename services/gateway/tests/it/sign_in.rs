@@ -271,3 +271,84 @@ async fn sessions_end_when_idle_and_after_twelve_hours_whatever() {
     );
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_in_two_trusts_is_two_accounts_and_neither_trust_learns_of_the_other() {
+    use waymark_domain::directory::Role;
+
+    let stack = Stack::start().await;
+    let (b, seed) = (&stack.bootstrap, &stack.seed);
+    let other = b.create_trust("Quiet Valley Trust").await.unwrap();
+    let valley = b.add_school(other, "Valley Primary").await.unwrap();
+    let address = "robin@example.org";
+    // Each trust adds Robin; the second is not told the address is used elsewhere.
+    let here = b
+        .add_person(
+            seed.trust,
+            "Robin Here",
+            address,
+            &[(Some(seed.hillside), Role::ClassTeacher)],
+        )
+        .await
+        .unwrap();
+    let there = b
+        .add_person(
+            other,
+            "Robin There",
+            address,
+            &[(Some(valley), Role::ClassTeacher)],
+        )
+        .await
+        .unwrap();
+    // Within one trust an address is still one person's.
+    assert!(
+        b.add_person(
+            other,
+            "Robin Again",
+            address,
+            &[(Some(valley), Role::ClassTeacher)]
+        )
+        .await
+        .is_err()
+    );
+    b.set_password(seed.trust, here, "hillside password")
+        .await
+        .unwrap();
+    b.set_password(other, there, "the valley's password")
+        .await
+        .unwrap();
+
+    // The password says which account.
+    let mut robin = Client::signed_in(&stack.base, address, "hillside password").await;
+    assert!(robin.get("/").await.body.contains("Hello, Robin Here"));
+    let mut robin = Client::signed_in(&stack.base, address, "the valley's password").await;
+    assert!(robin.get("/").await.body.contains("Hello, Robin There"));
+
+    // The same password in both: the public page cannot tell which, the trust's own page can.
+    b.set_password(other, there, "hillside password")
+        .await
+        .unwrap();
+    let mut anyone = Client::new(&stack.base);
+    let both = anyone
+        .post_form(
+            "/sign-in",
+            &[("email", address), ("password", "hillside password")],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::CONFLICT);
+    assert!(both.body.contains("more than one trust"), "{}", both.body);
+    let trust = other.to_string();
+    let own_page = anyone
+        .post_form(
+            "/sign-in",
+            &[
+                ("email", address),
+                ("password", "hillside password"),
+                ("trust", &trust),
+            ],
+        )
+        .await;
+    assert_eq!(own_page.status, StatusCode::SEE_OTHER, "{}", own_page.body);
+    assert!(anyone.get("/").await.body.contains("Hello, Robin There"));
+    stack.platform.stop().await;
+}
