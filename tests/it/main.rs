@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod audits;
+mod deploy;
 mod health;
 mod journeys;
 mod slice;
