@@ -208,3 +208,77 @@ fn the_small_trust_overlay_runs_one_of_each_and_can_still_be_drained() {
         }
     }
 }
+
+/// Every metric a rule or a panel names is one the code records; every alert names a runbook
+/// section that exists.
+#[test]
+fn alerts_and_the_dashboard_use_real_metrics_and_name_their_runbook() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let monitoring = root.join("deploy/monitoring");
+    let rules = YamlLoader::load_from_str(
+        &std::fs::read_to_string(monitoring.join("alerts.yaml")).unwrap(),
+    )
+    .unwrap();
+    let operations = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    let sections: Vec<String> = operations
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix("### ")
+                .or_else(|| line.strip_prefix("## "))
+        })
+        .map(|title| title.to_lowercase().replace(' ', "-"))
+        .collect();
+    let mut expressions = Vec::new();
+    let alerts = rules[0]["groups"][0]["rules"].as_vec().unwrap();
+    assert!(alerts.len() >= 6);
+    for alert in alerts {
+        let name = alert["alert"].as_str().unwrap();
+        let runbook = alert["annotations"]["runbook"].as_str().unwrap();
+        let anchor = runbook
+            .strip_prefix("docs/operations.md#")
+            .unwrap_or_else(|| panic!("{name}: runbook {runbook}"));
+        assert!(
+            sections.iter().any(|s| s == anchor),
+            "{name}: no section #{anchor}"
+        );
+        assert!(
+            operations.contains(&format!("*{name}*")),
+            "{name} is not explained"
+        );
+        expressions.push(alert["expr"].as_str().unwrap().to_owned());
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(monitoring.join("dashboard.json")).unwrap())
+            .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            expressions.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut source = String::new();
+    for dir in ["crates", "services"] {
+        read_sources(&root.join(dir), &mut source);
+    }
+    for expression in &expressions {
+        for metric in expression
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("waymark_"))
+        {
+            assert!(
+                source.contains(&format!("\"{metric}\"")),
+                "`{metric}` (in `{expression}`) is not a metric the code records"
+            );
+        }
+    }
+}
+
+fn read_sources(dir: &Path, into: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.ends_with("tests") {
+            read_sources(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}

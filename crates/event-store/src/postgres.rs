@@ -422,6 +422,9 @@ async fn insert(
         let tx_id: i64 = row.try_get(2).map_err(|e| Insert::Failed(e.into()))?;
         appended.push((version, position, tx_id));
     }
+    // Inserted, not yet committed: an append inside a caller's transaction that later rolls
+    // back still counts. What operators compare with the relay's publishing.
+    metrics::counter!("waymark_event_store_appended_total").increment(appended.len() as u64);
     Ok(Some(outcome(stream, appended, false)))
 }
 

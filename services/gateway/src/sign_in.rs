@@ -300,6 +300,7 @@ async fn record_failures<const N: usize>(
     state: &AppState,
     keys: [&str; N],
 ) -> Result<(), PageError> {
+    metrics::counter!("waymark_sign_in_failures_total").increment(1);
     let now = state.platform.clock.now();
     sqlx::query!(
         "INSERT INTO gateway.sign_in_failures (key, window_start, failures) \

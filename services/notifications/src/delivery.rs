@@ -475,6 +475,9 @@ pub async fn round(platform: &Platform, sender: &Sender) -> Result<usize, sqlx::
                 let parked = attempts >= sender.settings.delivery.max_attempts;
                 let next = retry_at(now, sender.settings.delivery.retry_base_ms, attempts);
                 tracing::warn!(key = %delivery.key, attempts, parked, %error, "delivery failed");
+                if parked {
+                    metrics::counter!("waymark_deliveries_parked_total", "channel" => delivery.channel.clone()).increment(1);
+                }
                 metrics::counter!("waymark_deliveries_failed_total", "channel" => delivery.channel.clone()).increment(1);
                 sqlx::query!(
                     "UPDATE notifications.deliveries SET state = $2, attempts = $3, last_error = $4, next_attempt_at = $5, \

@@ -90,7 +90,7 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     let now = platform.clock.now();
     let mut tx = platform.pool.begin().await?;
     let due = sqlx::query!(
-        "SELECT timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date \
+        "SELECT timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date, fire_at \
          FROM scheduling.timers WHERE state = 'pending' AND fire_at <= $1 \
          ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
@@ -98,6 +98,13 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     )
     .fetch_all(&mut *tx)
     .await?;
+    // How late this round's most overdue timer is (0 when none is due): reminders late.
+    let late = due
+        .iter()
+        .map(|timer| (now - timer.fire_at).num_milliseconds())
+        .max()
+        .unwrap_or(0);
+    metrics::gauge!("waymark_timers_late_seconds").set(late.max(0) as f64 / 1000.0);
     if due.is_empty() {
         return Ok(0);
     }
