@@ -9,16 +9,8 @@ use waymark_runtime::process::Process;
 /// Verifies both audit chains of one trust, or of every trust (against their anchors, when
 /// configured), and prints one line per trust and chain. Returns whether all are intact.
 pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Result<bool> {
-    let process = Process::start(config).await?;
+    let (process, anchors) = start(config).await?;
     let platform = process.platform.clone();
-    platform
-        .ready_schema(
-            waymark_action_tracking::migrator(),
-            waymark_action_tracking::SCHEMA_HISTORY,
-        )
-        .await
-        .context("action-tracking schema")?;
-    let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?;
     if anchors.is_none() {
         println!("no audit key is configured: checking the chains alone, not against anchors");
     }
@@ -65,17 +57,9 @@ pub async fn verify(config: Option<&Path>, trust: Option<TrustId>) -> anyhow::Re
 /// Anchors every trust's new links now. Returns false when a chain did not verify (nothing
 /// of it is anchored then).
 pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
-    let process = Process::start(config).await?;
+    let (process, anchors) = start(config).await?;
     let platform = process.platform.clone();
-    platform
-        .ready_schema(
-            waymark_action_tracking::migrator(),
-            waymark_action_tracking::SCHEMA_HISTORY,
-        )
-        .await
-        .context("action-tracking schema")?;
-    let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?
-        .context("audit.signing_key is not set: there is nothing to sign with")?;
+    let anchors = anchors.context("audit.signing_key is not set: there is nothing to sign with")?;
     let mut signed = true;
     for anchoring in anchors.anchor_all(&platform.pool, &platform.store).await? {
         let which = format!("trust {}, {}", anchoring.trust, anchoring.chain.as_str());
@@ -89,6 +73,21 @@ pub async fn anchor(config: Option<&Path>) -> anyhow::Result<bool> {
     }
     process.finish().await;
     Ok(signed)
+}
+
+/// The process, with action tracking's schema ready, and the anchors the configuration sets up.
+async fn start(config: Option<&Path>) -> anyhow::Result<(Process, Option<Anchors>)> {
+    let process = Process::start(config).await?;
+    let platform = &process.platform;
+    platform
+        .ready_schema(
+            waymark_action_tracking::migrator(),
+            waymark_action_tracking::SCHEMA_HISTORY,
+        )
+        .await
+        .context("action-tracking schema")?;
+    let anchors = Anchors::from_config(&platform.config, platform.clock.clone())?;
+    Ok((process, anchors))
 }
 
 fn hex(bytes: &[u8]) -> String {
