@@ -11,7 +11,7 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use waymark_event_store::RecordedEvent;
+use waymark_event_store::{PgEventStore, RecordedEvent};
 
 use crate::handler::{EventHandler, HandlerError};
 use crate::wait::{backoff, pause};
@@ -160,6 +160,7 @@ async fn consume<H: EventHandler>(
         )
         .await
         .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
+    let store = PgEventStore::new(pool.clone());
     let mut messages = consumer
         .messages()
         .await
@@ -178,7 +179,9 @@ async fn consume<H: EventHandler>(
             Some(Err(error)) => {
                 tracing::debug!(consumer = handler.name(), %error, "consumer stream hiccup")
             }
-            Some(Ok(message)) => handle_message(pool, handler.as_ref(), &message, shutdown).await,
+            Some(Ok(message)) => {
+                handle_message(pool, &store, handler.as_ref(), &message, shutdown).await
+            }
         }
     }
 }
@@ -215,11 +218,12 @@ fn durable_name(handler: &str) -> String {
 
 async fn handle_message<H: EventHandler>(
     pool: &PgPool,
+    store: &PgEventStore,
     handler: &H,
     message: &jetstream::Message,
     shutdown: &CancellationToken,
 ) {
-    let event: RecordedEvent = match serde_json::from_slice(&message.payload) {
+    let published: RecordedEvent = match serde_json::from_slice(&message.payload) {
         Ok(event) => event,
         Err(error) => {
             let id = message
@@ -240,6 +244,38 @@ async fn handle_message<H: EventHandler>(
             return;
         }
     };
+    // Only the event's id is taken from the message. What is applied is the event as the
+    // store holds it, so whoever can publish to NATS can make a consumer apply nothing the
+    // store does not hold, and nothing other than what it holds.
+    let event = loop {
+        match store.read_by_ids(&[published.event_id]).await {
+            Ok(mut found) => match found.pop() {
+                Some(stored) => break stored,
+                None => {
+                    tracing::error!(consumer = handler.name(), event_id = %published.event_id, "a message for an event the store does not hold: not applied");
+                    record_dead_letter(
+                        pool,
+                        handler.name(),
+                        published.event_id.into_uuid(),
+                        "the event store holds no event with this id: the message was not the relay's",
+                    )
+                    .await;
+                    let _ = message.ack_with(AckKind::Term).await;
+                    return;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(consumer = handler.name(), %error, "cannot read the event the message names; retrying");
+                let _ = message.ack_with(AckKind::Progress).await;
+                if !pause(backoff(1), shutdown).await {
+                    return;
+                }
+            }
+        }
+    };
+    if event.payload.get() != published.payload.get() || event.trust_id != published.trust_id {
+        tracing::warn!(consumer = handler.name(), event_id = %event.event_id, "a message differs from the stored event: the stored one is applied");
+    }
     if handler.categories().contains(&event.stream_id.category()) {
         let mut failures = 0;
         loop {

@@ -275,3 +275,89 @@ async fn switching_from_the_in_process_feed_to_nats_applies_no_event_twice() {
     relay.await.unwrap();
     consumer.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_store_does_not_hold_applies_nothing() {
+    let (db, store) = setup().await;
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions::default(),
+        shutdown.clone(),
+    ));
+    let consumer = tokio::spawn(run_consumer(
+        db.pool.clone(),
+        js.clone(),
+        ConsumerOptions::default(),
+        Arc::new(Recorder::new("forged")),
+        shutdown.clone(),
+    ));
+    append_many(&store, 5, 1, 1).await;
+    eventually(PATIENCE, "the five stored events applied", || async {
+        effects(&db.pool, "forged").await.0 == 5
+    })
+    .await;
+
+    // Whoever can publish to NATS: an event the store never held, and a stored event with
+    // its payload changed.
+    let stored = store
+        .read_all(Checkpoint::START, 100, &Filter::all())
+        .await
+        .unwrap()
+        .events;
+    let raw = |text: &str| serde_json::value::RawValue::from_string(text.to_owned()).unwrap();
+    let mut invented = stored[0].clone();
+    invented.event_id = waymark_domain::EventId::from_uuid(uuid::Uuid::new_v4());
+    invented.payload = raw(r#"{"n": 999}"#);
+    let mut altered = stored[1].clone();
+    altered.payload = raw(r#"{"n": 777}"#);
+    let options = StreamOptions::default();
+    for forged in [&invented, &altered] {
+        js.publish(
+            options.subject(forged),
+            serde_json::to_vec(forged).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    eventually(PATIENCE, "both forgeries read", || async {
+        let Ok(stream) = js.get_stream("WAYMARK_EVENTS").await else {
+            return false;
+        };
+        stream.consumer_info("forged").await.is_ok_and(|info| {
+            info.num_ack_pending == 0
+                && info.num_pending == 0
+                && info.ack_floor.stream_sequence == 7
+        })
+    })
+    .await;
+    assert_eq!(
+        effects(&db.pool, "forged").await,
+        (5, 1),
+        "nothing more applied"
+    );
+    let forged_values: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM test_effects WHERE handler = 'forged' AND n IN (999, 777)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(forged_values, 0);
+    let dead: Vec<String> = sqlx::query_scalar(
+        "SELECT error FROM bus.dead_letters WHERE consumer = 'forged' AND event_id = $1",
+    )
+    .bind(invented.event_id.into_uuid())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].contains("holds no event with this id"), "{dead:?}");
+    shutdown.cancel();
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
