@@ -46,32 +46,46 @@ struct SignInPage {
 }
 
 impl SignInPage {
-    /// The page for `trust` (its sign-on buttons), or the public one.
-    async fn new(
-        state: &AppState,
-        trust: Option<TrustId>,
-    ) -> Result<(Self, HeaderValue), PageError> {
-        let providers = sso::buttons(state, trust, "").await?;
-        let sso_elsewhere = providers.is_empty() && sso::any_configured(state).await?;
-        let policy = sso::sign_in_policy(state, trust).await?;
+    /// A trust's own page (`own`: its sign-on buttons, its id posted with the form), or the
+    /// public one (the buttons of the only trust with single sign-on, or none and a hint).
+    async fn new(state: &AppState, own: Option<TrustId>) -> Result<(Self, HeaderValue), PageError> {
+        let (shown, any) = match own {
+            Some(trust) => (Some(trust), false),
+            None => sso::public_sign_on(state).await?,
+        };
+        let providers = sso::buttons(state, shown, "").await?;
+        let policy = sso::sign_in_policy(state, shown).await?;
         Ok((
             Self {
                 error: None,
                 email: String::new(),
+                sso_elsewhere: providers.is_empty() && any,
                 providers,
-                sso_elsewhere,
-                trust: String::new(),
+                trust: own.map(|trust| trust.to_string()).unwrap_or_default(),
             },
             policy,
         ))
+    }
+
+    /// The page again, refusing: `message`, with what was typed.
+    async fn refused(
+        state: &AppState,
+        form: &SignInForm,
+        message: &str,
+        status: StatusCode,
+    ) -> Result<Response, PageError> {
+        let own = Uuid::parse_str(&form.trust).ok().map(TrustId::from_uuid);
+        let (mut page, policy) = Self::new(state, own).await?;
+        page.error = Some(message.to_owned());
+        page.email = form.email.clone();
+        Ok((status, [(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
     }
 }
 
 /// The public sign-in page: passwords, and the sign-on buttons of the installation's trust
 /// if only one has single sign-on. It names no trust.
 pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> {
-    let trust = sso::public_trust(&state).await?;
-    let (page, policy) = SignInPage::new(&state, trust).await?;
+    let (page, policy) = SignInPage::new(&state, None).await?;
     Ok(([(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
 }
 
@@ -84,8 +98,7 @@ pub async fn trust_page(
     let trust = Uuid::parse_str(&trust)
         .map(TrustId::from_uuid)
         .map_err(|_| PageError::not_found())?;
-    let (mut page, policy) = SignInPage::new(&state, Some(trust)).await?;
-    page.trust = trust.to_string();
+    let (page, policy) = SignInPage::new(&state, Some(trust)).await?;
     Ok(([(header::CONTENT_SECURITY_POLICY, policy)], page).into_response())
 }
 
@@ -162,34 +175,18 @@ pub async fn submit(
     // From a trust's own page the account is that trust's; from the public page, whichever of
     // the address's accounts the password opens.
     let own_trust = Uuid::parse_str(&form.trust).ok().map(TrustId::from_uuid);
-    let shown = match own_trust {
-        Some(trust) => Some(trust),
-        None => sso::public_trust(&state).await?,
-    };
-    let (page, policy) = SignInPage::new(&state, shown).await?;
-    let refuse = |message: &str, status| {
-        let page = SignInPage {
-            error: Some(message.to_owned()),
-            email: form.email.clone(),
-            providers: page.providers.clone(),
-            sso_elsewhere: page.sso_elsewhere,
-            trust: form.trust.clone(),
-        };
-        (
-            status,
-            [(header::CONTENT_SECURITY_POLICY, policy.clone())],
-            page,
-        )
-            .into_response()
-    };
+    // The page is built again only to refuse.
+    let refuse =
+        |message: &'static str, status| SignInPage::refused(&state, &form, message, status);
     let keys = [pair.as_str(), from_client.as_str(), for_address.as_str()];
     let [by_pair, by_client, by_address] = failures(&state, keys).await?;
     if by_pair >= limits.max_sign_in_failures || by_client >= limits.max_sign_in_failures_per_client
     {
-        return Ok(refuse(
+        return refuse(
             "Too many attempts. Wait 15 minutes and try again.",
             StatusCode::TOO_MANY_REQUESTS,
-        ));
+        )
+        .await;
     }
     if by_address >= limits.max_sign_in_failures {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -218,18 +215,20 @@ pub async fn submit(
         1 => opened.remove(0),
         0 => {
             record_failures(&state, keys).await?;
-            return Ok(refuse(
+            return refuse(
                 "Enter a correct e-mail address and password.",
                 StatusCode::UNAUTHORIZED,
-            ));
+            )
+            .await;
         }
         // Only someone who knows the password learns they have more than one account.
         _ => {
-            return Ok(refuse(
+            return refuse(
                 "You have an account with this address and password in more than one trust: \
                  sign in from your trust’s own sign-in page (your administrator has its address).",
                 StatusCode::CONFLICT,
-            ));
+            )
+            .await;
         }
     };
     let (trust, staff) = (
@@ -238,10 +237,11 @@ pub async fn submit(
     );
     if !active(&state, trust, staff).await? {
         record_failures(&state, keys).await?;
-        return Ok(refuse(
+        return refuse(
             "Enter a correct e-mail address and password.",
             StatusCode::UNAUTHORIZED,
-        ));
+        )
+        .await;
     }
     // Success clears this address's counts, not the client's.
     sqlx::query!(

@@ -34,27 +34,18 @@ pub struct ProviderButton {
     pub invitation: String,
 }
 
-/// The trust whose sign-on buttons the public sign-in page shows: the installation's only
-/// trust with single sign-on, if it has just one. With several, the public page shows none —
-/// it names no trust — and each trust's own page (`/sign-in/<trust>`) shows its buttons.
-pub async fn public_trust(state: &AppState) -> Result<Option<TrustId>, PageError> {
+/// What the public sign-in page shows of single sign-on, from one query: the trust whose
+/// buttons it shows (the installation's only trust with single sign-on, if just one has it),
+/// and whether some trust has it at all. With several, the public page shows no buttons —
+/// it names no trust — and each trust's own page (`/sign-in/<trust>`) shows its own.
+pub async fn public_sign_on(state: &AppState) -> Result<(Option<TrustId>, bool), PageError> {
     let trusts = sqlx::query_scalar!("SELECT DISTINCT trust_id FROM gateway.sso_providers LIMIT 2")
         .fetch_all(&state.platform.pool)
         .await?;
     Ok(match trusts.as_slice() {
-        [only] => Some(TrustId::from_uuid(*only)),
-        _ => None,
+        [only] => (Some(TrustId::from_uuid(*only)), true),
+        several => (None, !several.is_empty()),
     })
-}
-
-/// Whether any trust signs in with a provider (so the public page can point to the trust's
-/// own sign-in page when it shows no buttons).
-pub async fn any_configured(state: &AppState) -> Result<bool, PageError> {
-    Ok(
-        sqlx::query_scalar!("SELECT EXISTS (SELECT 1 FROM gateway.sso_providers) AS \"any!\"")
-            .fetch_one(&state.platform.pool)
-            .await?,
-    )
 }
 
 /// The sign-on buttons of one trust (none for no trust), carrying an invitation's token when

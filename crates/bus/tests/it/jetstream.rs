@@ -19,17 +19,17 @@ async fn connect(nats: &NatsServer) -> jetstream::Context {
     jetstream::new(client)
 }
 
-async fn stream_messages(js: &jetstream::Context) -> u64 {
-    let mut stream = ensure_stream(js, &StreamOptions::default()).await.unwrap();
-    stream.info().await.unwrap().state.messages
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
-    const TOTAL: u64 = 3000;
-    let (db, store) = setup().await;
-    let mut nats = NatsServer::start().await;
-    let js = connect(&nats).await;
+/// The relay publishing the store to `js`, and a recorder named `name` consuming it.
+fn relay_and_consumer(
+    db: &waymark_testkit::TestDatabase,
+    store: &waymark_event_store::PgEventStore,
+    js: &jetstream::Context,
+    name: &str,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let shutdown = CancellationToken::new();
     let relay = tokio::spawn(relay::run(
         store.clone(),
@@ -41,9 +41,24 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
         db.pool.clone(),
         js.clone(),
         ConsumerOptions::default(),
-        Arc::new(Recorder::new("js.test")),
+        Arc::new(Recorder::new(name)),
         shutdown.clone(),
     ));
+    (shutdown, relay, consumer)
+}
+
+async fn stream_messages(js: &jetstream::Context) -> u64 {
+    let mut stream = ensure_stream(js, &StreamOptions::default()).await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
+    const TOTAL: u64 = 3000;
+    let (db, store) = setup().await;
+    let mut nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let (shutdown, relay, consumer) = relay_and_consumer(&db, &store, &js, "js.test");
 
     let writing = tokio::spawn({
         let store = store.clone();
@@ -85,20 +100,7 @@ async fn a_redelivered_event_is_acknowledged_but_not_applied_again() {
     let (db, store) = setup().await;
     let nats = NatsServer::start().await;
     let js = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        js.clone(),
-        RelayOptions::default(),
-        shutdown.clone(),
-    ));
-    let consumer = tokio::spawn(run_consumer(
-        db.pool.clone(),
-        js.clone(),
-        ConsumerOptions::default(),
-        Arc::new(Recorder::new("dup-test")),
-        shutdown.clone(),
-    ));
+    let (shutdown, relay, consumer) = relay_and_consumer(&db, &store, &js, "dup-test");
     append_many(&store, 20, 4, 2).await;
     eventually(PATIENCE, "20 events consumed", || async {
         effects(&db.pool, "dup-test").await.0 == 20
@@ -240,20 +242,7 @@ async fn switching_from_the_in_process_feed_to_nats_applies_no_event_twice() {
     // NATS configured: the relay publishes the whole history, the consumer reads it all.
     let nats = NatsServer::start().await;
     let js = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        js.clone(),
-        RelayOptions::default(),
-        shutdown.clone(),
-    ));
-    let consumer = tokio::spawn(run_consumer(
-        db.pool.clone(),
-        js.clone(),
-        ConsumerOptions::default(),
-        Arc::new(Recorder::new("switch")),
-        shutdown.clone(),
-    ));
+    let (shutdown, relay, consumer) = relay_and_consumer(&db, &store, &js, "switch");
     append_many(&store, 10, 2, 5).await;
     eventually(PATIENCE, "all 40 read and acknowledged", || async {
         let Ok(stream) = js.get_stream("WAYMARK_EVENTS").await else {
@@ -281,20 +270,7 @@ async fn a_message_the_store_does_not_hold_applies_nothing() {
     let (db, store) = setup().await;
     let nats = NatsServer::start().await;
     let js = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        js.clone(),
-        RelayOptions::default(),
-        shutdown.clone(),
-    ));
-    let consumer = tokio::spawn(run_consumer(
-        db.pool.clone(),
-        js.clone(),
-        ConsumerOptions::default(),
-        Arc::new(Recorder::new("forged")),
-        shutdown.clone(),
-    ));
+    let (shutdown, relay, consumer) = relay_and_consumer(&db, &store, &js, "forged");
     append_many(&store, 5, 1, 1).await;
     eventually(PATIENCE, "the five stored events applied", || async {
         effects(&db.pool, "forged").await.0 == 5
