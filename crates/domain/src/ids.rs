@@ -88,6 +88,11 @@ id_type!(
     "actor"
 );
 id_type!(
+    /// A file attached to a record as evidence.
+    AttachmentId,
+    "attachment"
+);
+id_type!(
     /// A stored event.
     EventId,
     "event"

@@ -10,6 +10,7 @@ pub mod agreed;
 pub mod decider;
 pub mod directory;
 pub mod envelope;
+pub mod evidence;
 pub mod ids;
 pub mod pages;
 pub mod rejection;
@@ -21,6 +22,8 @@ pub mod text;
 
 pub use decider::{Decider, DomainEvent};
 pub use envelope::{EventMetadata, StreamId};
-pub use ids::{ActorId, CommandId, CorrelationId, EventId, SchoolId, StaffId, TrustId};
+pub use ids::{
+    ActorId, AttachmentId, CommandId, CorrelationId, EventId, SchoolId, StaffId, TrustId,
+};
 pub use rejection::{Rejection, RejectionKind};
 pub use text::{Text, TextError};

@@ -28,3 +28,9 @@ pub mod action_tracking {
         tonic::include_proto!("waymark.action_tracking.v1");
     }
 }
+
+pub mod evidence {
+    pub mod v1 {
+        tonic::include_proto!("waymark.evidence.v1");
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`clock`]: the one injectable clock.
 //! - [`schema`]: migrating, or checking, each component's schema; the service role's grants.
 //! - [`objects`]: files kept outside the database (a local directory or an S3 bucket).
+//! - [`evidence`]: files attached to records, kept by the service that owns the record.
 
 pub mod access;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod evidence;
 pub mod grpc;
 pub mod net;
 pub mod objects;

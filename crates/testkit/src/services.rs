@@ -48,8 +48,15 @@ impl TestPlatform {
         extra: &[(&str, &str)],
     ) -> Self {
         let db = TestDatabase::create().await;
+        // Evidence files go to a directory of this test's own, unless the test names a store.
+        let evidence = format!(
+            "file://{}/waymark-evidence/{}",
+            std::env::temp_dir().display(),
+            db.name
+        );
         let mut values = vec![
             ("database.url", db.url.as_str()),
+            ("evidence.files.url", evidence.as_str()),
             ("auth.internal_key", TEST_KEY),
             // Webhook receivers and identity providers in tests listen on 127.0.0.1.
             ("network.allow_loopback", "true"),

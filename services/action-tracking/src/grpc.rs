@@ -414,9 +414,20 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             recorded_at: note.recorded_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         })
         .collect();
+        let attachments = waymark_runtime::evidence::on_record(
+            self.pool(),
+            crate::EVIDENCE_TABLE,
+            trust_of(&context),
+            action_id,
+        )
+        .await?
+        .iter()
+        .map(waymark_runtime::evidence::message)
+        .collect();
         Ok(Response::new(pb::ActionDetail {
             action: Some(row.into_proto(today)),
             notes,
+            attachments,
         }))
     }
 

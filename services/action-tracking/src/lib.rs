@@ -10,6 +10,7 @@
 //!   actions agreed, and outcomes agreed for earlier actions.
 //! - Every command is first put to the authorization policies (`access`), with the action
 //!   as projected and the service's own copy of the directory.
+//! - Files attached as evidence of impact are kept in the object store (`evidence`).
 //! - When `audit.signing_key` is set, each trust's chain is signed and anchored outside the
 //!   database on an interval (`anchors`); every chain is verified on another (`verification`).
 
@@ -18,6 +19,7 @@ mod agreements;
 pub mod anchors;
 pub mod chain;
 mod commands;
+mod evidence;
 mod grpc;
 mod projection;
 mod records;
@@ -30,13 +32,18 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use waymark_proto::action_tracking::v1::action_tracking_server::ActionTrackingServer;
 use waymark_runtime::Platform;
+use waymark_runtime::evidence::{EvidenceFiles, EvidenceService};
 
 pub const NAME: &str = "action-tracking";
 
 /// How long a command waits for the read models to show it before replying.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+
+/// Which file is on which action (`waymark_runtime::evidence`).
+pub const EVIDENCE_TABLE: &str = "action_tracking.evidence_files";
 
 /// Where the service's applied migrations are recorded.
 pub const SCHEMA_HISTORY: &str = "action_tracking._sqlx_migrations";
@@ -99,12 +106,28 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
-    let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
-        grpc::ActionTrackingService::new(
-            commands,
-            Arc::new(waymark_policy::Policies::load()?),
-            anchors,
+    let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
+    let sweeper = files.clone().spawn_sweeper(
+        platform.pool.clone(),
+        platform.clock.clone(),
+        shutdown.clone(),
+    );
+    let policies = Arc::new(waymark_policy::Policies::load()?);
+    let evidence = evidence::Actions {
+        commands: commands.clone(),
+        policies: policies.clone(),
+        access: waymark_runtime::access::Access::new(
+            platform.pool.clone(),
+            access::DIRECTORY_TABLE,
+            policies.clone(),
         ),
+    };
+    let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
+        grpc::ActionTrackingService::new(commands, policies, anchors),
+        platform.authenticate(),
+    ))
+    .add_service(InterceptedService::new(
+        EvidenceService::server(evidence, files),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -123,5 +146,6 @@ pub async fn run(
     agreements.await?;
     anchoring.await?;
     verifying.await?;
+    sweeper.await?;
     Ok(())
 }

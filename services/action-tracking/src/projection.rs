@@ -168,6 +168,10 @@ async fn apply(
         E::ActionReopened { action_id, .. } => {
             set_status(tx, trust, *action_id, ActionStatus::InProgress, recorded).await?;
         }
+        E::EvidenceAttached { action_id, .. } | E::EvidenceRemoved { action_id, .. } => {
+            waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, recorded).await?;
+            touch(tx, trust, *action_id, recorded).await?;
+        }
     }
     Ok(())
 }

@@ -9,12 +9,14 @@ use uuid::Uuid;
 use waymark_bus::FeedHandle;
 use waymark_domain::ids::CorrelationId;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
+use waymark_proto::evidence::v1::evidence_client::EvidenceClient;
 use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
 use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
 use waymark_proto::review_dialogue::v1::self_evaluation_client::SelfEvaluationClient;
 use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
 use waymark_runtime::Platform;
 use waymark_runtime::auth::{CallAs, Caller};
+use waymark_runtime::evidence::EvidenceSettings;
 
 use crate::session::Viewer;
 use crate::settings::Settings;
@@ -27,6 +29,8 @@ pub struct Channels {
     pub review_dialogue: Channel,
     pub action_tracking: Channel,
     pub notifications: Channel,
+    /// Files attached as evidence: their size limit, and the largest message that carries one.
+    pub evidence: Arc<EvidenceSettings>,
 }
 
 impl Channels {
@@ -43,6 +47,7 @@ impl Channels {
             review_dialogue: channel(&config.review_dialogue.url)?,
             action_tracking: channel(&config.action_tracking.url)?,
             notifications: channel(&config.notifications.url)?,
+            evidence: Arc::new(EvidenceSettings::from_config(config)?),
         })
     }
 }
@@ -92,6 +97,21 @@ impl Clients {
             self.channels.action_tracking.clone(),
             self.signer.clone(),
         ))
+    }
+
+    /// The evidence API of the service that owns records of `kind`.
+    pub fn evidence(&self, kind: crate::pages::FileKind) -> EvidenceClient<Signed> {
+        let channel = match kind {
+            crate::pages::FileKind::Review => &self.channels.review_dialogue,
+            crate::pages::FileKind::Action => &self.channels.action_tracking,
+        };
+        let limit = self.channels.evidence.message_limit();
+        EvidenceClient::new(InterceptedService::new(
+            channel.clone(),
+            self.signer.clone(),
+        ))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit)
     }
 
     pub fn notifications(&self) -> NotificationsClient<Signed> {

@@ -333,6 +333,11 @@ pub fn review(state: &ReviewState, version: i64) -> pb::Review {
             .collect(),
         cancel_reason: text_or_empty(&state.cancel_reason),
         redacted: false,
+        attachments: state
+            .attachments
+            .iter()
+            .map(waymark_runtime::evidence::message)
+            .collect(),
     }
 }
 

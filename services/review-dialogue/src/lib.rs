@@ -12,6 +12,7 @@ mod access;
 mod actions;
 mod audits;
 mod convert;
+mod evidence;
 mod grpc;
 mod projection;
 mod runner;
@@ -22,9 +23,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use waymark_proto::review_dialogue::v1::review_dialogue_server::ReviewDialogueServer;
 use waymark_proto::review_dialogue::v1::self_evaluation_server::SelfEvaluationServer;
 use waymark_runtime::Platform;
+use waymark_runtime::evidence::{EvidenceFiles, EvidenceService};
 
 pub const NAME: &str = "review-dialogue";
 
@@ -34,6 +37,9 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
 /// The service's copy of the directory (line managers for reviews).
 pub const DIRECTORY_TABLE: &str = "review_dialogue.directories";
+
+/// Which file is on which record (`waymark_runtime::evidence`).
+pub const EVIDENCE_TABLE: &str = "review_dialogue.evidence_files";
 
 /// Where the service's applied migrations are recorded.
 pub const SCHEMA_HISTORY: &str = "review_dialogue._sqlx_migrations";
@@ -68,6 +74,12 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
+    let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
+    let sweeper = files.clone().spawn_sweeper(
+        platform.pool.clone(),
+        platform.clock.clone(),
+        shutdown.clone(),
+    );
     let policies = Arc::new(waymark_policy::Policies::load()?);
     let runner = runner::Runner {
         platform: platform.clone(),
@@ -79,11 +91,21 @@ pub async fn run(
         ),
     };
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
-        grpc::ReviewDialogueService::new(runner.clone(), actions, policies),
+        grpc::ReviewDialogueService::new(runner.clone(), actions, policies.clone()),
         platform.authenticate(),
     ))
     .add_service(SelfEvaluationServer::with_interceptor(
-        audits::SelfEvaluationService::new(runner),
+        audits::SelfEvaluationService::new(runner.clone()),
+        platform.authenticate(),
+    ))
+    .add_service(InterceptedService::new(
+        EvidenceService::server(
+            evidence::Reviews {
+                runner,
+                policies: policies.clone(),
+            },
+            files,
+        ),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -98,5 +120,6 @@ pub async fn run(
     shutdown.cancel();
     projection.await?;
     directory.await?;
+    sweeper.await?;
     Ok(())
 }

@@ -47,6 +47,7 @@ impl EventHandler for Records {
         let id = record_id(event)?;
         match event.stream_id.category() {
             Review::CATEGORY => {
+                waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
                 if let Some(state) = fold::<Review>(tx, "reviews", "review_id", id, event).await? {
                     save_review(tx, event, id, &state).await?;
                 }

@@ -123,9 +123,11 @@ impl Planner {
             E::ActionCompleted { action_id, .. }
             | E::ActionCarriedForward { action_id, .. }
             | E::ActionDropped { action_id, .. } => self.close(tx, trust, action_id).await,
-            E::ActionStarted { .. } | E::ProgressNoted { .. } | E::EvidenceRecorded { .. } => {
-                Ok(())
-            }
+            E::ActionStarted { .. }
+            | E::ProgressNoted { .. }
+            | E::EvidenceRecorded { .. }
+            | E::EvidenceAttached { .. }
+            | E::EvidenceRemoved { .. } => Ok(()),
         }
     }
 

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::agreed::{ActionId, Origin};
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::text::Text;
 
@@ -85,6 +86,15 @@ pub enum ActionCommand {
     Reopen {
         reason: Text,
     },
+    /// A file as evidence of impact; like written evidence, also once the action is done.
+    Attach {
+        attachment: Attachment,
+    },
+    /// Whoever attached a file removes it.
+    RemoveAttachment {
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +156,16 @@ pub enum ActionEvent {
         action_id: ActionId,
         reason: Text,
     },
+    EvidenceAttached {
+        action_id: ActionId,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        action_id: ActionId,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for ActionEvent {
@@ -161,6 +181,8 @@ impl DomainEvent for ActionEvent {
             Self::ActionCarriedForward { .. } => "ActionCarriedForward",
             Self::ActionDropped { .. } => "ActionDropped",
             Self::ActionReopened { .. } => "ActionReopened",
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -183,6 +205,8 @@ pub enum ActionRejection {
     NotReopenable(&'static str),
     #[error("an action cannot carry itself forward")]
     CarriedIntoItself,
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for ActionRejection {
@@ -196,6 +220,7 @@ impl Rejection for ActionRejection {
             Self::SameDueDate(_) | Self::SameOwner | Self::CarriedIntoItself => {
                 RejectionKind::InvalidArgument
             }
+            Self::Evidence(error) => error.kind(),
         }
     }
 
@@ -209,6 +234,7 @@ impl Rejection for ActionRejection {
             Self::SameOwner => "action.same_owner",
             Self::NotReopenable(_) => "action.not_reopenable",
             Self::CarriedIntoItself => "action.carried_into_itself",
+            Self::Evidence(error) => error.code(),
         }
     }
 }
@@ -220,9 +246,19 @@ pub struct ActionState {
     pub status: ActionStatus,
     pub owner: Option<StaffId>,
     pub due: Option<NaiveDate>,
+    pub attachments: Attachments,
 }
 
 impl ActionState {
+    /// Takes evidence: live, or done (evidence of impact often arrives after).
+    fn takes_evidence(&self) -> Result<ActionId, ActionRejection> {
+        let action_id = self.id.ok_or(ActionRejection::NotFound)?;
+        if !(self.status.is_live() || self.status == ActionStatus::Done) {
+            return Err(ActionRejection::Closed(self.status.as_str()));
+        }
+        Ok(action_id)
+    }
+
     fn live(&self) -> Result<ActionId, ActionRejection> {
         let id = self.id.ok_or(ActionRejection::NotFound)?;
         if self.status.is_live() {
@@ -281,15 +317,35 @@ impl Decider for Action {
                 action_id: state.live()?,
                 note: note.clone(),
             },
-            C::RecordEvidence { evidence } => {
-                // Evidence of impact often arrives after the action is done.
-                let action_id = state.id.ok_or(ActionRejection::NotFound)?;
-                if !(state.status.is_live() || state.status == ActionStatus::Done) {
-                    return Err(ActionRejection::Closed(state.status.as_str()));
-                }
-                E::EvidenceRecorded {
+            C::RecordEvidence { evidence } => E::EvidenceRecorded {
+                action_id: state.takes_evidence()?,
+                evidence: evidence.clone(),
+            },
+            C::Attach { attachment } => {
+                let action_id = state.takes_evidence()?;
+                state
+                    .attachments
+                    .can_attach()
+                    .map_err(ActionRejection::Evidence)?;
+                E::EvidenceAttached {
                     action_id,
-                    evidence: evidence.clone(),
+                    attachment: attachment.clone(),
+                }
+            }
+            C::RemoveAttachment {
+                actor,
+                attachment_id,
+            } => {
+                let action_id = state.takes_evidence()?;
+                let file_name = state
+                    .attachments
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(ActionRejection::Evidence)?;
+                E::EvidenceRemoved {
+                    action_id,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
                 }
             }
             C::ChangeDueDate { due, reason } => {
@@ -378,6 +434,8 @@ impl Decider for Action {
             E::ActionCarriedForward { .. } => state.status = ActionStatus::CarriedForward,
             E::ActionDropped { .. } => state.status = ActionStatus::Dropped,
             E::ActionReopened { .. } => state.status = ActionStatus::InProgress,
+            E::EvidenceAttached { attachment, .. } => state.attachments.attached(attachment),
+            E::EvidenceRemoved { attachment_id, .. } => state.attachments.removed(*attachment_id),
         }
         state
     }

@@ -19,7 +19,9 @@ impl ActionEvent {
             | Self::ActionCompleted { action_id, .. }
             | Self::ActionCarriedForward { action_id, .. }
             | Self::ActionDropped { action_id, .. }
-            | Self::ActionReopened { action_id, .. } => *action_id,
+            | Self::ActionReopened { action_id, .. }
+            | Self::EvidenceAttached { action_id, .. }
+            | Self::EvidenceRemoved { action_id, .. } => *action_id,
         }
     }
 
@@ -60,6 +62,16 @@ impl ActionEvent {
             Self::ActionReopened { reason, .. } => {
                 ("Reopened".to_owned(), Some(reason.to_string()))
             }
+            Self::EvidenceAttached { attachment, .. } => (
+                format!(
+                    "File attached as evidence: {} ({}, SHA-256 {})",
+                    attachment.file_name,
+                    attachment.media_type.label(),
+                    attachment.sha256
+                ),
+                None,
+            ),
+            Self::EvidenceRemoved { file_name, .. } => (format!("File removed: {file_name}"), None),
         }
     }
 }

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use crate::agreed::{ActionsAgreed, AgreedAction, OriginKind};
 use crate::decider::{Decider, DomainEvent};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::AttachmentId;
 use crate::ids::{SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::school_year::{AcademicYear, DateWindow};
@@ -144,6 +146,16 @@ pub enum ReviewCommand {
         actor: StaffId,
         reason: Text,
     },
+    /// Either attaches a file as evidence, until the record is agreed.
+    Attach {
+        actor: StaffId,
+        attachment: Attachment,
+    },
+    /// Whoever attached a file removes it, until the record is agreed.
+    RemoveAttachment {
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,6 +239,16 @@ pub enum ReviewEvent {
         review_id: ReviewId,
         reason: Text,
     },
+    EvidenceAttached {
+        review_id: ReviewId,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        review_id: ReviewId,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for ReviewEvent {
@@ -247,6 +269,8 @@ impl DomainEvent for ReviewEvent {
             Self::CorrectionAdded { .. } => "CorrectionAdded",
             Self::ReviewRescheduled { .. } => "ReviewRescheduled",
             Self::ReviewCancelled { .. } => "ReviewCancelled",
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -293,6 +317,8 @@ pub enum ReviewRejection {
     ExemplaryAndFocus(String),
     #[error("`{0}` appears twice in the record")]
     RepeatedLookFor(String),
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for ReviewRejection {
@@ -316,6 +342,7 @@ impl Rejection for ReviewRejection {
             | R::Agreed
             | R::NotAgreed
             | R::Cancelled => RejectionKind::FailedPrecondition,
+            R::Evidence(error) => error.kind(),
         }
     }
 
@@ -340,6 +367,7 @@ impl Rejection for ReviewRejection {
             R::Cancelled => "review.cancelled",
             R::ExemplaryAndFocus(_) => "review.exemplary_and_focus",
             R::RepeatedLookFor(_) => "review.repeated_look_for",
+            R::Evidence(error) => error.code(),
         }
     }
 }
@@ -416,6 +444,8 @@ pub struct ReviewState {
     pub shared_with: Option<StaffId>,
     pub corrections: Vec<Correction>,
     pub cancel_reason: Option<Text>,
+    /// Files attached as evidence.
+    pub attachments: Attachments,
 }
 
 impl ReviewState {
@@ -721,6 +751,32 @@ impl Decider for Review {
                     reason: reason.clone(),
                 }])
             }
+            C::Attach { actor, attachment } => {
+                let (review_id, reviewer, reviewee) = state.open()?;
+                party(*actor, reviewer, reviewee)?;
+                state.attachments.can_attach().map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceAttached {
+                    review_id,
+                    attachment: attachment.clone(),
+                }])
+            }
+            C::RemoveAttachment {
+                actor,
+                attachment_id,
+            } => {
+                let (review_id, reviewer, reviewee) = state.open()?;
+                party(*actor, reviewer, reviewee)?;
+                let file_name = state
+                    .attachments
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceRemoved {
+                    review_id,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
+                }])
+            }
         }
     }
 
@@ -828,6 +884,8 @@ impl Decider for Review {
                 state.status = ReviewStatus::Cancelled;
                 state.cancel_reason = Some(reason.clone());
             }
+            E::EvidenceAttached { attachment, .. } => state.attachments.attached(attachment),
+            E::EvidenceRemoved { attachment_id, .. } => state.attachments.removed(*attachment_id),
         }
         state
     }

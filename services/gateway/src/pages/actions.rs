@@ -1,6 +1,7 @@
 //! Agreed actions: the list (mine, or a school's for its leaders), the CSV export, and an
 //! action's page with what can be done to it and its full audit trail.
 
+use super::files::{Files, Kind as FileKind};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -241,6 +242,7 @@ pub struct DetailPage {
     command_id: String,
     error: Option<String>,
     posted: Fields,
+    files: Files,
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<at::ActionDetail, PageError> {
@@ -347,11 +349,33 @@ async fn show(
         may_note: may(ActionVerb::NoteProgress),
         may_steer: may(ActionVerb::ChangeDue),
         people: staff_of(viewer, &people, school),
+        // The owner and supporters attach files while it is live or done (action tracking
+        // decides).
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Action,
+            id,
+            &detail.attachments,
+            &people,
+            may(ActionVerb::RecordEvidence)
+                && matches!(action.status.as_str(), "open" | "in_progress" | "done"),
+        ),
         action,
         command_id: new_command_id(),
         error,
         posted,
     })
+}
+
+/// The action's page with `error` on it (after a refused file).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), Fields::default()).await
 }
 
 fn note_kind(kind: &str) -> &'static str {

@@ -10,6 +10,7 @@ mod calendar;
 mod dashboard;
 mod evidence;
 mod export;
+mod files;
 mod frameworks;
 mod inbox;
 mod meetings;
@@ -25,6 +26,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use waymark_domain::pages as links;
 
+pub use files::Kind as FileKind;
+
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -34,6 +37,12 @@ pub fn routes() -> Router<AppState> {
         .route("/actions.csv", get(actions::csv))
         .route(links::ACTION, get(actions::detail))
         .route("/actions/{id}/{verb}", post(actions::act))
+        .route(
+            "/actions/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/actions/{id}/files/{file}", get(files::file))
+        .route("/actions/{id}/files/{file}/remove", post(files::remove))
         .route("/reviews", get(reviews::list).post(reviews::schedule))
         .route("/reviews/new", get(reviews::new))
         .route("/reviews/compare", get(reviews::compare))
@@ -41,6 +50,12 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews/{id}/record", get(reviews::record))
         .route("/reviews/{id}/autosave", post(reviews::autosave))
         .route("/reviews/{id}/{verb}", post(reviews::act))
+        .route(
+            "/reviews/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/reviews/{id}/files/{file}", get(files::file))
+        .route("/reviews/{id}/files/{file}/remove", post(files::remove))
         .route("/meetings", get(meetings::list).post(meetings::schedule))
         .route("/meetings/new", get(meetings::new))
         .route(links::MEETING, get(meetings::detail))

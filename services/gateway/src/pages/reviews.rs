@@ -2,6 +2,7 @@
 //! then the dialogue, then a record both agree. Never graded. The record's draft autosaves
 //! as it is written; the agreed record prints.
 
+use super::files::{Files, Kind as FileKind};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -268,6 +269,7 @@ pub struct DetailPage {
     posted: Fields,
     compare_href: String,
     dialogue_held_on: String,
+    files: Files,
 }
 
 /// Another window's working copy of the draft, shown beside this window's text so that
@@ -470,8 +472,29 @@ async fn show(
         posted: draft_source.unwrap_or_default(),
         compare_href,
         dialogue_held_on: long_date(&review.dialogue_held_on),
+        // Either person attaches files until the record is agreed (review dialogue decides).
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Review,
+            id,
+            &review.attachments,
+            &people,
+            (is_reviewer || is_reviewee)
+                && !matches!(review.status.as_str(), "agreed" | "cancelled"),
+        ),
         review,
     })
+}
+
+/// The review's page with `error` on it (after a refused file).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), None).await
 }
 
 fn urlencode(value: &str) -> String {

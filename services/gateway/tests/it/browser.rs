@@ -224,6 +224,17 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Chooses a file in a file input (`path` on this machine).
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no file input {css}"))
+            .send_keys(&path.to_string_lossy())
+            .await
+            .unwrap();
+    }
+
     /// Types an ISO date into a date input's day, month and year boxes.
     pub async fn set_date(&self, css: &str, iso: &str) {
         let mut parts = iso.splitn(3, '-');

@@ -9,6 +9,7 @@ pub struct Response {
     pub location: String,
     pub body: String,
     pub content_type: String,
+    pub disposition: String,
     pub bytes: Vec<u8>,
 }
 
@@ -96,6 +97,11 @@ impl Client {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
+        let disposition = response
+            .headers()
+            .get("content-disposition")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
         let bytes = response.bytes().await.unwrap().to_vec();
         let body = String::from_utf8_lossy(&bytes).into_owned();
         Response {
@@ -103,6 +109,7 @@ impl Client {
             location,
             body,
             content_type,
+            disposition,
             bytes,
         }
     }
@@ -126,6 +133,38 @@ impl Client {
             .post(format!("{}{path}", self.base))
             .header(ORIGIN, &self.base)
             .form(fields);
+        self.send(request).await
+    }
+
+    /// Uploads a file as our pages' file forms do: multipart, the token in the address.
+    pub async fn upload(
+        &mut self,
+        path: &str,
+        command_id: &str,
+        file_name: &str,
+        content: &[u8],
+    ) -> Response {
+        let boundary = format!("----waymark{}", uuid::Uuid::new_v4().simple());
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"command_id\"\r\n\r\n{command_id}\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(format!("{}{path}?_csrf={}", self.base, self.csrf))
+            .header(ORIGIN, &self.base)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
         self.send(request).await
     }
 

@@ -6,6 +6,7 @@ mod admin;
 mod audits;
 mod authorization;
 mod browser;
+mod files;
 mod forms;
 mod home;
 mod http;

@@ -110,6 +110,11 @@ impl Stack {
     }
 
     pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self::start_configured(clock, &[]).await
+    }
+
+    /// With extra configuration values (e.g. where evidence files go).
+    pub async fn start_configured(clock: Arc<dyn Clock>, extra: &[(&str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let (scheduling, scheduling_url) = listener().await;
         let (reviews, reviews_url) = listener().await;
@@ -136,7 +141,10 @@ impl Stack {
                 // Tests play clients at different addresses with this header; without it, a
                 // request counts as coming from its connection's address (127.0.0.1).
                 ("web.client_address_header", "x-test-client"),
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
         )
         .await;
         platform.serve_on(scheduling, waymark_scheduling::run);
