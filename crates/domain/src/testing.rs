@@ -102,7 +102,8 @@ pub fn phone_photo(orientation: u16) -> Vec<u8> {
     let mut photo = vec![0xFF, 0xD8];
     let mut segment = |marker: u8, body: &[u8]| {
         photo.extend_from_slice(&[0xFF, marker]);
-        photo.extend_from_slice(&u16::try_from(body.len() + 2).unwrap().to_be_bytes());
+        let length = u16::try_from(body.len() + 2).unwrap_or(u16::MAX);
+        photo.extend_from_slice(&length.to_be_bytes());
         photo.extend_from_slice(body);
     };
     segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");

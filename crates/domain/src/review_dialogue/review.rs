@@ -1547,4 +1547,69 @@ mod tests {
             })
             .then_rejected(ReviewRejection::OnlyThe("reviewer"));
     }
+
+    fn file(by: StaffId) -> Attachment {
+        Attachment {
+            attachment_id: AttachmentId::from_uuid(Uuid::new_v4()),
+            file_name: crate::evidence::FileName::new("book.jpg", crate::evidence::MediaType::Jpeg),
+            media_type: crate::evidence::MediaType::Jpeg,
+            size_bytes: 10,
+            sha256: "00".into(),
+            by,
+        }
+    }
+
+    #[test]
+    fn either_person_attaches_files_until_agreed_and_only_the_attacher_removes_one() {
+        let p = people();
+        let photo = file(p.teacher);
+        let attached = ReviewEvent::EvidenceAttached {
+            review_id: id(&p),
+            attachment: photo.clone(),
+        };
+        let attach = |actor, attachment| ReviewCommand::Attach { actor, attachment };
+        let state = given::<Review>([scheduled(&p)])
+            .when(attach(p.teacher, photo.clone()))
+            .then([attached.clone()]);
+        assert_eq!(state.attachments.0, vec![photo.clone()]);
+        given::<Review>([scheduled(&p)])
+            .when(attach(p.outsider, file(p.outsider)))
+            .then_rejected(ReviewRejection::NotAParty);
+        let remove = |actor| ReviewCommand::RemoveAttachment {
+            actor,
+            attachment_id: photo.attachment_id,
+        };
+        given::<Review>([scheduled(&p), attached.clone()])
+            .when(remove(p.manager))
+            .then_rejected(ReviewRejection::Evidence(AttachError::NotYours));
+        let state = given::<Review>([scheduled(&p), attached.clone()])
+            .when(remove(p.teacher))
+            .then([ReviewEvent::EvidenceRemoved {
+                review_id: id(&p),
+                attachment_id: photo.attachment_id,
+                file_name: photo.file_name.clone(),
+                by: p.teacher,
+            }]);
+        assert!(state.attachments.is_empty());
+        given::<Review>([
+            scheduled(&p),
+            ReviewEvent::ReviewCancelled {
+                review_id: id(&p),
+                reason: text("Left"),
+            },
+        ])
+        .when(attach(p.manager, file(p.manager)))
+        .then_rejected(ReviewRejection::Cancelled);
+        let full: Vec<ReviewEvent> = std::iter::once(scheduled(&p))
+            .chain(
+                (0..crate::evidence::MOST_PER_RECORD).map(|_| ReviewEvent::EvidenceAttached {
+                    review_id: id(&p),
+                    attachment: file(p.manager),
+                }),
+            )
+            .collect();
+        given::<Review>(full)
+            .when(attach(p.manager, file(p.manager)))
+            .then_rejected(ReviewRejection::Evidence(AttachError::Full));
+    }
 }

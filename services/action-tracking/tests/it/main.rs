@@ -6,5 +6,6 @@ mod access;
 mod agreements;
 mod anchors;
 mod audit;
+mod evidence;
 mod lifecycle;
 mod support;
