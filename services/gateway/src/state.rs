@@ -102,7 +102,9 @@ impl Clients {
     /// The evidence API of the service that owns records of `kind`.
     pub fn evidence(&self, kind: crate::pages::FileKind) -> EvidenceClient<Signed> {
         let channel = match kind {
-            crate::pages::FileKind::Review => &self.channels.review_dialogue,
+            crate::pages::FileKind::Review
+            | crate::pages::FileKind::Visit
+            | crate::pages::FileKind::Meeting => &self.channels.review_dialogue,
             crate::pages::FileKind::Action => &self.channels.action_tracking,
         };
         let limit = self.channels.evidence.message_limit();

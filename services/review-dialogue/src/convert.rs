@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 use waymark_domain::agreed::Outcome;
+use waymark_domain::evidence::Attachments;
 use waymark_domain::review_dialogue::catalogue::{CatalogueState, Item, ItemKind};
 use waymark_domain::review_dialogue::meeting::{
     Adaptation, Analysis, Discussion, DiscussionLevel, GroupNote, LearnerNote, LearnerRef,
@@ -333,12 +334,15 @@ pub fn review(state: &ReviewState, version: i64) -> pb::Review {
             .collect(),
         cancel_reason: text_or_empty(&state.cancel_reason),
         redacted: false,
-        attachments: state
-            .attachments
-            .iter()
-            .map(waymark_runtime::evidence::message)
-            .collect(),
+        attachments: attachments(&state.attachments),
     }
+}
+
+fn attachments(files: &Attachments) -> Vec<waymark_proto::evidence::v1::Attachment> {
+    files
+        .iter()
+        .map(waymark_runtime::evidence::message)
+        .collect()
 }
 
 pub fn previous_action(reviewed: &ReviewedAction) -> pb::PreviousAction {
@@ -433,6 +437,7 @@ pub fn meeting(state: &MeetingState, version: i64) -> pb::Meeting {
         version,
         cancel_reason: text_or_empty(&state.cancel_reason),
         redacted: false,
+        attachments: attachments(&state.attachments),
     }
 }
 
@@ -471,6 +476,7 @@ pub fn visit(state: &VisitState, version: i64) -> pb::Visit {
         cancel_reason: text_or_empty(&state.cancel_reason),
         record_version: state.record_version,
         redacted: false,
+        attachments: attachments(&state.attachments),
     }
 }
 

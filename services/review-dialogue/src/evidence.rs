@@ -1,13 +1,18 @@
-//! Files attached to reviews (`waymark_runtime::evidence`): the review's decider says who may
-//! attach and remove; the record policies say who reads them, with the rest of the record.
+//! Files attached to reviews, visits and meetings (`waymark_runtime::evidence`): each
+//! record's decider says who may attach and remove; the record policies say who reads them,
+//! with the rest of the record (never someone who may only see its status).
 
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
-use waymark_domain::evidence::Attachment;
+use waymark_domain::evidence::{Attachment, Attachments};
+use waymark_domain::review_dialogue::meeting::{Meeting, MeetingCommand, MeetingState};
 use waymark_domain::review_dialogue::review::{Review, ReviewCommand, ReviewState};
-use waymark_domain::{AttachmentId, Decider, StaffId};
+use waymark_domain::review_dialogue::visit::{Visit, VisitCommand, VisitState};
+use waymark_domain::{AttachmentId, Decider, Rejection, StaffId};
 use waymark_policy::{Policies, RecordAccess};
 use waymark_runtime::ServiceError;
 use waymark_runtime::auth::RequestContext;
@@ -16,99 +21,201 @@ use waymark_runtime::evidence::EvidenceOwner;
 use crate::access::Record;
 use crate::runner::Runner;
 
-pub struct Reviews {
-    pub runner: Runner,
-    pub policies: Arc<Policies>,
+/// A kind of record that takes files: its commands, and where its read model keeps it.
+trait WithFiles: Decider<State: Record + DeserializeOwned> {
+    const TABLE: &'static str;
+    const KEY: &'static str;
+    fn attach(actor: StaffId, attachment: Attachment) -> Self::Command;
+    fn remove(actor: StaffId, attachment_id: AttachmentId) -> Self::Command;
+    fn files(state: &Self::State) -> &Attachments;
 }
 
-fn kind(kind: &str) -> Result<(), ServiceError> {
-    if kind == Review::CATEGORY {
-        Ok(())
-    } else {
-        Err(ServiceError::invalid(
-            "record_kind",
-            "this service keeps files for reviews",
-        ))
+impl WithFiles for Review {
+    const TABLE: &'static str = "reviews";
+    const KEY: &'static str = "review_id";
+    fn attach(actor: StaffId, attachment: Attachment) -> ReviewCommand {
+        ReviewCommand::Attach { actor, attachment }
     }
+    fn remove(actor: StaffId, attachment_id: AttachmentId) -> ReviewCommand {
+        ReviewCommand::RemoveAttachment {
+            actor,
+            attachment_id,
+        }
+    }
+    fn files(state: &ReviewState) -> &Attachments {
+        &state.attachments
+    }
+}
+
+impl WithFiles for Visit {
+    const TABLE: &'static str = "visits";
+    const KEY: &'static str = "visit_id";
+    fn attach(actor: StaffId, attachment: Attachment) -> VisitCommand {
+        VisitCommand::Attach { actor, attachment }
+    }
+    fn remove(actor: StaffId, attachment_id: AttachmentId) -> VisitCommand {
+        VisitCommand::RemoveAttachment {
+            actor,
+            attachment_id,
+        }
+    }
+    fn files(state: &VisitState) -> &Attachments {
+        &state.attachments
+    }
+}
+
+impl WithFiles for Meeting {
+    const TABLE: &'static str = "meetings";
+    const KEY: &'static str = "meeting_id";
+    fn attach(actor: StaffId, attachment: Attachment) -> MeetingCommand {
+        MeetingCommand::Attach { actor, attachment }
+    }
+    fn remove(actor: StaffId, attachment_id: AttachmentId) -> MeetingCommand {
+        MeetingCommand::RemoveAttachment {
+            actor,
+            attachment_id,
+        }
+    }
+    fn files(state: &MeetingState) -> &Attachments {
+        &state.attachments
+    }
+}
+
+pub struct Records {
+    pub runner: Runner,
+    pub policies: Arc<Policies>,
 }
 
 fn actor(context: &RequestContext) -> StaffId {
     StaffId::from_uuid(context.caller.actor.into_uuid())
 }
 
+fn unknown_kind() -> ServiceError {
+    ServiceError::invalid(
+        "record_kind",
+        "this service keeps files for reviews, visits and meetings",
+    )
+}
+
+impl Records {
+    async fn run<D: WithFiles>(
+        &self,
+        context: &RequestContext,
+        command_id: &str,
+        record_id: Uuid,
+        command: D::Command,
+    ) -> Result<i64, ServiceError>
+    where
+        D::Rejection: Rejection,
+    {
+        let executed = self
+            .runner
+            .execute::<D>(context, command_id, record_id, command)
+            .await?;
+        Ok(executed.version)
+    }
+
+    async fn readable<D: WithFiles>(
+        &self,
+        context: &RequestContext,
+        record_id: Uuid,
+        attachment_id: AttachmentId,
+    ) -> Result<Attachment, ServiceError> {
+        let trust = context.caller.trust;
+        let not_found = || ServiceError::not_found("file");
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT doc FROM review_dialogue.{} WHERE trust_id = $1 AND {} = $2",
+            D::TABLE,
+            D::KEY
+        )))
+        .bind(trust.into_uuid())
+        .bind(record_id)
+        .fetch_optional(&self.runner.platform.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        let Json(record): Json<D::State> = row
+            .try_get(0)
+            .map_err(|_| ServiceError::internal("stored record is unreadable"))?;
+        let directory = self.runner.access.directory(trust).await?;
+        let access =
+            self.policies
+                .record_access(&directory, actor(context), &record.facts(&directory));
+        if access != RecordAccess::Full {
+            return Err(not_found());
+        }
+        D::files(&record)
+            .get(attachment_id)
+            .cloned()
+            .ok_or_else(not_found)
+    }
+}
+
 #[tonic::async_trait]
-impl EvidenceOwner for Reviews {
+impl EvidenceOwner for Records {
     async fn attach(
         &self,
         context: &RequestContext,
         command_id: &str,
-        record_kind: &str,
-        record_id: Uuid,
+        kind: &str,
+        id: Uuid,
         attachment: Attachment,
     ) -> Result<i64, ServiceError> {
-        kind(record_kind)?;
-        let command = ReviewCommand::Attach {
-            actor: actor(context),
-            attachment,
-        };
-        let executed = self
-            .runner
-            .execute::<Review>(context, command_id, record_id, command)
-            .await?;
-        Ok(executed.version)
+        let who = actor(context);
+        match kind {
+            Review::CATEGORY => {
+                self.run::<Review>(context, command_id, id, Review::attach(who, attachment))
+                    .await
+            }
+            Visit::CATEGORY => {
+                self.run::<Visit>(context, command_id, id, Visit::attach(who, attachment))
+                    .await
+            }
+            Meeting::CATEGORY => {
+                self.run::<Meeting>(context, command_id, id, Meeting::attach(who, attachment))
+                    .await
+            }
+            _ => Err(unknown_kind()),
+        }
     }
 
     async fn remove(
         &self,
         context: &RequestContext,
         command_id: &str,
-        record_kind: &str,
-        record_id: Uuid,
-        attachment_id: AttachmentId,
+        kind: &str,
+        id: Uuid,
+        file: AttachmentId,
     ) -> Result<i64, ServiceError> {
-        kind(record_kind)?;
-        let command = ReviewCommand::RemoveAttachment {
-            actor: actor(context),
-            attachment_id,
-        };
-        let executed = self
-            .runner
-            .execute::<Review>(context, command_id, record_id, command)
-            .await?;
-        Ok(executed.version)
+        let who = actor(context);
+        match kind {
+            Review::CATEGORY => {
+                self.run::<Review>(context, command_id, id, Review::remove(who, file))
+                    .await
+            }
+            Visit::CATEGORY => {
+                self.run::<Visit>(context, command_id, id, Visit::remove(who, file))
+                    .await
+            }
+            Meeting::CATEGORY => {
+                self.run::<Meeting>(context, command_id, id, Meeting::remove(who, file))
+                    .await
+            }
+            _ => Err(unknown_kind()),
+        }
     }
 
     async fn readable(
         &self,
         context: &RequestContext,
-        record_kind: &str,
-        record_id: Uuid,
-        attachment_id: AttachmentId,
+        kind: &str,
+        id: Uuid,
+        file: AttachmentId,
     ) -> Result<Attachment, ServiceError> {
-        kind(record_kind)?;
-        let trust = context.caller.trust;
-        let not_found = || ServiceError::not_found("file");
-        let row = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<ReviewState>" FROM review_dialogue.reviews
-               WHERE trust_id = $1 AND review_id = $2"#,
-            trust.into_uuid(),
-            record_id
-        )
-        .fetch_optional(&self.runner.platform.pool)
-        .await?
-        .ok_or_else(not_found)?;
-        let review = row.doc.0;
-        let directory = self.runner.access.directory(trust).await?;
-        let access =
-            self.policies
-                .record_access(&directory, actor(context), &review.facts(&directory));
-        if access != RecordAccess::Full {
-            return Err(not_found());
+        match kind {
+            Review::CATEGORY => self.readable::<Review>(context, id, file).await,
+            Visit::CATEGORY => self.readable::<Visit>(context, id, file).await,
+            Meeting::CATEGORY => self.readable::<Meeting>(context, id, file).await,
+            _ => Err(unknown_kind()),
         }
-        review
-            .attachments
-            .get(attachment_id)
-            .cloned()
-            .ok_or_else(not_found)
     }
 }

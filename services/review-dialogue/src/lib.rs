@@ -100,7 +100,7 @@ pub async fn run(
     ))
     .add_service(InterceptedService::new(
         EvidenceService::server(
-            evidence::Reviews {
+            evidence::Records {
                 runner,
                 policies: policies.clone(),
             },

@@ -45,9 +45,10 @@ impl EventHandler for Records {
         event: &RecordedEvent,
     ) -> Result<(), HandlerError> {
         let id = record_id(event)?;
+        // Files on reviews, visits and meetings (other events change nothing there).
+        waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
         match event.stream_id.category() {
             Review::CATEGORY => {
-                waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
                 if let Some(state) = fold::<Review>(tx, "reviews", "review_id", id, event).await? {
                     save_review(tx, event, id, &state).await?;
                 }

@@ -11,7 +11,8 @@ use crate::agreed::{
     ActionId, ActionOutcomesAgreed, ActionsAgreed, AgreedAction, AgreedOutcome, OriginKind, Outcome,
 };
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::review_dialogue::review::NextStep;
 use crate::school_year::AcademicYear;
@@ -184,6 +185,16 @@ pub enum MeetingCommand {
         actor: StaffId,
         reason: Text,
     },
+    /// Anyone in the meeting attaches a file as evidence (data, minutes), until it closes.
+    Attach {
+        actor: StaffId,
+        attachment: Attachment,
+    },
+    /// Whoever attached a file removes it, until the meeting closes.
+    RemoveAttachment {
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,6 +246,16 @@ pub enum MeetingEvent {
         meeting_id: MeetingId,
         reason: Text,
     },
+    EvidenceAttached {
+        meeting_id: MeetingId,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        meeting_id: MeetingId,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for MeetingEvent {
@@ -250,6 +271,8 @@ impl DomainEvent for MeetingEvent {
             Self::MeetingClosed { .. } => "MeetingClosed",
             Self::MeetingRescheduled { .. } => "MeetingRescheduled",
             Self::MeetingCancelled { .. } => "MeetingCancelled",
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -278,6 +301,8 @@ pub enum MeetingRejection {
     Closed,
     #[error("the meeting is cancelled")]
     Cancelled,
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for MeetingRejection {
@@ -293,6 +318,7 @@ impl Rejection for MeetingRejection {
             | R::PreviousActionsUnreviewed(_)
             | R::Closed
             | R::Cancelled => RejectionKind::FailedPrecondition,
+            R::Evidence(error) => error.kind(),
         }
     }
 
@@ -309,6 +335,7 @@ impl Rejection for MeetingRejection {
             R::PreviousActionsUnreviewed(_) => "meeting.previous_actions_unreviewed",
             R::Closed => "meeting.closed",
             R::Cancelled => "meeting.cancelled",
+            R::Evidence(error) => error.code(),
         }
     }
 }
@@ -360,6 +387,8 @@ pub struct MeetingState {
     pub discussion: Vec<Discussion>,
     pub agreed_actions: Vec<AgreedAction>,
     pub cancel_reason: Option<Text>,
+    /// Files attached as evidence.
+    pub attachments: Attachments,
 }
 
 impl MeetingState {
@@ -559,6 +588,30 @@ impl Decider for Meeting {
                     reason: reason.clone(),
                 }])
             }
+            C::Attach { actor, attachment } => {
+                let meeting_id = state.live(*actor)?;
+                state.attachments.can_attach().map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceAttached {
+                    meeting_id,
+                    attachment: attachment.clone(),
+                }])
+            }
+            C::RemoveAttachment {
+                actor,
+                attachment_id,
+            } => {
+                let meeting_id = state.live(*actor)?;
+                let file_name = state
+                    .attachments
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceRemoved {
+                    meeting_id,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
+                }])
+            }
         }
     }
 
@@ -619,6 +672,8 @@ impl Decider for Meeting {
                 state.status = MeetingStatus::Cancelled;
                 state.cancel_reason = Some(reason.clone());
             }
+            E::EvidenceAttached { attachment, .. } => state.attachments.attached(attachment),
+            E::EvidenceRemoved { attachment_id, .. } => state.attachments.removed(*attachment_id),
         }
         state
     }

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::agreed::{ActionsAgreed, AgreedAction, OriginKind};
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::review_dialogue::meeting::PreviousAction;
 use crate::review_dialogue::review::NextStep;
@@ -90,6 +91,16 @@ pub enum VisitCommand {
         actor: StaffId,
         reason: Text,
     },
+    /// The visitor or the teacher attaches a file as evidence, until the record is agreed.
+    Attach {
+        actor: StaffId,
+        attachment: Attachment,
+    },
+    /// Whoever attached a file removes it, until the record is agreed.
+    RemoveAttachment {
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +146,16 @@ pub enum VisitEvent {
         visit_id: VisitId,
         reason: Text,
     },
+    EvidenceAttached {
+        visit_id: VisitId,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        visit_id: VisitId,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for VisitEvent {
@@ -148,6 +169,8 @@ impl DomainEvent for VisitEvent {
             Self::VisitAgreed { .. } => "VisitAgreed",
             Self::ActionsAgreed(_) => crate::agreed::ACTIONS_AGREED,
             Self::VisitCancelled { .. } => "VisitCancelled",
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -176,6 +199,10 @@ pub enum VisitRejection {
         "the record has changed since you opened it (version {requested}, now {current}): read the current record first"
     )]
     StaleRecord { requested: u32, current: u32 },
+    #[error("only the visitor and the teacher take part in this visit")]
+    NotAParty,
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for VisitRejection {
@@ -185,7 +212,8 @@ impl Rejection for VisitRejection {
             R::NotFound => RejectionKind::NotFound,
             R::AlreadyPlanned => RejectionKind::AlreadyExists,
             R::SelfVisit => RejectionKind::InvalidArgument,
-            R::OnlyThe(_) => RejectionKind::PermissionDenied,
+            R::OnlyThe(_) | R::NotAParty => RejectionKind::PermissionDenied,
+            R::Evidence(error) => error.kind(),
             R::FocusNotAgreed
             | R::AlreadyRecorded
             | R::NotRecorded
@@ -208,6 +236,8 @@ impl Rejection for VisitRejection {
             R::Agreed => "visit.agreed",
             R::Cancelled => "visit.cancelled",
             R::StaleRecord { .. } => "visit.stale_record",
+            R::NotAParty => "visit.not_a_party",
+            R::Evidence(error) => error.code(),
         }
     }
 }
@@ -256,6 +286,8 @@ pub struct VisitState {
     /// How many times the record has been written: the version a form shows and sends back.
     #[serde(default)]
     pub record_version: u32,
+    /// Files attached as evidence.
+    pub attachments: Attachments,
 }
 
 impl VisitState {
@@ -423,6 +455,36 @@ impl Decider for Visit {
                     reason: reason.clone(),
                 }])
             }
+            C::Attach { actor, attachment } => {
+                let (visit_id, visitor, teacher) = state.live()?;
+                if *actor != visitor && *actor != teacher {
+                    return Err(R::NotAParty);
+                }
+                state.attachments.can_attach().map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceAttached {
+                    visit_id,
+                    attachment: attachment.clone(),
+                }])
+            }
+            C::RemoveAttachment {
+                actor,
+                attachment_id,
+            } => {
+                let (visit_id, visitor, teacher) = state.live()?;
+                if *actor != visitor && *actor != teacher {
+                    return Err(R::NotAParty);
+                }
+                let file_name = state
+                    .attachments
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceRemoved {
+                    visit_id,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
+                }])
+            }
         }
     }
 
@@ -475,6 +537,8 @@ impl Decider for Visit {
                 state.status = VisitStatus::Cancelled;
                 state.cancel_reason = Some(reason.clone());
             }
+            E::EvidenceAttached { attachment, .. } => state.attachments.attached(attachment),
+            E::EvidenceRemoved { attachment_id, .. } => state.attachments.removed(*attachment_id),
         }
         state
     }

@@ -1,4 +1,4 @@
-//! Files attached to reviews and actions as evidence: the list and upload form on the
+//! Files attached to reviews, visits, meetings and actions as evidence: the list and upload form on the
 //! record's page, the upload, removal, and serving a file. The service that owns the record
 //! decides who may attach, remove and read (the Evidence API); these pages only ask, and a
 //! file the viewer may not read is "not found" like any other page.
@@ -19,14 +19,18 @@ use crate::web::{Fields, refusal, see};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Review,
+    Visit,
+    Meeting,
     Action,
 }
 
 impl Kind {
-    /// By the route that matched (`/reviews/…` or `/actions/…`).
+    /// By the route that matched (`/reviews/…`, `/actions/…`, …).
     fn of(route: &MatchedPath) -> Result<Self, PageError> {
         match route.as_str().split('/').nth(1) {
             Some("reviews") => Ok(Self::Review),
+            Some("visits") => Ok(Self::Visit),
+            Some("meetings") => Ok(Self::Meeting),
             Some("actions") => Ok(Self::Action),
             _ => Err(PageError::not_found()),
         }
@@ -35,6 +39,8 @@ impl Kind {
     const fn path(self) -> &'static str {
         match self {
             Self::Review => "reviews",
+            Self::Visit => "visits",
+            Self::Meeting => "meetings",
             Self::Action => "actions",
         }
     }
@@ -43,6 +49,8 @@ impl Kind {
     pub const fn record_kind(self) -> &'static str {
         match self {
             Self::Review => "review",
+            Self::Visit => "visit",
+            Self::Meeting => "meeting",
             Self::Action => "action",
         }
     }
@@ -140,6 +148,12 @@ async fn refused(
         Kind::Review => super::reviews::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
+        Kind::Visit => super::visits::page_with_error(state, viewer, id, message)
+            .await?
+            .into_response(),
+        Kind::Meeting => super::meetings::page_with_error(state, viewer, id, message)
+            .await?
+            .into_response(),
         Kind::Action => super::actions::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
@@ -152,7 +166,25 @@ async fn refused(
     Ok((status, page).into_response())
 }
 
-/// `POST /{reviews|actions}/{id}/files`: one file from the chooser or the camera.
+/// Back to the record's files after a change, or the record again with the refusal.
+async fn answered<T>(
+    state: &AppState,
+    viewer: &Viewer,
+    kind: Kind,
+    id: &str,
+    result: Result<T, tonic::Status>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(_) => Ok(see(format!("/{}/{id}#files", kind.path()))),
+        Err(status) => {
+            let forbidden = status.code() == tonic::Code::PermissionDenied;
+            let message = refusal(status)?;
+            refused(state, viewer, kind, id, message, forbidden).await
+        }
+    }
+}
+
+/// `POST /{reviews|visits|meetings|actions}/{id}/files`: one file from the chooser or the camera.
 pub async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -239,17 +271,10 @@ pub async fn upload(
             content,
         })
         .await;
-    match result {
-        Ok(_) => Ok(see(format!("/{}/{id}#files", kind.path()))),
-        Err(status) => {
-            let forbidden = status.code() == tonic::Code::PermissionDenied;
-            let message = refusal(status)?;
-            refused(&state, &viewer, kind, &id, message, forbidden).await
-        }
-    }
+    answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `POST /{reviews|actions}/{id}/files/{file}/remove`.
+/// `POST /{reviews|visits|meetings|actions}/{id}/files/{file}/remove`.
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -268,17 +293,10 @@ pub async fn remove(
             attachment_id: file,
         })
         .await;
-    match result {
-        Ok(_) => Ok(see(format!("/{}/{id}#files", kind.path()))),
-        Err(status) => {
-            let forbidden = status.code() == tonic::Code::PermissionDenied;
-            let message = refusal(status)?;
-            refused(&state, &viewer, kind, &id, message, forbidden).await
-        }
-    }
+    answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `GET /{reviews|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
+/// `GET /{reviews|visits|meetings|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
 /// record. Pictures and PDFs open in the browser; anything else downloads.
 pub async fn file(
     State(state): State<AppState>,

@@ -1,6 +1,7 @@
 //! Progress meetings after each assessment point: the teacher's analysis, then — always
 //! first — the previous meeting's actions, then the discussion, then new agreed actions.
 
+use super::files::{Files, Kind as FileKind};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -195,6 +196,7 @@ pub struct DetailPage {
     command_id: String,
     error: Option<String>,
     posted: Fields,
+    files: Files,
 }
 
 /// A previous action as action tracking has it now; none if it no longer knows it.
@@ -311,11 +313,32 @@ async fn show(
         owners: staff_of(viewer, &people, school),
         is_teacher: meeting.teacher_id == me,
         is_party: meeting.teacher_id == me || meeting.leader_ids.contains(&me),
+        // Anyone in the meeting attaches files until it closes (review dialogue decides).
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Meeting,
+            id,
+            &meeting.attachments,
+            &people,
+            (meeting.teacher_id == me || meeting.leader_ids.contains(&me))
+                && !matches!(meeting.status.as_str(), "closed" | "cancelled"),
+        ),
         meeting,
         command_id: new_command_id(),
         error,
         posted,
     })
+}
+
+/// The meeting's page with `error` on it (after a refused file).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), Fields::default()).await
 }
 
 pub async fn detail(

@@ -61,10 +61,22 @@ pub fn routes() -> Router<AppState> {
         .route(links::MEETING, get(meetings::detail))
         .route("/meetings/{id}/record", get(meetings::record))
         .route("/meetings/{id}/{verb}", post(meetings::act))
+        .route(
+            "/meetings/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/meetings/{id}/files/{file}", get(files::file))
+        .route("/meetings/{id}/files/{file}/remove", post(files::remove))
         .route("/visits", get(visits::list).post(visits::plan))
         .route("/visits/new", get(visits::new))
         .route(links::VISIT, get(visits::detail))
         .route("/visits/{id}/{verb}", post(visits::act))
+        .route(
+            "/visits/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/visits/{id}/files/{file}", get(files::file))
+        .route("/visits/{id}/files/{file}/remove", post(files::remove))
         .route("/calendar", get(calendar::agenda))
         .route(
             "/calendar/feed",

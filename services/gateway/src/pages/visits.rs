@@ -1,6 +1,7 @@
 //! Monitoring visits (classroom observation, learning walk): the focus agreed with the
 //! teacher beforehand, the visitor's record, the teacher's response, and agreement.
 
+use super::files::{Files, Kind as FileKind};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -174,6 +175,7 @@ pub struct DetailPage {
     command_id: String,
     error: Option<String>,
     posted: Fields,
+    files: Files,
 }
 
 async fn show(
@@ -210,11 +212,32 @@ async fn show(
         owners: staff_of(viewer, &people, school),
         is_visitor: visit.visitor_id == me,
         is_teacher: visit.teacher_id == me,
+        // The visitor and the teacher attach files until the record is agreed (review dialogue decides).
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Visit,
+            id,
+            &visit.attachments,
+            &people,
+            (visit.visitor_id == me || visit.teacher_id == me)
+                && !matches!(visit.status.as_str(), "agreed" | "cancelled"),
+        ),
         visit,
         command_id: new_command_id(),
         error,
         posted,
     })
+}
+
+/// The visit's page with `error` on it (after a refused file).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), Fields::default()).await
 }
 
 pub async fn detail(

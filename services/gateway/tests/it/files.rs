@@ -254,3 +254,99 @@ async fn evidence_files_in_an_s3_bucket() {
     evidence_on_a_review_and_an_action(&s3.config("evidence.files", "waymark-evidence", "trust"))
         .await;
 }
+
+/// Visits and meetings take files too: the people in them attach and read them while the
+/// record is open; a colleague outside it gets "not found"; a closed meeting takes no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_and_meetings_take_files_from_the_people_in_them() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
+    let teacher_id = seed.teacher.id.to_string();
+    let visit = head
+        .post(
+            "/visits",
+            &[
+                ("teacher_id", &teacher_id),
+                ("kind", "observation"),
+                ("date", &day(3)),
+                ("focus", "Questioning"),
+            ],
+        )
+        .await;
+    assert_eq!(visit.status, StatusCode::SEE_OTHER, "{}", visit.body);
+    let visit = crate::http::path_of(&visit.location, &stack.base);
+    let meeting = head
+        .post(
+            "/meetings",
+            &[
+                ("teacher_id", &teacher_id),
+                ("class_group", "4H"),
+                ("assessment_point", "Autumn"),
+                ("academic_year", "2026-27"),
+                ("date", &day(1)),
+            ],
+        )
+        .await;
+    assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
+    let meeting = crate::http::path_of(&meeting.location, &stack.base);
+    let pdf = b"%PDF-1.4\n%%EOF\n".to_vec();
+    // The teacher adds a lesson plan to the visit; the head adds the data to the meeting.
+    for (who, record) in [(&mut teacher, &visit), (&mut head, &meeting)] {
+        let page = who.get(record).await.body;
+        assert!(page.contains("Attach a file"), "{record}");
+        let command = hidden(&page, "command_id").unwrap();
+        let sent = who
+            .upload(&format!("{record}/files"), &command, "plan.pdf", &pdf)
+            .await;
+        assert_eq!(
+            sent.status,
+            StatusCode::SEE_OTHER,
+            "{record}: {}",
+            sent.body
+        );
+    }
+    for record in [&visit, &meeting] {
+        let link = links(&head.get(record).await.body, record);
+        assert_eq!(link.len(), 1, "{record}");
+        assert_eq!(teacher.get(&link[0]).await.bytes, pdf);
+        assert_eq!(head.get(&link[0]).await.bytes, pdf);
+        assert_eq!(colleague.get(&link[0]).await.status, StatusCode::NOT_FOUND);
+        let page = colleague.get(record).await.body;
+        let sent = colleague
+            .upload(
+                &format!("{record}/files"),
+                &uuid::Uuid::new_v4().to_string(),
+                "x.pdf",
+                &pdf,
+            )
+            .await;
+        assert_ne!(sent.status, StatusCode::SEE_OTHER, "{record}: {page}");
+    }
+    // Once the meeting is closed its files stay, and no more are taken.
+    let opened = head.post(&format!("{meeting}/open"), &[]).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let closed = head.post(&format!("{meeting}/close"), &[]).await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
+    let page = head.get(&meeting).await.body;
+    assert!(!page.contains("Attach a file"));
+    assert_eq!(links(&page, &meeting).len(), 1);
+    let sent = head
+        .upload(
+            &format!("{meeting}/files"),
+            &uuid::Uuid::new_v4().to_string(),
+            "late.pdf",
+            &pdf,
+        )
+        .await;
+    assert_eq!(
+        sent.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        sent.body
+    );
+    assert!(sent.body.contains("the meeting is closed"), "{}", sent.body);
+    stack.platform.stop().await;
+}
