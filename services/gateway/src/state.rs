@@ -11,6 +11,7 @@ use waymark_domain::ids::CorrelationId;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::evidence::v1::evidence_client::EvidenceClient;
 use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
+use waymark_proto::review_dialogue::v1::priorities_client::PrioritiesClient;
 use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
 use waymark_proto::review_dialogue::v1::self_evaluation_client::SelfEvaluationClient;
 use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
@@ -80,6 +81,13 @@ impl Clients {
 
     pub fn reviews(&self) -> ReviewDialogueClient<Signed> {
         ReviewDialogueClient::new(InterceptedService::new(
+            self.channels.review_dialogue.clone(),
+            self.signer.clone(),
+        ))
+    }
+
+    pub fn priorities(&self) -> PrioritiesClient<Signed> {
+        PrioritiesClient::new(InterceptedService::new(
             self.channels.review_dialogue.clone(),
             self.signer.clone(),
         ))

@@ -3,13 +3,18 @@
 //! may not see at all is "not found"; what they may only oversee comes with its status and
 //! people but none of what it says.
 
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::types::Json;
+use uuid::Uuid;
 use waymark_domain::directory::DirectoryState;
 use waymark_domain::review_dialogue::meeting::{MeetingState, MeetingStatus};
 use waymark_domain::review_dialogue::review::{ReviewState, ReviewStatus};
 use waymark_domain::review_dialogue::visit::{VisitState, VisitStatus};
-use waymark_domain::{SchoolId, StaffId};
+use waymark_domain::{SchoolId, StaffId, TrustId};
 use waymark_policy::{Policies, RecordAccess, RecordFacts};
 use waymark_proto::review_dialogue::v1 as pb;
+use waymark_runtime::ServiceError;
 
 use crate::convert;
 
@@ -42,6 +47,35 @@ pub trait Record {
     fn full(&self, version: i64) -> Self::Message;
     /// Its people, dates and state only.
     fn status_only(full: Self::Message) -> Self::Message;
+}
+
+/// Record `id` from `review_dialogue.{table}` if `who` may read all of it; `None` if the
+/// trust has no such record or `who` may not (or may only see its status).
+#[allow(clippy::too_many_arguments)]
+pub async fn readable<R: Record + DeserializeOwned>(
+    pool: &sqlx::PgPool,
+    policies: &Policies,
+    directory: &DirectoryState,
+    who: StaffId,
+    (table, key): (&str, &str),
+    trust: TrustId,
+    id: Uuid,
+) -> Result<Option<R>, ServiceError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT doc FROM review_dialogue.{table} WHERE trust_id = $1 AND {key} = $2"
+    )))
+    .bind(trust.into_uuid())
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Json(record): Json<R> = row
+        .try_get(0)
+        .map_err(|_| ServiceError::internal("stored record is unreadable"))?;
+    let access = policies.record_access(directory, who, &record.facts(directory));
+    Ok((access == RecordAccess::Full).then_some(record))
 }
 
 /// `record` as far as `who` may have it: all of it, its status only, or nothing.

@@ -28,6 +28,39 @@ impl Actions {
         Ok(Self { platform, channel })
     }
 
+    /// The school of action `id` if the caller may read it (action tracking decides);
+    /// `None` if they may not, or there is no such action.
+    pub async fn readable_school(
+        &self,
+        context: &RequestContext,
+        id: Uuid,
+    ) -> Result<Option<Uuid>, ServiceError> {
+        let interceptor = self
+            .platform
+            .call_as(context.caller)
+            .correlated(context.correlation_id);
+        let mut client =
+            ActionTrackingClient::new(InterceptedService::new(self.channel.clone(), interceptor));
+        match client
+            .get_action(at::GetActionRequest {
+                action_id: id.to_string(),
+            })
+            .await
+        {
+            Ok(reply) => Ok(reply
+                .into_inner()
+                .action
+                .and_then(|action| Uuid::parse_str(&action.school_id).ok())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => {
+                tracing::warn!(%status, "action tracking could not read an action");
+                Err(ServiceError::unavailable(
+                    "action tracking is unavailable; try again",
+                ))
+            }
+        }
+    }
+
     /// The actions agreed by `origin` that are still open or in progress.
     pub async fn open_actions_of(
         &self,

@@ -5,24 +5,23 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-use sqlx::types::Json;
 use uuid::Uuid;
 use waymark_domain::evidence::{Attachment, Attachments};
 use waymark_domain::review_dialogue::meeting::{Meeting, MeetingCommand, MeetingState};
 use waymark_domain::review_dialogue::review::{Review, ReviewCommand, ReviewState};
 use waymark_domain::review_dialogue::visit::{Visit, VisitCommand, VisitState};
 use waymark_domain::{AttachmentId, Decider, Rejection, StaffId};
-use waymark_policy::{Policies, RecordAccess};
+use waymark_policy::Policies;
 use waymark_runtime::ServiceError;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::evidence::EvidenceOwner;
 
-use crate::access::Record;
+use crate::access::{self, Record};
 use crate::runner::Runner;
 
 /// A kind of record that takes files: its commands, and where its read model keeps it.
-trait WithFiles: Decider<State: Record + DeserializeOwned> {
+pub trait WithFiles: Decider<State: Record + DeserializeOwned> {
+    /// Its read model's table and key column.
     const TABLE: &'static str;
     const KEY: &'static str;
     fn attach(actor: StaffId, attachment: Attachment) -> Self::Command;
@@ -122,31 +121,20 @@ impl Records {
         attachment_id: AttachmentId,
     ) -> Result<Attachment, ServiceError> {
         let trust = context.caller.trust;
-        let not_found = || ServiceError::not_found("file");
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT doc FROM review_dialogue.{} WHERE trust_id = $1 AND {} = $2",
-            D::TABLE,
-            D::KEY
-        )))
-        .bind(trust.into_uuid())
-        .bind(record_id)
-        .fetch_optional(&self.runner.platform.pool)
-        .await?
-        .ok_or_else(not_found)?;
-        let Json(record): Json<D::State> = row
-            .try_get(0)
-            .map_err(|_| ServiceError::internal("stored record is unreadable"))?;
         let directory = self.runner.access.directory(trust).await?;
-        let access =
-            self.policies
-                .record_access(&directory, actor(context), &record.facts(&directory));
-        if access != RecordAccess::Full {
-            return Err(not_found());
-        }
-        D::files(&record)
-            .get(attachment_id)
-            .cloned()
-            .ok_or_else(not_found)
+        let record: Option<D::State> = access::readable(
+            &self.runner.platform.pool,
+            &self.policies,
+            &directory,
+            actor(context),
+            (D::TABLE, D::KEY),
+            trust,
+            record_id,
+        )
+        .await?;
+        record
+            .and_then(|record| D::files(&record).get(attachment_id).cloned())
+            .ok_or_else(|| ServiceError::not_found("file"))
     }
 }
 

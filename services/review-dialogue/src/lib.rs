@@ -14,6 +14,7 @@ mod audits;
 mod convert;
 mod evidence;
 mod grpc;
+mod priorities;
 mod projection;
 mod runner;
 
@@ -24,6 +25,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
+use waymark_proto::review_dialogue::v1::priorities_server::PrioritiesServer;
 use waymark_proto::review_dialogue::v1::review_dialogue_server::ReviewDialogueServer;
 use waymark_proto::review_dialogue::v1::self_evaluation_server::SelfEvaluationServer;
 use waymark_runtime::Platform;
@@ -91,11 +93,15 @@ pub async fn run(
         ),
     };
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
-        grpc::ReviewDialogueService::new(runner.clone(), actions, policies.clone()),
+        grpc::ReviewDialogueService::new(runner.clone(), actions.clone(), policies.clone()),
         platform.authenticate(),
     ))
     .add_service(SelfEvaluationServer::with_interceptor(
         audits::SelfEvaluationService::new(runner.clone()),
+        platform.authenticate(),
+    ))
+    .add_service(PrioritiesServer::with_interceptor(
+        priorities::PrioritiesService::new(runner.clone(), actions, policies.clone()),
         platform.authenticate(),
     ))
     .add_service(InterceptedService::new(

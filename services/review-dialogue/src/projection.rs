@@ -15,6 +15,7 @@ use waymark_domain::Decider;
 use waymark_domain::review_dialogue::audit::{Audit, AuditState, Framework};
 use waymark_domain::review_dialogue::catalogue::Catalogue;
 use waymark_domain::review_dialogue::meeting::Meeting;
+use waymark_domain::review_dialogue::priority::Priority;
 use waymark_domain::review_dialogue::review::{Review, ReviewStatus};
 use waymark_domain::review_dialogue::visit::Visit;
 use waymark_event_store::{RecordedEvent, decode};
@@ -36,6 +37,7 @@ impl EventHandler for Records {
             Catalogue::CATEGORY,
             Audit::CATEGORY,
             Framework::CATEGORY,
+            Priority::CATEGORY,
         ]
     }
 
@@ -68,6 +70,29 @@ impl EventHandler for Records {
             Audit::CATEGORY => {
                 if let Some(state) = fold::<Audit>(tx, "audits", "audit_id", id, event).await? {
                     save_audit(tx, event, id, &state).await?;
+                }
+            }
+            Priority::CATEGORY => {
+                if let Some(state) =
+                    fold::<Priority>(tx, "priorities", "priority_id", id, event).await?
+                {
+                    let (Some(school), Some(year)) = (state.school_id, state.academic_year) else {
+                        return Err(missing("priority"));
+                    };
+                    sqlx::query!(
+                        "INSERT INTO review_dialogue.priorities (trust_id, priority_id, school_id, academic_year, retired, doc, version) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (trust_id, priority_id) DO UPDATE SET retired = $5, doc = $6, version = $7",
+                        event.trust_id.into_uuid(),
+                        id,
+                        school.into_uuid(),
+                        year.to_string(),
+                        state.retired.is_some(),
+                        Json(&state) as _,
+                        event.stream_version,
+                    )
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             Framework::CATEGORY => {

@@ -2,6 +2,7 @@
 //! action's page with what can be done to it and its full audit trail.
 
 use super::files::{Files, Kind as FileKind};
+use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -243,6 +244,7 @@ pub struct DetailPage {
     error: Option<String>,
     posted: Fields,
     files: Files,
+    tags: Tags,
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<at::ActionDetail, PageError> {
@@ -351,6 +353,7 @@ async fn show(
         people: staff_of(viewer, &people, school),
         // The owner and supporters attach files while it is live or done (action tracking
         // decides).
+        tags: Tags::of(state, viewer, "action", id, &action.school_id).await?,
         files: Files::new(
             state,
             viewer,

@@ -2,6 +2,7 @@
 //! first — the previous meeting's actions, then the discussion, then new agreed actions.
 
 use super::files::{Files, Kind as FileKind};
+use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -197,6 +198,7 @@ pub struct DetailPage {
     error: Option<String>,
     posted: Fields,
     files: Files,
+    tags: Tags,
 }
 
 /// A previous action as action tracking has it now; none if it no longer knows it.
@@ -314,6 +316,7 @@ async fn show(
         is_teacher: meeting.teacher_id == me,
         is_party: meeting.teacher_id == me || meeting.leader_ids.contains(&me),
         // Anyone in the meeting attaches files until it closes (review dialogue decides).
+        tags: Tags::of(state, viewer, "meeting", id, &meeting.school_id).await?,
         files: Files::new(
             state,
             viewer,

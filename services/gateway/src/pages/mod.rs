@@ -15,6 +15,7 @@ mod frameworks;
 mod inbox;
 mod meetings;
 mod people;
+mod priorities;
 mod reviews;
 mod sharing;
 mod staff;
@@ -77,6 +78,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/visits/{id}/files/{file}", get(files::file))
         .route("/visits/{id}/files/{file}/remove", post(files::remove))
+        .route("/priorities", get(priorities::list).post(priorities::add))
+        .route("/priorities/tie", post(priorities::tie))
+        .route("/priorities/{id}", get(priorities::detail))
+        .route("/priorities/{id}/{verb}", post(priorities::act))
         .route("/calendar", get(calendar::agenda))
         .route(
             "/calendar/feed",

@@ -3,6 +3,7 @@
 //! as it is written; the agreed record prints.
 
 use super::files::{Files, Kind as FileKind};
+use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -270,6 +271,7 @@ pub struct DetailPage {
     compare_href: String,
     dialogue_held_on: String,
     files: Files,
+    tags: Tags,
 }
 
 /// Another window's working copy of the draft, shown beside this window's text so that
@@ -473,6 +475,7 @@ async fn show(
         compare_href,
         dialogue_held_on: long_date(&review.dialogue_held_on),
         // Either person attaches files until the record is agreed (review dialogue decides).
+        tags: Tags::of(state, viewer, "review", id, &review.school_id).await?,
         files: Files::new(
             state,
             viewer,

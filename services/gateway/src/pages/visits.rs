@@ -2,6 +2,7 @@
 //! teacher beforehand, the visitor's record, the teacher's response, and agreement.
 
 use super::files::{Files, Kind as FileKind};
+use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -176,6 +177,7 @@ pub struct DetailPage {
     error: Option<String>,
     posted: Fields,
     files: Files,
+    tags: Tags,
 }
 
 async fn show(
@@ -213,6 +215,7 @@ async fn show(
         is_visitor: visit.visitor_id == me,
         is_teacher: visit.teacher_id == me,
         // The visitor and the teacher attach files until the record is agreed (review dialogue decides).
+        tags: Tags::of(state, viewer, "visit", id, &visit.school_id).await?,
         files: Files::new(
             state,
             viewer,

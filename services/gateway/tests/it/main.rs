@@ -13,6 +13,7 @@ mod http;
 mod journeys;
 mod notices;
 mod people;
+mod priorities;
 mod sign_in;
 mod sso;
 mod stack;
