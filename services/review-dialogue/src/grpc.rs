@@ -34,6 +34,7 @@ use crate::access::{self, Record};
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
 use crate::runner::Runner;
+use crate::search;
 
 pub struct ReviewDialogueService {
     platform: Arc<waymark_runtime::Platform>,
@@ -592,43 +593,16 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::ListReviewsRequest>,
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let context = RequestContext::of(&request)?;
-        let request = request.into_inner();
-        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
-            .map(SchoolId::into_uuid);
-        let year_group = parse::optional_text("year_group", &request.year_group)?;
-        let reviewer = parse::optional_id::<StaffId>("reviewer_id", &request.reviewer_id)?
-            .map(StaffId::into_uuid);
-        let reviewee = parse::optional_id::<StaffId>("reviewee_id", &request.reviewee_id)?
-            .map(StaffId::into_uuid);
-        let status = parse::optional_text("status", &request.status)?;
-        let rows = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<ReviewState>", version FROM review_dialogue.reviews
-               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2)
-                 AND ($3::text IS NULL OR year_group = $3) AND ($4::text IS NULL OR academic_year = $4)
-                 AND ($5::uuid IS NULL OR reviewer_id = $5) AND ($6::uuid IS NULL OR reviewee_id = $6)
-                 AND ($7::text IS NULL OR status = $7)
-               ORDER BY window_opens, year_group, review_id"#,
-            context.caller.trust.into_uuid(),
-            school,
-            year_group.as_ref().map(Text::as_str),
-            optional_year(&request.academic_year)?,
-            reviewer,
-            reviewee,
-            status.as_ref().map(Text::as_str),
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(ServiceError::from)?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let who = actor(&context);
-        Ok(Response::new(pb::ListReviewsResponse {
-            reviews: rows
-                .iter()
-                .filter_map(|row| {
-                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
-                })
-                .collect(),
-        }))
+        let found = search::reviews(
+            self.pool(),
+            &self.policies,
+            &directory,
+            &context,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(found))
     }
 
     async fn compare_reviews(

@@ -17,6 +17,7 @@ mod grpc;
 mod priorities;
 mod projection;
 mod runner;
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;

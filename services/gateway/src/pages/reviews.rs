@@ -55,16 +55,84 @@ pub struct ListPage {
     nav: Nav,
     rows: Vec<Row>,
     can_schedule: bool,
+    search: Search,
+    /// Links to the previous and next pages of the same search.
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let reviews = state
+/// What the list is narrowed to, as the search form sends it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct Search {
+    pub q: String,
+    pub status: String,
+    pub year_group: String,
+    pub from: String,
+    pub to: String,
+    pub priority: String,
+    pub page: u32,
+}
+
+impl Search {
+    /// The address of page `page` of this search.
+    fn page_href(&self, page: u32) -> String {
+        let mut query = Vec::new();
+        for (key, value) in [
+            ("q", &self.q),
+            ("status", &self.status),
+            ("year_group", &self.year_group),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("priority", &self.priority),
+        ] {
+            if !value.is_empty() {
+                query.push(format!("{key}={}", urlencode(value)));
+            }
+        }
+        query.push(format!("page={page}"));
+        format!("/reviews?{}", query.join("&"))
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let found = state
         .clients(&viewer)
         .reviews()
-        .list_reviews(rd::ListReviewsRequest::default())
-        .await?
-        .into_inner()
-        .reviews;
+        .list_reviews(rd::ListReviewsRequest {
+            text: search.q.clone(),
+            status: search.status.clone(),
+            year_group: search.year_group.clone(),
+            from: search.from.clone(),
+            to: search.to.clone(),
+            priority_id: search.priority.clone(),
+            page: search.page,
+            ..Default::default()
+        })
+        .await;
+    let found = match found {
+        Ok(found) => found.into_inner(),
+        // A search that cannot be read (a date that is not one): say so, above no results.
+        Err(status) if status.code() == tonic::Code::InvalidArgument => {
+            let page = ListPage {
+                nav: Nav::new(&state, &viewer, "reviews").await,
+                rows: Vec::new(),
+                can_schedule: !viewer.people_i_manage().is_empty(),
+                search,
+                previous: None,
+                next: None,
+                error: Some(status.message().to_owned()),
+            };
+            return Ok(crate::web::refused_page(page));
+        }
+        Err(status) => return Err(status.into()),
+    };
+    let reviews = found.reviews;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = reviews
         .into_iter()
@@ -86,7 +154,12 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
         nav: Nav::new(&state, &viewer, "reviews").await,
         rows,
         can_schedule: !viewer.people_i_manage().is_empty(),
-    })
+        previous: (search.page > 0).then(|| search.page_href(search.page - 1)),
+        next: found.more.then(|| search.page_href(search.page + 1)),
+        search,
+        error: None,
+    }
+    .into_response())
 }
 
 pub struct Choice {

@@ -14,6 +14,7 @@ mod journeys;
 mod notices;
 mod people;
 mod priorities;
+mod search;
 mod sign_in;
 mod sso;
 mod stack;
