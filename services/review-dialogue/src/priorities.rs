@@ -77,6 +77,20 @@ impl PrioritiesService {
         Ok((row.doc.0, row.version))
     }
 
+    /// Runs `command` on priority `id` if the caller may manage its school's plan.
+    async fn manage(
+        &self,
+        context: &RequestContext,
+        command_id: &str,
+        id: &str,
+        command: PriorityCommand,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let (priority, _) = self.load(context.caller.trust, id).await?;
+        self.may(context, SchoolVerb::ManagePlan, &priority).await?;
+        self.run(context, command_id, uuid("priority_id", id)?, command)
+            .await
+    }
+
     /// Refuses unless the caller may `verb` the priority's school.
     async fn may(
         &self,
@@ -278,16 +292,11 @@ impl pb::priorities_server::Priorities for PrioritiesService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        let (priority, _) = self
-            .load(context.caller.trust, &request.priority_id)
-            .await?;
-        self.may(&context, SchoolVerb::ManagePlan, &priority)
-            .await?;
         let command = PriorityCommand::Change {
             details: details(request.details)?,
         };
-        let id = uuid("priority_id", &request.priority_id)?;
-        self.run(&context, &request.command_id, id, command).await
+        self.manage(&context, &request.command_id, &request.priority_id, command)
+            .await
     }
 
     async fn retire_priority(
@@ -296,16 +305,11 @@ impl pb::priorities_server::Priorities for PrioritiesService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let context = RequestContext::of(&request)?;
         let request = request.into_inner();
-        let (priority, _) = self
-            .load(context.caller.trust, &request.priority_id)
-            .await?;
-        self.may(&context, SchoolVerb::ManagePlan, &priority)
-            .await?;
         let command = PriorityCommand::Retire {
             reason: parse::text("reason", &request.reason)?,
         };
-        let id = uuid("priority_id", &request.priority_id)?;
-        self.run(&context, &request.command_id, id, command).await
+        self.manage(&context, &request.command_id, &request.priority_id, command)
+            .await
     }
 
     async fn link_record(
