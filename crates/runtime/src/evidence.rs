@@ -73,6 +73,11 @@ impl EvidenceSettings {
                 "evidence.max_bytes must be between 1 and 200000000".to_owned(),
             ));
         }
+        if settings.removed_grace_s > 10 * 366 * 86_400 {
+            return Err(ObjectStoreError::Config(
+                "evidence.removed_grace_s must be at most ten years".to_owned(),
+            ));
+        }
         if settings.sweep_interval_s == 0 {
             return Err(ObjectStoreError::Config(
                 "evidence.sweep_interval_s must be at least 1".to_owned(),
@@ -179,9 +184,9 @@ impl EvidenceFiles {
         now: DateTime<Utc>,
         orphaned_before: DateTime<Utc>,
     ) -> Result<Swept, ServiceError> {
-        let grace = chrono::Duration::seconds(
-            i64::try_from(self.settings.removed_grace_s).unwrap_or(i64::MAX / 2_000),
-        );
+        // At most ten years (`from_config`), so this cannot overflow.
+        let grace =
+            chrono::Duration::seconds(i64::try_from(self.settings.removed_grace_s).unwrap_or(0));
         let due: Vec<(Uuid, Uuid)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT trust_id, attachment_id FROM {} WHERE removed_at <= $1 AND deleted_at IS NULL",
             self.table
@@ -562,4 +567,20 @@ pub async fn on_record(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_out_of_range_are_refused_not_used() {
+        let settings = |key: &str, value: &str| {
+            EvidenceSettings::from_config(&Config::with(&[(key, value)]).unwrap())
+        };
+        assert!(settings("evidence.max_bytes", "20000000").is_ok());
+        assert!(settings("evidence.max_bytes", "0").is_err());
+        assert!(settings("evidence.removed_grace_s", "999999999999999").is_err());
+        assert!(settings("evidence.sweep_interval_s", "0").is_err());
+    }
 }
