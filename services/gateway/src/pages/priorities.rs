@@ -14,7 +14,7 @@ use waymark_policy::SchoolVerb;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
 
-use crate::directory::names;
+use crate::directory::{Names, names};
 use crate::error::PageError;
 use crate::pages::people::{Person, staff_of};
 use crate::session::Viewer;
@@ -212,9 +212,9 @@ pub struct DetailPage {
 async fn linked(
     state: &AppState,
     viewer: &Viewer,
+    people: &Names,
     link: &rd::LinkedRecord,
 ) -> Result<Option<Linked>, PageError> {
-    let people = names(&state.platform.pool, viewer.trust).await?;
     let clients = state.clients(viewer);
     let id = link.record_id.clone();
     let gone = |status: &tonic::Status| {
@@ -344,7 +344,7 @@ async fn show(
     .collect();
     let mut hidden = 0;
     for link in &priority.linked {
-        match linked(state, viewer, link).await? {
+        match linked(state, viewer, &people, link).await? {
             Some(shown) => {
                 let at = ["review", "visit", "meeting", "action"]
                     .iter()
