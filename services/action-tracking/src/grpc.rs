@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use waymark_domain::action_tracking::action::{ActionCommand, ActionStatus, NewAction};
 use waymark_domain::agreed::{ActionId, Origin, OriginKind};
-use waymark_domain::{CommandId, SchoolId, StaffId, TrustId};
+use waymark_domain::{CommandId, SchoolId, StaffId, Text, TrustId};
 use waymark_event_store::CommandContext;
 use waymark_policy::{ActionFacts, ActionVerb, Policies, SchoolVerb, TrustVerb};
 use waymark_proto::action_tracking::v1 as pb;
@@ -20,6 +20,9 @@ use crate::anchors::Anchors;
 use crate::chain::Chain;
 use crate::commands::Commands;
 use crate::{access, chain, trail, verification};
+
+/// The most actions one list reads from the database, before deciding who may see them.
+const MOST_MATCHES: i64 = 1000;
 
 pub struct ActionTrackingService {
     commands: Commands,
@@ -474,11 +477,36 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         };
         let origin_id = optional_uuid("origin_id", &request.origin_id)?;
         let due_by = parse::optional_date("due_on_or_before", &request.due_on_or_before)?;
-        let limit = i64::from(if request.limit <= 0 {
+        let due_from = parse::optional_date("due_on_or_after", &request.due_on_or_after)?;
+        if let (Some(from), Some(by)) = (due_from, due_by)
+            && by < from
+        {
+            return Err(
+                ServiceError::invalid("due_on_or_before", "is before due_on_or_after").into(),
+            );
+        }
+        let text = if request.text.trim().is_empty() {
+            None
+        } else {
+            Some(
+                Text::parse_max(&request.text, 200)
+                    .map_err(|error| ServiceError::invalid("text", error))?
+                    .as_str()
+                    .to_owned(),
+            )
+        };
+        let only = request
+            .action_ids
+            .iter()
+            .map(|id| uuid("action_ids", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let size = usize::try_from(if request.limit <= 0 {
             200
         } else {
             request.limit.min(1000)
-        });
+        })
+        .unwrap_or(200);
+        let page = usize::try_from(request.page).unwrap_or(usize::MAX);
         let rows = sqlx::query_as!(
             ActionRow,
             "SELECT action_id, school_id, origin_kind, origin_id, description, owner_id, supporter_ids, \
@@ -492,6 +520,11 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
                AND ($7::uuid IS NULL OR origin_id = $7) \
                AND ($8::date IS NULL OR due_date <= $8) \
                AND (NOT $9 OR due_date < $10) \
+               AND ($12::date IS NULL OR due_date >= $12) \
+               AND (cardinality($13::uuid[]) = 0 OR action_id = ANY($13)) \
+               AND ($14::text IS NULL OR to_tsvector('english'::regconfig, \
+                      description || ' ' || coalesce(success_criteria, '') || ' ' || coalesce(impact, '')) \
+                    @@ websearch_to_tsquery('english'::regconfig, $14)) \
              ORDER BY (status IN ('open', 'in_progress') AND due_date < $10) DESC, due_date, created_at \
              LIMIT $11",
             trust_of(&context).into_uuid(),
@@ -504,7 +537,10 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             due_by,
             request.overdue_only,
             today,
-            limit,
+            MOST_MATCHES,
+            due_from,
+            &only,
+            text,
         )
         .fetch_all(self.pool())
         .await
@@ -512,15 +548,19 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         // Only what the caller may read.
         let directory = self.access.directory(trust_of(&context)).await?;
         let who = caller(&context);
+        let mut readable = rows.into_iter().filter(|row| {
+            self.policies
+                .allows_on_action(&directory, who, ActionVerb::Read, &row.facts())
+        });
+        let actions = readable
+            .by_ref()
+            .skip(page.saturating_mul(size))
+            .take(size)
+            .map(|row| row.into_proto(today))
+            .collect();
         Ok(Response::new(pb::ListActionsResponse {
-            actions: rows
-                .into_iter()
-                .filter(|row| {
-                    self.policies
-                        .allows_on_action(&directory, who, ActionVerb::Read, &row.facts())
-                })
-                .map(|row| row.into_proto(today))
-                .collect(),
+            actions,
+            more: readable.next().is_some(),
         }))
     }
 

@@ -386,6 +386,12 @@ pub struct Tag {
     pub class: &'static str,
 }
 
+/// One option of a list to choose from.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
 pub fn tag(status: &str) -> Tag {
     let (label, class) = status_tag(status);
     Tag { label, class }

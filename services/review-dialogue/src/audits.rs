@@ -11,7 +11,7 @@ use waymark_domain::review_dialogue::audit::{
 };
 use waymark_domain::review_dialogue::review::NextStep;
 use waymark_domain::{SchoolId, StaffId, Text, TrustId};
-use waymark_policy::{AuditAccess, AuditFacts, SchoolVerb, TrustVerb};
+use waymark_policy::{AuditAccess, AuditFacts, Policies, SchoolVerb, TrustVerb};
 use waymark_proto::review_dialogue::v1 as pb;
 use waymark_runtime::access::permit;
 use waymark_runtime::auth::RequestContext;
@@ -68,20 +68,17 @@ impl SelfEvaluationService {
         context: &RequestContext,
         audit_id: Uuid,
     ) -> Result<(AuditState, i64, AuditAccess), ServiceError> {
-        let row = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits WHERE trust_id = $1 AND audit_id = $2"#,
-            context.caller.trust.into_uuid(),
-            audit_id
-        )
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or_else(|| ServiceError::not_found("audit"))?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let access = access(self, &directory, me(context), &row.doc.0);
-        if !access.read {
-            return Err(ServiceError::not_found("audit"));
-        }
-        Ok((row.doc.0, row.version, access))
+        readable(
+            self.pool(),
+            self.runner.access.policies(),
+            &directory,
+            me(context),
+            context.caller.trust,
+            audit_id,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::not_found("audit"))
     }
 
     /// Refuses unless the caller works on the audit (its lead and participants).
@@ -118,6 +115,29 @@ impl SelfEvaluationService {
             .map(|row| (row.doc.0, row.version))
             .collect())
     }
+}
+
+/// Audit `id` of the trust with its version and what `who` may do with it, if `who` may read
+/// it; `None` if there is no such audit or `who` may not read it.
+pub(crate) async fn readable(
+    pool: &sqlx::PgPool,
+    policies: &Policies,
+    directory: &DirectoryState,
+    who: StaffId,
+    trust: TrustId,
+    id: Uuid,
+) -> Result<Option<(AuditState, i64, AuditAccess)>, ServiceError> {
+    let row = sqlx::query!(
+        r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits WHERE trust_id = $1 AND audit_id = $2"#,
+        trust.into_uuid(),
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|row| {
+        let access = policies.audit_access(directory, who, &facts(&row.doc.0));
+        access.read.then_some((row.doc.0, row.version, access))
+    }))
 }
 
 /// What the policies read about an audit. One with no school reads as nobody's.
@@ -654,17 +674,51 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
         request: Request<pb::ListAuditsRequest>,
     ) -> Result<Response<pb::ListAuditsResponse>, Status> {
         let context = RequestContext::of(&request)?;
-        let school = parse::optional_id::<SchoolId>("school_id", &request.get_ref().school_id)?;
-        let audits = self
-            .audits_of(context.caller.trust, school, None, false)
-            .await?;
+        let request = request.into_inner();
+        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?;
+        let status = match request.status.trim() {
+            "" => None,
+            status @ ("in_progress" | "finalised") => Some(status.to_owned()),
+            _ => {
+                return Err(
+                    ServiceError::invalid("status", "is not in_progress or finalised").into(),
+                );
+            }
+        };
+        let text = parse::optional_text("text", &request.text)?;
+        let size = match usize::try_from(request.page_size).unwrap_or(50) {
+            0 => 50,
+            size => size.min(200),
+        };
+        let page = usize::try_from(request.page).unwrap_or(usize::MAX);
+        let rows = sqlx::query!(
+            r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits
+               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::text IS NULL OR status = $3)
+                 AND ($4::text IS NULL OR jsonb_to_tsvector('english'::regconfig, doc, '["string"]'::jsonb)
+                      @@ websearch_to_tsquery('english'::regconfig, $4))
+               ORDER BY started_on DESC, updated_at DESC, audit_id
+               LIMIT 1000"#,
+            context.caller.trust.into_uuid(),
+            school.map(SchoolId::into_uuid),
+            status,
+            text.as_ref().map(Text::as_str),
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(ServiceError::from)?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
+        let mut readable = rows
+            .iter()
+            .filter(|row| access(self, &directory, me(&context), &row.doc.0).read);
+        let audits = readable
+            .by_ref()
+            .skip(page.saturating_mul(size))
+            .take(size)
+            .map(|row| audit_message(&row.doc.0, row.version))
+            .collect();
         Ok(Response::new(pb::ListAuditsResponse {
-            audits: audits
-                .iter()
-                .filter(|(state, _)| access(self, &directory, me(&context), state).read)
-                .map(|(state, version)| audit_message(state, *version))
-                .collect(),
+            audits,
+            more: readable.next().is_some(),
         }))
     }
 

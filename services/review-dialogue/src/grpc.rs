@@ -140,14 +140,6 @@ fn academic_year(value: &str) -> Result<AcademicYear, ServiceError> {
     AcademicYear::parse(value).map_err(|error| ServiceError::invalid("academic_year", error))
 }
 
-fn optional_year(value: &str) -> Result<Option<String>, ServiceError> {
-    if value.trim().is_empty() {
-        Ok(None)
-    } else {
-        academic_year(value).map(|year| Some(year.to_string()))
-    }
-}
-
 fn short_text(field: &str, value: &str) -> Result<Text, ServiceError> {
     Text::parse_max(value, 80).map_err(|error| ServiceError::invalid(field, error))
 }
@@ -930,36 +922,16 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::ListMeetingsRequest>,
     ) -> Result<Response<pb::ListMeetingsResponse>, Status> {
         let context = RequestContext::of(&request)?;
-        let request = request.into_inner();
-        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
-            .map(SchoolId::into_uuid);
-        let teacher = parse::optional_id::<StaffId>("teacher_id", &request.teacher_id)?
-            .map(StaffId::into_uuid);
-        let class_group = parse::optional_text("class_group", &request.class_group)?;
-        let rows = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<MeetingState>", version FROM review_dialogue.meetings
-               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::uuid IS NULL OR teacher_id = $3)
-                 AND ($4::text IS NULL OR class_group = $4) AND ($5::text IS NULL OR academic_year = $5)
-               ORDER BY date, meeting_id"#,
-            context.caller.trust.into_uuid(),
-            school,
-            teacher,
-            class_group.as_ref().map(Text::as_str),
-            optional_year(&request.academic_year)?,
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(ServiceError::from)?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let who = actor(&context);
-        Ok(Response::new(pb::ListMeetingsResponse {
-            meetings: rows
-                .iter()
-                .filter_map(|row| {
-                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
-                })
-                .collect(),
-        }))
+        let found = search::meetings(
+            self.pool(),
+            &self.policies,
+            &directory,
+            &context,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(found))
     }
 
     // --- Visits ------------------------------------------------------------------------
@@ -1145,36 +1117,16 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
         request: Request<pb::ListVisitsRequest>,
     ) -> Result<Response<pb::ListVisitsResponse>, Status> {
         let context = RequestContext::of(&request)?;
-        let request = request.into_inner();
-        let school = parse::optional_id::<SchoolId>("school_id", &request.school_id)?
-            .map(SchoolId::into_uuid);
-        let teacher = parse::optional_id::<StaffId>("teacher_id", &request.teacher_id)?
-            .map(StaffId::into_uuid);
-        let visitor = parse::optional_id::<StaffId>("visitor_id", &request.visitor_id)?
-            .map(StaffId::into_uuid);
-        let rows = sqlx::query!(
-            r#"SELECT doc AS "doc: Json<VisitState>", version FROM review_dialogue.visits
-               WHERE trust_id = $1 AND ($2::uuid IS NULL OR school_id = $2) AND ($3::uuid IS NULL OR teacher_id = $3)
-                 AND ($4::uuid IS NULL OR visitor_id = $4)
-               ORDER BY date, visit_id"#,
-            context.caller.trust.into_uuid(),
-            school,
-            teacher,
-            visitor,
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(ServiceError::from)?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let who = actor(&context);
-        Ok(Response::new(pb::ListVisitsResponse {
-            visits: rows
-                .iter()
-                .filter_map(|row| {
-                    access::shown(&self.policies, &directory, who, &row.doc.0, row.version)
-                })
-                .collect(),
-        }))
+        let found = search::visits(
+            self.pool(),
+            &self.policies,
+            &directory,
+            &context,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(found))
     }
 
     // --- Across records ----------------------------------------------------------------

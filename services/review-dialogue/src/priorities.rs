@@ -1,6 +1,6 @@
 //! Each school's improvement priorities (`waymark.review_dialogue.v1.Priorities`): the
 //! school's plan managers keep them; whoever may read the school reads them; whoever may read
-//! a whole record of the school ties it to one.
+//! a whole record of the school (or the audit a weakness was found by) ties it to one.
 
 use sqlx::types::Json;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use waymark_runtime::{ServiceError, parse};
 
 use crate::access::{self, Record};
 use crate::actions::Actions;
+use crate::audits;
 use crate::evidence::WithFiles;
 use crate::runner::Runner;
 
@@ -134,6 +135,19 @@ impl PrioritiesService {
                 .record::<Meeting>(&directory, who, trust, id)
                 .await?
                 .map(|r: MeetingState| r.facts(&directory).school),
+            LinkedKind::Weakness => {
+                let audit =
+                    audits::readable(self.pool(), &self.policies, &directory, who, trust, id)
+                        .await?
+                        .map(|(audit, _, _)| audit);
+                match audit {
+                    Some(audit) if audit.weaknesses.iter().any(|w| Some(w.id) == link.item) => {
+                        audit.school_id
+                    }
+                    Some(_) => return Err(ServiceError::not_found("weakness")),
+                    None => return Err(ServiceError::not_found("audit")),
+                }
+            }
         };
         match record_school {
             Some(found) if found == school => Ok(()),
@@ -175,12 +189,12 @@ impl PrioritiesService {
             .load(context.caller.trust, &request.priority_id)
             .await?;
         self.may(&context, SchoolVerb::Read, &priority).await?;
-        let link = Link {
-            kind: LinkedKind::parse(&request.kind).ok_or_else(|| {
-                ServiceError::invalid("kind", "is not review, visit, meeting or action")
-            })?,
-            record_id: uuid("record_id", &request.record_id)?,
-        };
+        let link = Link::new(
+            kind("kind", &request.kind)?,
+            uuid("record_id", &request.record_id)?,
+            request.item,
+        )
+        .map_err(|error| ServiceError::invalid("item", error))?;
         let school = priority
             .school_id
             .ok_or_else(|| ServiceError::not_found("priority"))?;
@@ -195,6 +209,12 @@ impl PrioritiesService {
         };
         self.run(&context, &request.command_id, id, command).await
     }
+}
+
+fn kind(field: &str, value: &str) -> Result<LinkedKind, ServiceError> {
+    LinkedKind::parse(value).ok_or_else(|| {
+        ServiceError::invalid(field, "is not review, visit, meeting, action or weakness")
+    })
 }
 
 fn uuid(field: &str, value: &str) -> Result<Uuid, ServiceError> {
@@ -253,6 +273,7 @@ fn message(state: &PriorityState, version: i64) -> pb::Priority {
             .map(|link| pb::LinkedRecord {
                 kind: link.kind.as_str().to_owned(),
                 record_id: link.record_id.to_string(),
+                item: link.item.unwrap_or_default(),
             })
             .collect(),
         version,
@@ -352,14 +373,11 @@ impl pb::priorities_server::Priorities for PrioritiesService {
         let linked = if request.linked_kind.trim().is_empty() {
             None
         } else {
-            let kind = LinkedKind::parse(&request.linked_kind).ok_or_else(|| {
-                ServiceError::invalid("linked_kind", "is not review, visit, meeting or action")
-            })?;
-            let link = Link {
-                kind,
-                record_id: uuid("linked_id", &request.linked_id)?,
-            };
-            Some(serde_json::json!([link]))
+            // Containment matches on the fields given: a whole record, or any item of it.
+            Some(serde_json::json!([{
+                "kind": kind("linked_kind", &request.linked_kind)?,
+                "record_id": uuid("linked_id", &request.linked_id)?,
+            }]))
         };
         if school.is_none() && linked.is_none() {
             return Err(ServiceError::invalid("school_id", "is required").into());

@@ -1,7 +1,7 @@
 //! A school's improvement priority for a year (its improvement plan is the list of them):
 //! what it is, the impact intended, who leads it, the quality indicators it serves — and the
-//! reviews, visits, meetings and actions tied to it, which are the evidence a head teacher
-//! takes to governors.
+//! reviews, visits, meetings, audit weaknesses and actions tied to it, which are the evidence
+//! a head teacher takes to governors.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,10 +29,18 @@ pub enum LinkedKind {
     Visit,
     Meeting,
     Action,
+    /// A weakness found by a self-evaluation audit: the audit and the weakness's number.
+    Weakness,
 }
 
 impl LinkedKind {
-    pub const ALL: [Self; 4] = [Self::Review, Self::Visit, Self::Meeting, Self::Action];
+    pub const ALL: [Self; 5] = [
+        Self::Review,
+        Self::Visit,
+        Self::Meeting,
+        Self::Action,
+        Self::Weakness,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +48,7 @@ impl LinkedKind {
             Self::Visit => "visit",
             Self::Meeting => "meeting",
             Self::Action => "action",
+            Self::Weakness => "weakness",
         }
     }
 
@@ -50,11 +59,31 @@ impl LinkedKind {
     }
 }
 
-/// A record tied to a priority.
+/// A record tied to a priority: a whole record, or one item of it (a weakness of an audit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Link {
     pub kind: LinkedKind,
     pub record_id: Uuid,
+    /// The weakness's number in its audit; none for a whole record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<u32>,
+}
+
+impl Link {
+    /// A weakness needs its number (from 1); a whole record has none.
+    pub fn new(kind: LinkedKind, record_id: Uuid, item: u32) -> Result<Self, &'static str> {
+        let item = match (kind, item) {
+            (LinkedKind::Weakness, 0) => return Err("a weakness is tied by its number"),
+            (LinkedKind::Weakness, n) => Some(n),
+            (_, 0) => None,
+            (_, _) => return Err("only a weakness is tied by a number"),
+        };
+        Ok(Self {
+            kind,
+            record_id,
+            item,
+        })
+    }
 }
 
 /// What a priority says; all of it is given again to change it.
@@ -318,10 +347,7 @@ mod tests {
     #[test]
     fn records_are_tied_once_and_a_retired_priority_takes_no_more() {
         let id = Uuid::new_v4();
-        let link = Link {
-            kind: LinkedKind::Review,
-            record_id: Uuid::new_v4(),
-        };
+        let link = Link::new(LinkedKind::Review, Uuid::new_v4(), 0).unwrap();
         let linked = PriorityEvent::RecordLinked {
             priority_id: id,
             link,
@@ -351,5 +377,30 @@ mod tests {
         given::<Priority>([added(id)])
             .when(PriorityCommand::Change { details: many })
             .then_rejected(PriorityRejection::TooManyIndicators);
+    }
+
+    #[test]
+    fn a_weakness_is_tied_by_its_number_and_a_whole_record_by_none() {
+        let audit = Uuid::new_v4();
+        assert!(Link::new(LinkedKind::Weakness, audit, 0).is_err());
+        assert!(Link::new(LinkedKind::Review, audit, 2).is_err());
+        let second = Link::new(LinkedKind::Weakness, audit, 2).unwrap();
+        let third = Link::new(LinkedKind::Weakness, audit, 3).unwrap();
+        assert_ne!(second, third);
+        let id = Uuid::new_v4();
+        let linked = PriorityEvent::RecordLinked {
+            priority_id: id,
+            link: second,
+        };
+        given::<Priority>([added(id), linked.clone()])
+            .when(PriorityCommand::Link { link: third })
+            .then([PriorityEvent::RecordLinked {
+                priority_id: id,
+                link: third,
+            }]);
+        let stored = serde_json::to_value(second).unwrap();
+        assert_eq!(stored["item"], 2);
+        let whole = serde_json::to_value(Link::new(LinkedKind::Visit, audit, 0).unwrap()).unwrap();
+        assert!(whole.get("item").is_none(), "{whole}");
     }
 }

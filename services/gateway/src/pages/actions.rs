@@ -11,10 +11,12 @@ use serde::Deserialize;
 use waymark_domain::SchoolId;
 use waymark_policy::{ActionFacts, ActionVerb, SchoolVerb};
 use waymark_proto::action_tracking::v1 as at;
+use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
 use crate::error::PageError;
 use crate::pages::export::Csv;
+use crate::pages::finding::{answered, urlencode};
 use crate::pages::people::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -32,7 +34,23 @@ pub struct Filter {
     pub school: String,
     #[serde(default)]
     pub overdue: String,
+    /// Words in what the actions say.
+    #[serde(default)]
+    pub q: String,
+    /// Due from..to (YYYY-MM-DD; either may be blank).
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    /// An improvement priority's id: only the actions tied to it.
+    #[serde(default)]
+    pub priority: String,
+    #[serde(default)]
+    pub page: u32,
 }
+
+/// Actions on one page of the list.
+const PAGE: i32 = 50;
 
 pub struct Row {
     pub id: String,
@@ -58,14 +76,20 @@ pub struct ListPage {
     schools: Vec<SchoolChoice>,
     overdue: bool,
     query: String,
+    filter: Filter,
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
 }
 
-/// The actions a filter selects, checked against what the viewer may see.
+/// One page of the actions a filter selects (action tracking lists only those the viewer
+/// may read), whether more follow, or why the filter cannot be read.
 async fn select(
     state: &AppState,
     viewer: &Viewer,
     filter: &Filter,
-) -> Result<Vec<at::Action>, PageError> {
+    limit: i32,
+) -> Result<(at::ListActionsResponse, Option<String>), PageError> {
     let statuses: Vec<String> = match filter.status.as_str() {
         "done" => vec!["done".into()],
         "all" => ["open", "in_progress", "done", "carried_forward", "dropped"]
@@ -77,9 +101,33 @@ async fn select(
         statuses,
         overdue_only: !filter.overdue.is_empty(),
         today: today(state).to_string(),
-        limit: 1000,
+        limit,
+        text: filter.q.clone(),
+        due_on_or_after: filter.from.clone(),
+        due_on_or_before: filter.to.clone(),
+        page: filter.page,
         ..Default::default()
     };
+    if !filter.priority.is_empty() {
+        // The priority as the viewer may read it (review dialogue decides); its actions.
+        let priority = state
+            .clients(viewer)
+            .priorities()
+            .get_priority(rd::GetRecordRequest {
+                id: filter.priority.clone(),
+            })
+            .await?
+            .into_inner();
+        request.action_ids = priority
+            .linked
+            .into_iter()
+            .filter(|l| l.kind == "action")
+            .map(|l| l.record_id)
+            .collect();
+        if request.action_ids.is_empty() {
+            return Ok((at::ListActionsResponse::default(), None));
+        }
+    }
     if filter.school.is_empty() {
         request.person_ids = vec![viewer.staff.to_string()];
         request.include_supported = true;
@@ -92,23 +140,16 @@ async fn select(
         }
         request.school_id = school.to_string();
     }
-    let actions = state
-        .clients(viewer)
-        .actions()
-        .list_actions(request)
-        .await?
-        .into_inner()
-        .actions;
-    // Action tracking lists only the actions the viewer may read.
-    Ok(actions)
+    answered(state.clients(viewer).actions().list_actions(request).await)
 }
 
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(filter): Query<Filter>,
-) -> Result<ListPage, PageError> {
-    let actions = select(&state, &viewer, &filter).await?;
+) -> Result<Response, PageError> {
+    let (found, error) = select(&state, &viewer, &filter, PAGE).await?;
+    let actions = found.actions;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = actions
         .into_iter()
@@ -130,11 +171,24 @@ pub async fn list(
             selected: filter.school == s.to_string(),
         })
         .collect();
-    let query = format!(
-        "status={}&school={}&overdue={}",
-        filter.status, filter.school, filter.overdue
-    );
-    Ok(ListPage {
+    let query = [
+        ("status", &filter.status),
+        ("school", &filter.school),
+        ("overdue", &filter.overdue),
+        ("q", &filter.q),
+        ("from", &filter.from),
+        ("to", &filter.to),
+        ("priority", &filter.priority),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key}={}", urlencode(value)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let page_href = |page: u32| format!("/actions?{query}&page={page}");
+    let previous = (filter.page > 0).then(|| page_href(filter.page - 1));
+    let next = found.more.then(|| page_href(filter.page + 1));
+    let refused = error.is_some();
+    let page = ListPage {
         nav: Nav::new(&state, &viewer, "actions").await,
         rows,
         status: if filter.status.is_empty() {
@@ -145,6 +199,15 @@ pub async fn list(
         schools,
         overdue: !filter.overdue.is_empty(),
         query,
+        filter,
+        previous,
+        next,
+        error,
+    };
+    Ok(if refused {
+        refused_page(page)
+    } else {
+        page.into_response()
     })
 }
 
@@ -153,7 +216,11 @@ pub async fn csv(
     viewer: Viewer,
     Query(filter): Query<Filter>,
 ) -> Result<Response, PageError> {
-    let actions = select(&state, &viewer, &filter).await?;
+    let (found, error) = select(&state, &viewer, &filter, 1000).await?;
+    if let Some(error) = error {
+        return Err(PageError::bad_request(error));
+    }
+    let actions = found.actions;
     let people = names(&state.platform.pool, viewer.trust).await?;
     let mut csv = Csv::new(&[
         "Action",

@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use waymark_domain::SchoolId;
 use waymark_policy::{SchoolVerb, TrustVerb};
@@ -14,9 +14,12 @@ use waymark_proto::review_dialogue::v1 as rd;
 use crate::directory::names;
 use crate::error::PageError;
 use crate::pages::evidence;
+use crate::pages::finding::{Form, Search, answered};
 use crate::pages::people::{Person, SchoolStaff, led_schools, staff_of};
+use crate::pages::priorities::Serving;
 use crate::session::Viewer;
 use crate::state::AppState;
+use crate::web::Choice;
 use crate::web::{
     Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag, today,
 };
@@ -75,11 +78,6 @@ pub struct Row {
     pub tag: Tag,
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/audits.html")]
 pub struct ListPage {
@@ -87,17 +85,42 @@ pub struct ListPage {
     rows: Vec<Row>,
     trends: Vec<Choice>,
     heat_map: bool,
+    search: Search,
+    form: Form,
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let audits = state
-        .clients(&viewer)
-        .audits()
-        .list_audits(rd::ListAuditsRequest::default())
-        .await?
-        .into_inner()
-        .audits;
-    let rows = audits
+/// The audits list's search form.
+const FORM: Form = Form {
+    action: "/audits",
+    what: "audits",
+    statuses: &[("in_progress", "In progress"), ("finalised", "Finalised")],
+    group: None,
+    dates: false,
+};
+
+/// `GET /audits`: the latest started first, narrowed by the search form.
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let (found, error) = answered(
+        state
+            .clients(&viewer)
+            .audits()
+            .list_audits(rd::ListAuditsRequest {
+                status: search.status.clone(),
+                text: search.q.clone(),
+                page: search.page,
+                ..Default::default()
+            })
+            .await,
+    )?;
+    let rows = found
+        .audits
         .into_iter()
         .map(|a| Row {
             tag: tag(if a.status == "finalised" {
@@ -123,11 +146,23 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
             label: crate::web::school_name(&viewer, &s.to_string()),
         })
         .collect();
-    Ok(ListPage {
+    let (previous, next) = search.around(FORM.action, found.more);
+    let refused = error.is_some();
+    let page = ListPage {
         nav: Nav::new(&state, &viewer, "audits").await,
         rows,
         trends,
         heat_map: viewer.may_on_trust(TrustVerb::SeeOverview),
+        search,
+        form: FORM,
+        previous,
+        next,
+        error,
+    };
+    Ok(if refused {
+        refused_page(page)
+    } else {
+        page.into_response()
     })
 }
 
@@ -241,8 +276,12 @@ pub struct Section {
 }
 
 pub struct WeaknessRow {
+    pub number: u32,
     pub text: String,
     pub action: String,
+    /// The priorities it serves, as (id, title), and those it could be tied to.
+    pub serves: Vec<(String, String)>,
+    pub choices: Vec<Choice>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -316,6 +355,7 @@ async fn show(
         .school_id
         .parse()
         .map_err(|_| PageError::not_found())?;
+    let priorities = Serving::of(state, viewer, "weakness", id, &audit.school_id).await?;
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "audits").await,
         school: crate::web::school_name(viewer, &audit.school_id),
@@ -332,20 +372,26 @@ async fn show(
         weaknesses: audit
             .weaknesses
             .iter()
-            .map(|w| WeaknessRow {
-                text: w.text.clone(),
-                action: w
-                    .action
-                    .as_ref()
-                    .map(|a| {
-                        format!(
-                            "{} — {}, by {}",
-                            a.description,
-                            people.of(&a.owner_id),
-                            long_date(&a.due_date)
-                        )
-                    })
-                    .unwrap_or_default(),
+            .map(|w| {
+                let (serves, choices) = priorities.split(w.id);
+                WeaknessRow {
+                    number: w.id,
+                    text: w.text.clone(),
+                    action: w
+                        .action
+                        .as_ref()
+                        .map(|a| {
+                            format!(
+                                "{} — {}, by {}",
+                                a.description,
+                                people.of(&a.owner_id),
+                                long_date(&a.due_date)
+                            )
+                        })
+                        .unwrap_or_default(),
+                    serves,
+                    choices,
+                }
             })
             .collect(),
         statements: sections

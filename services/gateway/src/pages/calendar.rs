@@ -16,6 +16,7 @@ use waymark_proto::scheduling::v1 as sc;
 
 use crate::directory::names;
 use crate::error::PageError;
+use crate::pages::lists;
 use crate::session::{self, Viewer};
 use crate::state::AppState;
 use crate::web::{Fields, Nav, today, written};
@@ -98,15 +99,16 @@ pub async fn items(
         });
     }
 
-    let reviews = clients
-        .reviews()
-        .list_reviews(rd::ListReviewsRequest {
+    let reviews = lists::reviews(
+        &clients,
+        rd::ListReviewsRequest {
             school_id: school_id.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
             ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .reviews;
+        },
+    )
+    .await?;
     for r in reviews {
         let people_of = [&r.reviewer_id, &r.reviewee_id];
         if r.status == "cancelled" || person.is_some() && !people_of.contains(&&person_id) {
@@ -129,15 +131,16 @@ pub async fn items(
         });
     }
 
-    let meetings = clients
-        .reviews()
-        .list_meetings(rd::ListMeetingsRequest {
+    let meetings = lists::meetings(
+        &clients,
+        rd::ListMeetingsRequest {
             school_id: school_id.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
             ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .meetings;
+        },
+    )
+    .await?;
     for m in meetings {
         if m.status == "cancelled"
             || person.is_some() && m.teacher_id != person_id && !m.leader_ids.contains(&person_id)
@@ -162,15 +165,16 @@ pub async fn items(
         });
     }
 
-    let visits = clients
-        .reviews()
-        .list_visits(rd::ListVisitsRequest {
+    let visits = lists::visits(
+        &clients,
+        rd::ListVisitsRequest {
             school_id: school_id.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
             ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .visits;
+        },
+    )
+    .await?;
     for v in visits {
         if v.status == "cancelled"
             || person.is_some() && v.teacher_id != person_id && v.visitor_id != person_id

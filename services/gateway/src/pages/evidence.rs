@@ -61,6 +61,9 @@ pub async fn records_of(
         .reviews()
         .list_reviews(rd::ListReviewsRequest {
             school_id: school.to_owned(),
+            status: "agreed".to_owned(),
+            newest_first: true,
+            page_size: EACH as u32,
             ..Default::default()
         })
         .await?
@@ -87,6 +90,9 @@ pub async fn records_of(
         .reviews()
         .list_meetings(rd::ListMeetingsRequest {
             school_id: school.to_owned(),
+            status: "closed".to_owned(),
+            newest_first: true,
+            page_size: EACH as u32,
             ..Default::default()
         })
         .await?
@@ -114,6 +120,9 @@ pub async fn records_of(
         .reviews()
         .list_visits(rd::ListVisitsRequest {
             school_id: school.to_owned(),
+            status: "agreed".to_owned(),
+            newest_first: true,
+            page_size: EACH as u32,
             ..Default::default()
         })
         .await?

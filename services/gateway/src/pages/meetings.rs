@@ -5,14 +5,15 @@ use super::files::{Files, Kind as FileKind};
 use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use waymark_domain::SchoolId;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
 use crate::error::PageError;
+use crate::pages::finding::{Form, Search, answered};
 use crate::pages::people::{Person, SchoolStaff, in_led_school, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -51,18 +52,53 @@ pub struct ListPage {
     nav: Nav,
     rows: Vec<Row>,
     can_schedule: bool,
+    search: Search,
+    form: Form,
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let meetings = state
-        .clients(&viewer)
-        .reviews()
-        .list_meetings(rd::ListMeetingsRequest::default())
-        .await?
-        .into_inner()
-        .meetings;
+/// The meetings list's search form.
+const FORM: Form = Form {
+    action: "/meetings",
+    what: "meetings",
+    statuses: &[
+        ("scheduled", "Scheduled"),
+        ("open", "Open"),
+        ("closed", "Closed"),
+        ("cancelled", "Cancelled"),
+    ],
+    group: Some("Class"),
+    dates: true,
+};
+
+/// `GET /meetings`: the latest first, narrowed by the search form.
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let (found, error) = answered(
+        state
+            .clients(&viewer)
+            .reviews()
+            .list_meetings(rd::ListMeetingsRequest {
+                text: search.q.clone(),
+                status: search.status.clone(),
+                class_group: search.group.clone(),
+                from: search.from.clone(),
+                to: search.to.clone(),
+                priority_id: search.priority.clone(),
+                page: search.page,
+                newest_first: true,
+                ..Default::default()
+            })
+            .await,
+    )?;
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let mut rows: Vec<Row> = meetings
+    let rows: Vec<Row> = found
+        .meetings
         .into_iter()
         .map(|m| Row {
             open: !m.redacted,
@@ -73,12 +109,23 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
             id: m.meeting_id,
         })
         .collect();
-    rows.reverse();
     let can_schedule = viewer.schools().into_iter().any(|s| viewer.leads(s));
-    Ok(ListPage {
+    let (previous, next) = search.around(FORM.action, found.more);
+    let refused = error.is_some();
+    let page = ListPage {
         nav: Nav::new(&state, &viewer, "meetings").await,
         rows,
         can_schedule,
+        search,
+        form: FORM,
+        previous,
+        next,
+        error,
+    };
+    Ok(if refused {
+        crate::web::refused_page(page)
+    } else {
+        page.into_response()
     })
 }
 

@@ -19,12 +19,8 @@ use crate::error::PageError;
 use crate::pages::people::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
+use crate::web::Choice;
 use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, see, tag};
-
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
 
 pub struct Row {
     pub href: String,
@@ -187,7 +183,6 @@ pub struct Linked {
     pub status: Tag,
     /// An action's impact, once done.
     pub impact: String,
-    pub kind: &'static str,
 }
 
 #[derive(Template, WebTemplate)]
@@ -237,7 +232,6 @@ async fn linked(
         title,
         status: tag(status),
         impact,
-        kind,
     };
     let shown = match link.kind.as_str() {
         "review" => {
@@ -298,6 +292,20 @@ async fn linked(
                 String::new(),
             )
         }
+        "weakness" => {
+            let audit = fetch!(clients.audits().get_audit(rd::GetAuditRequest {
+                audit_id: id.clone()
+            }));
+            let Some(weakness) = audit.weaknesses.iter().find(|w| w.id == link.item) else {
+                return Ok(None);
+            };
+            Linked {
+                href: format!("/audits/{id}"),
+                title: format!("{} (found by {})", weakness.text, audit.title),
+                status: tag(&audit.status),
+                impact: String::new(),
+            }
+        }
         "action" => {
             let detail = fetch!(clients.actions().get_action(at::GetActionRequest {
                 action_id: id.clone()
@@ -333,26 +341,23 @@ async fn show(
     let details = priority.details.clone().unwrap_or_default();
     let people = names(&state.platform.pool, viewer.trust).await?;
     let school: Option<SchoolId> = priority.school_id.parse().ok();
-    let mut groups: Vec<(&'static str, Vec<Linked>)> = [
+    const GROUPS: [(&str, &str); 5] = [
         ("Progress reviews", "review"),
         ("Monitoring visits", "visit"),
         ("Progress meetings", "meeting"),
+        ("Weaknesses found by self-evaluation audits", "weakness"),
         ("Actions and their impact", "action"),
-    ]
-    .into_iter()
-    .map(|(heading, _)| (heading, Vec::new()))
-    .collect();
+    ];
+    let mut groups: Vec<(&'static str, Vec<Linked>)> = GROUPS
+        .iter()
+        .map(|(heading, _)| (*heading, Vec::new()))
+        .collect();
     let mut hidden = 0;
     for link in &priority.linked {
-        match linked(state, viewer, &people, link).await? {
-            Some(shown) => {
-                let at = ["review", "visit", "meeting", "action"]
-                    .iter()
-                    .position(|k| *k == shown.kind)
-                    .unwrap_or(3);
-                groups[at].1.push(shown);
-            }
-            None => hidden += 1,
+        let at = GROUPS.iter().position(|(_, kind)| *kind == link.kind);
+        match (at, linked(state, viewer, &people, link).await?) {
+            (Some(at), Some(shown)) => groups[at].1.push(shown),
+            _ => hidden += 1,
         }
     }
     Ok(DetailPage {
@@ -396,6 +401,7 @@ pub async fn act(
         priority_id: id.clone(),
         kind: fields.trimmed("kind"),
         record_id: fields.trimmed("record_id"),
+        item: fields.trimmed("item").parse().unwrap_or_default(),
     };
     let result = match verb.as_str() {
         "change" => client
@@ -450,6 +456,7 @@ fn record_path(kind: &str, id: &str) -> Option<String> {
         "visit" => "visits",
         "meeting" => "meetings",
         "action" => "actions",
+        "weakness" => "audits",
         _ => return None,
     };
     uuid::Uuid::parse_str(id)
@@ -474,8 +481,35 @@ impl Tags {
         record_id: &str,
         school: &str,
     ) -> Result<Self, PageError> {
+        let serving = Serving::of(state, viewer, kind, record_id, school).await?;
+        let (serves, choices) = serving.split(0);
+        Ok(Self {
+            kind,
+            record_id: record_id.to_owned(),
+            serves,
+            choices,
+        })
+    }
+}
+
+/// The priorities a record (or any item of it) is tied to, and its school's live ones.
+pub struct Serving {
+    tied: Vec<rd::Priority>,
+    live: Vec<rd::Priority>,
+    kind: &'static str,
+    record_id: String,
+}
+
+impl Serving {
+    pub async fn of(
+        state: &AppState,
+        viewer: &Viewer,
+        kind: &'static str,
+        record_id: &str,
+        school: &str,
+    ) -> Result<Self, PageError> {
         let mut client = state.clients(viewer).priorities();
-        let serves = client
+        let tied = client
             .list_priorities(rd::ListPrioritiesRequest {
                 linked_kind: kind.to_owned(),
                 linked_id: record_id.to_owned(),
@@ -493,6 +527,17 @@ impl Tags {
             .await?
             .into_inner()
             .priorities;
+        Ok(Self {
+            tied,
+            live,
+            kind,
+            record_id: record_id.to_owned(),
+        })
+    }
+
+    /// For item `item` (0: the whole record): the priorities it serves, as (id, title), and
+    /// the live ones it could be tied to.
+    pub fn split(&self, item: u32) -> (Vec<(String, String)>, Vec<Choice>) {
         let title = |p: &rd::Priority| {
             let title = p
                 .details
@@ -501,21 +546,28 @@ impl Tags {
                 .unwrap_or_default();
             format!("{title} ({})", p.academic_year)
         };
-        Ok(Self {
-            kind,
-            record_id: record_id.to_owned(),
-            choices: live
-                .iter()
-                .filter(|p| !serves.iter().any(|s| s.priority_id == p.priority_id))
-                .map(|p| Choice {
-                    value: p.priority_id.clone(),
-                    label: title(p),
-                })
-                .collect(),
-            serves: serves
-                .iter()
-                .map(|p| (p.priority_id.clone(), title(p)))
-                .collect(),
-        })
+        let serves: Vec<&rd::Priority> = self
+            .tied
+            .iter()
+            .filter(|p| {
+                p.linked
+                    .iter()
+                    .any(|l| l.kind == self.kind && l.record_id == self.record_id && l.item == item)
+            })
+            .collect();
+        let choices = self
+            .live
+            .iter()
+            .filter(|p| !serves.iter().any(|s| s.priority_id == p.priority_id))
+            .map(|p| Choice {
+                value: p.priority_id.clone(),
+                label: title(p),
+            })
+            .collect();
+        let serves = serves
+            .iter()
+            .map(|p| (p.priority_id.clone(), title(p)))
+            .collect();
+        (serves, choices)
     }
 }

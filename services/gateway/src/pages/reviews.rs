@@ -15,8 +15,10 @@ use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
 use crate::error::PageError;
+use crate::pages::finding::{Form, Search, answered, urlencode};
 use crate::session::Viewer;
 use crate::state::AppState;
+use crate::web::Choice;
 use crate::web::{
     Fields, Nav, Tag, academic_year, autosave, long_date, new_command_id, refusal, refused_page,
     see, tag, today,
@@ -56,83 +58,52 @@ pub struct ListPage {
     rows: Vec<Row>,
     can_schedule: bool,
     search: Search,
+    form: Form,
     /// Links to the previous and next pages of the same search.
     previous: Option<String>,
     next: Option<String>,
     error: Option<String>,
 }
 
-/// What the list is narrowed to, as the search form sends it.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct Search {
-    pub q: String,
-    pub status: String,
-    pub year_group: String,
-    pub from: String,
-    pub to: String,
-    pub priority: String,
-    pub page: u32,
-}
-
-impl Search {
-    /// The address of page `page` of this search.
-    fn page_href(&self, page: u32) -> String {
-        let mut query = Vec::new();
-        for (key, value) in [
-            ("q", &self.q),
-            ("status", &self.status),
-            ("year_group", &self.year_group),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("priority", &self.priority),
-        ] {
-            if !value.is_empty() {
-                query.push(format!("{key}={}", urlencode(value)));
-            }
-        }
-        query.push(format!("page={page}"));
-        format!("/reviews?{}", query.join("&"))
-    }
-}
+/// The reviews list's search form.
+const FORM: Form = Form {
+    action: "/reviews",
+    what: "reviews",
+    statuses: &[
+        ("scheduled", "Scheduled"),
+        ("gathering", "Gathering evidence"),
+        ("discussed", "Discussed"),
+        ("drafted", "Drafted"),
+        ("agreed", "Agreed"),
+        ("cancelled", "Cancelled"),
+    ],
+    group: Some("Year group"),
+    dates: true,
+};
 
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(search): Query<Search>,
 ) -> Result<Response, PageError> {
-    let found = state
-        .clients(&viewer)
-        .reviews()
-        .list_reviews(rd::ListReviewsRequest {
-            text: search.q.clone(),
-            status: search.status.clone(),
-            year_group: search.year_group.clone(),
-            from: search.from.clone(),
-            to: search.to.clone(),
-            priority_id: search.priority.clone(),
-            page: search.page,
-            ..Default::default()
-        })
-        .await;
-    let found = match found {
-        Ok(found) => found.into_inner(),
-        // A search that cannot be read (a date that is not one): say so, above no results.
-        Err(status) if status.code() == tonic::Code::InvalidArgument => {
-            let page = ListPage {
-                nav: Nav::new(&state, &viewer, "reviews").await,
-                rows: Vec::new(),
-                can_schedule: !viewer.people_i_manage().is_empty(),
-                search,
-                previous: None,
-                next: None,
-                error: Some(status.message().to_owned()),
-            };
-            return Ok(crate::web::refused_page(page));
-        }
-        Err(status) => return Err(status.into()),
-    };
+    let (found, error) = answered(
+        state
+            .clients(&viewer)
+            .reviews()
+            .list_reviews(rd::ListReviewsRequest {
+                text: search.q.clone(),
+                status: search.status.clone(),
+                year_group: search.group.clone(),
+                from: search.from.clone(),
+                to: search.to.clone(),
+                priority_id: search.priority.clone(),
+                page: search.page,
+                ..Default::default()
+            })
+            .await,
+    )?;
     let reviews = found.reviews;
+    let (previous, next) = search.around(FORM.action, found.more);
     let people = names(&state.platform.pool, viewer.trust).await?;
     let rows = reviews
         .into_iter()
@@ -150,21 +121,22 @@ pub async fn list(
             id: r.review_id,
         })
         .collect();
-    Ok(ListPage {
+    let refused = error.is_some();
+    let page = ListPage {
         nav: Nav::new(&state, &viewer, "reviews").await,
+        error,
         rows,
         can_schedule: !viewer.people_i_manage().is_empty(),
-        previous: (search.page > 0).then(|| search.page_href(search.page - 1)),
-        next: found.more.then(|| search.page_href(search.page + 1)),
+        previous,
+        next,
         search,
-        error: None,
-    }
-    .into_response())
-}
-
-pub struct Choice {
-    pub value: String,
-    pub label: String,
+        form: FORM,
+    };
+    Ok(if refused {
+        refused_page(page)
+    } else {
+        page.into_response()
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -571,19 +543,6 @@ pub async fn page_with_error(
     error: String,
 ) -> Result<DetailPage, PageError> {
     show(state, viewer, id, Some(error), None).await
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn record_rows(review: &rd::Review) -> Vec<LookForRow> {

@@ -14,6 +14,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
 
 use crate::error::PageError;
+use crate::pages::lists;
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::{Nav, today, written};
@@ -73,18 +74,8 @@ pub async fn overview(
         NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d >= year_start && d <= today)
     };
 
-    let reviews = clients
-        .reviews()
-        .list_reviews(rd::ListReviewsRequest::default())
-        .await?
-        .into_inner()
-        .reviews;
-    let meetings = clients
-        .reviews()
-        .list_meetings(rd::ListMeetingsRequest::default())
-        .await?
-        .into_inner()
-        .meetings;
+    let reviews = lists::reviews(&clients, rd::ListReviewsRequest::default()).await?;
+    let meetings = lists::meetings(&clients, rd::ListMeetingsRequest::default()).await?;
     let mut rows = Vec::new();
     for (school, name) in &viewer.directory.schools {
         let id = school.to_string();

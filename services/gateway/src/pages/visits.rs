@@ -5,14 +5,15 @@ use super::files::{Files, Kind as FileKind};
 use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use waymark_domain::SchoolId;
 use waymark_policy::SchoolVerb;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::names;
 use crate::error::PageError;
+use crate::pages::finding::{Form, Search, answered};
 use crate::pages::people::{Person, SchoolStaff, in_led_school, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -57,18 +58,53 @@ pub struct ListPage {
     nav: Nav,
     rows: Vec<Row>,
     can_plan: bool,
+    search: Search,
+    form: Form,
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListPage, PageError> {
-    let visits = state
-        .clients(&viewer)
-        .reviews()
-        .list_visits(rd::ListVisitsRequest::default())
-        .await?
-        .into_inner()
-        .visits;
+/// The visits list's search form.
+const FORM: Form = Form {
+    action: "/visits",
+    what: "visits",
+    statuses: &[
+        ("planned", "Planned"),
+        ("focus_agreed", "Focus agreed"),
+        ("recorded", "Awaiting agreement"),
+        ("agreed", "Agreed"),
+        ("cancelled", "Cancelled"),
+    ],
+    group: None,
+    dates: true,
+};
+
+/// `GET /visits`: the latest first, narrowed by the search form.
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let (found, error) = answered(
+        state
+            .clients(&viewer)
+            .reviews()
+            .list_visits(rd::ListVisitsRequest {
+                text: search.q.clone(),
+                status: search.status.clone(),
+                from: search.from.clone(),
+                to: search.to.clone(),
+                priority_id: search.priority.clone(),
+                page: search.page,
+                newest_first: true,
+                ..Default::default()
+            })
+            .await,
+    )?;
     let people = names(&state.platform.pool, viewer.trust).await?;
-    let rows = visits
+    let rows = found
+        .visits
         .into_iter()
         .map(|v| Row {
             open: !v.redacted,
@@ -80,10 +116,22 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<ListP
             id: v.visit_id,
         })
         .collect();
-    Ok(ListPage {
+    let (previous, next) = search.around(FORM.action, found.more);
+    let refused = error.is_some();
+    let page = ListPage {
         nav: Nav::new(&state, &viewer, "visits").await,
         rows,
         can_plan: !viewer.schools_for(SchoolVerb::PlanVisits).is_empty(),
+        search,
+        form: FORM,
+        previous,
+        next,
+        error,
+    };
+    Ok(if refused {
+        crate::web::refused_page(page)
+    } else {
+        page.into_response()
     })
 }
 

@@ -172,3 +172,121 @@ async fn a_priority_shows_the_records_tied_to_it_to_those_who_may_read_them() {
     assert!(theirs.contains("Retired") && theirs.contains("Daily paired reading"));
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_weakness_serves_a_priority_for_whoever_may_read_the_audit() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let hillside = seed.hillside.to_string();
+    let head_id = seed.head.id.to_string();
+    let added = head
+        .post(
+            "/priorities",
+            &[
+                ("school_id", hillside.as_str()),
+                ("academic_year", "2026-27"),
+                ("title", "Consistent feedback"),
+                ("intended_impact", "Pupils act on feedback in every class"),
+                ("lead_id", &head_id),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let page = path_of(&added.location, &stack.base);
+    let priority_id = page.trim_start_matches("/priorities/").to_owned();
+
+    // The head audits with the teacher; the teacher records two weaknesses.
+    let teacher_id = seed.teacher.id.to_string();
+    let started = head
+        .post(
+            "/audits",
+            &[
+                ("school_id", hillside.as_str()),
+                ("title", "Feedback and marking"),
+                ("participant_ids", &teacher_id),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let audit = path_of(&started.location, &stack.base);
+    let audit_id = audit.trim_start_matches("/audits/").to_owned();
+    for text in [
+        "Marking differs between classes",
+        "Feedback is rarely acted on",
+    ] {
+        let recorded = teacher
+            .post(&format!("{audit}/weakness"), &[("text", text)])
+            .await;
+        assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    }
+    let tie = |command: String, item: &'static str| {
+        vec![
+            ("priority_id", priority_id.clone()),
+            ("kind", "weakness".to_owned()),
+            ("record_id", audit_id.clone()),
+            ("item", item.to_owned()),
+            ("command_id", command),
+        ]
+    };
+    let shown = teacher.get(&audit).await.body;
+    assert!(shown.contains("Priority weakness 2 serves"), "{shown}");
+    let fields = tie(hidden(&shown, "command_id").unwrap(), "2");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let tied = teacher.post("/priorities/tie", &fields).await;
+    assert_eq!(tied.status, StatusCode::SEE_OTHER, "{}", tied.body);
+    assert_eq!(path_of(&tied.location, &stack.base), audit);
+
+    // The audit's page shows which weakness serves it; the priority's page the weakness.
+    let shown = teacher.get(&audit).await.body;
+    let second = shown
+        .split("Feedback is rarely acted on")
+        .nth(1)
+        .expect("the second weakness");
+    assert!(
+        second.contains(&format!("href=\"/priorities/{priority_id}\"")),
+        "{shown}"
+    );
+    let first = shown
+        .split("Marking differs between classes")
+        .nth(1)
+        .unwrap();
+    let first = first.split("Feedback is rarely acted on").next().unwrap();
+    assert!(
+        first.contains("Not tied to an improvement priority"),
+        "{shown}"
+    );
+    let theirs = teacher.get(&page).await.body;
+    assert!(
+        theirs.contains("Weaknesses found by self-evaluation audits")
+            && theirs.contains("Feedback is rarely acted on (found by Feedback and marking)"),
+        "{theirs}"
+    );
+
+    // A colleague who is not in the audit may not read it while it is open: they may not tie
+    // its weaknesses, nor read the one tied.
+    let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
+    let fields = tie(uuid::Uuid::new_v4().to_string(), "1");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = colleague.post("/priorities/tie", &fields).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+    let theirs = colleague.get(&page).await.body;
+    assert!(!theirs.contains("Feedback is rarely acted on"), "{theirs}");
+    assert!(
+        theirs.contains("1 more tied to it that you may not read"),
+        "{theirs}"
+    );
+    // The audit is found by a word in a weakness, by those who may read it only.
+    let rows = |page: &str| page.matches("<tr><td><a href=\"/audits/").count();
+    assert_eq!(rows(&teacher.get("/audits?q=marking").await.body), 1);
+    assert_eq!(rows(&teacher.get("/audits?q=zebra").await.body), 0);
+    assert_eq!(rows(&teacher.get("/audits?status=finalised").await.body), 0);
+    assert_eq!(rows(&colleague.get("/audits?q=marking").await.body), 0);
+    // A weakness the audit does not have is not found.
+    let fields = tie(uuid::Uuid::new_v4().to_string(), "9");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let missing = teacher.post("/priorities/tie", &fields).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    stack.platform.stop().await;
+}

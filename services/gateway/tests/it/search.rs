@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::http::Client;
-use crate::stack::{PASSWORD, Stack};
+use crate::stack::{PASSWORD, Stack, day};
 
 /// Reviews found by a word in what they say: by the people in them and those they are shared
 /// with once agreed; never by a colleague who may not read them, nor by someone who may only
@@ -45,5 +45,136 @@ async fn a_word_finds_a_review_only_for_those_who_may_read_it() {
     let bad = head.get("/reviews?from=someday").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("from"), "{}", bad.body);
+    stack.platform.stop().await;
+}
+
+/// Meetings, visits and actions are found the same way: by words in what they say, status,
+/// class and dates, an improvement priority, a page at a time; someone who may not read them
+/// finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meetings_visits_and_actions_are_found_by_their_words_for_those_who_may_read_them() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
+    let rows =
+        |page: &str| page.matches("<tr><td>").count() + page.matches("<tr>\n      <td>").count();
+    stack
+        .hold_meeting(
+            &mut head,
+            "4C",
+            &day(-7),
+            &[("Daily paired reading", &day(14))],
+        )
+        .await;
+    stack
+        .hold_meeting(
+            &mut head,
+            "5B",
+            &day(-1),
+            &[("Times tables practice", &day(21))],
+        )
+        .await;
+    let teacher_id = seed.teacher.id.to_string();
+    let planned = head
+        .post(
+            "/visits",
+            &[
+                ("teacher_id", teacher_id.as_str()),
+                ("kind", "observation"),
+                ("date", &day(3)),
+                ("focus", "Questioning in mathematics"),
+            ],
+        )
+        .await;
+    assert_eq!(planned.status, StatusCode::SEE_OTHER, "{}", planned.body);
+
+    for (who, found) in [(&mut head, 1), (&mut teacher, 1), (&mut colleague, 0)] {
+        assert_eq!(rows(&who.get("/meetings?q=paired").await.body), found);
+        assert_eq!(rows(&who.get("/visits?q=questioning").await.body), found);
+        assert_eq!(rows(&who.get("/meetings?q=zebra").await.body), 0);
+    }
+    assert_eq!(rows(&head.get("/meetings").await.body), 2);
+    assert_eq!(rows(&head.get("/meetings?group=5B").await.body), 1);
+    assert_eq!(
+        rows(&head.get(&format!("/meetings?from={}", day(-3))).await.body),
+        1
+    );
+    assert_eq!(rows(&head.get("/visits?status=agreed").await.body), 0);
+    assert_eq!(rows(&head.get("/visits?status=planned").await.body), 1);
+    let bad = head.get("/visits?to=soon").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The meetings' actions reach action tracking a moment after they close.
+    let mut listed = 0;
+    for _ in 0..100 {
+        listed = rows(&teacher.get("/actions").await.body);
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed, 2);
+    let found = teacher.get("/actions?q=tables").await.body;
+    assert_eq!(rows(&found), 1, "{found}");
+    assert!(found.contains("Times tables practice"));
+    assert_eq!(rows(&teacher.get("/actions?q=zebra").await.body), 0);
+    assert_eq!(
+        rows(&teacher.get(&format!("/actions?to={}", day(15))).await.body),
+        1
+    );
+    // Everyone at the school reads its actions (docs/authorization.md); another school's
+    // teacher finds none of them.
+    let hillside = seed.hillside.to_string();
+    let everyone = format!("/actions?school={hillside}&q=tables");
+    assert_eq!(rows(&colleague.get(&everyone).await.body), 1);
+    let mut other = Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
+    assert_eq!(other.get(&everyone).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(rows(&other.get("/actions?q=tables").await.body), 0);
+
+    // Tied to a priority, an action is found by it.
+    let head_id = seed.head.id.to_string();
+    let added = head
+        .post(
+            "/priorities",
+            &[
+                ("school_id", hillside.as_str()),
+                ("academic_year", "2026-27"),
+                ("title", "Number fluency"),
+                ("intended_impact", "Pupils recall facts quickly"),
+                ("lead_id", &head_id),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let priority = crate::http::path_of(&added.location, &stack.base)
+        .trim_start_matches("/priorities/")
+        .to_owned();
+    let by_priority = format!("/actions?priority={priority}");
+    assert_eq!(rows(&teacher.get(&by_priority).await.body), 0);
+    let action = teacher
+        .get("/actions?q=tables")
+        .await
+        .body
+        .split("href=\"/actions/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .expect("the action");
+    let tied = teacher
+        .post(
+            "/priorities/tie",
+            &[
+                ("priority_id", priority.as_str()),
+                ("kind", "action"),
+                ("record_id", &action),
+            ],
+        )
+        .await;
+    assert_eq!(tied.status, StatusCode::SEE_OTHER, "{}", tied.body);
+    let found = teacher.get(&by_priority).await.body;
+    assert_eq!(rows(&found), 1, "{found}");
+    assert!(found.contains("Times tables practice"));
     stack.platform.stop().await;
 }
