@@ -57,6 +57,23 @@ struct Asked<'a> {
     newest_first: bool,
 }
 
+/// The shared fields of a list request, which every list names alike.
+macro_rules! asked {
+    ($request:expr) => {
+        Asked {
+            school_id: &$request.school_id,
+            status: &$request.status,
+            text: &$request.text,
+            priority_id: &$request.priority_id,
+            from: &$request.from,
+            to: &$request.to,
+            page_size: $request.page_size,
+            page: $request.page,
+            newest_first: $request.newest_first,
+        }
+    };
+}
+
 impl Criteria {
     fn parse(asked: &Asked<'_>) -> Result<Self, ServiceError> {
         let from = parse::optional_date("from", asked.from)?;
@@ -236,17 +253,7 @@ pub async fn reviews(
     context: &RequestContext,
     request: pb::ListReviewsRequest,
 ) -> Result<pb::ListReviewsResponse, ServiceError> {
-    let criteria = Criteria::parse(&Asked {
-        school_id: &request.school_id,
-        status: &request.status,
-        text: &request.text,
-        priority_id: &request.priority_id,
-        from: &request.from,
-        to: &request.to,
-        page_size: request.page_size,
-        page: request.page,
-        newest_first: request.newest_first,
-    })?;
+    let criteria = Criteria::parse(&asked!(request))?;
     let year_group = parse::optional_text("year_group", &request.year_group)?;
     let year = academic_year(&request.academic_year)?;
     let reviewer = person("reviewer_id", &request.reviewer_id)?;
@@ -288,17 +295,7 @@ pub async fn visits(
     context: &RequestContext,
     request: pb::ListVisitsRequest,
 ) -> Result<pb::ListVisitsResponse, ServiceError> {
-    let criteria = Criteria::parse(&Asked {
-        school_id: &request.school_id,
-        status: &request.status,
-        text: &request.text,
-        priority_id: &request.priority_id,
-        from: &request.from,
-        to: &request.to,
-        page_size: request.page_size,
-        page: request.page,
-        newest_first: request.newest_first,
-    })?;
+    let criteria = Criteria::parse(&asked!(request))?;
     let teacher = person("teacher_id", &request.teacher_id)?;
     let visitor = person("visitor_id", &request.visitor_id)?;
     let listing = Listing {
@@ -332,17 +329,7 @@ pub async fn meetings(
     context: &RequestContext,
     request: pb::ListMeetingsRequest,
 ) -> Result<pb::ListMeetingsResponse, ServiceError> {
-    let criteria = Criteria::parse(&Asked {
-        school_id: &request.school_id,
-        status: &request.status,
-        text: &request.text,
-        priority_id: &request.priority_id,
-        from: &request.from,
-        to: &request.to,
-        page_size: request.page_size,
-        page: request.page,
-        newest_first: request.newest_first,
-    })?;
+    let criteria = Criteria::parse(&asked!(request))?;
     let teacher = person("teacher_id", &request.teacher_id)?;
     let class_group = parse::optional_text("class_group", &request.class_group)?;
     let year = academic_year(&request.academic_year)?;

@@ -16,7 +16,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 use crate::directory::{Names, names};
 use crate::error::PageError;
 use crate::pages::export::Csv;
-use crate::pages::finding::{answered, urlencode};
+use crate::pages::finding::{answered, list_page, urlencode};
 use crate::pages::people::{Person, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -204,11 +204,7 @@ pub async fn list(
         next,
         error,
     };
-    Ok(if refused {
-        refused_page(page)
-    } else {
-        page.into_response()
-    })
+    Ok(list_page(page, refused))
 }
 
 pub async fn csv(

@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use waymark_domain::SchoolId;
 use waymark_policy::{SchoolVerb, TrustVerb};
@@ -14,7 +14,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 use crate::directory::names;
 use crate::error::PageError;
 use crate::pages::evidence;
-use crate::pages::finding::{Form, Search, answered};
+use crate::pages::finding::{Form, Search, answered, list_page};
 use crate::pages::people::{Person, SchoolStaff, led_schools, staff_of};
 use crate::pages::priorities::Serving;
 use crate::session::Viewer;
@@ -159,11 +159,7 @@ pub async fn list(
         next,
         error,
     };
-    Ok(if refused {
-        refused_page(page)
-    } else {
-        page.into_response()
-    })
+    Ok(list_page(page, refused))
 }
 
 #[derive(Template, WebTemplate)]

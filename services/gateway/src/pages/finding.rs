@@ -89,3 +89,13 @@ pub fn answered<T: Default>(
         Err(status) => Err(status.into()),
     }
 }
+
+/// A list's page: refused (422) when its search could not be read, so the browser and
+/// assistive technology hear of the error.
+pub fn list_page(page: impl axum::response::IntoResponse, error: bool) -> axum::response::Response {
+    if error {
+        crate::web::refused_page(page)
+    } else {
+        page.into_response()
+    }
+}

@@ -15,7 +15,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::{Names, names};
 use crate::error::PageError;
-use crate::pages::finding::{Form, Search, answered, urlencode};
+use crate::pages::finding::{Form, Search, answered, list_page, urlencode};
 use crate::session::Viewer;
 use crate::state::AppState;
 use crate::web::Choice;
@@ -132,11 +132,7 @@ pub async fn list(
         search,
         form: FORM,
     };
-    Ok(if refused {
-        refused_page(page)
-    } else {
-        page.into_response()
-    })
+    Ok(list_page(page, refused))
 }
 
 #[derive(Template, WebTemplate)]

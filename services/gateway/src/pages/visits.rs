@@ -6,14 +6,14 @@ use super::priorities::Tags;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use waymark_domain::SchoolId;
 use waymark_policy::SchoolVerb;
 use waymark_proto::review_dialogue::v1 as rd;
 
 use crate::directory::names;
 use crate::error::PageError;
-use crate::pages::finding::{Form, Search, answered};
+use crate::pages::finding::{Form, Search, answered, list_page};
 use crate::pages::people::{Person, SchoolStaff, in_led_school, led_schools, staff_of};
 use crate::session::Viewer;
 use crate::state::AppState;
@@ -128,11 +128,7 @@ pub async fn list(
         next,
         error,
     };
-    Ok(if refused {
-        crate::web::refused_page(page)
-    } else {
-        page.into_response()
-    })
+    Ok(list_page(page, refused))
 }
 
 #[derive(Template, WebTemplate)]

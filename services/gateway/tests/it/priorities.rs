@@ -180,22 +180,8 @@ async fn an_audit_weakness_serves_a_priority_for_whoever_may_read_the_audit() {
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
     let hillside = seed.hillside.to_string();
-    let head_id = seed.head.id.to_string();
-    let added = head
-        .post(
-            "/priorities",
-            &[
-                ("school_id", hillside.as_str()),
-                ("academic_year", "2026-27"),
-                ("title", "Consistent feedback"),
-                ("intended_impact", "Pupils act on feedback in every class"),
-                ("lead_id", &head_id),
-            ],
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    let page = path_of(&added.location, &stack.base);
-    let priority_id = page.trim_start_matches("/priorities/").to_owned();
+    let priority_id = stack.add_priority(&mut head, "Consistent feedback").await;
+    let page = format!("/priorities/{priority_id}");
 
     // The head audits with the teacher; the teacher records two weaknesses.
     let teacher_id = seed.teacher.id.to_string();

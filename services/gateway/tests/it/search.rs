@@ -134,23 +134,7 @@ async fn meetings_visits_and_actions_are_found_by_their_words_for_those_who_may_
     assert_eq!(rows(&other.get("/actions?q=tables").await.body), 0);
 
     // Tied to a priority, an action is found by it.
-    let head_id = seed.head.id.to_string();
-    let added = head
-        .post(
-            "/priorities",
-            &[
-                ("school_id", hillside.as_str()),
-                ("academic_year", "2026-27"),
-                ("title", "Number fluency"),
-                ("intended_impact", "Pupils recall facts quickly"),
-                ("lead_id", &head_id),
-            ],
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    let priority = crate::http::path_of(&added.location, &stack.base)
-        .trim_start_matches("/priorities/")
-        .to_owned();
+    let priority = stack.add_priority(&mut head, "Number fluency").await;
     let by_priority = format!("/actions?priority={priority}");
     assert_eq!(rows(&teacher.get(&by_priority).await.body), 0);
     let action = teacher

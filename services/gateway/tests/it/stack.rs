@@ -64,6 +64,29 @@ pub fn day(offset: i64) -> String {
 }
 
 impl Stack {
+    /// An improvement priority of Hillside for 2026-27 led by the head, added by `head`;
+    /// returns its id.
+    pub async fn add_priority(&self, head: &mut Client, title: &str) -> String {
+        let school = self.seed.hillside.to_string();
+        let lead = self.seed.head.id.to_string();
+        let added = head
+            .post(
+                "/priorities",
+                &[
+                    ("school_id", school.as_str()),
+                    ("academic_year", "2026-27"),
+                    ("title", title),
+                    ("intended_impact", "Pupils make better progress"),
+                    ("lead_id", &lead),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        path_of(&added.location, &self.base)
+            .trim_start_matches("/priorities/")
+            .to_owned()
+    }
+
     /// A progress meeting of the teacher's class held by `head`, closed with the given
     /// actions (description, due date) for the teacher; returns the meeting's path.
     pub async fn hold_meeting(
