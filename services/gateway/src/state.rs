@@ -112,7 +112,8 @@ impl Clients {
         let channel = match kind {
             crate::pages::FileKind::Review
             | crate::pages::FileKind::Visit
-            | crate::pages::FileKind::Meeting => &self.channels.review_dialogue,
+            | crate::pages::FileKind::Meeting
+            | crate::pages::FileKind::Audit => &self.channels.review_dialogue,
             crate::pages::FileKind::Action => &self.channels.action_tracking,
         };
         let limit = self.channels.evidence.message_limit();

@@ -407,6 +407,11 @@ fn audit_message(state: &AuditState, version: i64) -> pb::AuditRecord {
             })
             .collect(),
         version,
+        attachments: state
+            .attachments
+            .iter()
+            .map(waymark_runtime::evidence::message)
+            .collect(),
     }
 }
 

@@ -1,12 +1,14 @@
-//! Files attached to reviews, visits and meetings (`waymark_runtime::evidence`): each
-//! record's decider says who may attach and remove; the record policies say who reads them,
-//! with the rest of the record (never someone who may only see its status).
+//! Files attached to reviews, visits, meetings and self-evaluation audits
+//! (`waymark_runtime::evidence`): each record's decider says who may attach and remove; the
+//! record policies say who reads them, with the rest of the record (never someone who may
+//! only see its status); an audit's files are read by whoever may read the audit.
 
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use waymark_domain::evidence::{Attachment, Attachments};
+use waymark_domain::review_dialogue::audit::{Audit, AuditCommand};
 use waymark_domain::review_dialogue::meeting::{Meeting, MeetingCommand, MeetingState};
 use waymark_domain::review_dialogue::review::{Review, ReviewCommand, ReviewState};
 use waymark_domain::review_dialogue::visit::{Visit, VisitCommand, VisitState};
@@ -92,7 +94,7 @@ fn actor(context: &RequestContext) -> StaffId {
 fn unknown_kind() -> ServiceError {
     ServiceError::invalid(
         "record_kind",
-        "this service keeps files for reviews, visits and meetings",
+        "this service keeps files for reviews, visits, meetings and audits",
     )
 }
 
@@ -112,6 +114,56 @@ impl Records {
             .execute::<D>(context, command_id, record_id, command)
             .await?;
         Ok(executed.version)
+    }
+
+    /// Attaches or removes a file of an audit the caller may read (else not found); its
+    /// decider admits only its lead and participants.
+    async fn run_audit(
+        &self,
+        context: &RequestContext,
+        command_id: &str,
+        audit_id: Uuid,
+        command: AuditCommand,
+    ) -> Result<i64, ServiceError> {
+        let trust = context.caller.trust;
+        let directory = self.runner.access.directory(trust).await?;
+        crate::audits::readable(
+            &self.runner.platform.pool,
+            &self.policies,
+            &directory,
+            actor(context),
+            trust,
+            audit_id,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::not_found("audit"))?;
+        let executed = self
+            .runner
+            .execute::<Audit>(context, command_id, audit_id, command)
+            .await?;
+        Ok(executed.version)
+    }
+
+    /// A file of an audit the caller may read.
+    async fn audit_file(
+        &self,
+        context: &RequestContext,
+        audit_id: Uuid,
+        attachment_id: AttachmentId,
+    ) -> Result<Attachment, ServiceError> {
+        let trust = context.caller.trust;
+        let directory = self.runner.access.directory(trust).await?;
+        crate::audits::readable(
+            &self.runner.platform.pool,
+            &self.policies,
+            &directory,
+            actor(context),
+            trust,
+            audit_id,
+        )
+        .await?
+        .and_then(|(audit, _, _)| audit.attachments.get(attachment_id).cloned())
+        .ok_or_else(|| ServiceError::not_found("file"))
     }
 
     async fn readable<D: WithFiles>(
@@ -162,6 +214,13 @@ impl EvidenceOwner for Records {
                 self.run::<Meeting>(context, command_id, id, Meeting::attach(who, attachment))
                     .await
             }
+            Audit::CATEGORY => {
+                let command = AuditCommand::Attach {
+                    actor: who,
+                    attachment,
+                };
+                self.run_audit(context, command_id, id, command).await
+            }
             _ => Err(unknown_kind()),
         }
     }
@@ -188,6 +247,13 @@ impl EvidenceOwner for Records {
                 self.run::<Meeting>(context, command_id, id, Meeting::remove(who, file))
                     .await
             }
+            Audit::CATEGORY => {
+                let command = AuditCommand::RemoveAttachment {
+                    actor: who,
+                    attachment_id: file,
+                };
+                self.run_audit(context, command_id, id, command).await
+            }
             _ => Err(unknown_kind()),
         }
     }
@@ -203,6 +269,7 @@ impl EvidenceOwner for Records {
             Review::CATEGORY => self.readable::<Review>(context, id, file).await,
             Visit::CATEGORY => self.readable::<Visit>(context, id, file).await,
             Meeting::CATEGORY => self.readable::<Meeting>(context, id, file).await,
+            Audit::CATEGORY => self.audit_file(context, id, file).await,
             _ => Err(unknown_kind()),
         }
     }

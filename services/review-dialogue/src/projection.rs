@@ -47,7 +47,7 @@ impl EventHandler for Records {
         event: &RecordedEvent,
     ) -> Result<(), HandlerError> {
         let id = record_id(event)?;
-        // Files on reviews, visits and meetings (other events change nothing there).
+        // Files on reviews, visits, meetings and audits (other events change nothing there).
         waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
         match event.stream_id.category() {
             Review::CATEGORY => {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use crate::agreed::{ActionsAgreed, AgreedAction, OriginKind};
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::review_dialogue::review::NextStep;
 use crate::text::Text;
@@ -536,6 +537,17 @@ pub enum AuditCommand {
         actor: StaffId,
         on: NaiveDate,
     },
+    /// A file behind the ratings (a work scrutiny's photos, a minute): by the lead and
+    /// participants while the audit is open.
+    Attach {
+        actor: StaffId,
+        attachment: Attachment,
+    },
+    /// By whoever attached it, while the audit is open.
+    RemoveAttachment {
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -575,6 +587,16 @@ pub enum AuditEvent {
         on: NaiveDate,
     },
     ActionsAgreed(ActionsAgreed),
+    EvidenceAttached {
+        audit_id: Uuid,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        audit_id: Uuid,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for AuditEvent {
@@ -586,6 +608,8 @@ impl DomainEvent for AuditEvent {
             Self::WeaknessRecorded { .. } => "WeaknessRecorded",
             Self::AuditFinalised { .. } => "AuditFinalised",
             Self::ActionsAgreed(_) => crate::agreed::ACTIONS_AGREED,
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -612,6 +636,8 @@ pub enum AuditRejection {
     DuplicateStatement(String),
     #[error("statement id `{0}` must be lowercase letters, digits, '-', '_' and '.'")]
     BadStatementId(String),
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for AuditRejection {
@@ -626,6 +652,7 @@ impl Rejection for AuditRejection {
             | R::DuplicateStatement(_)
             | R::BadStatementId(_) => RejectionKind::InvalidArgument,
             R::Unrated(_) | R::Finalised => RejectionKind::FailedPrecondition,
+            R::Evidence(error) => error.kind(),
         }
     }
 
@@ -642,6 +669,7 @@ impl Rejection for AuditRejection {
             R::NoStatements => "framework.no_statements",
             R::DuplicateStatement(_) => "framework.duplicate_statement",
             R::BadStatementId(_) => "framework.bad_statement_id",
+            R::Evidence(error) => error.code(),
         }
     }
 }
@@ -664,6 +692,8 @@ pub struct AuditState {
     pub strengths: Vec<(Text, Option<String>)>,
     pub weaknesses: Vec<Weakness>,
     pub finalised_on: Option<NaiveDate>,
+    /// Files behind the ratings.
+    pub attachments: Attachments,
 }
 
 impl AuditState {
@@ -807,6 +837,34 @@ impl Decider for Audit {
                     },
                 }])
             }
+            C::Attach { actor, attachment } => {
+                let audit_id = state.open()?;
+                state.check_participant(*actor)?;
+                state
+                    .attachments
+                    .can_attach()
+                    .map_err(AuditRejection::Evidence)?;
+                Ok(vec![E::EvidenceAttached {
+                    audit_id,
+                    attachment: attachment.clone(),
+                }])
+            }
+            C::RemoveAttachment {
+                actor,
+                attachment_id,
+            } => {
+                let audit_id = state.open()?;
+                let file_name = state
+                    .attachments
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(AuditRejection::Evidence)?;
+                Ok(vec![E::EvidenceRemoved {
+                    audit_id,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
+                }])
+            }
             C::Finalise { actor, on } => {
                 let audit_id = state.open()?;
                 if state.lead != Some(*actor) {
@@ -890,6 +948,8 @@ impl Decider for Audit {
             E::WeaknessRecorded { weakness, .. } => state.weaknesses.push(weakness.clone()),
             E::AuditFinalised { on, .. } => state.finalised_on = Some(*on),
             E::ActionsAgreed(_) => {}
+            E::EvidenceAttached { attachment, .. } => state.attachments.attached(attachment),
+            E::EvidenceRemoved { attachment_id, .. } => state.attachments.removed(*attachment_id),
         }
         state
     }
@@ -975,6 +1035,60 @@ mod tests {
                 evidence: vec![],
             },
         }
+    }
+
+    #[test]
+    fn the_lead_and_participants_attach_files_while_the_audit_is_open() {
+        use crate::evidence::MediaType;
+        let file = |by: u8| Attachment {
+            attachment_id: AttachmentId::from_uuid(Uuid::from_bytes([by; 16])),
+            file_name: FileName::new("scrutiny.pdf", MediaType::Pdf),
+            media_type: MediaType::Pdf,
+            size_bytes: 10,
+            sha256: String::new(),
+            by: person(by),
+        };
+        let attached = AuditEvent::EvidenceAttached {
+            audit_id: audit_id(),
+            attachment: file(2),
+        };
+        given::<Audit>([started(small())])
+            .when(AuditCommand::Attach {
+                actor: person(2),
+                attachment: file(2),
+            })
+            .then([attached.clone()]);
+        given::<Audit>([started(small())])
+            .when(AuditCommand::Attach {
+                actor: person(9),
+                attachment: file(9),
+            })
+            .then_rejected(AuditRejection::NotAParticipant);
+        // Only whoever attached it removes it.
+        let remove = |by: u8| AuditCommand::RemoveAttachment {
+            actor: person(by),
+            attachment_id: file(2).attachment_id,
+        };
+        given::<Audit>([started(small()), attached.clone()])
+            .when(remove(1))
+            .then_rejected(AuditRejection::Evidence(AttachError::NotYours));
+        let state = given::<Audit>([started(small()), attached.clone()])
+            .when(remove(2))
+            .then([AuditEvent::EvidenceRemoved {
+                audit_id: audit_id(),
+                attachment_id: file(2).attachment_id,
+                file_name: file(2).file_name,
+                by: person(2),
+            }]);
+        assert!(state.attachments.is_empty());
+        // Once finalised, the audit's evidence stays as it was.
+        let finalised = AuditEvent::AuditFinalised {
+            audit_id: audit_id(),
+            on: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        };
+        given::<Audit>([started(small()), attached, finalised])
+            .when(remove(2))
+            .then_rejected(AuditRejection::Finalised);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 use crate::directory::names;
 use crate::error::PageError;
 use crate::pages::evidence;
+use crate::pages::files::{Files, Kind as FileKind};
 use crate::pages::finding::{Form, Search, answered, list_page};
 use crate::pages::people::{Person, SchoolStaff, led_schools, staff_of};
 use crate::pages::priorities::Serving;
@@ -299,6 +300,7 @@ pub struct DetailPage {
     is_participant: bool,
     finalised: bool,
     trend_href: String,
+    files: Files,
     command_id: String,
     error: Option<String>,
     posted: Fields,
@@ -402,6 +404,17 @@ async fn show(
         owners: staff_of(viewer, &people, school),
         is_lead: audit.lead_id == me,
         is_participant: audit.lead_id == me || audit.participant_ids.contains(&me),
+        // The lead and participants attach files while it is open (review dialogue decides).
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Audit,
+            id,
+            &audit.attachments,
+            &people,
+            (audit.lead_id == me || audit.participant_ids.contains(&me))
+                && audit.status != "finalised",
+        ),
         finalised: audit.status == "finalised",
         trend_href: format!(
             "/audits/trend?school={}&framework={}",
@@ -420,6 +433,16 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<DetailPage, PageError> {
     show(&state, &viewer, &id, None, Fields::default()).await
+}
+
+/// The audit's page with `error` on it (a refused upload).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), Fields::default()).await
 }
 
 pub struct OtherRating {

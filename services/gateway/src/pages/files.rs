@@ -1,4 +1,4 @@
-//! Files attached to reviews, visits, meetings and actions as evidence: the list and upload form on the
+//! Files attached to reviews, visits, meetings, audits and actions as evidence: the list and upload form on the
 //! record's page, the upload, removal, and serving a file. The service that owns the record
 //! decides who may attach, remove and read (the Evidence API); these pages only ask, and a
 //! file the viewer may not read is "not found" like any other page.
@@ -21,6 +21,7 @@ pub enum Kind {
     Review,
     Visit,
     Meeting,
+    Audit,
     Action,
 }
 
@@ -31,6 +32,7 @@ impl Kind {
             Some("reviews") => Ok(Self::Review),
             Some("visits") => Ok(Self::Visit),
             Some("meetings") => Ok(Self::Meeting),
+            Some("audits") => Ok(Self::Audit),
             Some("actions") => Ok(Self::Action),
             _ => Err(PageError::not_found()),
         }
@@ -41,6 +43,7 @@ impl Kind {
             Self::Review => "reviews",
             Self::Visit => "visits",
             Self::Meeting => "meetings",
+            Self::Audit => "audits",
             Self::Action => "actions",
         }
     }
@@ -51,6 +54,7 @@ impl Kind {
             Self::Review => "review",
             Self::Visit => "visit",
             Self::Meeting => "meeting",
+            Self::Audit => "audit",
             Self::Action => "action",
         }
     }
@@ -154,6 +158,9 @@ async fn refused(
         Kind::Meeting => super::meetings::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
+        Kind::Audit => super::audits::page_with_error(state, viewer, id, message)
+            .await?
+            .into_response(),
         Kind::Action => super::actions::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
@@ -184,7 +191,7 @@ async fn answered<T>(
     }
 }
 
-/// `POST /{reviews|visits|meetings|actions}/{id}/files`: one file from the chooser or the camera.
+/// `POST /{reviews|visits|meetings|audits|actions}/{id}/files`: one file from the chooser or the camera.
 pub async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -274,7 +281,7 @@ pub async fn upload(
     answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `POST /{reviews|visits|meetings|actions}/{id}/files/{file}/remove`.
+/// `POST /{reviews|visits|meetings|audits|actions}/{id}/files/{file}/remove`.
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -296,7 +303,7 @@ pub async fn remove(
     answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `GET /{reviews|visits|meetings|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
+/// `GET /{reviews|visits|meetings|audits|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
 /// record. Pictures and PDFs open in the browser; anything else downloads.
 pub async fn file(
     State(state): State<AppState>,

@@ -80,6 +80,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/visits/{id}/files/{file}", get(files::file))
         .route("/visits/{id}/files/{file}/remove", post(files::remove))
+        .route(
+            "/audits/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/audits/{id}/files/{file}", get(files::file))
+        .route("/audits/{id}/files/{file}/remove", post(files::remove))
         .route("/priorities", get(priorities::list).post(priorities::add))
         .route("/priorities/tie", post(priorities::tie))
         .route("/priorities/{id}", get(priorities::detail))

@@ -350,3 +350,62 @@ async fn visits_and_meetings_take_files_from_the_people_in_them() {
     assert!(sent.body.contains("the meeting is closed"), "{}", sent.body);
     stack.platform.stop().await;
 }
+
+/// An audit's files stand behind its ratings: its lead and participants attach them; whoever
+/// may read the audit reads them; a leader who reads it but is not in it may not attach, and
+/// a colleague who may not read it gets "not found".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_takes_files_from_its_lead_and_participants() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
+    let mut director = Client::signed_in(&stack.base, &seed.director.email, PASSWORD).await;
+    let hillside = seed.hillside.to_string();
+    let teacher_id = seed.teacher.id.to_string();
+    let started = head
+        .post(
+            "/audits",
+            &[
+                ("school_id", hillside.as_str()),
+                ("title", "Work scrutiny"),
+                ("participant_ids", &teacher_id),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let audit = crate::http::path_of(&started.location, &stack.base);
+    let pdf = b"%PDF-1.4\n%%EOF\n".to_vec();
+    let page = teacher.get(&audit).await.body;
+    assert!(page.contains("Attach a file"), "{page}");
+    let command = hidden(&page, "command_id").unwrap();
+    let sent = teacher
+        .upload(&format!("{audit}/files"), &command, "books.pdf", &pdf)
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let link = links(&head.get(&audit).await.body, &audit);
+    assert_eq!(link.len(), 1);
+    for who in [&mut teacher, &mut head, &mut director] {
+        assert_eq!(who.get(&link[0]).await.bytes, pdf);
+    }
+    assert_eq!(colleague.get(&link[0]).await.status, StatusCode::NOT_FOUND);
+    let other = uuid::Uuid::new_v4().to_string();
+    let sent = colleague
+        .upload(&format!("{audit}/files"), &other, "x.pdf", &pdf)
+        .await;
+    assert_eq!(sent.status, StatusCode::NOT_FOUND, "{}", sent.body);
+    assert!(!director.get(&audit).await.body.contains("Attach a file"));
+    let sent = director
+        .upload(&format!("{audit}/files"), &other, "x.pdf", &pdf)
+        .await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN, "{}", sent.body);
+    // The head may not remove the teacher's file; the teacher may.
+    let remove = format!("{}/remove", link[0]);
+    let refused = head.post(&remove, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let removed = teacher.post(&remove, &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert!(links(&head.get(&audit).await.body, &audit).is_empty());
+    stack.platform.stop().await;
+}
