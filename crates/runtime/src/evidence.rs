@@ -471,6 +471,10 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Deserialize)]
 struct Attached {
     attachment: Attachment,
+    /// A file on one part of the stream's record (an occurrence of a school's year) is
+    /// listed under that part.
+    #[serde(default)]
+    occurrence: Option<Uuid>,
 }
 
 #[derive(Deserialize)]
@@ -492,16 +496,27 @@ pub async fn index(
     };
     match event.event_type.as_str() {
         "EvidenceAttached" => {
-            let Attached { attachment } =
-                serde_json::from_str(event.payload.get()).map_err(unreadable)?;
-            let record_id = event
-                .stream_id
-                .as_str()
-                .split_once('-')
-                .and_then(|(_, id)| Uuid::parse_str(id).ok())
-                .ok_or_else(|| {
-                    HandlerError::Permanent(format!("stream {} has no record id", event.stream_id))
-                })?;
+            let Attached {
+                attachment,
+                occurrence,
+            } = serde_json::from_str(event.payload.get()).map_err(unreadable)?;
+            let (record_kind, record_id) = match occurrence {
+                Some(occurrence) => ("occurrence", occurrence),
+                None => (
+                    event.stream_id.category(),
+                    event
+                        .stream_id
+                        .as_str()
+                        .split_once('-')
+                        .and_then(|(_, id)| Uuid::parse_str(id).ok())
+                        .ok_or_else(|| {
+                            HandlerError::Permanent(format!(
+                                "stream {} has no record id",
+                                event.stream_id
+                            ))
+                        })?,
+                ),
+            };
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO {table} (attachment_id, trust_id, record_kind, record_id, uploaded_by, \
                  file_name, media_type, size_bytes, sha256, attached_at) \
@@ -509,7 +524,7 @@ pub async fn index(
             )))
             .bind(attachment.attachment_id.into_uuid())
             .bind(event.trust_id.into_uuid())
-            .bind(event.stream_id.category())
+            .bind(record_kind)
             .bind(record_id)
             .bind(attachment.by.into_uuid())
             .bind(attachment.file_name.as_str())

@@ -115,6 +115,7 @@ impl Clients {
             | crate::pages::FileKind::Meeting
             | crate::pages::FileKind::Audit => &self.channels.review_dialogue,
             crate::pages::FileKind::Action => &self.channels.action_tracking,
+            crate::pages::FileKind::Occurrence => &self.channels.scheduling,
         };
         let limit = self.channels.evidence.message_limit();
         EvidenceClient::new(InterceptedService::new(

@@ -28,10 +28,11 @@ use waymark_runtime::{ErrorKind, Platform, ServiceError, parse};
 
 use crate::READ_YOUR_WRITES;
 
+#[derive(Clone)]
 pub struct SchedulingService {
-    platform: Arc<Platform>,
+    pub(crate) platform: Arc<Platform>,
     records: FeedHandle,
-    access: Access,
+    pub(crate) access: Access,
     caps: VisitCaps,
 }
 
@@ -71,7 +72,7 @@ impl SchedulingService {
     /// Refuses unless the caller may hold, move or cancel `occurrence` of `school`. One the
     /// read model does not know is treated as led by nobody: only the school's leaders get
     /// as far as the decider, which says it does not exist.
-    async fn may_run(
+    pub(crate) async fn may_run(
         &self,
         context: &RequestContext,
         school: SchoolId,
@@ -112,7 +113,7 @@ impl SchedulingService {
         &self.platform.pool
     }
 
-    async fn execute<D: Decider>(
+    pub(crate) async fn execute<D: Decider>(
         &self,
         context: &RequestContext,
         command_id: CommandId,
@@ -750,7 +751,62 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                     participant_ids: r.participant_ids.iter().map(ToString::to_string).collect(),
                     status: r.status,
                     detail: r.detail,
+                    ..Default::default()
                 })
+                .collect(),
+        }))
+    }
+
+    async fn get_occurrence(
+        &self,
+        request: Request<pb::GetOccurrenceRequest>,
+    ) -> Result<Response<pb::Occurrence>, Status> {
+        let context = RequestContext::of(&request)?;
+        let id = uuid("occurrence_id", &request.get_ref().occurrence_id)?;
+        let not_found = || ServiceError::not_found("occurrence");
+        let (school, year) = crate::evidence::locate(self.pool(), &context, id)
+            .await?
+            .ok_or_else(not_found)?;
+        self.access
+            .school(&context, SchoolVerb::Read, school)
+            .await
+            .map_err(|_| not_found())?;
+        let row = sqlx::query!(
+            r#"SELECT kind, title, date, due, owner_id, participant_ids, status, detail #>> '{}' AS "detail!"
+               FROM scheduling.occurrences WHERE trust_id = $1 AND occurrence_id = $2"#,
+            context.caller.trust.into_uuid(),
+            id
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(not_found)?;
+        let attachments = waymark_runtime::evidence::on_record(
+            self.pool(),
+            crate::EVIDENCE_TABLE,
+            context.caller.trust,
+            id,
+        )
+        .await?;
+        Ok(Response::new(pb::Occurrence {
+            occurrence_id: id.to_string(),
+            school_id: school.to_string(),
+            kind: row.kind,
+            title: row.title,
+            date: row.date.to_string(),
+            due: row.due.to_string(),
+            owner_id: row.owner_id.to_string(),
+            participant_ids: row
+                .participant_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            status: row.status,
+            detail: row.detail,
+            academic_year: year.to_string(),
+            attachments: attachments
+                .iter()
+                .map(waymark_runtime::evidence::message)
                 .collect(),
         }))
     }

@@ -6,6 +6,7 @@
 //! - The `planner` consumer reads action tracking's and review dialogue's events and plans
 //!   reminder timers; the `worker` fires them (any number of replicas, never twice).
 
+mod evidence;
 mod grpc;
 pub mod planner;
 mod projection;
@@ -18,15 +19,20 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use waymark_domain::scheduling::reminders::ReminderSettings;
 use waymark_domain::scheduling::schedule::VisitCaps;
 use waymark_proto::scheduling::v1::scheduling_server::SchedulingServer;
 use waymark_runtime::Platform;
+use waymark_runtime::evidence::{EvidenceFiles, EvidenceService};
 
 pub const NAME: &str = "scheduling";
 
 /// The service's copy of the directory.
 pub const DIRECTORY_TABLE: &str = "scheduling.directories";
+
+/// Which file is on which occurrence (`waymark_runtime::evidence`).
+pub const EVIDENCE_TABLE: &str = "scheduling.evidence_files";
 
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
@@ -133,6 +139,12 @@ pub async fn run(
         DIRECTORY_TABLE,
         Arc::new(waymark_policy::Policies::load()?),
     );
+    let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
+    let sweeper = files.clone().spawn_sweeper(
+        platform.pool.clone(),
+        platform.clock.clone(),
+        shutdown.clone(),
+    );
     let consumer = platform.spawn_consumer(Arc::new(planner), shutdown.clone());
     let timers = worker::spawn(
         platform.clone(),
@@ -140,8 +152,13 @@ pub async fn run(
         wake,
         shutdown.clone(),
     );
+    let service = grpc::SchedulingService::new(platform.clone(), records, access, settings.visits);
     let routes = tonic::service::Routes::new(SchedulingServer::with_interceptor(
-        grpc::SchedulingService::new(platform.clone(), records, access, settings.visits),
+        service.clone(),
+        platform.authenticate(),
+    ))
+    .add_service(InterceptedService::new(
+        EvidenceService::server(evidence::Occurrences { service }, files),
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -158,5 +175,6 @@ pub async fn run(
     directory.await?;
     consumer.await?;
     timers.await?;
+    sweeper.await?;
     Ok(())
 }

@@ -43,6 +43,8 @@ impl EventHandler for Records {
                 HandlerError::Permanent(format!("stream {} has no id", event.stream_id))
             })?;
         let trust = event.trust_id.into_uuid();
+        // Files on occurrences (other events change nothing there).
+        waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
         match event.stream_id.category() {
             Calendar::CATEGORY => {
                 let Some(state) =

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::decider::{Decider, DomainEvent};
-use crate::ids::{SchoolId, StaffId};
+use crate::evidence::{AttachError, Attachment, Attachments, FileName};
+use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::scheduling::calendar::{SchoolCalendar, YearCalendar};
 use crate::scheduling::plan::PlannedActivity;
@@ -325,6 +326,17 @@ pub enum ScheduleCommand {
         caps: VisitCaps,
         request_id: Option<Uuid>,
     },
+    /// Evidence of an occurrence (minutes, photos of work): while it is not cancelled.
+    Attach {
+        occurrence: Uuid,
+        attachment: Attachment,
+    },
+    /// By whoever attached it.
+    RemoveAttachment {
+        occurrence: Uuid,
+        actor: StaffId,
+        attachment_id: AttachmentId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -369,6 +381,16 @@ pub enum ScheduleEvent {
     VisitRequested {
         request: VisitRequest,
     },
+    EvidenceAttached {
+        occurrence: Uuid,
+        attachment: Attachment,
+    },
+    EvidenceRemoved {
+        occurrence: Uuid,
+        attachment_id: AttachmentId,
+        file_name: FileName,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for ScheduleEvent {
@@ -382,6 +404,8 @@ impl DomainEvent for ScheduleEvent {
             Self::OccurrenceCancelled { .. } => "OccurrenceCancelled",
             Self::OccurrenceHeld { .. } => "OccurrenceHeld",
             Self::VisitRequested { .. } => "VisitRequested",
+            Self::EvidenceAttached { .. } => "EvidenceAttached",
+            Self::EvidenceRemoved { .. } => "EvidenceRemoved",
         }
     }
 }
@@ -410,6 +434,8 @@ pub enum ScheduleRejection {
     SelfVisit,
     #[error("no open visit request with that id")]
     NoSuchRequest,
+    #[error("{0}")]
+    Evidence(AttachError),
 }
 
 impl Rejection for ScheduleRejection {
@@ -422,6 +448,7 @@ impl Rejection for ScheduleRejection {
                 RejectionKind::FailedPrecondition
             }
             R::NotAWorkingDay(_) | R::SelfVisit => RejectionKind::InvalidArgument,
+            R::Evidence(error) => error.kind(),
         }
     }
 
@@ -437,6 +464,7 @@ impl Rejection for ScheduleRejection {
             R::VisitCap { .. } => "schedule.visit_cap",
             R::SelfVisit => "schedule.self_visit",
             R::NoSuchRequest => "schedule.no_such_request",
+            R::Evidence(error) => error.code(),
         }
     }
 }
@@ -454,6 +482,8 @@ pub struct ScheduleState {
     pub classes: Vec<ClassTeam>,
     pub occurrences: BTreeMap<Uuid, Occurrence>,
     pub requests: Vec<VisitRequest>,
+    /// The files on each occurrence that has any.
+    pub files: BTreeMap<Uuid, Attachments>,
 }
 
 impl ScheduleState {
@@ -610,6 +640,43 @@ impl Decider for Schedule {
                 state.planned(*occurrence)?;
                 Ok(vec![E::OccurrenceHeld { id: *occurrence }])
             }
+            C::Attach {
+                occurrence,
+                attachment,
+            } => {
+                let found = state
+                    .occurrences
+                    .get(occurrence)
+                    .ok_or(R::NoSuchOccurrence)?;
+                if found.status == OccurrenceStatus::Cancelled {
+                    return Err(R::NotPlanned(found.status.as_str()));
+                }
+                if let Some(files) = state.files.get(occurrence) {
+                    files.can_attach().map_err(R::Evidence)?;
+                }
+                Ok(vec![E::EvidenceAttached {
+                    occurrence: *occurrence,
+                    attachment: attachment.clone(),
+                }])
+            }
+            C::RemoveAttachment {
+                occurrence,
+                actor,
+                attachment_id,
+            } => {
+                let file_name = state
+                    .files
+                    .get(occurrence)
+                    .ok_or(R::Evidence(AttachError::NoSuchFile))?
+                    .can_remove(*actor, *attachment_id)
+                    .map_err(R::Evidence)?;
+                Ok(vec![E::EvidenceRemoved {
+                    occurrence: *occurrence,
+                    attachment_id: *attachment_id,
+                    file_name,
+                    by: *actor,
+                }])
+            }
             C::RequestVisit {
                 request_id,
                 teacher,
@@ -762,6 +829,26 @@ impl Decider for Schedule {
                 }
             }
             E::VisitRequested { request } => state.requests.push(request.clone()),
+            E::EvidenceAttached {
+                occurrence,
+                attachment,
+            } => state
+                .files
+                .entry(*occurrence)
+                .or_default()
+                .attached(attachment),
+            E::EvidenceRemoved {
+                occurrence,
+                attachment_id,
+                ..
+            } => {
+                if let Some(files) = state.files.get_mut(occurrence) {
+                    files.removed(*attachment_id);
+                    if files.is_empty() {
+                        state.files.remove(occurrence);
+                    }
+                }
+            }
         }
         state
     }
@@ -931,6 +1018,64 @@ mod tests {
             .collect();
         assert!(moved.contains(&free));
         assert!(!moved.contains(&held) && !moved.contains(&moved_by_hand));
+    }
+
+    #[test]
+    fn an_occurrence_takes_files_until_cancelled_and_only_their_uploader_removes_them() {
+        use crate::evidence::MediaType;
+        let history = generated();
+        let all = occurrences(&history);
+        let (first, second) = (all[0].id, all[1].id);
+        let file = Attachment {
+            attachment_id: AttachmentId::from_uuid(Uuid::from_bytes([5; 16])),
+            file_name: FileName::new("minutes.pdf", MediaType::Pdf),
+            media_type: MediaType::Pdf,
+            size_bytes: 10,
+            sha256: String::new(),
+            by: staff(10),
+        };
+        let attached = ScheduleEvent::EvidenceAttached {
+            occurrence: first,
+            attachment: file.clone(),
+        };
+        let state = given::<Schedule>(history.clone())
+            .when(ScheduleCommand::Attach {
+                occurrence: first,
+                attachment: file.clone(),
+            })
+            .then([attached.clone()]);
+        assert_eq!(state.files[&first].iter().count(), 1);
+        let mut with_file = history.clone();
+        with_file.push(attached);
+        let remove = |by: u8| ScheduleCommand::RemoveAttachment {
+            occurrence: first,
+            actor: staff(by),
+            attachment_id: file.attachment_id,
+        };
+        given::<Schedule>(with_file.clone())
+            .when(remove(11))
+            .then_rejected(ScheduleRejection::Evidence(AttachError::NotYours));
+        let state =
+            given::<Schedule>(with_file)
+                .when(remove(10))
+                .then([ScheduleEvent::EvidenceRemoved {
+                    occurrence: first,
+                    attachment_id: file.attachment_id,
+                    file_name: file.file_name.clone(),
+                    by: staff(10),
+                }]);
+        assert!(state.files.is_empty());
+        let mut cancelled = history;
+        cancelled.push(ScheduleEvent::OccurrenceCancelled {
+            id: second,
+            reason: text("Snow"),
+        });
+        given::<Schedule>(cancelled)
+            .when(ScheduleCommand::Attach {
+                occurrence: second,
+                attachment: file,
+            })
+            .then_rejected(ScheduleRejection::NotPlanned("cancelled"));
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub async fn items(
             date,
             kind: kind_label(&o.kind),
             title: format!("Planned: {}", o.title),
-            href: format!("/calendar?view=week&date={}", o.date),
+            href: format!("/occurrences/{}", o.occurrence_id),
             planned: true,
         });
     }

@@ -1,4 +1,4 @@
-//! Files attached to reviews, visits, meetings, audits and actions as evidence: the list and upload form on the
+//! Files attached to reviews, visits, meetings, audits, occurrences and actions as evidence: the list and upload form on the
 //! record's page, the upload, removal, and serving a file. The service that owns the record
 //! decides who may attach, remove and read (the Evidence API); these pages only ask, and a
 //! file the viewer may not read is "not found" like any other page.
@@ -22,6 +22,7 @@ pub enum Kind {
     Visit,
     Meeting,
     Audit,
+    Occurrence,
     Action,
 }
 
@@ -33,6 +34,7 @@ impl Kind {
             Some("visits") => Ok(Self::Visit),
             Some("meetings") => Ok(Self::Meeting),
             Some("audits") => Ok(Self::Audit),
+            Some("occurrences") => Ok(Self::Occurrence),
             Some("actions") => Ok(Self::Action),
             _ => Err(PageError::not_found()),
         }
@@ -44,6 +46,7 @@ impl Kind {
             Self::Visit => "visits",
             Self::Meeting => "meetings",
             Self::Audit => "audits",
+            Self::Occurrence => "occurrences",
             Self::Action => "actions",
         }
     }
@@ -55,6 +58,7 @@ impl Kind {
             Self::Visit => "visit",
             Self::Meeting => "meeting",
             Self::Audit => "audit",
+            Self::Occurrence => "occurrence",
             Self::Action => "action",
         }
     }
@@ -161,6 +165,9 @@ async fn refused(
         Kind::Audit => super::audits::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
+        Kind::Occurrence => super::occurrences::page_with_error(state, viewer, id, message)
+            .await?
+            .into_response(),
         Kind::Action => super::actions::page_with_error(state, viewer, id, message)
             .await?
             .into_response(),
@@ -191,7 +198,7 @@ async fn answered<T>(
     }
 }
 
-/// `POST /{reviews|visits|meetings|audits|actions}/{id}/files`: one file from the chooser or the camera.
+/// `POST /{reviews|visits|meetings|audits|occurrences|actions}/{id}/files`: one file from the chooser or the camera.
 pub async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -281,7 +288,7 @@ pub async fn upload(
     answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `POST /{reviews|visits|meetings|audits|actions}/{id}/files/{file}/remove`.
+/// `POST /{reviews|visits|meetings|audits|occurrences|actions}/{id}/files/{file}/remove`.
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -303,7 +310,7 @@ pub async fn remove(
     answered(&state, &viewer, kind, &id, result).await
 }
 
-/// `GET /{reviews|visits|meetings|audits|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
+/// `GET /{reviews|visits|meetings|audits|occurrences|actions}/{id}/files/{file}`: the file itself, to whoever may read the whole
 /// record. Pictures and PDFs open in the browser; anything else downloads.
 pub async fn file(
     State(state): State<AppState>,

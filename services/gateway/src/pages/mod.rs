@@ -16,6 +16,7 @@ mod frameworks;
 mod inbox;
 mod lists;
 mod meetings;
+mod occurrences;
 mod people;
 mod priorities;
 mod reviews;
@@ -86,6 +87,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/audits/{id}/files/{file}", get(files::file))
         .route("/audits/{id}/files/{file}/remove", post(files::remove))
+        .route(
+            "/occurrences/{id}/files",
+            post(files::upload).layer(files::body_limit()),
+        )
+        .route("/occurrences/{id}/files/{file}", get(files::file))
+        .route("/occurrences/{id}/files/{file}/remove", post(files::remove))
+        .route("/occurrences/{id}", get(occurrences::detail))
+        .route("/occurrences/{id}/{verb}", post(occurrences::act))
         .route("/priorities", get(priorities::list).post(priorities::add))
         .route("/priorities/tie", post(priorities::tie))
         .route("/priorities/{id}", get(priorities::detail))

@@ -12,6 +12,7 @@ mod home;
 mod http;
 mod journeys;
 mod notices;
+mod occurrences;
 mod people;
 mod priorities;
 mod search;

@@ -49,6 +49,8 @@ pub struct Stack {
     pub bootstrap: Bootstrap,
     /// Where notifications sends every e-mail.
     pub mail: SmtpSink,
+    /// Scheduling's gRPC address, for what the web does not do yet (generating a year).
+    pub scheduling: std::net::SocketAddr,
     _nats: NatsServer,
 }
 
@@ -140,6 +142,7 @@ impl Stack {
     pub async fn start_configured(clock: Arc<dyn Clock>, extra: &[(&str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let (scheduling, scheduling_url) = listener().await;
+        let scheduling_address = scheduling.local_addr().unwrap();
         let (reviews, reviews_url) = listener().await;
         let (actions, actions_url) = listener().await;
         let (notifications, notifications_url) = listener().await;
@@ -183,6 +186,7 @@ impl Stack {
             seed,
             bootstrap,
             mail,
+            scheduling: scheduling_address,
             _nats: nats,
         }
     }

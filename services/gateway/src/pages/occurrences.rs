@@ -1,0 +1,174 @@
+//! A planned occurrence of the school's monitoring year: what it is, when, who leads it, its
+//! files, and holding, moving or cancelling it. Scheduling decides who may do each; the page
+//! asks the same policies only to choose what to offer.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use waymark_domain::{SchoolId, StaffId};
+use waymark_policy::OccurrenceFacts;
+use waymark_proto::scheduling::v1 as sc;
+
+use super::calendar::kind_label;
+use super::files::{Files, Kind as FileKind};
+use crate::directory::names;
+use crate::error::PageError;
+use crate::session::Viewer;
+use crate::state::AppState;
+use crate::web::{Fields, Nav, Tag, long_date, new_command_id, refusal, refused_page, see, tag};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/occurrence.html")]
+pub struct DetailPage {
+    nav: Nav,
+    occurrence: sc::Occurrence,
+    school: String,
+    kind: &'static str,
+    date: String,
+    due: Option<String>,
+    lead: String,
+    taking_part: String,
+    tag: Tag,
+    /// The viewer may hold, move or cancel it (scheduling decides again).
+    may_run: bool,
+    files: Files,
+    command_id: String,
+    error: Option<String>,
+    posted: Fields,
+}
+
+async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<sc::Occurrence, PageError> {
+    Ok(state
+        .clients(viewer)
+        .scheduling()
+        .get_occurrence(sc::GetOccurrenceRequest {
+            occurrence_id: id.to_owned(),
+        })
+        .await?
+        .into_inner())
+}
+
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    posted: Fields,
+) -> Result<DetailPage, PageError> {
+    let occurrence = load(state, viewer, id).await?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let school: SchoolId = occurrence
+        .school_id
+        .parse()
+        .map_err(|_| PageError::not_found())?;
+    let staff = |id: &str| id.parse().map(StaffId::from_uuid).ok();
+    let facts = OccurrenceFacts {
+        school,
+        owner: staff(&occurrence.owner_id).unwrap_or_else(|| StaffId::from_uuid(uuid::Uuid::nil())),
+        participants: occurrence
+            .participant_ids
+            .iter()
+            .filter_map(|p| staff(p))
+            .collect(),
+    };
+    let may_run = viewer
+        .policies
+        .allows_on_occurrence(&viewer.directory, viewer.staff, &facts);
+    let open = occurrence.status != "cancelled";
+    Ok(DetailPage {
+        nav: Nav::new(state, viewer, "calendar").await,
+        school: crate::web::school_name(viewer, &occurrence.school_id),
+        kind: kind_label(&occurrence.kind),
+        date: long_date(&occurrence.date),
+        due: (occurrence.due != occurrence.date).then(|| long_date(&occurrence.due)),
+        lead: people.of(&occurrence.owner_id),
+        taking_part: occurrence
+            .participant_ids
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(", "),
+        tag: tag(&occurrence.status),
+        may_run,
+        files: Files::new(
+            state,
+            viewer,
+            FileKind::Occurrence,
+            id,
+            &occurrence.attachments,
+            &people,
+            may_run && open,
+        ),
+        occurrence,
+        command_id: new_command_id(),
+        error,
+        posted,
+    })
+}
+
+/// `GET /occurrences/{id}`
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<DetailPage, PageError> {
+    show(&state, &viewer, &id, None, Fields::default()).await
+}
+
+/// The occurrence's page with `error` on it (a refused upload).
+pub async fn page_with_error(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: String,
+) -> Result<DetailPage, PageError> {
+    show(state, viewer, id, Some(error), Fields::default()).await
+}
+
+/// `POST /occurrences/{id}/{held|move|cancel}`.
+pub async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, verb)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let occurrence = load(&state, &viewer, &id).await?;
+    let mut client = state.clients(&viewer).scheduling();
+    let text = |reason: String| sc::OccurrenceTextRequest {
+        command_id: fields.command_id(),
+        school_id: occurrence.school_id.clone(),
+        academic_year: occurrence.academic_year.clone(),
+        occurrence_id: id.clone(),
+        text: reason,
+    };
+    let result = match verb.as_str() {
+        "held" => client.mark_occurrence_held(text(String::new())).await,
+        "cancel" => {
+            client
+                .cancel_occurrence(text(fields.trimmed("reason")))
+                .await
+        }
+        "move" => {
+            client
+                .reschedule_occurrence(sc::RescheduleOccurrenceRequest {
+                    command_id: fields.command_id(),
+                    school_id: occurrence.school_id.clone(),
+                    academic_year: occurrence.academic_year.clone(),
+                    occurrence_id: id.clone(),
+                    date: fields.trimmed("date"),
+                    reason: fields.trimmed("reason"),
+                })
+                .await
+        }
+        _ => return Err(PageError::not_found()),
+    };
+    match result {
+        Ok(_) => Ok(see(format!("/occurrences/{id}"))),
+        Err(status) => {
+            let message = refusal(status)?;
+            let page = show(&state, &viewer, &id, Some(message), fields).await?;
+            Ok(refused_page(page.into_response()))
+        }
+    }
+}

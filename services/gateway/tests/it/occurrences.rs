@@ -1,0 +1,148 @@
+//! A planned occurrence's page: whoever leads it (or the head) holds, moves or cancels it and
+//! attaches its evidence; everyone at the school reads it and its files; nobody else.
+
+use reqwest::StatusCode;
+use waymark_proto::scheduling::v1 as sc;
+use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
+use waymark_runtime::auth::Caller;
+
+use crate::http::{Client, hidden};
+use crate::stack::{PASSWORD, Stack};
+
+/// Hillside's 2026-27 generated from the built-in plan, as its head; one occurrence's id.
+async fn generated_year(stack: &Stack) -> String {
+    let seed = &stack.seed;
+    let head = Caller {
+        trust: seed.trust,
+        actor: seed.head.id.into(),
+    };
+    let mut client = SchedulingClient::new(stack.platform.client(stack.scheduling, head));
+    let school = seed.hillside.to_string();
+    let command = || uuid::Uuid::new_v4().to_string();
+    // Scheduling learns the school and its head from the directory's events.
+    let mut calendar = Err(tonic::Status::unknown("not tried"));
+    for _ in 0..100 {
+        calendar = client
+            .set_year_calendar(sc::SetYearCalendarRequest {
+                command_id: command(),
+                school_id: school.clone(),
+                calendar: Some(sc::YearCalendar {
+                    academic_year: "2026-27".into(),
+                    terms: vec![sc::Term {
+                        name: "The year".into(),
+                        starts: "2026-09-02".into(),
+                        ends: "2027-07-21".into(),
+                    }],
+                    assessment_points: vec![sc::AssessmentPoint {
+                        name: "Spring assessment".into(),
+                        date: "2027-03-12".into(),
+                    }],
+                    ..Default::default()
+                }),
+            })
+            .await;
+        if calendar.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    calendar.unwrap();
+    client
+        .adopt_plan(sc::AdoptPlanRequest {
+            command_id: command(),
+            school_id: school.clone(),
+            academic_year: "2026-27".into(),
+            default_owner_id: seed.head.id.to_string(),
+        })
+        .await
+        .unwrap();
+    client
+        .generate_year(sc::GenerateYearRequest {
+            command_id: command(),
+            school_id: school.clone(),
+            academic_year: "2026-27".into(),
+            classes: vec![sc::ClassTeam {
+                class_group: "4C".into(),
+                teacher_id: seed.teacher.id.to_string(),
+                leader_ids: vec![seed.head.id.to_string()],
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client
+        .list_occurrences(sc::ListOccurrencesRequest {
+            school_id: school,
+            kind: "activity".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .occurrences
+        .first()
+        .expect("an activity of the plan")
+        .occurrence_id
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_occurrence_is_held_and_its_evidence_read_by_the_school_only() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let id = generated_year(&stack).await;
+    let page = format!("/occurrences/{id}");
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let mut other = Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
+
+    // The head leads it: holds it and attaches the minutes.
+    let shown = head.get(&page).await.body;
+    assert!(
+        shown.contains("Mark as held") && shown.contains("Attach a file"),
+        "{shown}"
+    );
+    let command = hidden(&shown, "command_id").unwrap();
+    let pdf = b"%PDF-1.4\n%%EOF\n".to_vec();
+    let sent = head
+        .upload(&format!("{page}/files"), &command, "minutes.pdf", &pdf)
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let held = head.post(&format!("{page}/held"), &[]).await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER, "{}", held.body);
+    let shown = head.get(&page).await.body;
+    assert!(
+        shown.contains("Held") && !shown.contains("Mark as held"),
+        "{shown}"
+    );
+    let file = shown
+        .split(&format!("href=\"{page}/files/"))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|f| format!("{page}/files/{f}"))
+        .expect("the file's link");
+
+    // A teacher at the school reads it and its files, but does not run it or add to it.
+    let theirs = teacher.get(&page).await.body;
+    assert!(theirs.contains("minutes.pdf") && !theirs.contains("Attach a file"));
+    assert_eq!(teacher.get(&file).await.bytes, pdf);
+    let sent = teacher
+        .upload(
+            &format!("{page}/files"),
+            &uuid::Uuid::new_v4().to_string(),
+            "x.pdf",
+            &pdf,
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN, "{}", sent.body);
+    // Another school's teacher finds neither.
+    assert_eq!(other.get(&page).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.get(&file).await.status, StatusCode::NOT_FOUND);
+
+    // The page passes the accessibility checks.
+    let mut browser = crate::browser::Browser::start(&stack.base, "occurrence").await;
+    browser.sign_in(&seed.head.email, PASSWORD).await;
+    browser.visit(&page).await;
+    browser.close().await;
+    stack.platform.stop().await;
+}
