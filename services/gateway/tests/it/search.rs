@@ -89,6 +89,7 @@ async fn meetings_visits_and_actions_are_found_by_their_words_for_those_who_may_
         )
         .await;
     assert_eq!(planned.status, StatusCode::SEE_OTHER, "{}", planned.body);
+    let visit = crate::http::path_of(&planned.location, &stack.base);
 
     for (who, found) in [(&mut head, 1), (&mut teacher, 1), (&mut colleague, 0)] {
         assert_eq!(rows(&who.get("/meetings?q=paired").await.body), found);
@@ -160,5 +161,28 @@ async fn meetings_visits_and_actions_are_found_by_their_words_for_those_who_may_
     let found = teacher.get(&by_priority).await.body;
     assert_eq!(rows(&found), 1, "{found}");
     assert!(found.contains("Times tables practice"));
+
+    // So is a visit, tied by its visitor from its page; the priority's page lists both.
+    let visits = format!("/visits?priority={priority}");
+    assert_eq!(rows(&head.get(&visits).await.body), 0);
+    let visit_id = visit.trim_start_matches("/visits/");
+    let tied = head
+        .post(
+            "/priorities/tie",
+            &[
+                ("priority_id", priority.as_str()),
+                ("kind", "visit"),
+                ("record_id", visit_id),
+            ],
+        )
+        .await;
+    assert_eq!(tied.status, StatusCode::SEE_OTHER, "{}", tied.body);
+    assert_eq!(rows(&head.get(&visits).await.body), 1);
+    assert_eq!(rows(&colleague.get(&visits).await.body), 0);
+    let shown = head.get(&format!("/priorities/{priority}")).await.body;
+    assert!(
+        shown.contains("Questioning in mathematics") && shown.contains("Times tables practice"),
+        "{shown}"
+    );
     stack.platform.stop().await;
 }
