@@ -138,10 +138,12 @@ pub enum TrustVerb {
     SeeOverview,
     /// The e-mail and webhook delivery log of everyone.
     SeeDeliveries,
+    /// Who read whose records: the access log of everyone.
+    SeeAccessLog,
 }
 
 impl TrustVerb {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Read,
         Self::ManageFrameworks,
         Self::ManageCatalogue,
@@ -149,6 +151,7 @@ impl TrustVerb {
         Self::ManageSettings,
         Self::SeeOverview,
         Self::SeeDeliveries,
+        Self::SeeAccessLog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +163,7 @@ impl TrustVerb {
             Self::ManageSettings => "manage-trust-settings",
             Self::SeeOverview => "see-trust-overview",
             Self::SeeDeliveries => "see-deliveries",
+            Self::SeeAccessLog => "see-access-log",
         }
     }
 
@@ -177,6 +181,7 @@ impl TrustVerb {
             Self::ManageSettings => "only trust administrators change the trust's settings",
             Self::SeeOverview => "only trust leaders and administrators see across the trust",
             Self::SeeDeliveries => "only trust administrators see everyone's deliveries",
+            Self::SeeAccessLog => "only trust administrators see who read everyone's records",
         }
     }
 }

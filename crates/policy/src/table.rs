@@ -142,7 +142,7 @@ fn markdown(headings: &[&str], rows: &[(String, Vec<String>)]) -> String {
 
 fn trust_table(policies: &Policies) -> String {
     let mut t = Trust::new();
-    let columns: [(&str, TrustVerb); 7] = [
+    let columns: [(&str, TrustVerb); 8] = [
         (
             "read frameworks, look-fors, the default plan",
             TrustVerb::Read,
@@ -164,6 +164,10 @@ fn trust_table(policies: &Policies) -> String {
         (
             "see and retry everyone's deliveries and reminders",
             TrustVerb::SeeDeliveries,
+        ),
+        (
+            "see who read everyone's records (the access log)",
+            TrustVerb::SeeAccessLog,
         ),
     ];
     let rows = t

@@ -17,6 +17,7 @@ use waymark_runtime::access::permit;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ErrorKind, ServiceError, parse};
 
+use crate::access_log::{self, Seen};
 use crate::convert::uuid;
 use crate::runner::Runner;
 
@@ -127,6 +128,18 @@ pub(crate) async fn readable(
     trust: TrustId,
     id: Uuid,
 ) -> Result<Option<(AuditState, i64, AuditAccess)>, ServiceError> {
+    Ok(stored(pool, trust, id).await?.and_then(|(audit, version)| {
+        let access = policies.audit_access(directory, who, &facts(&audit));
+        access.read.then_some((audit, version, access))
+    }))
+}
+
+/// Audit `id` of the trust as the read model holds it, whoever asks.
+async fn stored(
+    pool: &sqlx::PgPool,
+    trust: TrustId,
+    id: Uuid,
+) -> Result<Option<(AuditState, i64)>, ServiceError> {
     let row = sqlx::query!(
         r#"SELECT doc AS "doc: Json<AuditState>", version FROM review_dialogue.audits WHERE trust_id = $1 AND audit_id = $2"#,
         trust.into_uuid(),
@@ -134,10 +147,7 @@ pub(crate) async fn readable(
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|row| {
-        let access = policies.audit_access(directory, who, &facts(&row.doc.0));
-        access.read.then_some((row.doc.0, row.version, access))
-    }))
+    Ok(row.map(|row| (row.doc.0, row.version)))
 }
 
 /// What the policies read about an audit. One with no school reads as nobody's.
@@ -670,7 +680,24 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
     ) -> Result<Response<pb::AuditRecord>, Status> {
         let context = RequestContext::of(&request)?;
         let audit_id = uuid("audit_id", &request.get_ref().audit_id)?;
-        let (audit, version, _) = self.readable(&context, audit_id).await?;
+        let (audit, version) = stored(self.pool(), context.caller.trust, audit_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("audit"))?;
+        let directory = self.runner.access.directory(context.caller.trust).await?;
+        let read = access(self, &directory, me(&context), &audit).read;
+        let facts = facts(&audit);
+        let entry = access_log::Read {
+            kind: "audit",
+            id: audit_id,
+            school: facts.school,
+            subjects: &facts.parties,
+            seen: if read { Seen::Full } else { Seen::Refused },
+        };
+        let now = self.runner.platform.clock.now();
+        access_log::note(self.pool(), &context, now, entry).await?;
+        if !read {
+            return Err(ServiceError::not_found("audit").into());
+        }
         Ok(Response::new(audit_message(&audit, version)))
     }
 

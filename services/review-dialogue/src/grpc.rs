@@ -10,6 +10,7 @@ use sqlx::Row;
 use sqlx::types::Json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
+use waymark_domain::directory::DirectoryState;
 use waymark_domain::review_dialogue::catalogue::{
     Catalogue, CatalogueCommand, CatalogueState, ItemKind, defaults,
 };
@@ -31,6 +32,7 @@ use waymark_runtime::auth::RequestContext;
 use waymark_runtime::{ServiceError, parse};
 
 use crate::access::{self, Record};
+use crate::access_log;
 use crate::actions::Actions;
 use crate::convert::{self, uuid};
 use crate::runner::Runner;
@@ -124,6 +126,38 @@ impl ReviewDialogueService {
             .try_get(0)
             .map_err(|_| ServiceError::internal("stored record is unreadable"))?;
         Ok((state, row.try_get(1)?))
+    }
+
+    /// `state` as far as the caller may have it, with a line in the access log saying what
+    /// they got.
+    async fn read<R: Record>(
+        &self,
+        context: &RequestContext,
+        directory: &DirectoryState,
+        kind: &'static str,
+        id: Uuid,
+        state: &R,
+        version: i64,
+    ) -> Result<Option<R::Message>, ServiceError> {
+        let facts = state.facts(directory);
+        let seen = self
+            .policies
+            .record_access(directory, actor(context), &facts);
+        let read = access_log::Read {
+            kind,
+            id,
+            school: facts.school,
+            subjects: &facts.parties,
+            seen: seen.into(),
+        };
+        access_log::note(self.pool(), context, self.platform.clock.now(), read).await?;
+        Ok(access::shown(
+            &self.policies,
+            directory,
+            actor(context),
+            state,
+            version,
+        ))
     }
 }
 
@@ -575,7 +609,9 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             .load("reviews", "review_id", context.caller.trust, id, "review")
             .await?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let review = access::shown(&self.policies, &directory, actor(&context), &state, version)
+        let review = self
+            .read(&context, &directory, "review", id, &state, version)
+            .await?
             .ok_or_else(|| ServiceError::not_found("review"))?;
         Ok(Response::new(review))
     }
@@ -897,9 +933,10 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             )
             .await?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let mut meeting =
-            access::shown(&self.policies, &directory, actor(&context), &state, version)
-                .ok_or_else(|| ServiceError::not_found("meeting"))?;
+        let mut meeting = self
+            .read(&context, &directory, "meeting", id, &state, version)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("meeting"))?;
         if meeting.redacted {
             return Ok(Response::new(meeting));
         }
@@ -1107,7 +1144,9 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             .load("visits", "visit_id", context.caller.trust, id, "visit")
             .await?;
         let directory = self.runner.access.directory(context.caller.trust).await?;
-        let visit = access::shown(&self.policies, &directory, actor(&context), &state, version)
+        let visit = self
+            .read(&context, &directory, "visit", id, &state, version)
+            .await?
             .ok_or_else(|| ServiceError::not_found("visit"))?;
         Ok(Response::new(visit))
     }
@@ -1130,6 +1169,21 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
     }
 
     // --- Across records ----------------------------------------------------------------
+
+    async fn list_access_log(
+        &self,
+        request: Request<pb::ListAccessLogRequest>,
+    ) -> Result<Response<pb::ListAccessLogResponse>, Status> {
+        let context = RequestContext::of(&request)?;
+        let found = access_log::list(
+            self.pool(),
+            &self.runner.access,
+            &context,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(found))
+    }
 
     async fn awaiting_agreement(
         &self,

@@ -9,6 +9,7 @@
 //! agreed actions and outcomes go to action tracking as events.
 
 mod access;
+mod access_log;
 mod actions;
 mod audits;
 mod convert;

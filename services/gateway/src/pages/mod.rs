@@ -2,6 +2,7 @@
 //! here (the services scope by trust), and one of another school, or of other people
 //! without a leader's role there, answers 404 exactly as if it did not exist.
 
+mod access_log;
 mod actions;
 mod admin;
 mod audit_trail;
@@ -37,6 +38,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(links::HOME, get(dashboard::page))
+        .route("/access-log", get(access_log::page))
         .route("/actions", get(actions::list))
         .route("/actions.csv", get(actions::csv))
         .route(links::ACTION, get(actions::detail))

@@ -63,3 +63,18 @@ pub fn in_led_school(viewer: &Viewer, person: &str) -> Option<(StaffId, SchoolId
         .find(|s| viewer.leads(*s))?;
     Some((staff, school))
 }
+
+/// Everyone in the trust, disabled accounts too (they may have read something), by name.
+pub fn everyone(viewer: &Viewer, people: &Names) -> Vec<Person> {
+    let mut all: Vec<Person> = viewer
+        .directory
+        .staff
+        .keys()
+        .map(|id| Person {
+            id: id.to_string(),
+            name: people.of(&id.to_string()),
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}

@@ -2,6 +2,7 @@
 //! where a person would use one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_log;
 mod admin;
 mod audits;
 mod authorization;
