@@ -24,6 +24,7 @@ pub mod objects;
 pub mod parse;
 pub mod platform;
 pub mod process;
+pub mod retention;
 pub mod schema;
 pub mod secret;
 pub mod telemetry;

@@ -22,6 +22,7 @@ pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
+use waymark_runtime::retention::{self, RetentionSettings};
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -93,6 +94,15 @@ pub async fn run(
         Duration::from_millis(settings.digest.poll_ms.max(100)),
         shutdown.clone(),
     );
+    let keep = RetentionSettings::from_config(&platform.config).map_err(anyhow::Error::msg)?;
+    let retention = retention::spawn(
+        platform.pool.clone(),
+        platform.clock.clone(),
+        RETENTION_RUNS,
+        retention_rules(&keep),
+        keep.interval_s,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(NotificationsServer::with_interceptor(
         grpc::NotificationsService::new(
             platform.clone(),
@@ -115,5 +125,30 @@ pub async fn run(
     directory.await?;
     deliveries.await?;
     digester.await?;
+    retention.await?;
     Ok(())
+}
+
+/// What the retention job reports into.
+pub const RETENTION_RUNS: &str = "notifications.retention_runs";
+
+/// Notices (not those still waiting for a digest) and the delivery log (sent or parked
+/// deliveries only), by `retention.*`.
+pub fn retention_rules(keep: &RetentionSettings) -> Vec<retention::Rule> {
+    vec![
+        retention::Rule {
+            name: "notices",
+            table: "notifications.notices",
+            age: "created_at",
+            only: "digest <> 'pending'",
+            days: keep.notices_days,
+        },
+        retention::Rule {
+            name: "deliveries",
+            table: "notifications.deliveries",
+            age: "coalesce(sent_at, created_at)",
+            only: "state IN ('sent', 'parked')",
+            days: keep.deliveries_days,
+        },
+    ]
 }

@@ -22,6 +22,7 @@ mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
+use waymark_runtime::retention::{self, RetentionSettings};
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -94,6 +95,15 @@ pub async fn run(
             policies.clone(),
         ),
     };
+    let keep = RetentionSettings::from_config(&platform.config).map_err(anyhow::Error::msg)?;
+    let retention = retention::spawn(
+        platform.pool.clone(),
+        platform.clock.clone(),
+        RETENTION_RUNS,
+        retention_rules(&keep),
+        keep.interval_s,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(ReviewDialogueServer::with_interceptor(
         grpc::ReviewDialogueService::new(runner.clone(), actions.clone(), policies.clone()),
         platform.authenticate(),
@@ -129,5 +139,20 @@ pub async fn run(
     projection.await?;
     directory.await?;
     sweeper.await?;
+    retention.await?;
     Ok(())
+}
+
+/// What the retention job reports into.
+pub const RETENTION_RUNS: &str = "review_dialogue.retention_runs";
+
+/// The access log, by `retention.access_log_days`.
+pub fn retention_rules(keep: &RetentionSettings) -> Vec<retention::Rule> {
+    vec![retention::Rule {
+        name: "access_log",
+        table: "review_dialogue.access_log",
+        age: "at",
+        only: "true",
+        days: keep.access_log_days,
+    }]
 }

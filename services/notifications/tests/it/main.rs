@@ -5,5 +5,6 @@
 mod access;
 mod delivery;
 mod digest;
+mod retention;
 mod slow_smtp;
 mod support;
