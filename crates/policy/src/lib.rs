@@ -140,10 +140,12 @@ pub enum TrustVerb {
     SeeDeliveries,
     /// Who read whose records: the access log of everyone.
     SeeAccessLog,
+    /// Everything held about a person, for a subject-access request.
+    ExportPersonalData,
 }
 
 impl TrustVerb {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Read,
         Self::ManageFrameworks,
         Self::ManageCatalogue,
@@ -152,6 +154,7 @@ impl TrustVerb {
         Self::SeeOverview,
         Self::SeeDeliveries,
         Self::SeeAccessLog,
+        Self::ExportPersonalData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +167,7 @@ impl TrustVerb {
             Self::SeeOverview => "see-trust-overview",
             Self::SeeDeliveries => "see-deliveries",
             Self::SeeAccessLog => "see-access-log",
+            Self::ExportPersonalData => "export-personal-data",
         }
     }
 
@@ -182,6 +186,9 @@ impl TrustVerb {
             Self::SeeOverview => "only trust leaders and administrators see across the trust",
             Self::SeeDeliveries => "only trust administrators see everyone's deliveries",
             Self::SeeAccessLog => "only trust administrators see who read everyone's records",
+            Self::ExportPersonalData => {
+                "only trust administrators export what is held about a person"
+            }
         }
     }
 }

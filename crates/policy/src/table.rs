@@ -142,7 +142,7 @@ fn markdown(headings: &[&str], rows: &[(String, Vec<String>)]) -> String {
 
 fn trust_table(policies: &Policies) -> String {
     let mut t = Trust::new();
-    let columns: [(&str, TrustVerb); 8] = [
+    let columns: [(&str, TrustVerb); 9] = [
         (
             "read frameworks, look-fors, the default plan",
             TrustVerb::Read,
@@ -168,6 +168,10 @@ fn trust_table(policies: &Policies) -> String {
         (
             "see who read everyone's records (the access log)",
             TrustVerb::SeeAccessLog,
+        ),
+        (
+            "export everything held about a person",
+            TrustVerb::ExportPersonalData,
         ),
     ];
     let rows = t

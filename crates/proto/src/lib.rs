@@ -34,3 +34,9 @@ pub mod evidence {
         tonic::include_proto!("waymark.evidence.v1");
     }
 }
+
+pub mod personal_data {
+    pub mod v1 {
+        tonic::include_proto!("waymark.personal_data.v1");
+    }
+}

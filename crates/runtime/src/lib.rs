@@ -22,6 +22,7 @@ pub mod grpc;
 pub mod net;
 pub mod objects;
 pub mod parse;
+pub mod personal_data;
 pub mod platform;
 pub mod process;
 pub mod retention;

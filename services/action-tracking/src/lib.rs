@@ -28,6 +28,8 @@ pub mod verification;
 
 use std::sync::Arc;
 use std::time::Duration;
+use waymark_proto::personal_data::v1::personal_data_server::PersonalDataServer;
+use waymark_runtime::personal_data::{Part, PersonalDataService};
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -113,14 +115,15 @@ pub async fn run(
         shutdown.clone(),
     );
     let policies = Arc::new(waymark_policy::Policies::load()?);
+    let service_access = waymark_runtime::access::Access::new(
+        platform.pool.clone(),
+        access::DIRECTORY_TABLE,
+        policies.clone(),
+    );
     let evidence = evidence::Actions {
         commands: commands.clone(),
         policies: policies.clone(),
-        access: waymark_runtime::access::Access::new(
-            platform.pool.clone(),
-            access::DIRECTORY_TABLE,
-            policies.clone(),
-        ),
+        access: service_access.clone(),
     };
     let routes = tonic::service::Routes::new(ActionTrackingServer::with_interceptor(
         grpc::ActionTrackingService::new(commands, policies, anchors),
@@ -128,6 +131,15 @@ pub async fn run(
     ))
     .add_service(InterceptedService::new(
         EvidenceService::server(evidence, files),
+        platform.authenticate(),
+    ))
+    .add_service(PersonalDataServer::with_interceptor(
+        PersonalDataService {
+            service: NAME,
+            pool: platform.pool.clone(),
+            access: service_access,
+            parts: PERSONAL_DATA,
+        },
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -149,3 +161,23 @@ pub async fn run(
     sweeper.await?;
     Ok(())
 }
+
+/// What action tracking holds about a person, for a subject-access export.
+pub const PERSONAL_DATA: &[Part] = &[
+    Part {
+        name: "actions",
+        sql: "SELECT * FROM action_tracking.actions \
+              WHERE trust_id = $1 AND (owner_id = $2 OR $2 = ANY(supporter_ids) OR agreed_by = $2) \
+              ORDER BY due_date, action_id",
+    },
+    Part {
+        name: "notes_written",
+        sql: "SELECT * FROM action_tracking.action_notes WHERE trust_id = $1 AND author_id = $2 \
+              ORDER BY recorded_at",
+    },
+    Part {
+        name: "files_uploaded",
+        sql: "SELECT attachment_id, record_kind, record_id, file_name, media_type, size_bytes, attached_at, removed_at \
+              FROM action_tracking.evidence_files WHERE trust_id = $1 AND uploaded_by = $2 ORDER BY attached_at",
+    },
+];

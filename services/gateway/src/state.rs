@@ -11,6 +11,7 @@ use waymark_domain::ids::CorrelationId;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::evidence::v1::evidence_client::EvidenceClient;
 use waymark_proto::notifications::v1::notifications_client::NotificationsClient;
+use waymark_proto::personal_data::v1::personal_data_client::PersonalDataClient;
 use waymark_proto::review_dialogue::v1::priorities_client::PrioritiesClient;
 use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
 use waymark_proto::review_dialogue::v1::self_evaluation_client::SelfEvaluationClient;
@@ -124,6 +125,24 @@ impl Clients {
         ))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit)
+    }
+
+    /// Each service's subject-access export, one client per service.
+    pub fn personal_data(&self) -> Vec<PersonalDataClient<Signed>> {
+        [
+            &self.channels.review_dialogue,
+            &self.channels.action_tracking,
+            &self.channels.scheduling,
+            &self.channels.notifications,
+        ]
+        .into_iter()
+        .map(|channel| {
+            PersonalDataClient::new(InterceptedService::new(
+                channel.clone(),
+                self.signer.clone(),
+            ))
+        })
+        .collect()
     }
 
     pub fn notifications(&self) -> NotificationsClient<Signed> {

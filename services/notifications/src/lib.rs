@@ -22,6 +22,8 @@ pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
+use waymark_proto::personal_data::v1::personal_data_server::PersonalDataServer;
+use waymark_runtime::personal_data::{Part, PersonalDataService};
 use waymark_runtime::retention::{self, RetentionSettings};
 
 use sqlx::PgPool;
@@ -103,12 +105,22 @@ pub async fn run(
         keep.interval_s,
         shutdown.clone(),
     );
+    let policies = Arc::new(waymark_policy::Policies::load()?);
     let routes = tonic::service::Routes::new(NotificationsServer::with_interceptor(
-        grpc::NotificationsService::new(
-            platform.clone(),
-            wake,
-            Arc::new(waymark_policy::Policies::load()?),
-        ),
+        grpc::NotificationsService::new(platform.clone(), wake, policies.clone()),
+        platform.authenticate(),
+    ))
+    .add_service(PersonalDataServer::with_interceptor(
+        PersonalDataService {
+            service: NAME,
+            pool: platform.pool.clone(),
+            access: waymark_runtime::access::Access::new(
+                platform.pool.clone(),
+                DIRECTORY_TABLE,
+                policies,
+            ),
+            parts: PERSONAL_DATA,
+        },
         platform.authenticate(),
     ));
     tracing::info!(service = NAME, address = %listener.local_addr()?, "listening");
@@ -152,3 +164,26 @@ pub fn retention_rules(keep: &RetentionSettings) -> Vec<retention::Rule> {
         },
     ]
 }
+
+/// What notifications holds about a person, for a subject-access export (webhook secrets
+/// are the school's, not the person's, and are left out).
+pub const PERSONAL_DATA: &[Part] = &[
+    Part {
+        name: "contact",
+        sql: "SELECT * FROM notifications.contacts WHERE trust_id = $1 AND staff_id = $2",
+    },
+    Part {
+        name: "preferences",
+        sql: "SELECT * FROM notifications.preferences WHERE trust_id = $1 AND staff_id = $2",
+    },
+    Part {
+        name: "notices",
+        sql: "SELECT * FROM notifications.notices WHERE trust_id = $1 AND recipient_id = $2 \
+              ORDER BY created_at",
+    },
+    Part {
+        name: "deliveries",
+        sql: "SELECT delivery_id, channel, state, attempts, last_error, created_at, sent_at, message \
+              FROM notifications.deliveries WHERE trust_id = $1 AND recipient_id = $2 ORDER BY created_at",
+    },
+];

@@ -15,6 +15,7 @@ mod audits;
 mod convert;
 mod evidence;
 mod grpc;
+mod personal_data;
 mod priorities;
 mod projection;
 mod runner;
@@ -28,6 +29,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
+use waymark_proto::personal_data::v1::personal_data_server::PersonalDataServer;
 use waymark_proto::review_dialogue::v1::priorities_server::PrioritiesServer;
 use waymark_proto::review_dialogue::v1::review_dialogue_server::ReviewDialogueServer;
 use waymark_proto::review_dialogue::v1::self_evaluation_server::SelfEvaluationServer;
@@ -110,6 +112,18 @@ pub async fn run(
     ))
     .add_service(SelfEvaluationServer::with_interceptor(
         audits::SelfEvaluationService::new(runner.clone()),
+        platform.authenticate(),
+    ))
+    .add_service(PersonalDataServer::with_interceptor(
+        personal_data::Exports {
+            data: waymark_runtime::personal_data::PersonalDataService {
+                service: NAME,
+                pool: platform.pool.clone(),
+                access: runner.access.clone(),
+                parts: personal_data::PARTS,
+            },
+            clock: platform.clock.clone(),
+        },
         platform.authenticate(),
     ))
     .add_service(PrioritiesServer::with_interceptor(

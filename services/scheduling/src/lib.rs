@@ -14,6 +14,8 @@ pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
+use waymark_proto::personal_data::v1::personal_data_server::PersonalDataServer;
+use waymark_runtime::personal_data::{Part, PersonalDataService};
 
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -157,6 +159,15 @@ pub async fn run(
         service.clone(),
         platform.authenticate(),
     ))
+    .add_service(PersonalDataServer::with_interceptor(
+        PersonalDataService {
+            service: NAME,
+            pool: platform.pool.clone(),
+            access: service.access.clone(),
+            parts: PERSONAL_DATA,
+        },
+        platform.authenticate(),
+    ))
     .add_service(InterceptedService::new(
         EvidenceService::server(evidence::Occurrences { service }, files),
         platform.authenticate(),
@@ -178,3 +189,22 @@ pub async fn run(
     sweeper.await?;
     Ok(())
 }
+
+/// What scheduling holds about a person, for a subject-access export.
+pub const PERSONAL_DATA: &[Part] = &[
+    Part {
+        name: "occurrences",
+        sql: "SELECT occurrence_id, school_id, kind, title, date, due, owner_id, participant_ids, status \
+              FROM scheduling.occurrences WHERE trust_id = $1 AND (owner_id = $2 OR $2 = ANY(participant_ids)) \
+              ORDER BY date",
+    },
+    Part {
+        name: "visit_requests",
+        sql: "SELECT * FROM scheduling.visit_requests WHERE trust_id = $1 AND teacher_id = $2",
+    },
+    Part {
+        name: "files_uploaded",
+        sql: "SELECT attachment_id, record_kind, record_id, file_name, media_type, size_bytes, attached_at, removed_at \
+              FROM scheduling.evidence_files WHERE trust_id = $1 AND uploaded_by = $2 ORDER BY attached_at",
+    },
+];

@@ -57,6 +57,7 @@ fn what(kind: &str) -> &'static str {
         "review" => "Progress review",
         "visit" => "Monitoring visit",
         "meeting" => "Progress meeting",
+        "export" => "Everything held about them (a subject-access export)",
         _ => "Self-evaluation audit",
     }
 }
@@ -105,12 +106,13 @@ pub async fn page(
             when: e.at.replace('T', " ").trim_end_matches('Z').to_owned() + " UTC",
             reader: people.of(&e.reader_id),
             what: what(&e.record_kind).to_owned(),
-            href: (e.seen != "refused").then(|| match e.record_kind.as_str() {
-                "review" => format!("/reviews/{}", e.record_id),
-                "visit" => format!("/visits/{}", e.record_id),
-                "meeting" => format!("/meetings/{}", e.record_id),
-                _ => format!("/audits/{}", e.record_id),
-            }),
+            href: match (e.seen.as_str(), e.record_kind.as_str()) {
+                ("refused", _) | (_, "export") => None,
+                (_, "review") => Some(format!("/reviews/{}", e.record_id)),
+                (_, "visit") => Some(format!("/visits/{}", e.record_id)),
+                (_, "meeting") => Some(format!("/meetings/{}", e.record_id)),
+                _ => Some(format!("/audits/{}", e.record_id)),
+            },
             about: e
                 .subject_ids
                 .iter()

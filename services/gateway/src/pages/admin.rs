@@ -34,6 +34,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/staff", get(staff::staff).post(staff::add_staff))
         .route("/admin/staff/import", post(staff::import))
         .route("/admin/staff/{id}", get(staff::person))
+        .route(
+            "/admin/staff/{id}/export",
+            post(super::subject_access::export),
+        )
         .route("/admin/staff/{id}/{verb}", post(staff::change_person))
         .route("/admin/catalogue", get(catalogue).post(change_catalogue))
         .route("/admin/calendar", get(calendar).post(set_calendar))

@@ -23,6 +23,7 @@ mod priorities;
 mod reviews;
 mod sharing;
 mod staff;
+mod subject_access;
 mod trust;
 mod visits;
 mod webhooks;

@@ -545,6 +545,8 @@ pub struct PersonPage {
     invitation: Option<Invited>,
     /// Signs in already: no invitation is offered.
     active: bool,
+    /// The viewer may export everything held about them (the services decide again).
+    may_export: bool,
     command_id: String,
     error: Option<String>,
 }
@@ -580,6 +582,7 @@ async fn person_page(
     managers.sort_by(|a, b| a.label.cmp(&b.label));
     Ok(PersonPage {
         nav: Nav::new(state, viewer, "admin").await,
+        may_export: viewer.may_on_trust(waymark_policy::TrustVerb::ExportPersonalData),
         id: id.to_owned(),
         name: people.of(id),
         email: people.email(id),

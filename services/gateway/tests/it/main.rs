@@ -21,5 +21,6 @@ mod sign_in;
 mod sso;
 mod stack;
 mod stale;
+mod subject_access;
 mod trust;
 mod visits;
