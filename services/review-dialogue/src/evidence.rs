@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use waymark_domain::evidence::{Attachment, Attachments};
-use waymark_domain::review_dialogue::audit::{Audit, AuditCommand};
+use waymark_domain::review_dialogue::audit::{Audit, AuditCommand, AuditState};
 use waymark_domain::review_dialogue::meeting::{Meeting, MeetingCommand, MeetingState};
 use waymark_domain::review_dialogue::review::{Review, ReviewCommand, ReviewState};
 use waymark_domain::review_dialogue::visit::{Visit, VisitCommand, VisitState};
@@ -125,18 +125,9 @@ impl Records {
         audit_id: Uuid,
         command: AuditCommand,
     ) -> Result<i64, ServiceError> {
-        let trust = context.caller.trust;
-        let directory = self.runner.access.directory(trust).await?;
-        crate::audits::readable(
-            &self.runner.platform.pool,
-            &self.policies,
-            &directory,
-            actor(context),
-            trust,
-            audit_id,
-        )
-        .await?
-        .ok_or_else(|| ServiceError::not_found("audit"))?;
+        self.audit(context, audit_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("audit"))?;
         let executed = self
             .runner
             .execute::<Audit>(context, command_id, audit_id, command)
@@ -151,9 +142,21 @@ impl Records {
         audit_id: Uuid,
         attachment_id: AttachmentId,
     ) -> Result<Attachment, ServiceError> {
+        self.audit(context, audit_id)
+            .await?
+            .and_then(|audit| audit.attachments.get(attachment_id).cloned())
+            .ok_or_else(|| ServiceError::not_found("file"))
+    }
+
+    /// The audit, if the caller may read it.
+    async fn audit(
+        &self,
+        context: &RequestContext,
+        audit_id: Uuid,
+    ) -> Result<Option<AuditState>, ServiceError> {
         let trust = context.caller.trust;
         let directory = self.runner.access.directory(trust).await?;
-        crate::audits::readable(
+        let found = crate::audits::readable(
             &self.runner.platform.pool,
             &self.policies,
             &directory,
@@ -161,9 +164,8 @@ impl Records {
             trust,
             audit_id,
         )
-        .await?
-        .and_then(|(audit, _, _)| audit.attachments.get(attachment_id).cloned())
-        .ok_or_else(|| ServiceError::not_found("file"))
+        .await?;
+        Ok(found.map(|(audit, _, _)| audit))
     }
 
     async fn readable<D: WithFiles>(
