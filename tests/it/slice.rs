@@ -147,3 +147,18 @@ async fn without_nats_the_in_process_feed_carries_the_same_events() {
     review_reaches_action_tracking(&mut platform).await;
     platform.stop().await;
 }
+
+/// Every reader (each service's projections and consumers), the store's listener and the
+/// calls share one small pool, as `serve --all` shares `database.max_connections`. Each takes
+/// one connection at a time, so they take turns and nothing waits for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_two_connections_shared_by_every_reader_still_carries_the_events() {
+    let mut platform = TestPlatform::start_configured(
+        None,
+        std::sync::Arc::new(waymark_testkit::time::clock()),
+        &[("database.max_connections", "2")],
+    )
+    .await;
+    review_reaches_action_tracking(&mut platform).await;
+    platform.stop().await;
+}

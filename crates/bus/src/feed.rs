@@ -2,15 +2,15 @@
 //!
 //! Each batch runs in one transaction that locks the handler's checkpoint row, applies the
 //! events and moves the checkpoint, so an effect and "this event is done" commit together:
-//! exactly once in effect, across crashes and across any number of replicas (they queue on
-//! the row lock). Projections use this; so do consumers when the services run in one process
-//! without NATS.
+//! exactly once in effect (where the effect is a write to this database), across crashes and
+//! across any number of replicas (they queue on the row lock). Projections use this; so do
+//! consumers when the services run in one process without NATS. An event the handler cannot
+//! handle stops the feed at that event until a fix lets it through; it is never skipped.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +18,7 @@ use waymark_domain::EventId;
 use waymark_event_store::{Checkpoint, EventStore, Filter, PgEventStore};
 
 use crate::handler::{EventHandler, HandlerError};
+use crate::stuck::{STUCK_AFTER, stick, unstick};
 use crate::wait::{HELD_BACK_RETRY, POLL, backoff, idle, pause};
 
 const BATCH: usize = 500;
@@ -40,7 +41,6 @@ pub fn spawn_feed<H: EventHandler>(
             store,
             handler,
             progress,
-            poisoned: HashMap::new(),
         };
         feed.run(shutdown).await;
     });
@@ -87,17 +87,12 @@ impl FeedHandle {
 }
 
 async fn load_checkpoint(pool: &PgPool, name: &str) -> Result<Option<Checkpoint>, sqlx::Error> {
-    let row = sqlx::query("SELECT tx_id, position FROM bus.checkpoints WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|row| {
-        Ok(Checkpoint {
-            tx_id: row.try_get(0)?,
-            position: row.try_get(1)?,
-        })
-    })
-    .transpose()
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT position FROM bus.checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    Ok(position.map(|position| Checkpoint { position }))
 }
 
 struct Feed<H> {
@@ -105,8 +100,6 @@ struct Feed<H> {
     handler: Arc<H>,
     filter: Filter,
     progress: watch::Sender<Checkpoint>,
-    /// Events the handler refused permanently, set aside on the next attempt.
-    poisoned: HashMap<EventId, String>,
 }
 
 enum Step {
@@ -116,25 +109,91 @@ enum Step {
     Idle { held_back: bool },
 }
 
+/// A batch that failed, and the event it failed on (if it got as far as one).
+struct Failure {
+    event: Option<(EventId, i64)>,
+    error: HandlerError,
+}
+
+impl From<HandlerError> for Failure {
+    fn from(error: HandlerError) -> Self {
+        Self { event: None, error }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        HandlerError::from(error).into()
+    }
+}
+
+impl From<waymark_event_store::StoreError> for Failure {
+    fn from(error: waymark_event_store::StoreError) -> Self {
+        HandlerError::from(error).into()
+    }
+}
+
 impl<H: EventHandler> Feed<H> {
+    /// Handles batches until shutdown. An event the handler cannot handle stops the feed
+    /// there — it is never skipped, so nothing after it is applied to a state missing it — and
+    /// the feed is reported stuck (`bus.stuck_feeds`, the `waymark_feed_stuck` gauge) until a
+    /// later attempt gets past it. Transient failures are retried with backoff.
     async fn run(&mut self, shutdown: CancellationToken) {
         let name = self.handler.name().to_owned();
         let mut wake = self.store.changes();
         let mut failures = 0;
+        // Not known at start: a stuck record left by an earlier run is cleared by the first
+        // batch that gets through.
+        let mut stuck = true;
+        let mut behind_since: Option<Instant> = None;
         while !shutdown.is_cancelled() {
             wake.borrow_and_update();
-            match self.step().await {
-                Ok(Step::Busy) => failures = 0,
+            let step = self.step().await;
+            if step.is_ok() && stuck {
+                match unstick(self.store.pool(), &name).await {
+                    Ok(()) => {
+                        stuck = false;
+                        metrics::gauge!("waymark_feed_stuck", "feed" => name.clone()).set(0.0);
+                    }
+                    Err(error) => {
+                        tracing::warn!(feed = %name, %error, "could not clear the stuck record")
+                    }
+                }
+            }
+            match step {
+                Ok(Step::Busy) => {
+                    failures = 0;
+                    let since = *behind_since.get_or_insert_with(Instant::now);
+                    metrics::gauge!("waymark_feed_behind_seconds", "feed" => name.clone())
+                        .set(since.elapsed().as_secs_f64());
+                }
                 Ok(Step::Idle { held_back }) => {
                     failures = 0;
+                    if behind_since.take().is_some() {
+                        metrics::gauge!("waymark_feed_behind_seconds", "feed" => name.clone())
+                            .set(0.0);
+                    }
                     let wait = if held_back { HELD_BACK_RETRY } else { POLL };
                     if !idle(&mut wake, wait, &shutdown).await {
                         break;
                     }
                 }
-                Err(error) => {
+                Err(failure) => {
                     failures += 1;
-                    tracing::warn!(feed = %name, %error, failures, "feed batch failed; retrying");
+                    let transient = failure.error.is_transient();
+                    let error = failure.error.to_string();
+                    if !transient || failures >= STUCK_AFTER {
+                        tracing::error!(feed = %name, event = ?failure.event, %error, failures, transient, "feed stuck on an event it cannot handle");
+                        if let Err(error) =
+                            stick(self.store.pool(), &name, failure.event, &error, failures).await
+                        {
+                            tracing::warn!(feed = %name, %error, "could not record the stuck feed");
+                        }
+                        metrics::gauge!("waymark_feed_stuck", "feed" => name.clone()).set(1.0);
+                        stuck = true;
+                    } else {
+                        tracing::warn!(feed = %name, %error, failures, "feed batch failed; retrying");
+                    }
                     if !pause(backoff(failures), &shutdown).await {
                         break;
                     }
@@ -143,7 +202,7 @@ impl<H: EventHandler> Feed<H> {
         }
     }
 
-    async fn step(&mut self) -> Result<Step, HandlerError> {
+    async fn step(&mut self) -> Result<Step, Failure> {
         let name = self.handler.name();
         // Look before locking: an idle feed then costs one read and no transaction.
         let mut known = *self.progress.borrow();
@@ -166,53 +225,40 @@ impl<H: EventHandler> Feed<H> {
             .execute(&mut *tx)
             .await?;
         // The row lock makes replicas take turns; whoever waited reads the moved checkpoint.
-        let row =
-            sqlx::query("SELECT tx_id, position FROM bus.checkpoints WHERE name = $1 FOR UPDATE")
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
         let from = Checkpoint {
-            tx_id: row.try_get(0)?,
-            position: row.try_get(1)?,
+            position: sqlx::query_scalar(
+                "SELECT position FROM bus.checkpoints WHERE name = $1 FOR UPDATE",
+            )
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?,
         };
         // Nothing of ours lies between the stored checkpoint and what this process has
         // already read, unless another replica has moved the checkpoint past it.
+        // Read on the transaction's own connection: a feed never holds two at once, so feeds
+        // sharing a small pool wait their turn instead of deadlocking.
         let batch = if from <= known {
             peek
         } else {
-            self.store.read_all(from, BATCH, &self.filter).await?
+            self.store
+                .read_all_in(&mut tx, from, BATCH, &self.filter)
+                .await?
         };
         for event in &batch.events {
-            if let Some(error) = self.poisoned.get(&event.event_id) {
-                sqlx::query(
-                    "INSERT INTO bus.dead_letters (consumer, event_id, error) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(name)
-                .bind(event.event_id.into_uuid())
-                .bind(error)
-                .execute(&mut *tx)
-                .await?;
-                tracing::error!(feed = %name, event_id = %event.event_id, %error, "event set aside as a dead letter");
-                continue;
-            }
-            match self.handler.handle(&mut tx, event).await {
-                Ok(()) => {}
-                Err(HandlerError::Permanent(error)) => {
-                    // Undo the whole batch and do it again without this event.
-                    self.poisoned.insert(event.event_id, error);
-                    drop(tx);
-                    return Ok(Step::Busy);
-                }
-                Err(error) => return Err(error),
-            }
+            // An error undoes the whole batch (the transaction is dropped).
+            self.handler
+                .handle(&mut tx, event)
+                .await
+                .map_err(|error| Failure {
+                    event: Some((event.event_id, event.position)),
+                    error,
+                })?;
         }
         if batch.checkpoint != from {
             sqlx::query(
-                "UPDATE bus.checkpoints SET tx_id = $2, position = $3, updated_at = now() WHERE name = $1",
+                "UPDATE bus.checkpoints SET position = $2, updated_at = now() WHERE name = $1",
             )
             .bind(name)
-            .bind(batch.checkpoint.tx_id)
             .bind(batch.checkpoint.position)
             .execute(&mut *tx)
             .await?;

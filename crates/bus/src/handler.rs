@@ -22,8 +22,9 @@ pub trait EventHandler: Send + Sync + 'static {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Worth retrying: the database hiccuped.
-    #[error("database error while handling an event")]
+    /// A database error: worth retrying or not, depending on what it is
+    /// ([`HandlerError::is_transient`]).
+    #[error("database error while handling an event: {0}")]
     Database(#[from] sqlx::Error),
     /// Worth retrying: something the handler depends on is unavailable for now.
     #[error("temporarily unable to handle event: {0}")]
@@ -31,6 +32,43 @@ pub enum HandlerError {
     /// Retrying will not help: the event cannot be handled. It is set aside as a dead letter.
     #[error("cannot handle event: {0}")]
     Permanent(String),
+}
+
+impl HandlerError {
+    /// Whether trying the same event again may succeed. A lost connection, a deadlock, a
+    /// serialization failure, a cancelled statement or a server shutting down may pass; a
+    /// broken constraint, bad data or a missing column will fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transient(_) => true,
+            Self::Permanent(_) => false,
+            Self::Database(error) => database_error_is_transient(error),
+        }
+    }
+}
+
+fn database_error_is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => {
+            // SQLSTATE classes: 08 connection, 40 transaction rollback (deadlock,
+            // serialization), 53 insufficient resources, 55 lock not available, 57 operator
+            // intervention (cancelled statement, shutdown), 58 system error.
+            let class = error
+                .code()
+                .map(|code| code.chars().take(2).collect::<String>());
+            matches!(
+                class.as_deref(),
+                Some("08" | "40" | "53" | "55" | "57" | "58")
+            )
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
 }
 
 impl From<waymark_event_store::StoreError> for HandlerError {

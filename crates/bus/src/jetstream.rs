@@ -14,6 +14,7 @@ use uuid::Uuid;
 use waymark_event_store::{PgEventStore, RecordedEvent};
 
 use crate::handler::{EventHandler, HandlerError};
+use crate::stuck::{STUCK_AFTER, stick, unstick};
 use crate::wait::{backoff, pause};
 
 /// Where events go on NATS.
@@ -161,6 +162,9 @@ async fn consume<H: EventHandler>(
         .await
         .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
     let store = PgEventStore::new(pool.clone());
+    // Not known at start: a stuck record left by an earlier run is cleared by the first
+    // event handled.
+    let mut stuck = true;
     let mut messages = consumer
         .messages()
         .await
@@ -180,7 +184,15 @@ async fn consume<H: EventHandler>(
                 tracing::debug!(consumer = handler.name(), %error, "consumer stream hiccup")
             }
             Some(Ok(message)) => {
-                handle_message(pool, &store, handler.as_ref(), &message, shutdown).await
+                handle_message(
+                    pool,
+                    &store,
+                    handler.as_ref(),
+                    &message,
+                    &mut stuck,
+                    shutdown,
+                )
+                .await
             }
         }
     }
@@ -221,6 +233,7 @@ async fn handle_message<H: EventHandler>(
     store: &PgEventStore,
     handler: &H,
     message: &jetstream::Message,
+    stuck: &mut bool,
     shutdown: &CancellationToken,
 ) {
     let published: RecordedEvent = match serde_json::from_slice(&message.payload) {
@@ -277,19 +290,38 @@ async fn handle_message<H: EventHandler>(
         tracing::warn!(consumer = handler.name(), event_id = %event.event_id, "a message differs from the stored event: the stored one is applied");
     }
     if handler.categories().contains(&event.stream_id.category()) {
+        // An event the handler cannot handle is never skipped: the consumer stops at it, is
+        // reported stuck, and tries again (with backoff) until a fix lets it through.
         let mut failures = 0;
         loop {
             match apply_once(pool, handler, &event).await {
-                Ok(_) => break,
-                Err(HandlerError::Permanent(error)) => {
-                    tracing::error!(consumer = handler.name(), event_id = %event.event_id, %error, "event set aside as a dead letter");
-                    record_dead_letter(pool, handler.name(), event.event_id.into_uuid(), &error)
-                        .await;
+                Ok(_) => {
+                    if *stuck && unstick(pool, handler.name()).await.is_ok() {
+                        *stuck = false;
+                        metrics::gauge!("waymark_feed_stuck", "feed" => handler.name().to_owned())
+                            .set(0.0);
+                    }
                     break;
                 }
                 Err(error) => {
                     failures += 1;
-                    tracing::warn!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "handling failed; retrying");
+                    if !error.is_transient() || failures >= STUCK_AFTER {
+                        let error = error.to_string();
+                        tracing::error!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "consumer stuck on an event it cannot handle");
+                        let _ = stick(
+                            pool,
+                            handler.name(),
+                            Some((event.event_id, event.position)),
+                            &error,
+                            failures,
+                        )
+                        .await;
+                        metrics::gauge!("waymark_feed_stuck", "feed" => handler.name().to_owned())
+                            .set(1.0);
+                        *stuck = true;
+                    } else {
+                        tracing::warn!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "handling failed; retrying");
+                    }
                     // Keep the message ours while retrying, so order is kept.
                     let _ = message.ack_with(AckKind::Progress).await;
                     if !pause(backoff(failures), shutdown).await {
@@ -318,12 +350,11 @@ async fn apply_once<H: EventHandler>(
     let fresh = sqlx::query(
         "INSERT INTO bus.processed (consumer, event_id) SELECT $1, $2 \
          WHERE NOT EXISTS (SELECT 1 FROM bus.checkpoints c \
-                           WHERE c.name = $1 AND (c.tx_id, c.position) >= ($3, $4)) \
+                           WHERE c.name = $1 AND c.position >= $3) \
          ON CONFLICT DO NOTHING",
     )
     .bind(handler.name())
     .bind(event.event_id.into_uuid())
-    .bind(event.tx_id)
     .bind(event.position)
     .execute(&mut *tx)
     .await?

@@ -15,6 +15,7 @@ mod handler;
 pub mod jetstream;
 mod migrate;
 pub mod relay;
+mod stuck;
 mod wait;
 
 pub use feed::{FeedHandle, spawn_feed};

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
-use waymark_event_store::{Checkpoint, EventStore, Filter, PgEventStore, RecordedEvent};
+use waymark_event_store::{Checkpoint, Filter, PgEventStore, RecordedEvent};
 
 use crate::jetstream::{StreamOptions, ensure_stream};
 use crate::wait::{HELD_BACK_RETRY, POLL, backoff, idle, pause};
@@ -99,20 +99,20 @@ async fn lead(
         .bind(name)
         .execute(&mut *leader)
         .await?;
-    let row = sqlx::query("SELECT tx_id, position FROM bus.checkpoints WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut *leader)
-        .await?;
     let mut checkpoint = Checkpoint {
-        tx_id: row.try_get(0)?,
-        position: row.try_get(1)?,
+        position: sqlx::query_scalar("SELECT position FROM bus.checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *leader)
+            .await?,
     };
     let mut wake = store.changes();
     let mut failures = 0;
     while !shutdown.is_cancelled() {
         wake.borrow_and_update();
+        // Read through the lock's connection too: the relay uses nothing of the shared pool,
+        // and a dead connection stops it at once.
         let batch = store
-            .read_all(checkpoint, options.batch_size, &Filter::all())
+            .read_all_in(leader, checkpoint, options.batch_size, &Filter::all())
             .await?;
         if batch.events.is_empty() {
             checkpoint = batch.checkpoint;
@@ -129,10 +129,9 @@ async fn lead(
                 failures = 0;
                 // Through the lock's own connection: if it has died, so has our leadership.
                 sqlx::query(
-                    "UPDATE bus.checkpoints SET tx_id = $2, position = $3, updated_at = now() WHERE name = $1",
+                    "UPDATE bus.checkpoints SET position = $2, updated_at = now() WHERE name = $1",
                 )
                 .bind(name)
-                .bind(batch.checkpoint.tx_id)
                 .bind(batch.checkpoint.position)
                 .execute(&mut *leader)
                 .await?;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// How soon to look again when committed events are held back by an open transaction.
+/// How soon to look again when committed events wait for a transaction appending below them.
 pub(crate) const HELD_BACK_RETRY: Duration = Duration::from_millis(5);
 /// How long to wait for a wake-up before polling anyway.
 pub(crate) const POLL: Duration = Duration::from_millis(500);

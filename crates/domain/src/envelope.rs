@@ -74,9 +74,11 @@ pub struct EventMetadata {
 /// as stored, or a decoded domain event. Serialised as is when events travel over the bus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<P> {
-    /// Global order of insertion (not of commit; readers order by transaction then position).
+    /// Global order: readers read in position order, up to the point below which nothing
+    /// can still commit.
     pub position: i64,
-    /// The storing transaction. Readers read in (tx_id, position) order.
+    /// The storing transaction's id, as a record (not an order: it does not survive a move
+    /// to another database cluster).
     pub tx_id: i64,
     pub event_id: EventId,
     pub stream_id: StreamId,

@@ -1,5 +1,5 @@
 //! Waymark's event store: append-only streams in one PostgreSQL table, read back per stream or
-//! globally in commit order without ever skipping a late-committing transaction.
+//! globally in position order without ever skipping an event that commits late.
 //!
 //! - [`EventStore`] is the port; [`PgEventStore`] its PostgreSQL adapter.
 //! - [`Subscription`] follows the global log from a checkpoint (catch-up, then live).
@@ -55,7 +55,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         from_version: i64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// Up to `limit` committed events after `after`, in commit order, gap-safe.
+    /// Up to `limit` committed events after `after`, in position order, gap-safe.
     fn read_all(
         &self,
         after: Checkpoint,

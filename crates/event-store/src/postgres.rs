@@ -28,53 +28,52 @@ const CHANNEL: &str = "waymark_events";
 /// bounds how quickly they usually hear of new events.
 const NOTIFY_COALESCE: Duration = Duration::from_millis(10);
 
-/// One statement per batch: the stream head, the expected-version check and the insert. Two
-/// writers racing for the same version both pass the check; the unique (stream, version)
-/// index then lets exactly one commit and the other fails, which we report as a conflict.
+/// One statement per batch: the declaration that this transaction appends, the stream head,
+/// the expected-version check and the insert. Two writers racing for the same version both
+/// pass the check; the unique (stream, version) index then lets exactly one commit and the
+/// other fails, which we report as a conflict.
 ///
-/// The `head_tx` guard keeps each stream's events in version order for readers, who read in
-/// transaction-id order: a transaction that obtained its id *before* the stream's head was
-/// written must not append after it. Only appends inside a longer caller transaction can hit
-/// this; they retry in a fresh transaction.
+/// `event_store.begin_append()` (migration 0002) must run before the first position is taken:
+/// the rows are produced from its result, so it has run before anything is inserted.
+/// A stream's versions are in position order: an append reads the stream's head committed,
+/// so it takes its positions after the head's.
 const APPEND_SQL: &str = r#"
-WITH head AS (
-    SELECT stream_version, tx_id FROM event_store.events
+WITH declared AS MATERIALIZED (
+    SELECT event_store.begin_append()
+), head AS (
+    SELECT stream_version FROM event_store.events
     WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
 ), base AS (
-    SELECT coalesce((SELECT stream_version FROM head), 0) AS version,
-           coalesce((SELECT tx_id FROM head), 0) AS head_tx
+    SELECT coalesce((SELECT stream_version FROM head), 0) AS version
 )
 INSERT INTO event_store.events
     (stream_id, stream_version, event_id, event_type, schema_version, trust_id,
      actor_id, causation_id, correlation_id, command_id, recorded_at, payload)
 SELECT $1, base.version + e.ord, e.event_id, e.event_type, e.schema_version, $3,
        $8, $9, $10, $11, $12, e.payload
-FROM base, unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
+FROM declared, base, unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
     WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
 WHERE ($2::int8 IS NULL OR base.version = $2)
-  AND base.head_tx <= pg_current_xact_id()::text::int8
-RETURNING position, stream_version, tx_id
+RETURNING position, stream_version
 "#;
 
 const EVENT_COLUMNS: &str = "position, tx_id, stream_id, stream_version, event_id, event_type, \
      schema_version, trust_id, actor_id, causation_id, correlation_id, command_id, recorded_at, payload";
 
-/// The gap-safe global read. `barrier` is the oldest transaction still running: every
-/// transaction older than it has finished, so rows below it can no longer appear, and rows at
-/// or above it wait for the next read. The LEFT JOIN returns the barrier even when no event
-/// is readable.
+/// The gap-safe global read, up to a horizon read by an earlier statement (so that this
+/// statement's snapshot is younger than it): no event at or below the horizon can still
+/// commit. The LEFT JOIN returns the head even when no event is readable.
 const READ_ALL_SQL: &str = r#"
-SELECT b.barrier, b.head_tx,
+SELECT h.head,
        e.position, e.tx_id, e.stream_id, e.stream_version, e.event_id, e.event_type,
        e.schema_version, e.trust_id, e.actor_id, e.causation_id, e.correlation_id,
        e.command_id, e.recorded_at, e.payload
-FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8 AS barrier,
-             (SELECT max(tx_id) FROM event_store.events) AS head_tx) b
+FROM (SELECT (SELECT max(position) FROM event_store.events) AS head) h
 LEFT JOIN LATERAL (
     SELECT * FROM event_store.events
-    WHERE (tx_id, position) > ($1, $2) AND tx_id < b.barrier
+    WHERE position > $1 AND position <= $2
       AND ($4::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($4))
-    ORDER BY tx_id, position
+    ORDER BY position
     LIMIT $3
 ) e ON true
 "#;
@@ -150,6 +149,55 @@ impl PgEventStore {
         self.shared.wake.subscribe()
     }
 
+    /// [`EventStore::read_all`] on a connection the caller holds — inside its transaction,
+    /// say, so that a reader never needs a second connection while it holds one. The
+    /// transaction must be READ COMMITTED (the default), where each statement sees what has
+    /// committed before it starts.
+    pub async fn read_all_in(
+        &self,
+        conn: &mut PgConnection,
+        after: Checkpoint,
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<ReadBatch, StoreError> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        // Two statements on purpose: the read's snapshot must be taken after the horizon.
+        let horizon: i64 = sqlx::query_scalar("SELECT event_store.read_horizon()")
+            .fetch_one(&mut *conn)
+            .await?;
+        let rows = sqlx::query(READ_ALL_SQL)
+            .bind(after.position)
+            .bind(horizon)
+            .bind(limit)
+            .bind(filter.categories.as_deref())
+            .fetch_all(&mut *conn)
+            .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| corrupt("read query returned no row"))?;
+        let head: Option<i64> = first.try_get(0)?;
+        let mut events = Vec::with_capacity(rows.len());
+        if first.try_get::<Option<i64>, _>(1)?.is_some() {
+            for row in &rows {
+                events.push(event_from_row(row, 1)?);
+            }
+        }
+        let last_read = events.last().map(Checkpoint::of);
+        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
+        // A short page means every readable event up to the horizon has been seen, so the
+        // next read may start there: nothing at or below it can still commit.
+        let checkpoint = if full {
+            last_read.unwrap_or(after)
+        } else {
+            after.max(Checkpoint { position: horizon })
+        };
+        Ok(ReadBatch {
+            events,
+            checkpoint,
+            held_back: head.is_some_and(|head| head > horizon),
+        })
+    }
+
     /// The stored events with these ids (in position order); ids not stored are left out.
     pub async fn read_by_ids(&self, ids: &[EventId]) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
@@ -199,10 +247,11 @@ impl PgEventStore {
         let payloads: Vec<Json<&serde_json::Value>> =
             streams.iter().map(|(.., e)| Json(&e.payload)).collect();
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO event_store.events (stream_id, stream_version, event_id, event_type, schema_version, \
+            "WITH declared AS MATERIALIZED (SELECT event_store.begin_append()) \
+             INSERT INTO event_store.events (stream_id, stream_version, event_id, event_type, schema_version, \
              trust_id, actor_id, causation_id, correlation_id, command_id, recorded_at, payload) \
              SELECT s.stream_id, 1, s.event_id, s.event_type, s.schema_version, s.trust_id, $7, $8, $9, $10, $11, s.payload \
-             FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int4[], $6::jsonb[]) \
+             FROM declared, unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::int4[], $6::jsonb[]) \
                  AS s(stream_id, trust_id, event_id, event_type, schema_version, payload) \
              RETURNING position",
         )
@@ -419,8 +468,7 @@ async fn insert(
     for row in &rows {
         let position: i64 = row.try_get(0).map_err(|e| Insert::Failed(e.into()))?;
         let version: i64 = row.try_get(1).map_err(|e| Insert::Failed(e.into()))?;
-        let tx_id: i64 = row.try_get(2).map_err(|e| Insert::Failed(e.into()))?;
-        appended.push((version, position, tx_id));
+        appended.push((version, position));
     }
     // Inserted, not yet committed: an append inside a caller's transaction that later rolls
     // back still counts. What operators compare with the relay's publishing.
@@ -428,14 +476,14 @@ async fn insert(
     Ok(Some(outcome(stream, appended, false)))
 }
 
-fn outcome(stream: &StreamId, mut rows: Vec<(i64, i64, i64)>, replayed: bool) -> AppendOutcome {
+fn outcome(stream: &StreamId, mut rows: Vec<(i64, i64)>, replayed: bool) -> AppendOutcome {
     rows.sort_unstable();
-    let (version, position, tx_id) = rows.last().copied().unwrap_or_default();
+    let (version, position) = rows.last().copied().unwrap_or_default();
     AppendOutcome {
         stream_id: stream.clone(),
         version,
-        positions: rows.iter().map(|&(_, position, _)| position).collect(),
-        checkpoint: Checkpoint { tx_id, position },
+        positions: rows.iter().map(|&(_, position)| position).collect(),
+        checkpoint: Checkpoint { position },
         replayed,
     }
 }
@@ -475,7 +523,7 @@ async fn find_existing(
 ) -> Result<Option<AppendOutcome>, AppendError> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id.into_uuid()).collect();
     let rows = sqlx::query(
-        "SELECT event_id, stream_id, trust_id, stream_version, position, tx_id \
+        "SELECT event_id, stream_id, trust_id, stream_version, position \
          FROM event_store.events WHERE event_id = ANY($1)",
     )
     .bind(&ids)
@@ -492,7 +540,7 @@ async fn find_existing(
         if !same_place {
             return Err(AppendError::EventIdReused(event_id));
         }
-        found.push((row.try_get(3)?, row.try_get(4)?, row.try_get(5)?));
+        found.push((row.try_get(3)?, row.try_get(4)?));
     }
     if found.len() != events.len() {
         let missing = ids
@@ -635,43 +683,8 @@ impl EventStore for PgEventStore {
         limit: usize,
         filter: &Filter,
     ) -> Result<ReadBatch, StoreError> {
-        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let rows = sqlx::query(READ_ALL_SQL)
-            .bind(after.tx_id)
-            .bind(after.position)
-            .bind(limit)
-            .bind(filter.categories.as_deref())
-            .fetch_all(&self.shared.pool)
-            .await?;
-        let first = rows
-            .first()
-            .ok_or_else(|| corrupt("barrier query returned no row"))?;
-        let barrier: i64 = first.try_get(0)?;
-        let head_tx: Option<i64> = first.try_get(1)?;
-        let mut events = Vec::with_capacity(rows.len());
-        if first.try_get::<Option<i64>, _>(2)?.is_some() {
-            for row in &rows {
-                events.push(event_from_row(row, 2)?);
-            }
-        }
-        let last_read = events.last().map(Checkpoint::of);
-        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
-        // A short page means every readable event below the barrier has been seen, so the
-        // next read may start at the barrier itself: transactions below it have all ended.
-        let checkpoint = if full {
-            last_read.unwrap_or(after)
-        } else {
-            let below_barrier = Checkpoint {
-                tx_id: barrier - 1,
-                position: i64::MAX,
-            };
-            after.max(last_read.unwrap_or(after)).max(below_barrier)
-        };
-        Ok(ReadBatch {
-            events,
-            checkpoint,
-            held_back: head_tx.is_some_and(|head| head >= barrier),
-        })
+        let mut conn = self.shared.pool.acquire().await?;
+        self.read_all_in(&mut conn, after, limit, filter).await
     }
 
     async fn find_command(

@@ -11,7 +11,7 @@ use crate::types::{Checkpoint, Filter, RecordedEvent};
 
 /// How long to wait for a wake-up before reading again anyway.
 const DEFAULT_POLL: Duration = Duration::from_millis(500);
-/// How soon to look again when events exist that an open transaction still holds back.
+/// How soon to look again when committed events wait for a transaction appending below them.
 const HELD_BACK_RETRY: Duration = Duration::from_millis(5);
 
 /// Reads the global log from a checkpoint: everything already stored first, then new events
@@ -24,7 +24,7 @@ pub struct Subscription {
     batch_size: usize,
     poll: Duration,
     wake: watch::Receiver<u64>,
-    /// Since when committed events have been waiting behind an older open transaction.
+    /// Since when committed events have been waiting for a transaction appending below them.
     held_since: Option<Instant>,
     /// The reader's label in the metrics: its categories, or `all`.
     reader: String,
@@ -66,7 +66,7 @@ impl Subscription {
         self.checkpoint
     }
 
-    /// The next non-empty batch of events, in commit order. Waits until there is one.
+    /// The next non-empty batch of events, in position order. Waits until there is one.
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
         loop {
             // Mark the current wake-up as seen *before* reading, so an append that lands
@@ -92,8 +92,8 @@ impl Subscription {
     }
 
     /// Metrics of the barrier: `waymark_event_store_held_back_seconds` (gauge, per reader's
-    /// filter) is how long committed events have been waiting for an older transaction to
-    /// end, 0 when none are; each hold's length when it ends goes to the histogram
+    /// filter) is how long committed events have been waiting for a transaction appending
+    /// below them to end, 0 when none are; each hold's length when it ends goes to the histogram
     /// `waymark_event_store_hold_back_seconds`.
     fn note_hold_back(&mut self, held_back: bool) {
         let held_for = match (held_back, self.held_since) {

@@ -103,26 +103,21 @@ pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, DecodeError> {
     })
 }
 
-/// A reader's place in the global log: the last (transaction, position) it has read. Events
-/// are read in (transaction, position) order, so a transaction that committed late is read
-/// after the ones that were visible before it, never skipped.
+/// A reader's place in the global log: every position up to this one has been read.
+/// Readers read in position order only up to the store's horizon, below which nothing can
+/// still commit, so an event that commits late is read after the others, never skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Checkpoint {
-    pub tx_id: i64,
     pub position: i64,
 }
 
 impl Checkpoint {
     /// Before the first event.
-    pub const START: Self = Self {
-        tx_id: 0,
-        position: 0,
-    };
+    pub const START: Self = Self { position: 0 };
 
     /// The checkpoint just after `event`.
     pub fn of<P>(event: &Envelope<P>) -> Self {
         Self {
-            tx_id: event.tx_id,
             position: event.position,
         }
     }
@@ -154,7 +149,7 @@ pub struct ReadBatch {
     /// Where the next read starts. It can move past the last event returned when the store
     /// knows no earlier event can still commit.
     pub checkpoint: Checkpoint,
-    /// True when committed events exist that are not readable yet because an older
-    /// transaction is still open: worth polling again soon.
+    /// True when committed events exist that are not readable yet because a transaction
+    /// appending below them is still open: worth polling again soon.
     pub held_back: bool,
 }

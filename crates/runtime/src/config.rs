@@ -249,9 +249,12 @@ impl Config {
                 "database.service_role `{role}` must be a plain lower-case role name"
             )));
         }
-        if self.database.max_connections == 0 {
+        // The event store's listener keeps one connection; every reader and call takes one
+        // more at a time (tests/it/slice.rs runs every reader on two).
+        if self.database.max_connections < 2 {
             return Err(ConfigError(
-                "database.max_connections must be at least 1".to_owned(),
+                "database.max_connections must be at least 2: the event listener keeps one"
+                    .to_owned(),
             ));
         }
         Ok(())

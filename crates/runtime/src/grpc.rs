@@ -78,14 +78,36 @@ async fn observe(
     response
 }
 
-async fn ready(State(pool): State<PgPool>) -> (http::StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(&pool).await {
-        Ok(_) => (http::StatusCode::OK, "ready"),
+/// Ready while the database answers. A feed stuck on an event it cannot handle is named in
+/// the answer (its reads are stale from that event on) but does not make the service
+/// unready: commands and every other read still work, and taking every replica out of
+/// service would not unstick it. The `waymark_feed_stuck` gauge is what alerts.
+pub async fn readiness(pool: &PgPool) -> (http::StatusCode, String) {
+    let stuck: Result<Vec<(String, Option<i64>, String)>, sqlx::Error> =
+        sqlx::query_as("SELECT name, position, error FROM bus.stuck_feeds ORDER BY name")
+            .fetch_all(pool)
+            .await;
+    match stuck {
+        Ok(stuck) if stuck.is_empty() => (http::StatusCode::OK, "ready".to_owned()),
+        Ok(stuck) => {
+            let mut answer = "ready; stuck feeds:".to_owned();
+            for (name, position, error) in stuck {
+                let at = position
+                    .map(|p| format!(" at position {p}"))
+                    .unwrap_or_default();
+                answer.push_str(&format!("\n{name}{at}: {error}"));
+            }
+            (http::StatusCode::OK, answer)
+        }
         Err(_) => (
             http::StatusCode::SERVICE_UNAVAILABLE,
-            "database unavailable",
+            "database unavailable".to_owned(),
         ),
     }
+}
+
+async fn ready(State(pool): State<PgPool>) -> (http::StatusCode, String) {
+    readiness(&pool).await
 }
 
 async fn metrics() -> (http::StatusCode, String) {

@@ -1,4 +1,4 @@
-//! The tamper-evident audit trail: each trust's action events, in commit order, form a hash
+//! The tamper-evident audit trail: each trust's action events, in the order readers read them, form a hash
 //! chain; so do its reviews', meetings' and visits' events (who drafted, responded, agreed
 //! what, when) in a second chain (`Chain`). Link n is SHA-256 over link n-1 and every stored
 //! field of event n, so changing, deleting or reordering a stored event (or a link) breaks
@@ -39,7 +39,7 @@ pub fn link(previous: &Hash, event: &RecordedEvent) -> Hash {
         event.stream_id.to_string(),
         event.stream_version.to_string(),
         event.position.to_string(),
-        // The commit order readers follow.
+        // The storing transaction, as recorded.
         event.tx_id.to_string(),
         event.event_type.clone(),
         event.schema_version.to_string(),
@@ -404,9 +404,9 @@ pub async fn verify(
         "SELECT e.event_id, e.event_type FROM event_store.events e \
          JOIN bus.checkpoints c ON c.name = $2 \
          WHERE e.trust_id = $1 AND split_part(e.stream_id, '-', 1) = ANY($3) \
-           AND (e.tx_id, e.position) <= (c.tx_id, c.position) \
+           AND e.position <= c.position \
            AND NOT EXISTS (SELECT 1 FROM {} a WHERE a.event_id = e.event_id) \
-         ORDER BY e.tx_id, e.position LIMIT 1",
+         ORDER BY e.position LIMIT 1",
         chain.table()
     )))
     .bind(trust.into_uuid())

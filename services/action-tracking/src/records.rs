@@ -1,6 +1,7 @@
 //! Chains each trust's review, meeting and visit events — the history of every agreed
 //! record: who scheduled, drafted, responded, agreed what, and when — into the trust's
-//! records chain (`chain::Chain::Records`), in commit order, in the feed's transaction.
+//! records chain (`chain::Chain::Records`), in the order readers read them, in the feed's
+//! transaction.
 //! Review dialogue owns the records; action tracking keeps the trust's audit chains, their
 //! anchors and their verification in one place.
 

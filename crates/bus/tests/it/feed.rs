@@ -44,29 +44,84 @@ async fn replicas_and_restarts_apply_every_event_exactly_once() {
     three.await.unwrap();
 }
 
+/// A handler that breaks a unique constraint on one event (a bug, or data it did not expect)
+/// does not loop on it as if the database had hiccuped, and does not skip it either: the feed
+/// stops at that event, says where and why, applies nothing after it, and moves on once a fixed
+/// handler is deployed — every event then applied once.
 #[tokio::test]
-async fn a_poisoned_event_is_set_aside_and_the_rest_flow() {
+async fn an_event_its_handler_cannot_handle_stops_the_feed_until_it_is_fixed() {
     let (db, store) = setup().await;
-    let handler = Arc::new(Recorder {
+    let broken = Arc::new(Recorder {
         name: "poison-test".to_owned(),
         poison: Some(5),
     });
     let shutdown = CancellationToken::new();
-    let (_, task) = spawn_feed(store.clone(), handler, shutdown.clone());
-    append_many(&store, 10, 3, 2).await;
-    eventually(PATIENCE, "nine events handled", || async {
-        effects(&db.pool, "poison-test").await.0 == 9
+    let (_, task) = spawn_feed(store.clone(), broken, shutdown.clone());
+    let trust = waymark_domain::TrustId::from_uuid(uuid::Uuid::new_v4());
+    let stream = waymark_domain::StreamId::new("counter", uuid::Uuid::new_v4());
+    let mut positions = Vec::new();
+    for n in 0..10 {
+        let outcome = store
+            .append(
+                trust,
+                &stream,
+                ExpectedVersion::Any,
+                &metadata(),
+                &[event(n)],
+            )
+            .await
+            .unwrap();
+        positions.push(outcome.positions[0]);
+    }
+    eventually(PATIENCE, "the feed reports itself stuck", || async {
+        stuck(&db.pool, "poison-test").await.is_some()
     })
     .await;
-    let dead: Vec<(String,)> =
-        sqlx::query_as("SELECT error FROM bus.dead_letters WHERE consumer = 'poison-test'")
+    let (position, error) = stuck(&db.pool, "poison-test").await.unwrap();
+    assert_eq!(
+        position,
+        Some(positions[5]),
+        "stuck at the event it cannot handle"
+    );
+    assert!(error.contains("duplicate key"), "{error}");
+    let applied: Vec<(i64,)> =
+        sqlx::query_as("SELECT n FROM test_effects WHERE handler = 'poison-test' AND n >= 5")
             .fetch_all(&db.pool)
             .await
             .unwrap();
-    assert_eq!(dead.len(), 1);
-    assert!(dead[0].0.contains("cannot stomach 5"));
+    assert!(
+        applied.is_empty(),
+        "nothing from the failing event on was applied"
+    );
     shutdown.cancel();
     task.await.unwrap();
+
+    // The fix is deployed.
+    let shutdown = CancellationToken::new();
+    let (_, task) = spawn_feed(
+        store.clone(),
+        Arc::new(Recorder::new("poison-test")),
+        shutdown.clone(),
+    );
+    eventually(PATIENCE, "all ten events handled", || async {
+        effects(&db.pool, "poison-test").await.0 == 10
+    })
+    .await;
+    assert_eq!(effects(&db.pool, "poison-test").await, (10, 1));
+    eventually(PATIENCE, "the stuck record cleared", || async {
+        stuck(&db.pool, "poison-test").await.is_none()
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+async fn stuck(pool: &sqlx::PgPool, name: &str) -> Option<(Option<i64>, String)> {
+    sqlx::query_as("SELECT position, error FROM bus.stuck_feeds WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ pub async fn setup() -> (TestDatabase, PgEventStore) {
 /// Records each event it handles; a second application of one event shows as `applied = 2`.
 pub struct Recorder {
     pub name: String,
-    /// An `n` it refuses outright (a poisoned event).
+    /// An `n` it cannot handle: it breaks a unique constraint on it (a poisoned event).
     pub poison: Option<u64>,
 }
 
@@ -60,7 +60,14 @@ impl EventHandler for Recorder {
             .map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let n = value["n"].as_u64().unwrap_or_default();
         if Some(n) == self.poison {
-            return Err(HandlerError::Permanent(format!("cannot stomach {n}")));
+            sqlx::query(
+                "INSERT INTO test_effects (handler, event_id, n) VALUES ($1, $2, $3), ($1, $2, $3)",
+            )
+            .bind(&self.name)
+            .bind(event.event_id.into_uuid())
+            .bind(n as i64)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "INSERT INTO test_effects (handler, event_id, n) VALUES ($1, $2, $3) \

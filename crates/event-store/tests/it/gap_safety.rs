@@ -94,7 +94,7 @@ async fn a_rolled_back_transaction_leaves_no_trace_and_blocks_nothing() {
 }
 
 #[tokio::test]
-async fn a_transaction_older_than_a_streams_head_cannot_append_behind_it() {
+async fn a_transaction_that_took_its_id_early_still_appends_in_version_order() {
     let (db, store) = store().await;
     let (trust, stream) = (trust(), stream("counter"));
     // This transaction gets its id first...
@@ -115,9 +115,8 @@ async fn a_transaction_older_than_a_streams_head_cannot_append_behind_it() {
         )
         .await
         .unwrap();
-    // ...so appending version 2 from the old one would make readers (who read in
-    // transaction order) see version 2 before version 1. It is refused as a conflict.
-    let behind = store
+    // ...and the old one appends version 2, behind it in position as in version.
+    store
         .append_in(
             &mut old,
             trust,
@@ -126,14 +125,145 @@ async fn a_transaction_older_than_a_streams_head_cannot_append_behind_it() {
             &metadata(),
             &events(1..2),
         )
-        .await;
-    assert!(
-        matches!(behind, Err(AppendError::Conflict(_))),
-        "{behind:?}"
+        .await
+        .unwrap();
+    old.commit().await.unwrap();
+    let (read, _) = read_at_least(&store, Checkpoint::START, &Filter::all(), 2).await;
+    let versions: Vec<i64> = read.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [1, 2]);
+}
+
+/// Readers wait only for transactions that append. An open transaction that holds a
+/// transaction id without appending (a projection's batch, a session of another database on
+/// the same server) holds nothing back, however long it stays open.
+#[tokio::test]
+async fn an_open_transaction_that_does_not_append_holds_no_reader_back() {
+    let (db, store) = store().await;
+    let trust = trust();
+    // One in this database, writing a row of its own...
+    let mut here = db.pool.acquire().await.unwrap();
+    let mut here_tx = here.begin().await.unwrap();
+    sqlx::raw_sql("CREATE TABLE public.scratch (n int); INSERT INTO public.scratch VALUES (1)")
+        .execute(&mut *here_tx)
+        .await
+        .unwrap();
+    // ...and one in another database on the same server, both older than the append.
+    let other = waymark_testkit::TestDatabase::create().await;
+    let mut there = other.pool.acquire().await.unwrap();
+    let mut there_tx = there.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *there_tx)
+        .await
+        .unwrap();
+
+    let appended = store
+        .append(
+            trust,
+            &stream("counter"),
+            ExpectedVersion::NoStream,
+            &metadata(),
+            &events(0..1),
+        )
+        .await
+        .unwrap();
+    let read = store
+        .read_all(Checkpoint::START, 100, &Filter::all())
+        .await
+        .unwrap();
+    assert_eq!(
+        read.events.len(),
+        1,
+        "the committed event is readable at once"
     );
-    // The savepoint kept the caller's transaction usable.
-    sqlx::query("SELECT 1").execute(&mut *old).await.unwrap();
-    old.rollback().await.unwrap();
+    assert!(!read.held_back);
+    assert_eq!(read.checkpoint, appended.checkpoint);
+    here_tx.rollback().await.unwrap();
+    there_tx.rollback().await.unwrap();
+}
+
+/// A store copied into another database (a dump restored on a new server, whose
+/// transaction ids start lower than the old one's) keeps working: appends to its streams are
+/// accepted and readers read them, from the start and from a checkpoint kept before the move.
+#[tokio::test]
+async fn a_store_restored_into_another_database_keeps_its_order() {
+    let (db, store) = store().await;
+    let (trust, stream) = (trust(), stream("counter"));
+    store
+        .append(
+            trust,
+            &stream,
+            ExpectedVersion::NoStream,
+            &metadata(),
+            &events(0..2),
+        )
+        .await
+        .unwrap();
+    // The old server was further on: its transaction ids are far above this server's.
+    sqlx::query(
+        "INSERT INTO event_store.events (tx_id, stream_id, stream_version, event_id, event_type, \
+         schema_version, trust_id, actor_id, correlation_id, payload) \
+         VALUES (9000000000000, $1, 3, gen_random_uuid(), 'Counted', 1, $2, gen_random_uuid(), \
+         gen_random_uuid(), '{\"type\": \"Counted\", \"n\": 2}')",
+    )
+    .bind(stream.as_str())
+    .bind(trust.into_uuid())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (before, kept) = read_at_least(&store, Checkpoint::START, &Filter::all(), 3).await;
+    assert_eq!(before.len(), 3);
+
+    // Dump and restore into a fresh database, as an operator moving servers would.
+    let restored = waymark_testkit::TestDatabase::create().await;
+    // libpq takes the address without the driver's own options.
+    let plain = |url: &str| url.split('?').next().unwrap_or_default().to_owned();
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--no-owner", "--no-privileges", "--dbname", &plain(&db.url)])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let mut psql = std::process::Command::new("psql")
+        .args([
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--dbname",
+            &plain(&restored.url),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs");
+    std::io::Write::write_all(&mut psql.stdin.take().unwrap(), &dump.stdout).unwrap();
+    assert!(psql.wait().unwrap().success(), "the dump restores");
+
+    let moved = waymark_event_store::PgEventStore::new(restored.pool.clone());
+    let appended = moved
+        .append(
+            trust,
+            &stream,
+            ExpectedVersion::Exact(3),
+            &metadata(),
+            &events(3..5),
+        )
+        .await
+        .expect("an existing stream takes new events after the move");
+    assert_eq!(appended.version, 5);
+    assert!(appended.positions[0] > before[2].position);
+    let (after_move, _) = read_at_least(&moved, kept, &Filter::all(), 2).await;
+    let ns: Vec<u64> = after_move.iter().map(|e| n_of(&e.payload)).collect();
+    assert_eq!(
+        ns,
+        [3, 4],
+        "a reader's old checkpoint still finds what is new"
+    );
+    let (everything, _) = read_at_least(&moved, Checkpoint::START, &Filter::all(), 5).await;
+    let versions: Vec<i64> = everything.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
 }
 
 /// Many writers on many streams, holding their transactions open for random times (and

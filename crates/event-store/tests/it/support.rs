@@ -53,8 +53,7 @@ pub fn n_of(payload: &serde_json::value::RawValue) -> u64 {
 }
 
 /// Reads from `from` until at least `count` events have shown, and returns them with the
-/// checkpoint after them. Transaction ids are server-wide, so another test's open
-/// transaction can hold the gap-safe barrier back for a moment; a reader simply reads again.
+/// checkpoint after them (events of a transaction that is still appending show once it ends).
 pub async fn read_at_least(
     store: &PgEventStore,
     from: Checkpoint,

@@ -254,15 +254,15 @@ async fn an_event_slipped_into_the_store_is_unchained() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
     let (mut client, _) = some_history(&platform, address).await;
-    // Forge a copy of a chained event under a new id and drop its chain link, as if it had
-    // been inserted behind the service's back.
+    // Forge a copy of a chained event under a new id, at a position behind every reader, as
+    // if it had been inserted behind the service's back: no projection ever chains it.
     let original = chained_event(&platform, 2).await;
     let forged = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO event_store.events (tx_id, stream_id, stream_version, event_id, event_type, schema_version, \
-         trust_id, actor_id, correlation_id, payload) \
-         SELECT tx_id, stream_id, stream_version + 100, $2, event_type, schema_version, trust_id, actor_id, \
-         correlation_id, payload FROM event_store.events WHERE event_id = $1",
+        "INSERT INTO event_store.events (position, tx_id, stream_id, stream_version, event_id, event_type, \
+         schema_version, trust_id, actor_id, correlation_id, payload) OVERRIDING SYSTEM VALUE \
+         SELECT -position, tx_id, stream_id, stream_version + 100, $2, event_type, schema_version, trust_id, \
+         actor_id, correlation_id, payload FROM event_store.events WHERE event_id = $1",
     )
     .bind(original)
     .bind(forged)
