@@ -3,9 +3,13 @@
 //! re-publish within its duplicate window; the checkpoint moves only after every publish in
 //! the batch is acknowledged. Among replicas exactly one relay is active: the one holding a
 //! PostgreSQL advisory lock on its own connection. If that connection dies the lock goes with
-//! it and a standby takes over.
+//! it and a standby takes over. If it goes silent instead (a network partition, a NAT that
+//! forgot it), the active relay's heartbeat stops: a standby that finds it older than
+//! `takeover_after` ends that connection on the server, which releases the lock, and takes
+//! over. The old relay can then neither read nor move the checkpoint (both go through the
+//! dead connection); anything it published meanwhile JetStream drops as a duplicate.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use sqlx::{Connection, PgConnection};
@@ -21,6 +25,9 @@ pub struct RelayOptions {
     pub batch_size: usize,
     /// How often a standby checks whether it can become the active relay.
     pub standby_poll: Duration,
+    /// How old the active relay's heartbeat may be before a standby ends its connection and
+    /// takes over. It beats five times in this time.
+    pub takeover_after: Duration,
 }
 
 impl Default for RelayOptions {
@@ -29,6 +36,7 @@ impl Default for RelayOptions {
             stream: StreamOptions::default(),
             batch_size: 500,
             standby_poll: Duration::from_secs(2),
+            takeover_after: Duration::from_secs(10),
         }
     }
 }
@@ -62,9 +70,11 @@ pub async fn run(
                     .fetch_one(&mut leader)
                     .await?;
             if !locked {
+                end_silent_leader(&mut leader, &name, options.takeover_after).await?;
                 leader.close().await.ok();
                 return Ok::<bool, RelayError>(false);
             }
+            beat(&mut leader, &name).await?;
             tracing::info!(relay = %name, "this relay is now the active one");
             lead(&store, &jetstream, &options, &name, &mut leader, &shutdown).await?;
             leader.close().await.ok();
@@ -107,7 +117,13 @@ async fn lead(
     };
     let mut wake = store.changes();
     let mut failures = 0;
+    let beat_every = options.takeover_after / 5;
+    let mut last_beat: Option<Instant> = None;
     while !shutdown.is_cancelled() {
+        if last_beat.is_none_or(|at| at.elapsed() >= beat_every) {
+            beat(leader, name).await?;
+            last_beat = Some(Instant::now());
+        }
         wake.borrow_and_update();
         // Read through the lock's connection too: the relay uses nothing of the shared pool,
         // and a dead connection stops it at once.
@@ -146,11 +162,54 @@ async fn lead(
                 failures += 1;
                 tracing::warn!(%error, failures, "publishing to JetStream failed; retrying the batch");
                 metrics::counter!("waymark_relay_publish_failures_total").increment(1);
-                if !pause(backoff(failures), shutdown).await {
+                // Wait in steps no longer than a beat, so the heartbeat goes on.
+                if !pause(backoff(failures).min(beat_every), shutdown).await {
                     break;
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Says, through the lock's own connection, that the active relay is alive.
+async fn beat(leader: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO bus.relay_leases (name, pid, heartbeat_at) \
+         VALUES ($1, pg_backend_pid(), clock_timestamp()) \
+         ON CONFLICT (name) DO UPDATE SET pid = excluded.pid, heartbeat_at = excluded.heartbeat_at",
+    )
+    .bind(name)
+    .execute(leader)
+    .await?;
+    Ok(())
+}
+
+/// A standby's check: if the lock's holder has not beaten for `takeover_after`, end its
+/// connection on the server (which releases the lock). Only a session that still holds an
+/// advisory lock is ended, so a heartbeat left by a relay that is gone ends nobody.
+async fn end_silent_leader(
+    conn: &mut PgConnection,
+    name: &str,
+    takeover_after: Duration,
+) -> Result<(), sqlx::Error> {
+    let ended: Option<i32> = sqlx::query_scalar(
+        "WITH silent AS MATERIALIZED ( \
+             SELECT r.pid FROM bus.relay_leases r \
+             WHERE r.name = $1 AND r.heartbeat_at < clock_timestamp() - make_interval(secs => $2) \
+               AND EXISTS (SELECT 1 FROM pg_locks l \
+                   WHERE l.pid = r.pid AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted \
+                     AND l.classid::int8 = (hashtextextended($1, 0) >> 32) & 4294967295 \
+                     AND l.objid::int8 = hashtextextended($1, 0) & 4294967295)) \
+         SELECT pid FROM silent WHERE pg_terminate_backend(pid)",
+    )
+    .bind(name)
+    .bind(takeover_after.as_secs_f64())
+    .fetch_optional(conn)
+    .await?;
+    if let Some(pid) = ended {
+        tracing::warn!(relay = %name, pid, "the active relay's heartbeat stopped; its connection was ended to take over");
+        metrics::counter!("waymark_relay_takeovers_total").increment(1);
     }
     Ok(())
 }

@@ -196,6 +196,104 @@ async fn only_one_relay_publishes_and_a_standby_takes_over() {
     b.await.unwrap();
 }
 
+/// The active relay's path to the database goes silent (a black hole: nothing arrives,
+/// nothing is refused, no connection closes). The standby notices the stopped heartbeat, ends
+/// that connection on the server and publishes within a bound; JetStream ends up with exactly
+/// the stored events. Then the new active relay's connection is ended by the server
+/// (`pg_terminate_backend`), and the first relay's replacement takes over at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_from_a_relay_whose_connection_went_silent_or_was_ended() {
+    let (db, store) = setup().await;
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    let options = RelayOptions {
+        standby_poll: Duration::from_millis(100),
+        takeover_after: Duration::from_secs(2),
+        ..RelayOptions::default()
+    };
+    // The first relay reaches the database through the proxy.
+    let direct: sqlx::postgres::PgConnectOptions = db.url.parse().unwrap();
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", direct.get_port()).parse().unwrap();
+    let proxy = Blackhole::start(server).await;
+    let proxied = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .connect_with(direct.clone().host("127.0.0.1").port(proxy.port))
+        .await
+        .unwrap();
+    let behind_proxy = waymark_event_store::PgEventStore::new(proxied);
+    let stop_a = CancellationToken::new();
+    let a = tokio::spawn(relay::run(
+        behind_proxy,
+        js.clone(),
+        options.clone(),
+        stop_a.clone(),
+    ));
+    append_many(&store, 200, 10, 5).await;
+    eventually(PATIENCE, "200 events on JetStream", || async {
+        stream_messages(&js).await == 200
+    })
+    .await;
+    let stop_b = CancellationToken::new();
+    let b = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        options.clone(),
+        stop_b.clone(),
+    ));
+
+    proxy.cut();
+    let cut_at = std::time::Instant::now();
+    append_many(&store, 200, 10, 5).await;
+    eventually(PATIENCE, "400 events on JetStream", || async {
+        stream_messages(&js).await == 400
+    })
+    .await;
+    let takeover = cut_at.elapsed();
+    println!("relay takeover after a silent connection: {takeover:?}");
+    assert!(
+        takeover < Duration::from_secs(20),
+        "the standby took over within a bound ({takeover:?})"
+    );
+    // The silent relay cannot finish anything: its connection is gone on the server.
+    a.abort();
+    let _ = a.await;
+    stop_a.cancel();
+
+    // The server ends the new active relay's connection: a fresh standby takes over.
+    let stop_c = CancellationToken::new();
+    let c = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        options.clone(),
+        stop_c.clone(),
+    ));
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM bus.relay_leases) t",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, 1);
+    append_many(&store, 200, 10, 5).await;
+    eventually(PATIENCE, "600 events on JetStream", || async {
+        stream_messages(&js).await == 600
+    })
+    .await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM event_store.events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream_messages(&js).await,
+        stored as u64,
+        "nothing lost, nothing twice"
+    );
+    stop_b.cancel();
+    stop_c.cancel();
+    b.await.unwrap();
+    c.await.unwrap();
+}
+
 #[tokio::test]
 async fn the_stream_is_made_with_the_configured_age_and_copies() {
     let nats = NatsServer::start().await;

@@ -149,3 +149,61 @@ pub async fn effects(pool: &PgPool, handler: &str) -> (i64, i64) {
 }
 
 pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A TCP proxy to PostgreSQL that the test can turn into a black hole: bytes in either
+/// direction are then read and dropped, and both connections stay open, as on a network path
+/// that died silently.
+pub struct Blackhole {
+    pub port: u16,
+    dropping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dropping = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = dropping.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                for (mut from, mut to) in [(client_read, server_write), (server_read, client_write)]
+                {
+                    let flag = flag.clone();
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buffer = vec![0; 16 * 1024];
+                        loop {
+                            let read = match from.read(&mut buffer).await {
+                                Ok(0) | Err(_) => {
+                                    if flag.load(Ordering::SeqCst) {
+                                        // Silent: the other side never hears of it.
+                                        std::future::pending::<()>().await;
+                                    }
+                                    return;
+                                }
+                                Ok(read) => read,
+                            };
+                            if !flag.load(Ordering::SeqCst)
+                                && to.write_all(&buffer[..read]).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Self { port, dropping }
+    }
+
+    pub fn cut(&self) {
+        self.dropping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
