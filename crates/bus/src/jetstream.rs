@@ -293,9 +293,19 @@ async fn handle_message<H: EventHandler>(
         // An event the handler cannot handle is never skipped: the consumer stops at it, is
         // reported stuck, and tries again (with backoff) until a fix lets it through.
         let mut failures = 0;
+        // How often JetStream has delivered this message: a message that keeps arriving before
+        // its stream's previous event is applied at last (see `apply_once`).
+        let delivered = message.info().map_or(1, |info| info.delivered);
+        let patient = delivered < ORDER_PATIENCE;
         loop {
-            match apply_once(pool, handler, &event).await {
-                Ok(_) => {
+            match apply_once(pool, handler, &event, patient).await {
+                Ok(Applied::NotYet) => {
+                    // Another replica holds the stream's previous event: give this one back
+                    // for a moment, and take the next message meanwhile.
+                    let _ = message.ack_with(AckKind::Nak(Some(ORDER_RETRY))).await;
+                    return;
+                }
+                Ok(Applied::Now | Applied::Already) => {
                     if *stuck && unstick(pool, handler.name()).await.is_ok() {
                         *stuck = false;
                         metrics::gauge!("waymark_feed_stuck", "feed" => handler.name().to_owned())
@@ -337,12 +347,30 @@ async fn handle_message<H: EventHandler>(
     }
 }
 
-/// Applies `event` unless this consumer already has. Returns whether it was applied now.
+/// How long a message that came before its stream's previous event waits to be delivered again.
+const ORDER_RETRY: Duration = Duration::from_millis(200);
+/// After this many deliveries (about half a minute) such a message is applied anyway (the
+/// previous event may be
+/// gone from JetStream, older than its `max_age`), later than its predecessor's turn but never
+/// lost: a late predecessor is still applied when it comes.
+const ORDER_PATIENCE: i64 = 150;
+
+enum Applied {
+    Now,
+    Already,
+    /// The stream's previous event has not been applied yet (it is with another replica).
+    NotYet,
+}
+
+/// Applies `event` unless this consumer already has, and — while `patient` — only after the
+/// previous event of its stream: replicas of a consumer take messages in parallel, so one can
+/// be handed version 2 of a stream while another still works on version 1.
 async fn apply_once<H: EventHandler>(
     pool: &PgPool,
     handler: &H,
     event: &RecordedEvent,
-) -> Result<bool, HandlerError> {
+    patient: bool,
+) -> Result<Applied, HandlerError> {
     let mut tx = pool.begin().await?;
     // Applied already if this consumer recorded it, or if the in-process feed of the same
     // name got past it before NATS was configured (its checkpoint says how far): switching
@@ -360,13 +388,39 @@ async fn apply_once<H: EventHandler>(
     .await?
     .rows_affected()
         == 1;
+    let applied = sqlx::query_scalar::<_, i64>(
+        "SELECT version FROM bus.consumer_streams WHERE consumer = $1 AND stream_id = $2 FOR UPDATE",
+    )
+    .bind(handler.name())
+    .bind(event.stream_id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0);
+    if fresh && patient && event.stream_version > applied + 1 {
+        tx.rollback().await?;
+        return Ok(Applied::NotYet);
+    }
     if fresh {
         handler.handle(&mut tx, event).await?;
     }
+    sqlx::query(
+        "INSERT INTO bus.consumer_streams (consumer, stream_id, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (consumer, stream_id) \
+         DO UPDATE SET version = greatest(bus.consumer_streams.version, excluded.version)",
+    )
+    .bind(handler.name())
+    .bind(event.stream_id.as_str())
+    .bind(event.stream_version)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     metrics::counter!("waymark_consumer_events_total", "consumer" => handler.name().to_owned(), "fresh" => fresh.to_string())
         .increment(1);
-    Ok(fresh)
+    Ok(if fresh {
+        Applied::Now
+    } else {
+        Applied::Already
+    })
 }
 
 async fn record_dead_letter(pool: &PgPool, consumer: &str, event_id: Uuid, error: &str) {

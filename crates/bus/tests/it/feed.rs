@@ -54,6 +54,7 @@ async fn an_event_its_handler_cannot_handle_stops_the_feed_until_it_is_fixed() {
     let broken = Arc::new(Recorder {
         name: "poison-test".to_owned(),
         poison: Some(5),
+        slow: false,
     });
     let shutdown = CancellationToken::new();
     let (_, task) = spawn_feed(store.clone(), broken, shutdown.clone());

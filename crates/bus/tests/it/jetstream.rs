@@ -294,6 +294,71 @@ async fn a_standby_takes_over_from_a_relay_whose_connection_went_silent_or_was_e
     c.await.unwrap();
 }
 
+/// Two replicas of one consumer take messages in parallel, each handler taking a few
+/// milliseconds, so one is often handed a stream's next event while the other still works on
+/// the one before. Every stream's events are still applied in version order, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_of_a_consumer_apply_each_streams_events_in_order() {
+    const TOTAL: u64 = 300;
+    let (db, store) = setup().await;
+    let nats = NatsServer::start().await;
+    let js = connect(&nats).await;
+    append_many(&store, TOTAL, 1, 3).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions::default(),
+        shutdown.clone(),
+    ));
+    eventually(PATIENCE, "every event on JetStream", || async {
+        stream_messages(&js).await == TOTAL
+    })
+    .await;
+    let options = ConsumerOptions {
+        // Small pulls, so that both replicas hold part of each stream.
+        max_ack_pending: 20,
+        ..ConsumerOptions::default()
+    };
+    let handler = Arc::new(Recorder {
+        name: "ordered".to_owned(),
+        poison: None,
+        slow: true,
+    });
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(run_consumer(
+                db.pool.clone(),
+                js.clone(),
+                options.clone(),
+                handler.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+    eventually(PATIENCE, "every event applied", || async {
+        effects(&db.pool, "ordered").await.0 == TOTAL as i64
+    })
+    .await;
+    assert_eq!(effects(&db.pool, "ordered").await, (TOTAL as i64, 1));
+    let out_of_order: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT version, lag(version) OVER (PARTITION BY stream_id ORDER BY turn) AS before \
+         FROM test_effects WHERE handler = 'ordered') t WHERE before IS NOT NULL AND version <> before + 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        out_of_order, 0,
+        "a stream's events were applied out of order"
+    );
+    shutdown.cancel();
+    relay.await.unwrap();
+    for replica in replicas {
+        replica.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_stream_is_made_with_the_configured_age_and_copies() {
     let nats = NatsServer::start().await;

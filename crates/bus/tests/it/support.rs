@@ -17,6 +17,7 @@ pub async fn setup() -> (TestDatabase, PgEventStore) {
     waymark_bus::migrate(&db.pool).await.unwrap();
     sqlx::query(
         "CREATE TABLE test_effects (handler text, event_id uuid, n bigint, applied int NOT NULL DEFAULT 1, \
+         stream_id text, version bigint, turn bigint GENERATED ALWAYS AS IDENTITY, \
          PRIMARY KEY (handler, event_id))",
     )
     .execute(&db.pool)
@@ -31,6 +32,8 @@ pub struct Recorder {
     pub name: String,
     /// An `n` it cannot handle: it breaks a unique constraint on it (a poisoned event).
     pub poison: Option<u64>,
+    /// Takes a few milliseconds over each event, so that replicas overlap.
+    pub slow: bool,
 }
 
 impl Recorder {
@@ -38,6 +41,7 @@ impl Recorder {
         Self {
             name: name.to_owned(),
             poison: None,
+            slow: false,
         }
     }
 }
@@ -69,13 +73,19 @@ impl EventHandler for Recorder {
             .execute(&mut *tx)
             .await?;
         }
+        if self.slow {
+            let pause = rand::random_range(1..4);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
         sqlx::query(
-            "INSERT INTO test_effects (handler, event_id, n) VALUES ($1, $2, $3) \
+            "INSERT INTO test_effects (handler, event_id, n, stream_id, version) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (handler, event_id) DO UPDATE SET applied = test_effects.applied + 1",
         )
         .bind(&self.name)
         .bind(event.event_id.into_uuid())
         .bind(n as i64)
+        .bind(event.stream_id.as_str())
+        .bind(event.stream_version)
         .execute(&mut *tx)
         .await?;
         Ok(())
