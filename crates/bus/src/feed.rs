@@ -18,7 +18,7 @@ use waymark_domain::EventId;
 use waymark_event_store::{Checkpoint, EventStore, Filter, PgEventStore};
 
 use crate::handler::{EventHandler, HandlerError};
-use crate::stuck::{STUCK_AFTER, stick, unstick};
+use crate::stuck::Stuck;
 use crate::wait::{HELD_BACK_RETRY, POLL, backoff, idle, pause};
 
 const BATCH: usize = 500;
@@ -142,23 +142,13 @@ impl<H: EventHandler> Feed<H> {
         let name = self.handler.name().to_owned();
         let mut wake = self.store.changes();
         let mut failures = 0;
-        // Not known at start: a stuck record left by an earlier run is cleared by the first
-        // batch that gets through.
-        let mut stuck = true;
+        let mut stuck = Stuck::new(&name);
         let mut behind_since: Option<Instant> = None;
         while !shutdown.is_cancelled() {
             wake.borrow_and_update();
             let step = self.step().await;
-            if step.is_ok() && stuck {
-                match unstick(self.store.pool(), &name).await {
-                    Ok(()) => {
-                        stuck = false;
-                        metrics::gauge!("waymark_feed_stuck", "feed" => name.clone()).set(0.0);
-                    }
-                    Err(error) => {
-                        tracing::warn!(feed = %name, %error, "could not clear the stuck record")
-                    }
-                }
+            if step.is_ok() {
+                stuck.cleared(self.store.pool()).await;
             }
             match step {
                 Ok(Step::Busy) => {
@@ -180,20 +170,9 @@ impl<H: EventHandler> Feed<H> {
                 }
                 Err(failure) => {
                     failures += 1;
-                    let transient = failure.error.is_transient();
-                    let error = failure.error.to_string();
-                    if !transient || failures >= STUCK_AFTER {
-                        tracing::error!(feed = %name, event = ?failure.event, %error, failures, transient, "feed stuck on an event it cannot handle");
-                        if let Err(error) =
-                            stick(self.store.pool(), &name, failure.event, &error, failures).await
-                        {
-                            tracing::warn!(feed = %name, %error, "could not record the stuck feed");
-                        }
-                        metrics::gauge!("waymark_feed_stuck", "feed" => name.clone()).set(1.0);
-                        stuck = true;
-                    } else {
-                        tracing::warn!(feed = %name, %error, failures, "feed batch failed; retrying");
-                    }
+                    stuck
+                        .failed(self.store.pool(), failure.event, &failure.error, failures)
+                        .await;
                     if !pause(backoff(failures), &shutdown).await {
                         break;
                     }

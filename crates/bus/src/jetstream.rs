@@ -14,7 +14,7 @@ use uuid::Uuid;
 use waymark_event_store::{PgEventStore, RecordedEvent};
 
 use crate::handler::{EventHandler, HandlerError};
-use crate::stuck::{STUCK_AFTER, stick, unstick};
+use crate::stuck::Stuck;
 use crate::wait::{backoff, pause};
 
 /// Where events go on NATS.
@@ -162,9 +162,7 @@ async fn consume<H: EventHandler>(
         .await
         .map_err(|error| JetStreamError::Consumer(error.to_string()))?;
     let store = PgEventStore::new(pool.clone());
-    // Not known at start: a stuck record left by an earlier run is cleared by the first
-    // event handled.
-    let mut stuck = true;
+    let mut stuck = Stuck::new(handler.name());
     let mut messages = consumer
         .messages()
         .await
@@ -233,7 +231,7 @@ async fn handle_message<H: EventHandler>(
     store: &PgEventStore,
     handler: &H,
     message: &jetstream::Message,
-    stuck: &mut bool,
+    stuck: &mut Stuck,
     shutdown: &CancellationToken,
 ) {
     let published: RecordedEvent = match serde_json::from_slice(&message.payload) {
@@ -306,32 +304,19 @@ async fn handle_message<H: EventHandler>(
                     return;
                 }
                 Ok(Applied::Now | Applied::Already) => {
-                    if *stuck && unstick(pool, handler.name()).await.is_ok() {
-                        *stuck = false;
-                        metrics::gauge!("waymark_feed_stuck", "feed" => handler.name().to_owned())
-                            .set(0.0);
-                    }
+                    stuck.cleared(pool).await;
                     break;
                 }
                 Err(error) => {
                     failures += 1;
-                    if !error.is_transient() || failures >= STUCK_AFTER {
-                        let error = error.to_string();
-                        tracing::error!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "consumer stuck on an event it cannot handle");
-                        let _ = stick(
+                    stuck
+                        .failed(
                             pool,
-                            handler.name(),
                             Some((event.event_id, event.position)),
                             &error,
                             failures,
                         )
                         .await;
-                        metrics::gauge!("waymark_feed_stuck", "feed" => handler.name().to_owned())
-                            .set(1.0);
-                        *stuck = true;
-                    } else {
-                        tracing::warn!(consumer = handler.name(), event_id = %event.event_id, %error, failures, "handling failed; retrying");
-                    }
                     // Keep the message ours while retrying, so order is kept.
                     let _ = message.ack_with(AckKind::Progress).await;
                     if !pause(backoff(failures), shutdown).await {
@@ -350,9 +335,8 @@ async fn handle_message<H: EventHandler>(
 /// How long a message that came before its stream's previous event waits to be delivered again.
 const ORDER_RETRY: Duration = Duration::from_millis(200);
 /// After this many deliveries (about half a minute) such a message is applied anyway (the
-/// previous event may be
-/// gone from JetStream, older than its `max_age`), later than its predecessor's turn but never
-/// lost: a late predecessor is still applied when it comes.
+/// previous event may be gone from JetStream, older than its `max_age`), later than its
+/// predecessor's turn but never lost: a late predecessor is still applied when it comes.
 const ORDER_PATIENCE: i64 = 150;
 
 enum Applied {
