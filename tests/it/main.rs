@@ -5,6 +5,7 @@
 
 mod audits;
 mod deploy;
+mod faults;
 mod health;
 mod journeys;
 mod slice;

@@ -30,6 +30,9 @@ pub struct StreamOptions {
     /// Copies JetStream keeps of each message: 3 on a three-node NATS cluster (the deploy
     /// files), 1 on a single server.
     pub replicas: usize,
+    /// How long JetStream remembers a message id to drop a second publish of it (two
+    /// minutes). A repeat after that is stored twice; consumers still apply it once.
+    pub duplicate_window: Duration,
 }
 
 impl Default for StreamOptions {
@@ -39,6 +42,7 @@ impl Default for StreamOptions {
             subject_prefix: "waymark.events".to_owned(),
             max_age: Duration::from_secs(90 * 24 * 3600),
             replicas: 1,
+            duplicate_window: Duration::from_secs(120),
         }
     }
 }
@@ -83,7 +87,7 @@ pub async fn ensure_stream(
             subjects: vec![format!("{}.>", options.subject_prefix)],
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::Limits,
-            duplicate_window: Duration::from_secs(120),
+            duplicate_window: options.duplicate_window,
             max_age: options.max_age,
             num_replicas: options.replicas,
             ..Default::default()

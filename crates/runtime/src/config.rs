@@ -60,9 +60,12 @@ pub struct DatabaseConfig {
     /// PostgreSQL's `statement_timeout` for the service's sessions; 0: none.
     pub statement_timeout_ms: u64,
     /// PostgreSQL's `idle_in_transaction_session_timeout` for the service's sessions; 0:
-    /// none. A transaction left open holds every reader of the event store back (they wait
-    /// for the oldest running transaction), so an idle one is ended rather than waited for.
+    /// none. A transaction that appended events and was left open holds every reader of the
+    /// event store back, so an idle one is ended rather than waited for.
     pub idle_in_transaction_timeout_ms: u64,
+    /// How long a request, feed or consumer waits for a connection of the pool (while the
+    /// database is down, say) before it fails: a command then answers UNAVAILABLE.
+    pub acquire_timeout_ms: u64,
     /// Whether a service migrates its schema when it starts; false where its role may not
     /// (it then checks the owner has). See [`crate::schema`].
     pub migrate: bool,
@@ -138,6 +141,7 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             statement_timeout_ms: 60_000,
             idle_in_transaction_timeout_ms: 15_000,
+            acquire_timeout_ms: 10_000,
             migrate: true,
             service_role: None,
         }

@@ -70,7 +70,9 @@ impl Platform {
             ]);
         let pool = PgPoolOptions::new()
             .max_connections(config.database.max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_millis(
+                config.database.acquire_timeout_ms.max(1),
+            ))
             .connect_with(options)
             .await
             .map_err(PlatformError::Database)?;
@@ -149,6 +151,7 @@ impl Platform {
                 .map_or(defaults.max_age, |days| {
                     std::time::Duration::from_secs(days.saturating_mul(24 * 3600))
                 }),
+            duplicate_window: defaults.duplicate_window,
         }
     }
 

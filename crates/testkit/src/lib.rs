@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 
 pub mod directory;
 pub mod objects;
+pub mod postgres;
 pub mod smtp;
 
 pub mod time {
@@ -63,9 +64,13 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates an empty database. Panics with a clear message when PostgreSQL is unreachable.
     pub async fn create() -> Self {
-        let server = server_url();
+        Self::create_on(&server_url()).await
+    }
+
+    /// Creates an empty database on the server at `server` (a superuser's url).
+    pub async fn create_on(server: &str) -> Self {
         let name = format!("waymark_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&server)
+        let mut admin = sqlx::PgConnection::connect(server)
             .await
             .unwrap_or_else(|error| {
                 panic!(

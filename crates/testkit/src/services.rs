@@ -47,7 +47,16 @@ impl TestPlatform {
         clock: Arc<dyn Clock>,
         extra: &[(&str, &str)],
     ) -> Self {
-        let db = TestDatabase::create().await;
+        Self::start_on(TestDatabase::create().await, nats_url, clock, extra).await
+    }
+
+    /// On a database the test made (on a server of its own, say).
+    pub async fn start_on(
+        db: TestDatabase,
+        nats_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         // Evidence files go to a directory of this test's own, unless the test names a store.
         let evidence = format!(
             "file://{}/waymark-evidence/{}",

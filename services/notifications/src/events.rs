@@ -179,15 +179,21 @@ impl Events {
         let when = long_date(due.due_date);
         let mut recipient = due.recipient_id;
         let (mut urgent, mut note) = (false, None);
+        // Counted from the day it is sent: a reminder sent late says how long is left now.
+        let (soon, headline_soon) = match due.days_left() {
+            ..=0 => ("today".to_owned(), "Today".to_owned()),
+            1 => ("tomorrow".to_owned(), "Tomorrow".to_owned()),
+            days => (format!("in {days} days"), format!("In {days} days")),
+        };
         let (headline, body) = match kind {
             ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => {
                 let agenda = self
                     .agenda(event.trust_id, due.subject_id, due.recipient_id)
                     .await;
                 let body = match agenda.as_slice() {
-                    [] => format!("{title} is tomorrow, {when}."),
+                    [] => format!("{title} is {soon}, {when}."),
                     actions => format!(
-                        "{title} is tomorrow, {when}. It starts with the previous meeting's actions:\n{}",
+                        "{title} is {soon}, {when}. It starts with the previous meeting's actions:\n{}",
                         actions
                             .iter()
                             .map(|a| format!("- {a}"))
@@ -195,10 +201,10 @@ impl Events {
                             .join("\n")
                     ),
                 };
-                (format!("Tomorrow: {title}"), body)
+                (format!("{headline_soon}: {title}"), body)
             }
-            ReminderKind::Upcoming { days } => (
-                format!("Due in {days} days: {title}"),
+            ReminderKind::Upcoming { .. } => (
+                format!("Due {soon}: {title}"),
                 format!("\"{title}\" is due on {when}."),
             ),
             ReminderKind::Due => (

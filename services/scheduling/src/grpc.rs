@@ -1026,7 +1026,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let recipient = recipient.map(StaffId::into_uuid);
         let state = parse::optional_text("state", &request.state)?;
         let rows = sqlx::query!(
-            "SELECT timer_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date, fire_at, state, fired_at \
+            "SELECT timer_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date, fire_at, state, fired_at, reason \
              FROM scheduling.timers WHERE trust_id = $1 AND ($2::uuid IS NULL OR subject_id = $2) \
              AND ($3::uuid IS NULL OR recipient_id = $3) AND ($4::text IS NULL OR state = $4) \
              ORDER BY fire_at, reminder LIMIT 1000",
@@ -1053,6 +1053,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                     fire_at: rfc3339(t.fire_at),
                     state: t.state,
                     fired_at: t.fired_at.map(rfc3339).unwrap_or_default(),
+                    reason: t.reason.unwrap_or_default(),
                 })
                 .collect(),
         }))

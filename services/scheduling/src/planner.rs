@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
@@ -378,50 +378,50 @@ impl Planner {
         subject: &Subject,
         planned: Vec<PlannedReminder>,
     ) -> Result<(), HandlerError> {
+        let now = self.clock.now();
+        let mut timers = Vec::new();
+        for reminder in planned {
+            timers.push((subject.owner, reminder));
+            // The others hear of it the day before (a meeting's leaders: "meeting tomorrow").
+            if subject.kind == SubjectKind::Meeting
+                && reminder.kind == (ReminderKind::Upcoming { days: 1 })
+            {
+                timers.extend(subject.others.iter().map(|other| (*other, reminder)));
+            }
+        }
+        // What the plan still has stays as it is, even a timer due and not yet fired (the
+        // worker was behind, or down): the catch-up rules decide it. The rest is cancelled.
+        let keep: Vec<Uuid> = timers
+            .iter()
+            .map(|(recipient, reminder)| timer_id(subject, *recipient, reminder))
+            .collect();
         sqlx::query!(
             "UPDATE scheduling.timers SET state = 'cancelled' \
-             WHERE trust_id = $1 AND subject_id = $2 AND state = 'pending' AND reminder <> 'awaiting_agreement'",
+             WHERE trust_id = $1 AND subject_id = $2 AND state = 'pending' AND reminder <> 'awaiting_agreement' \
+             AND timer_id <> ALL($3)",
             trust.into_uuid(),
-            subject.id
+            subject.id,
+            &keep
         )
         .execute(&mut *tx)
         .await?;
-        let now = self.clock.now();
-        for reminder in planned {
-            // Reminders of what has passed already are no use; lateness (overdue, escalation)
-            // still is, however late.
+        sqlx::query!(
+            "UPDATE scheduling.timers SET title = $3 WHERE trust_id = $1 AND subject_id = $2 AND state = 'pending' AND title <> $3",
+            trust.into_uuid(),
+            subject.id,
+            subject.title
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (recipient, reminder) in timers {
+            // A new timer for what has passed already is no use; lateness (overdue,
+            // escalation) still is, however late.
             let still_useful = matches!(
                 reminder.kind,
                 ReminderKind::Overdue | ReminderKind::Escalation
             ) || reminder.fire_at >= now;
             if still_useful {
-                insert(
-                    tx,
-                    trust,
-                    subject,
-                    subject.owner,
-                    reminder.kind,
-                    reminder.local_date,
-                    reminder.fire_at,
-                )
-                .await?;
-            }
-            // The others hear of it the day before (a meeting's leaders: "meeting tomorrow").
-            if reminder.kind == (ReminderKind::Upcoming { days: 1 }) && reminder.fire_at >= now {
-                for other in &subject.others {
-                    if subject.kind == SubjectKind::Meeting {
-                        insert(
-                            tx,
-                            trust,
-                            subject,
-                            *other,
-                            reminder.kind,
-                            reminder.local_date,
-                            reminder.fire_at,
-                        )
-                        .await?;
-                    }
-                }
+                insert(tx, trust, subject, recipient, &reminder).await?;
             }
         }
         Ok(())
@@ -438,16 +438,7 @@ impl Planner {
         let calendar =
             projection::calendar(tx, trust.into_uuid(), subject.school.into_uuid()).await?;
         let nudge = plan_nudge(since, &calendar, &self.settings);
-        insert(
-            tx,
-            trust,
-            subject,
-            person,
-            nudge.kind,
-            nudge.local_date,
-            nudge.fire_at,
-        )
-        .await
+        insert(tx, trust, subject, person, &nudge).await
     }
 
     /// The school-local date of an event.
@@ -554,22 +545,30 @@ async fn cancel_nudges(
     Ok(())
 }
 
-/// One timer. Its id names the subject, recipient, reminder and due date, so planning the same
-/// thing again finds the same timer: a cancelled one comes back, a fired one stays fired.
+/// A timer's id names the subject, recipient, reminder, due date and day, so planning the same
+/// thing again finds the same timer.
+fn timer_id(subject: &Subject, recipient: StaffId, reminder: &PlannedReminder) -> Uuid {
+    Uuid::new_v5(
+        &subject.id,
+        format!(
+            "{recipient}/{}/{}/{}",
+            reminder.kind.key(),
+            subject.due,
+            reminder.local_date
+        )
+        .as_bytes(),
+    )
+}
+
+/// One timer: a cancelled one comes back, a fired one stays fired.
 async fn insert(
     tx: &mut PgConnection,
     trust: TrustId,
     subject: &Subject,
     recipient: StaffId,
-    kind: ReminderKind,
-    local_date: NaiveDate,
-    fire_at: chrono::DateTime<Utc>,
+    reminder: &PlannedReminder,
 ) -> Result<(), HandlerError> {
-    let key = kind.key();
-    let timer_id = Uuid::new_v5(
-        &subject.id,
-        format!("{recipient}/{key}/{}/{local_date}", subject.due).as_bytes(),
-    );
+    let timer_id = timer_id(subject, recipient, reminder);
     sqlx::query!(
         "INSERT INTO scheduling.timers (timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, \
          recipient_id, due_date, local_date, fire_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -581,11 +580,11 @@ async fn insert(
         subject.kind.as_str(),
         subject.id,
         subject.title,
-        key,
+        reminder.kind.key(),
         recipient.into_uuid(),
         subject.due,
-        local_date,
-        fire_at
+        reminder.local_date,
+        reminder.fire_at
     )
     .execute(&mut *tx)
     .await?;

@@ -5,6 +5,11 @@
 //! leaves the timers pending for the next round; after it, they are fired for good. A row
 //! that cannot make a reminder is parked with the reason (`state = 'parked'`), so it never
 //! holds up the timers due after it.
+//!
+//! Catch-up: timers found due late (the worker was down, or the database) are decided by
+//! [`catch_up`]: each person hears only the latest of a due date's reminders that are due,
+//! and only words still true; the rest are skipped with the reason (`state = 'skipped'`).
+//! What is sent goes at once, not spread out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use waymark_domain::ids::{ActorId, CorrelationId};
 use waymark_domain::scheduling::reminders::{
-    REMINDER_CATEGORY, ReminderDue, ReminderEvent, SubjectKind,
+    CatchUp, REMINDER_CATEGORY, ReminderDue, ReminderEvent, ReminderKind, SubjectKind, catch_up,
 };
 use waymark_domain::{EventId, EventMetadata, SchoolId, StaffId, StreamId, Text, TrustId};
 use waymark_event_store::NewEvent;
@@ -89,10 +94,17 @@ pub enum FireError {
 pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireError> {
     let now = platform.clock.now();
     let mut tx = platform.pool.begin().await?;
+    // With each timer, the later reminders of the same due date to the same person that are
+    // due by now as well (pending, or fired by another worker meanwhile).
     let due = sqlx::query!(
-        "SELECT timer_id, trust_id, school_id, subject_kind, subject_id, title, reminder, recipient_id, due_date, local_date, fire_at \
-         FROM scheduling.timers WHERE state = 'pending' AND fire_at <= $1 \
-         ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        r#"SELECT t.timer_id, t.trust_id, t.school_id, t.subject_kind, t.subject_id, t.title, t.reminder,
+                  t.recipient_id, t.due_date, t.local_date, t.fire_at,
+                  ARRAY(SELECT l.reminder FROM scheduling.timers l
+                        WHERE l.trust_id = t.trust_id AND l.subject_id = t.subject_id
+                          AND l.recipient_id = t.recipient_id AND l.due_date = t.due_date
+                          AND l.state IN ('pending', 'fired') AND l.fire_at > t.fire_at AND l.fire_at <= $1) AS "later!"
+           FROM scheduling.timers t WHERE t.state = 'pending' AND t.fire_at <= $1
+           ORDER BY t.fire_at LIMIT $2 FOR UPDATE OF t SKIP LOCKED"#,
         now,
         batch
     )
@@ -108,11 +120,40 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     if due.is_empty() {
         return Ok(0);
     }
+    // Each school's day today, for the catch-up rules.
+    let mut today = std::collections::HashMap::new();
+    for timer in &due {
+        if let std::collections::hash_map::Entry::Vacant(entry) =
+            today.entry((timer.trust_id, timer.school_id))
+        {
+            let calendar =
+                crate::projection::calendar(&mut tx, timer.trust_id, timer.school_id).await?;
+            entry.insert(now.with_timezone(&calendar.time_zone).date_naive());
+        }
+    }
     // A row that does not make a reminder is parked with the reason, not retried ahead of
     // every other timer for ever.
     let mut fire = Vec::with_capacity(due.len());
     let mut parked: Vec<(Uuid, String)> = Vec::new();
+    let mut skipped: Vec<(Uuid, String)> = Vec::new();
     for timer in &due {
+        let Some(kind) = ReminderKind::parse(&timer.reminder) else {
+            parked.push((
+                timer.timer_id,
+                format!("unknown reminder `{}`", timer.reminder),
+            ));
+            continue;
+        };
+        let today = today[&(timer.trust_id, timer.school_id)];
+        let later: Vec<ReminderKind> = timer
+            .later
+            .iter()
+            .filter_map(|key| ReminderKind::parse(key))
+            .collect();
+        if let CatchUp::Skip(reason) = catch_up(kind, timer.due_date, today, &later) {
+            skipped.push((timer.timer_id, reason));
+            continue;
+        }
         let event = SubjectKind::parse(&timer.subject_kind)
             .ok_or_else(|| format!("unknown subject kind `{}`", timer.subject_kind))
             .and_then(|subject_kind| {
@@ -126,6 +167,7 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
                     recipient_id: StaffId::from_uuid(timer.recipient_id),
                     due_date: timer.due_date,
                     local_date: timer.local_date,
+                    sent_on: (today != timer.local_date).then_some(today),
                 }))
             })
             // The event id follows from the timer's: the same timer can only ever make one.
@@ -187,10 +229,15 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     .await?;
     for (timer, reason) in &parked {
         tracing::error!(%timer, %reason, "timer parked: it cannot make a reminder");
+    }
+    for (state, set) in [("parked", &parked), ("skipped", &skipped)] {
+        let (ids, reasons): (Vec<Uuid>, Vec<String>) = set.iter().cloned().unzip();
         sqlx::query!(
-            "UPDATE scheduling.timers SET state = 'parked', parked_reason = $2 WHERE timer_id = $1",
-            timer,
-            reason
+            "UPDATE scheduling.timers t SET state = $3, reason = r.reason \
+             FROM unnest($1::uuid[], $2::text[]) AS r(timer_id, reason) WHERE t.timer_id = r.timer_id",
+            &ids,
+            &reasons,
+            state
         )
         .execute(&mut *tx)
         .await?;
@@ -198,5 +245,6 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     tx.commit().await?;
     metrics::counter!("waymark_timers_fired_total").increment(fresh.len() as u64);
     metrics::counter!("waymark_timers_parked_total").increment(parked.len() as u64);
+    metrics::counter!("waymark_timers_skipped_total").increment(skipped.len() as u64);
     Ok(due.len())
 }

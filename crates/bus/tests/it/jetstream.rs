@@ -54,11 +54,54 @@ async fn stream_messages(js: &jetstream::Context) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
+    let stored = across_a_nats_crash(StreamOptions::default(), Duration::from_millis(500)).await;
+    assert_eq!(
+        stored, 3000,
+        "what the relay published again within the window was dropped as a repeat"
+    );
+}
+
+/// NATS is down longer than JetStream remembers message ids, so what the relay publishes again
+/// afterwards is not dropped as a repeat: it may be stored twice, and is still applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_arrives_once_in_effect_when_nats_is_down_longer_than_the_duplicate_window() {
+    let stream = StreamOptions {
+        stream: "SHORT_MEMORY".to_owned(),
+        duplicate_window: Duration::from_secs(1),
+        ..StreamOptions::default()
+    };
+    let stored = across_a_nats_crash(stream, Duration::from_secs(3)).await;
+    assert!(stored >= 3000, "JetStream holds every event: {stored}");
+}
+
+/// Writers append 3,000 events while the relay publishes and a consumer applies them; NATS is
+/// killed part way and started again after `down`. Every event is applied exactly once.
+/// Returns how many messages JetStream holds.
+async fn across_a_nats_crash(stream: StreamOptions, down: Duration) -> u64 {
     const TOTAL: u64 = 3000;
     let (db, store) = setup().await;
     let mut nats = NatsServer::start().await;
     let js = connect(&nats).await;
-    let (shutdown, relay, consumer) = relay_and_consumer(&db, &store, &js, "js.test");
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        RelayOptions {
+            stream: stream.clone(),
+            ..RelayOptions::default()
+        },
+        shutdown.clone(),
+    ));
+    let consumer = tokio::spawn(run_consumer(
+        db.pool.clone(),
+        js.clone(),
+        ConsumerOptions {
+            stream: stream.clone(),
+            ..ConsumerOptions::default()
+        },
+        Arc::new(Recorder::new("js.test")),
+        shutdown.clone(),
+    ));
 
     let writing = tokio::spawn({
         let store = store.clone();
@@ -70,7 +113,7 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
     .await;
     // Crash NATS while the relay is publishing; the writers carry on into PostgreSQL.
     nats.kill().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(down).await;
     nats.restart().await;
 
     writing.await.unwrap();
@@ -90,9 +133,18 @@ async fn every_event_arrives_once_in_effect_across_a_nats_crash() {
             .await
             .unwrap();
     assert_eq!(processed, TOTAL as i64);
+    let stored = ensure_stream(&js, &stream)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
     shutdown.cancel();
     relay.await.unwrap();
     consumer.await.unwrap();
+    stored
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,6 +421,7 @@ async fn the_stream_is_made_with_the_configured_age_and_copies() {
         subject_prefix: "configured".to_owned(),
         max_age: week,
         replicas: 1,
+        ..StreamOptions::default()
     };
     let mut stream = ensure_stream(&js, &options).await.unwrap();
     let config = stream.info().await.unwrap().config.clone();

@@ -137,6 +137,62 @@ pub fn plan_due(
         .collect()
 }
 
+/// What becomes of a reminder found due, however late it is found (after scheduling was down,
+/// say): sent, or skipped with the reason. Late reminders are not sent in a burst of
+/// everything missed: each person hears only the latest of a due date's reminders to them, and
+/// only words still true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatchUp {
+    Send,
+    Skip(String),
+}
+
+/// The order in which the owner hears of a due date: coming up (the furthest first), due,
+/// overdue. Escalations (to the line manager) and nudges stand apart.
+fn turn(kind: ReminderKind) -> Option<(u8, u32)> {
+    match kind {
+        ReminderKind::Upcoming { days } => Some((0, u32::MAX - days)),
+        ReminderKind::Due => Some((1, 0)),
+        ReminderKind::Overdue => Some((2, 0)),
+        ReminderKind::Escalation | ReminderKind::AwaitingAgreement => None,
+    }
+}
+
+/// Decides a due reminder of `kind` for `due_date`, sent (if at all) on the school-local day
+/// `today`; `later_due` are the reminders of the same due date to the same person that are
+/// due by now as well and come after it in turn.
+///
+/// - A later reminder due as well says it better: this one is skipped.
+/// - "Coming up" is only true before the due date, "due today" only on it.
+/// - Overdue reminders and escalations stay true however late.
+pub fn catch_up(
+    kind: ReminderKind,
+    due_date: NaiveDate,
+    today: NaiveDate,
+    later_due: &[ReminderKind],
+) -> CatchUp {
+    if let Some(mine) = turn(kind)
+        && let Some(later) = later_due
+            .iter()
+            .filter(|later| turn(**later).is_some_and(|theirs| theirs > mine))
+            .max_by_key(|later| turn(**later))
+    {
+        return CatchUp::Skip(format!(
+            "the later {} reminder was due as well",
+            later.key()
+        ));
+    }
+    match kind {
+        ReminderKind::Upcoming { .. } if today >= due_date => {
+            CatchUp::Skip("found due on or after its due date".to_owned())
+        }
+        ReminderKind::Due if today > due_date => {
+            CatchUp::Skip("found due after its due date".to_owned())
+        }
+        _ => CatchUp::Send,
+    }
+}
+
 /// The reminders of a record created on `created_on`. One created after its date (a
 /// meeting recorded once it has happened) is late only from the day it was created: its
 /// first overdue reminder is the next working day's, so recording it and closing it in one
@@ -258,6 +314,81 @@ mod tests {
     }
 
     #[test]
+    fn a_late_reminder_is_sent_only_when_it_is_the_latest_and_still_true() {
+        let due = d(2026, 12, 10);
+        let (upcoming_7, upcoming_1) = (
+            ReminderKind::Upcoming { days: 7 },
+            ReminderKind::Upcoming { days: 1 },
+        );
+        use ReminderKind::{Due, Escalation, Overdue};
+        // On time, or late but alone and still true: sent.
+        assert_eq!(
+            catch_up(upcoming_7, due, d(2026, 12, 3), &[]),
+            CatchUp::Send
+        );
+        assert_eq!(
+            catch_up(upcoming_7, due, d(2026, 12, 8), &[]),
+            CatchUp::Send
+        );
+        assert_eq!(catch_up(Due, due, due, &[]), CatchUp::Send);
+        assert_eq!(catch_up(Overdue, due, d(2027, 1, 5), &[]), CatchUp::Send);
+        // After downtime: only the latest of the owner's reminders goes.
+        let found = [upcoming_1, Due, Overdue, Escalation];
+        for earlier in [upcoming_7, upcoming_1, Due] {
+            assert_eq!(
+                catch_up(earlier, due, d(2026, 12, 11), &found),
+                CatchUp::Skip("the later overdue reminder was due as well".into())
+            );
+        }
+        assert_eq!(
+            catch_up(upcoming_7, due, d(2026, 12, 9), &[upcoming_1]),
+            CatchUp::Skip("the later upcoming_1 reminder was due as well".into())
+        );
+        // An escalation goes to someone else: it neither hides nor is hidden.
+        assert_eq!(
+            catch_up(Overdue, due, d(2026, 12, 16), &[Escalation]),
+            CatchUp::Send
+        );
+        assert_eq!(
+            catch_up(Escalation, due, d(2026, 12, 20), &[]),
+            CatchUp::Send
+        );
+        // Words no longer true are not sent.
+        assert!(matches!(
+            catch_up(upcoming_1, due, due, &[]),
+            CatchUp::Skip(_)
+        ));
+        assert!(matches!(
+            catch_up(Due, due, d(2026, 12, 11), &[]),
+            CatchUp::Skip(_)
+        ));
+        // A reminder is never hidden by one that comes before it.
+        assert_eq!(
+            catch_up(Overdue, due, d(2026, 12, 11), &[Due]),
+            CatchUp::Send
+        );
+    }
+
+    #[test]
+    fn a_late_coming_up_reminder_counts_the_days_from_when_it_is_sent() {
+        let mut due = ReminderDue {
+            timer_id: uuid::Uuid::nil(),
+            school_id: crate::ids::SchoolId::from_uuid(uuid::Uuid::nil()),
+            subject_kind: SubjectKind::Action,
+            subject_id: uuid::Uuid::nil(),
+            title: crate::text::Text::parse("Model worked examples first").unwrap(),
+            reminder: "upcoming_7".into(),
+            recipient_id: crate::ids::StaffId::from_uuid(uuid::Uuid::nil()),
+            due_date: d(2026, 12, 10),
+            local_date: d(2026, 12, 3),
+            sent_on: None,
+        };
+        assert_eq!(due.days_left(), 7);
+        due.sent_on = Some(d(2026, 12, 7));
+        assert_eq!(due.days_left(), 3);
+    }
+
+    #[test]
     fn reminder_keys_round_trip() {
         for kind in [
             ReminderKind::Upcoming { days: 7 },
@@ -321,8 +452,11 @@ pub struct ReminderDue {
     /// Who is reminded. For an escalation, the owner whose line manager is to be told.
     pub recipient_id: crate::ids::StaffId,
     pub due_date: NaiveDate,
-    /// The school-local day it fired for.
+    /// The school-local day it was planned for.
     pub local_date: NaiveDate,
+    /// The school-local day it fired, when later than planned (after downtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_on: Option<NaiveDate>,
 }
 
 impl crate::decider::DomainEvent for ReminderEvent {
@@ -334,5 +468,10 @@ impl crate::decider::DomainEvent for ReminderEvent {
 impl ReminderDue {
     pub fn kind(&self) -> Option<ReminderKind> {
         ReminderKind::parse(&self.reminder)
+    }
+
+    /// Days from the day it is sent to the due date.
+    pub fn days_left(&self) -> i64 {
+        (self.due_date - self.sent_on.unwrap_or(self.local_date)).num_days()
     }
 }

@@ -863,6 +863,7 @@ async fn a_reminder_held_until_its_subject_is_done_or_its_day_is_over_is_dropped
                 recipient_id: teacher,
                 due_date: day,
                 local_date: day,
+                sent_on: None,
             });
             append(platform, head, StreamId::new("reminder", timer), &event).await;
         }

@@ -7,7 +7,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use uuid::Uuid;
 use waymark_domain::ids::{ActorId, CorrelationId};
-use waymark_domain::scheduling::reminders::{ReminderDue, ReminderEvent, SubjectKind};
+use waymark_domain::scheduling::reminders::{
+    ReminderDue, ReminderEvent, ReminderKind, SubjectKind,
+};
 use waymark_domain::{EventId, EventMetadata, SchoolId, StaffId, StreamId, Text};
 use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
 use waymark_proto::notifications::v1 as pb;
@@ -116,6 +118,12 @@ pub async fn remind(
     reminder: &str,
 ) -> Uuid {
     let timer = Uuid::new_v4();
+    let due_date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    // Planned for the day it speaks of: seven days before, for `upcoming_7`.
+    let local_date = match ReminderKind::parse(reminder) {
+        Some(ReminderKind::Upcoming { days }) => due_date - chrono::Days::new(days.into()),
+        _ => due_date,
+    };
     let event = ReminderEvent::ReminderDue(ReminderDue {
         timer_id: timer,
         school_id: SchoolId::from_uuid(school),
@@ -124,8 +132,9 @@ pub async fn remind(
         title: Text::parse("Model worked examples first").unwrap(),
         reminder: reminder.into(),
         recipient_id: recipient,
-        due_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
-        local_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        due_date,
+        local_date,
+        sent_on: None,
     });
     append(platform, caller, StreamId::new("reminder", timer), &event).await;
     timer

@@ -527,7 +527,7 @@ async fn a_timer_that_cannot_make_a_reminder_is_parked_and_holds_up_nothing() {
     }
     let state = |id: Uuid| async move {
         sqlx::query_as::<_, (String, Option<String>)>(
-            "SELECT state, parked_reason FROM scheduling.timers WHERE timer_id = $1",
+            "SELECT state, reason FROM scheduling.timers WHERE timer_id = $1",
         )
         .bind(id)
         .fetch_one(pool)
@@ -565,5 +565,190 @@ async fn a_timer_that_cannot_make_a_reminder_is_parked_and_holds_up_nothing() {
         reminders, 3,
         "one reminder each for the timers that could make one"
     );
+    platform.stop().await;
+}
+
+/// Each timer of `subject`, as `(reminder, state)` in the order they fall.
+async fn states(platform: &TestPlatform, subject: Uuid) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT reminder, state FROM scheduling.timers WHERE subject_id = $1 ORDER BY fire_at, reminder",
+    )
+    .bind(subject)
+    .fetch_all(&platform.db.pool)
+    .await
+    .unwrap()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(reminder, state)| ((*reminder).to_owned(), (*state).to_owned()))
+        .collect()
+}
+
+/// Scheduling is down while an action's reminders fall due, and the reminders are planned
+/// again meanwhile (as a calendar change does). Nothing due is dropped by the re-plan, and on
+/// scheduling's return each person hears only the latest reminder still true, in words true on
+/// the day it is sent.
+#[tokio::test]
+async fn after_downtime_each_person_hears_only_the_latest_reminder_still_true() {
+    let clock = ManualClock::new(at(2026, 11, 20, 12, 0));
+    let platform = TestPlatform::start_with_clock(None, Arc::new(clock.clone())).await;
+    let down = CancellationToken::new();
+    let (address, service) = platform
+        .serve_until(waymark_scheduling::run, down.clone())
+        .await;
+    let p = &platform;
+    let head = new_caller();
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    school_of(&platform, head, school, &[teacher]).await;
+    let mut client = client(&platform, address, head);
+    set_calendar(&mut client, school, year_calendar()).await;
+    let (thursday, monday) = (Uuid::new_v4(), Uuid::new_v4());
+    append::<Action>(
+        &platform,
+        head,
+        thursday,
+        created(thursday, school, teacher, "2026-12-10"),
+    )
+    .await;
+    append::<Action>(
+        &platform,
+        head,
+        monday,
+        created(monday, school, teacher, "2026-12-14"),
+    )
+    .await;
+    eventually(PATIENCE, "both actions' timers planned", || async move {
+        states(p, thursday).await.len() == 5 && states(p, monday).await.len() == 5
+    })
+    .await;
+    down.cancel();
+    service.await.unwrap();
+
+    // Down until Thursday 10 December, 10:30: the seven-day, one-day and due-today reminders of
+    // Thursday's action and the seven-day one of Monday's are due, none sent. A re-plan now
+    // keeps every one of them.
+    clock.set(at(2026, 12, 10, 10, 30));
+    let planner = waymark_scheduling::planner::Planner {
+        settings: Default::default(),
+        clock: Arc::new(clock.clone()),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let mut tx = platform.db.pool.begin().await.unwrap();
+    let calendar: serde_json::Value =
+        sqlx::query_scalar("SELECT doc FROM scheduling.calendars WHERE school_id = $1")
+            .bind(school)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    let calendar = serde_json::from_value(calendar).unwrap();
+    planner
+        .replan_school(&mut tx, head.trust, school, &calendar)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all_pending = pairs(&[
+        ("upcoming_7", "pending"),
+        ("upcoming_1", "pending"),
+        ("due", "pending"),
+        ("overdue", "pending"),
+        ("escalation", "pending"),
+    ]);
+    assert_eq!(states(&platform, thursday).await, all_pending);
+    assert_eq!(states(&platform, monday).await, all_pending);
+
+    // Back up: Thursday's action says "due today" once; Monday's says how long is left now.
+    let up = CancellationToken::new();
+    let (_, service) = platform
+        .serve_until(waymark_scheduling::run, up.clone())
+        .await;
+    eventually(PATIENCE, "the due reminders dealt with", || async move {
+        states(p, monday).await[0].1 != "pending" && states(p, thursday).await[2].1 != "pending"
+    })
+    .await;
+    assert_eq!(
+        states(&platform, thursday).await,
+        pairs(&[
+            ("upcoming_7", "skipped"),
+            ("upcoming_1", "skipped"),
+            ("due", "fired"),
+            ("overdue", "pending"),
+            ("escalation", "pending"),
+        ])
+    );
+    assert_eq!(
+        states(&platform, monday).await[..2],
+        pairs(&[("upcoming_7", "fired"), ("upcoming_1", "pending")])
+    );
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM scheduling.timers WHERE subject_id = $1 AND reminder = 'upcoming_7'",
+    )
+    .bind(thursday)
+    .fetch_one(&platform.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, "the later due reminder was due as well");
+    let sent = |subject: Uuid| {
+        let pool = platform.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, serde_json::Value>(
+                "SELECT payload FROM event_store.events WHERE event_type = 'ReminderDue' \
+                 AND payload->>'subject_id' = ($1::uuid)::text ORDER BY position",
+            )
+            .bind(subject)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let thursday_sent = sent(thursday).await;
+    assert_eq!(thursday_sent.len(), 1);
+    assert_eq!(thursday_sent[0]["reminder"], "due");
+    assert!(
+        thursday_sent[0].get("sent_on").is_none(),
+        "sent on its own day"
+    );
+    let monday_sent = sent(monday).await;
+    assert_eq!(monday_sent.len(), 1);
+    assert_eq!(monday_sent[0]["reminder"], "upcoming_7");
+    assert_eq!(monday_sent[0]["local_date"], "2026-12-07");
+    assert_eq!(
+        monday_sent[0]["sent_on"], "2026-12-10",
+        "four days left, not seven"
+    );
+
+    // Down again over Friday and the weekend, back Monday 14 December at ten: Thursday's
+    // action is overdue (still true, sent); Monday's one-day reminder gives way to "due today".
+    clock.set(at(2026, 12, 14, 10, 0));
+    eventually(PATIENCE, "Monday's reminders dealt with", || async move {
+        states(p, monday).await[2].1 != "pending" && states(p, thursday).await[3].1 != "pending"
+    })
+    .await;
+    assert_eq!(
+        states(&platform, monday).await[..3],
+        pairs(&[
+            ("upcoming_7", "fired"),
+            ("upcoming_1", "skipped"),
+            ("due", "fired")
+        ])
+    );
+    assert_eq!(
+        states(&platform, thursday).await[3],
+        ("overdue".into(), "fired".into())
+    );
+    let reminders: Vec<String> = [sent(thursday).await, sent(monday).await]
+        .concat()
+        .iter()
+        .map(|event| event["reminder"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reminders,
+        ["due", "overdue", "upcoming_7", "due"],
+        "four reminders, none twice"
+    );
+    up.cancel();
+    service.await.unwrap();
     platform.stop().await;
 }
