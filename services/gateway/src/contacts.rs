@@ -88,8 +88,9 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Sends queued contacts until `shutdown`: woken by `wake`, and every second regardless
-/// (rows written by another process, e.g. `waymark bootstrap`).
+/// Sends queued contacts, then queued invitation e-mails ([`crate::invitation_mail`]), until
+/// `shutdown`: woken by `wake`, and every second regardless (rows written by another process,
+/// e.g. `waymark bootstrap`).
 pub fn spawn_sender(
     state: AppState,
     wake: Arc<Notify>,
@@ -98,14 +99,19 @@ pub fn spawn_sender(
     tokio::spawn(async move {
         let mut pause = Duration::from_secs(1);
         while !shutdown.is_cancelled() {
-            match send_round(&state).await {
+            let round = async {
+                anyhow::Ok(
+                    send_round(&state).await? + crate::invitation_mail::send_round(&state).await?,
+                )
+            };
+            match round.await {
                 Ok(n) if n > 0 => {
                     pause = Duration::from_secs(1);
                     continue;
                 }
                 Ok(_) => pause = Duration::from_secs(1),
                 Err(error) => {
-                    tracing::warn!(%error, "contacts not sent to notifications; will retry");
+                    tracing::warn!(%error, "contacts or invitations not sent to notifications; will retry");
                     pause = (pause * 2).min(Duration::from_secs(30));
                 }
             }
@@ -121,7 +127,7 @@ pub fn spawn_sender(
 const BATCH: i64 = 50;
 
 /// A refusal of the request itself, as opposed to notifications being unreachable or busy.
-fn is_refusal(status: &tonic::Status) -> bool {
+pub(crate) fn is_refusal(status: &tonic::Status) -> bool {
     matches!(
         status.code(),
         tonic::Code::InvalidArgument

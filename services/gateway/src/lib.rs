@@ -7,6 +7,7 @@ mod contacts;
 mod directory;
 mod error;
 pub mod housekeeping;
+mod invitation_mail;
 mod pages;
 mod session;
 pub mod settings;

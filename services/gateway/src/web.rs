@@ -287,6 +287,9 @@ pub fn see(path: impl AsRef<str>) -> Response {
     Redirect::to(path.as_ref()).into_response()
 }
 
+/// How long a page waits for notifications' unread count before it shows without one.
+const UNREAD_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The navigation bar's contents.
 pub struct Nav {
     pub csrf: String,
@@ -299,17 +302,17 @@ pub struct Nav {
 
 impl Nav {
     pub async fn new(state: &AppState, viewer: &Viewer, section: &'static str) -> Self {
-        // The unread count is a nicety: a page still shows if notifications is down.
-        let unread = state
-            .clients(viewer)
-            .notifications()
-            .list_inbox(nt::ListInboxRequest {
-                unread_only: true,
-                limit: 1,
-            })
-            .await
-            .map(|reply| reply.into_inner().unread)
-            .unwrap_or(0);
+        // The unread count is a nicety: a page still shows, at once, if notifications is down
+        // or does not answer (no count then).
+        let mut notifications = state.clients(viewer).notifications();
+        let asked = notifications.list_inbox(nt::ListInboxRequest {
+            unread_only: true,
+            limit: 1,
+        });
+        let unread = match tokio::time::timeout(UNREAD_PATIENCE, asked).await {
+            Ok(Ok(reply)) => reply.into_inner().unread,
+            _ => 0,
+        };
         Self {
             csrf: viewer.csrf.clone(),
             section,

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use waymark_domain::directory::{DirectoryCommand, Grant, Role};
 use waymark_domain::{CommandId, SchoolId, StaffId};
 use waymark_policy::PersonVerb;
-use waymark_proto::notifications::v1 as nt;
 
 use crate::directory::{self, Names, names};
 use crate::error::PageError;
@@ -740,28 +739,19 @@ async fn invite(
         people.email(&staff.to_string()),
     );
     let trust = state.directory_of(viewer.trust).await?;
-    let sent = state
-        .clients(viewer)
-        .notifications()
-        .send_invitation(nt::SendInvitationRequest {
-            command_id: Uuid::now_v7().to_string(),
-            staff_id: staff.to_string(),
-            display_name: name.clone(),
+    crate::invitation_mail::queue(
+        &state.platform.pool,
+        viewer.caller(),
+        &crate::invitation_mail::Invitation {
+            staff,
+            display_name: name,
             email: email.clone(),
             link: path.clone(),
             trust_name: trust.name.map(|n| n.to_string()).unwrap_or_default(),
-        })
-        .await;
-    let emailed = match sent {
-        Ok(_) => format!("An invitation is on its way to {email}."),
-        Err(status) => {
-            tracing::warn!(%status, "invitation e-mail not queued");
-            format!(
-                "The invitation e-mail could not be sent just now ({}); pass on the link, or send it again from {name}’s page.",
-                status.message()
-            )
-        }
-    };
+        },
+    )
+    .await?;
+    let emailed = format!("An invitation is on its way to {email}.");
     Ok(Some(Invited {
         link: waymark_domain::pages::absolute(&state.settings.public_url, &path),
         emailed,

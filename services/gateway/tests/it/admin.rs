@@ -472,3 +472,73 @@ async fn only_a_trust_administrator_shares_agreed_records_with_more_roles() {
         page.body
     );
 }
+
+/// A 300-person staff import while notifications accepts connections and never answers:
+/// the import completes, every service's copy of the directory takes everyone in, and a
+/// command elsewhere still reads its own write. The contacts and invitation e-mails wait in
+/// their outboxes for notifications; none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_import_while_notifications_never_answers_holds_nothing_else_up() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let stack = Stack::start_configured(
+        std::sync::Arc::new(waymark_testkit::time::clock()),
+        &[("notifications.url", silent_url.as_str())],
+    )
+    .await;
+    let seed = &stack.seed;
+    let mut browser = Browser::start(&stack.base, "large-import").await;
+    browser.sign_in(&seed.admin.email, PASSWORD).await;
+    browser.visit("/admin/staff").await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let mut file = String::from("name,email,school,role\n");
+    for n in 1..=300 {
+        file.push_str(&format!(
+            "Person {n},person.{n}.{tag}@example.org,Hillside Primary,Class teacher\n"
+        ));
+    }
+    upload(&mut browser, "five-hundred.csv", &file, false).await;
+    let page = browser.text().await;
+    assert!(page.contains("Row 301: Person 300 added."), "{page}");
+    browser.close().await;
+
+    let caller = waymark_runtime::auth::Caller {
+        trust: seed.trust,
+        actor: waymark_domain::ids::ActorId::from_uuid(seed.admin.id.into_uuid()),
+    };
+    for table in [
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        waymark_review_dialogue::DIRECTORY_TABLE,
+        waymark_scheduling::DIRECTORY_TABLE,
+        waymark_notifications::DIRECTORY_TABLE,
+    ] {
+        waymark_testkit::directory::caught_up(&stack.platform, table, caller).await;
+    }
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let priority = stack.add_priority(&mut head, "Reading for pleasure").await;
+    let page = head.get(&format!("/priorities/{priority}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Reading for pleasure"), "{}", page.body);
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM gateway.contact_outbox WHERE contact->>'email' LIKE $1",
+    )
+    .bind(format!("%.{tag}@example.org"))
+    .fetch_one(&stack.platform.platform.pool)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 300, "every contact waits for notifications");
+    let invitations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM gateway.invitation_outbox WHERE email LIKE $1")
+            .bind(format!("%.{tag}@example.org"))
+            .fetch_one(&stack.platform.platform.pool)
+            .await
+            .unwrap();
+    assert_eq!(invitations, 300, "and every invitation e-mail");
+    stack.platform.stop().await;
+}
