@@ -8,4 +8,5 @@ mod anchors;
 mod audit;
 mod evidence;
 mod lifecycle;
+mod restore;
 mod support;

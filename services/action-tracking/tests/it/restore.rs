@@ -1,0 +1,168 @@
+//! Backup and restore: a `pg_dump` of a trust's database, restored with `pg_restore` into a
+//! fresh PostgreSQL cluster of the test's own (another server, with its own transaction ids),
+//! carries on: the service starts on it, the read model is there, the audit chain verifies
+//! with the same head, and work goes on — an existing action changes, a new one is made and
+//! shown, and the chain takes both in.
+
+use std::process::Command;
+
+use uuid::Uuid;
+use waymark_proto::action_tracking::v1 as pb;
+use waymark_testkit::TestDatabase;
+use waymark_testkit::postgres::PrivateCluster;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+
+use crate::audit::verify;
+use crate::support::*;
+
+fn run(command: &mut Command) {
+    // The PostgreSQL tools keep the real clock when the tests run under libfaketime.
+    let out = command
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database url as the PostgreSQL tools read it (without the driver's own parameters).
+fn plain(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (teacher_caller, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    crate::support::school(&platform, leader, school, &[teacher]).await;
+    waymark_testkit::directory::grant_trust_role(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        waymark_domain::directory::Role::TrustAdmin,
+    )
+    .await;
+    let owner = teacher.to_string();
+    let mut teaching = client(&platform, address, teacher_caller);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = teaching
+            .create_action(create(school, &owner, "2026-12-11", &format!("Action {n}")))
+            .await
+            .unwrap()
+            .into_inner()
+            .action_id;
+        teaching
+            .complete_action(text(&id, "Pupils respond to feedback"))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let before = verify(&mut client(&platform, address, leader)).await;
+    assert!(before.intact && before.events_checked == 6, "{before:?}");
+
+    let dump = std::env::temp_dir().join(format!("{}.dump", platform.db.name));
+    run(Command::new("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(plain(&platform.db.url)));
+    platform.stop().await;
+
+    let cluster = PrivateCluster::start();
+    let restored = TestDatabase::create_on(&cluster.url()).await;
+    run(Command::new("pg_restore")
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--dbname",
+        ])
+        .arg(plain(&restored.url))
+        .arg(&dump));
+    std::fs::remove_file(&dump).unwrap();
+    let mut platform = TestPlatform::start_on(
+        restored,
+        None,
+        std::sync::Arc::new(waymark_testkit::time::clock()),
+        &[],
+    )
+    .await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let mut leading = client(&platform, address, leader);
+    let after = verify(&mut leading).await;
+    assert!(after.intact, "{after:?}");
+    assert_eq!(
+        (after.events_checked, after.head_hash.as_str()),
+        (before.events_checked, before.head_hash.as_str()),
+        "the same chain"
+    );
+    for id in &ids {
+        let action = leading
+            .get_action(pb::GetActionRequest {
+                action_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .action
+            .unwrap();
+        assert_eq!(action.status, "done");
+    }
+
+    // Work carries on: an event on an existing action's stream, and a new action.
+    let mut teaching = client(&platform, address, teacher_caller);
+    let reopened = teaching
+        .reopen_action(text(&ids[0], "Slipped after half term"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reopened.action_id, ids[0]);
+    let new = teaching
+        .create_action(create(
+            school,
+            &owner,
+            "2027-01-15",
+            "Action after the restore",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .action_id;
+    let shown = leading
+        .get_action(pb::GetActionRequest { action_id: new })
+        .await
+        .unwrap()
+        .into_inner()
+        .action
+        .unwrap();
+    assert_eq!(shown.description, "Action after the restore");
+    let reopened = leading
+        .get_action(pb::GetActionRequest {
+            action_id: ids[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .action
+        .unwrap();
+    assert_ne!(reopened.status, "done");
+    waymark_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "the chain to take both in",
+        || {
+            let mut leading = leading.clone();
+            async move { verify(&mut leading).await.events_checked == 8 }
+        },
+    )
+    .await;
+    assert!(verify(&mut leading).await.intact);
+    platform.stop().await;
+    drop(cluster);
+}
