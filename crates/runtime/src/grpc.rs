@@ -19,7 +19,6 @@ pub async fn serve(
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    telemetry::metrics(); // installed before the first request is counted
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)

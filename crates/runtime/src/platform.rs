@@ -50,6 +50,8 @@ impl Platform {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, PlatformError> {
+        // Before any feed, consumer or request records a metric: one recorded earlier is lost.
+        crate::telemetry::metrics();
         let key = config
             .auth
             .internal_key

@@ -43,7 +43,6 @@ impl Process {
         let mut config = Config::load(file.or(from_env.as_deref()))?;
         config.database.migrate |= owner;
         telemetry::init_tracing(&config.log);
-        telemetry::metrics();
         let platform = Platform::connect(config, Arc::new(SystemClock)).await?;
         platform.migrate_core().await?;
         let shutdown = CancellationToken::new();

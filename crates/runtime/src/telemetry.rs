@@ -24,8 +24,9 @@ pub fn init_tracing(config: &LogConfig) {
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-/// The process's Prometheus recorder, installed on first use. `None` if another recorder
-/// was installed first (then `/metrics` says so).
+/// The process's Prometheus recorder, installed on first use ([`crate::Platform::connect`]
+/// makes that first). `None` if another recorder was installed first (then `/metrics` says
+/// so).
 pub fn metrics() -> Option<PrometheusHandle> {
     METRICS
         .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
