@@ -83,33 +83,31 @@ impl PrivateCluster {
 
     /// Runs a server program with `args` and, when `data` is set, the data directory last.
     fn pg(&self, program: &str, args: &[&str], data: bool) {
-        let binary = self.bin.join(program);
-        let mut command = if as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&binary);
-            command
-        } else {
-            Command::new(&binary)
-        };
+        let mut command = self.program(program);
         command.args(args);
         if data {
             command.arg(&self.data);
         }
         run(&mut command);
     }
+
+    /// A server program, run as `postgres` when the tests run as root.
+    fn program(&self, program: &str) -> Command {
+        let binary = self.bin.join(program);
+        if as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        }
+    }
 }
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        let binary = self.bin.join("pg_ctl");
-        let mut command = if as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&binary);
-            command
-        } else {
-            Command::new(&binary)
-        };
-        let _ = command
+        let _ = self
+            .program("pg_ctl")
             .env_remove("LD_PRELOAD")
             .args(["stop", "-m", "immediate", "-D"])
             .arg(&self.data)

@@ -94,7 +94,9 @@ async fn scenario(platform: &TestPlatform, name: &str, spread_ms: i64) {
 
 #[tokio::main]
 async fn main() {
-    let platform = TestPlatform::start(None).await;
+    // The real clock: lateness is measured against it (the tests' clock is elsewhere in time).
+    let platform =
+        TestPlatform::start_with_clock(None, Arc::new(waymark_runtime::SystemClock)).await;
     waymark_scheduling::migrate(&platform.db.pool)
         .await
         .unwrap();

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use waymark_domain::ids::{ActorId, CorrelationId};
+use waymark_domain::scheduling::calendar::DEFAULT_TIME_ZONE;
 use waymark_domain::scheduling::reminders::{
     CatchUp, REMINDER_CATEGORY, ReminderDue, ReminderEvent, ReminderKind, SubjectKind, catch_up,
 };
@@ -120,17 +121,33 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
     if due.is_empty() {
         return Ok(0);
     }
-    // Each school's day today, for the catch-up rules.
-    let mut today = std::collections::HashMap::new();
-    for timer in &due {
-        if let std::collections::hash_map::Entry::Vacant(entry) =
-            today.entry((timer.trust_id, timer.school_id))
-        {
-            let calendar =
-                crate::projection::calendar(&mut tx, timer.trust_id, timer.school_id).await?;
-            entry.insert(now.with_timezone(&calendar.time_zone).date_naive());
-        }
-    }
+    // Each school's day today, for the catch-up rules: in its calendar's time zone, or the
+    // default one for a school that has no calendar.
+    let (trusts, schools): (Vec<Uuid>, Vec<Uuid>) = due
+        .iter()
+        .map(|timer| (timer.trust_id, timer.school_id))
+        .unzip();
+    let zones: std::collections::HashMap<(Uuid, Uuid), String> = sqlx::query!(
+        r#"SELECT c.trust_id, c.school_id, c.doc->>'time_zone' AS "zone!"
+           FROM scheduling.calendars c
+           JOIN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS s(trust_id, school_id)
+             ON c.trust_id = s.trust_id AND c.school_id = s.school_id
+           WHERE c.doc ? 'time_zone'"#,
+        &trusts,
+        &schools
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| ((row.trust_id, row.school_id), row.zone))
+    .collect();
+    let today = |trust: Uuid, school: Uuid| {
+        let zone = zones
+            .get(&(trust, school))
+            .and_then(|zone| zone.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(DEFAULT_TIME_ZONE);
+        now.with_timezone(&zone).date_naive()
+    };
     // A row that does not make a reminder is parked with the reason, not retried ahead of
     // every other timer for ever.
     let mut fire = Vec::with_capacity(due.len());
@@ -144,7 +161,7 @@ pub async fn fire_due(platform: &Platform, batch: i64) -> Result<usize, FireErro
             ));
             continue;
         };
-        let today = today[&(timer.trust_id, timer.school_id)];
+        let today = today(timer.trust_id, timer.school_id);
         let later: Vec<ReminderKind> = timer
             .later
             .iter()

@@ -4,6 +4,14 @@ use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
 
 use crate::support::*;
 
+/// Who made [`some_history`], where, and the actions' ids.
+pub(crate) struct History {
+    pub leader: waymark_runtime::auth::Caller,
+    pub teacher: waymark_runtime::auth::Caller,
+    pub school: Uuid,
+    pub ids: Vec<String>,
+}
+
 /// Three actions a teacher sets themselves, with a few changes each: 9 events in the
 /// trust's chain; and a client for the leader, who also administers the trust (who
 /// verifies the chain and reads every trail).
@@ -11,6 +19,15 @@ pub(crate) async fn some_history(
     platform: &TestPlatform,
     address: std::net::SocketAddr,
 ) -> (Client, Vec<String>) {
+    let history = history(platform, address).await;
+    (
+        crate::support::client(platform, address, history.leader),
+        history.ids,
+    )
+}
+
+/// As [`some_history`], returning who and where.
+pub(crate) async fn history(platform: &TestPlatform, address: std::net::SocketAddr) -> History {
     let leader = new_caller();
     let (teacher_caller, teacher) = colleague(leader);
     let school = Uuid::new_v4();
@@ -45,7 +62,12 @@ pub(crate) async fn some_history(
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-    (crate::support::client(platform, address, leader), ids)
+    History {
+        leader,
+        teacher: teacher_caller,
+        school,
+        ids,
+    }
 }
 
 pub(crate) async fn verify(client: &mut Client) -> pb::VerifyReport {

@@ -6,13 +6,12 @@
 
 use std::process::Command;
 
-use uuid::Uuid;
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_testkit::TestDatabase;
 use waymark_testkit::postgres::PrivateCluster;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::{TestPlatform, staff};
 
-use crate::audit::verify;
+use crate::audit::{History, history, verify};
 use crate::support::*;
 
 fn run(command: &mut Command) {
@@ -38,35 +37,14 @@ fn plain(url: &str) -> &str {
 async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
     let mut platform = TestPlatform::start(None).await;
     let address = platform.serve(waymark_action_tracking::run).await;
-    let leader = new_caller();
-    let (teacher_caller, teacher) = colleague(leader);
-    let school = Uuid::new_v4();
-    crate::support::school(&platform, leader, school, &[teacher]).await;
-    waymark_testkit::directory::grant_trust_role(
-        &platform,
-        waymark_action_tracking::access::DIRECTORY_TABLE,
+    let History {
         leader,
-        waymark_domain::directory::Role::TrustAdmin,
-    )
-    .await;
-    let owner = teacher.to_string();
-    let mut teaching = client(&platform, address, teacher_caller);
-    let mut ids = Vec::new();
-    for n in 0..3 {
-        let id = teaching
-            .create_action(create(school, &owner, "2026-12-11", &format!("Action {n}")))
-            .await
-            .unwrap()
-            .into_inner()
-            .action_id;
-        teaching
-            .complete_action(text(&id, "Pupils respond to feedback"))
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+        teacher,
+        school,
+        ids,
+    } = history(&platform, address).await;
     let before = verify(&mut client(&platform, address, leader)).await;
-    assert!(before.intact && before.events_checked == 6, "{before:?}");
+    assert!(before.intact && before.events_checked == 9, "{before:?}");
 
     let dump = std::env::temp_dir().join(format!("{}.dump", platform.db.name));
     run(Command::new("pg_dump")
@@ -117,7 +95,7 @@ async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
     }
 
     // Work carries on: an event on an existing action's stream, and a new action.
-    let mut teaching = client(&platform, address, teacher_caller);
+    let mut teaching = client(&platform, address, teacher);
     let reopened = teaching
         .reopen_action(text(&ids[0], "Slipped after half term"))
         .await
@@ -127,7 +105,7 @@ async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
     let new = teaching
         .create_action(create(
             school,
-            &owner,
+            &staff(teacher).to_string(),
             "2027-01-15",
             "Action after the restore",
         ))
@@ -158,7 +136,7 @@ async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
         "the chain to take both in",
         || {
             let mut leading = leading.clone();
-            async move { verify(&mut leading).await.events_checked == 8 }
+            async move { verify(&mut leading).await.events_checked == 11 }
         },
     )
     .await;
