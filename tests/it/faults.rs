@@ -11,11 +11,19 @@ use std::time::Duration;
 use async_nats::jetstream;
 use tonic::Code;
 use uuid::Uuid;
+use waymark_domain::StaffId;
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_testkit::postgres::PrivateCluster;
 use waymark_testkit::services::{TestPlatform, colleague, new_caller};
 use waymark_testkit::{NatsServer, TestDatabase, eventually};
+
+type Client = ActionTrackingClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        waymark_runtime::auth::CallAs,
+    >,
+>;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -25,6 +33,38 @@ async fn count(platform: &TestPlatform, sql: &'static str, trust: Uuid) -> i64 {
         .fetch_one(&platform.db.pool)
         .await
         .unwrap_or(-1)
+}
+
+/// A new action for `teacher` at `school`, under a command id of its own.
+fn new_action(school: Uuid, teacher: StaffId, description: &str) -> pb::CreateActionRequest {
+    pb::CreateActionRequest {
+        command_id: Uuid::new_v4().to_string(),
+        school_id: school.to_string(),
+        description: description.into(),
+        owner_id: teacher.to_string(),
+        supporter_ids: vec![],
+        due_date: "2026-12-11".into(),
+        success_criteria: String::new(),
+    }
+}
+
+/// Sends `request` until it succeeds, again with the same command id after each UNAVAILABLE
+/// answer (counted in `unavailable`); any other answer fails the test. Returns the action.
+async fn create_until_done(
+    client: &mut Client,
+    request: pb::CreateActionRequest,
+    unavailable: &AtomicUsize,
+) -> String {
+    loop {
+        match client.create_action(request.clone()).await {
+            Ok(reply) => return reply.into_inner().action_id,
+            Err(status) if status.code() == Code::Unavailable => {
+                unavailable.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("a command failed other than UNAVAILABLE: {status:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -71,30 +111,8 @@ async fn a_database_crash_under_load_loses_nothing_and_applies_nothing_twice() {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let request = pb::CreateActionRequest {
-                    command_id: Uuid::new_v4().to_string(),
-                    school_id: school.to_string(),
-                    description: format!("Action {writer}-{n}"),
-                    owner_id: teacher.to_string(),
-                    supporter_ids: vec![],
-                    due_date: "2026-12-11".into(),
-                    success_criteria: String::new(),
-                };
-                loop {
-                    match client.create_action(request.clone()).await {
-                        Ok(reply) => {
-                            created.push(reply.into_inner().action_id);
-                            break;
-                        }
-                        Err(status) if status.code() == Code::Unavailable => {
-                            unavailable.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                        Err(status) => {
-                            panic!("a command failed other than UNAVAILABLE: {status:?}")
-                        }
-                    }
-                }
+                let request = new_action(school, teacher, &format!("Action {writer}-{n}"));
+                created.push(create_until_done(&mut client, request, &unavailable).await);
             }
             created
         }));
@@ -117,15 +135,7 @@ async fn a_database_crash_under_load_loses_nothing_and_applies_nothing_twice() {
     // While it is down, a command answers UNAVAILABLE (within the half-second wait for a
     // connection), and changes nothing.
     let mut client = ActionTrackingClient::new(platform.client(address, leader));
-    let probe = pb::CreateActionRequest {
-        command_id: Uuid::new_v4().to_string(),
-        school_id: school.to_string(),
-        description: "Sent while the database was down".into(),
-        owner_id: teacher.to_string(),
-        supporter_ids: vec![],
-        due_date: "2026-12-11".into(),
-        success_criteria: String::new(),
-    };
+    let probe = new_action(school, teacher, "Sent while the database was down");
     let refused = client.create_action(probe.clone()).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -134,15 +144,7 @@ async fn a_database_crash_under_load_loses_nothing_and_applies_nothing_twice() {
         .await
         .unwrap();
     // Sent again with its command id once the database is back: done, once.
-    let probe_id = loop {
-        match client.create_action(probe.clone()).await {
-            Ok(reply) => break reply.into_inner().action_id,
-            Err(status) if status.code() == Code::Unavailable => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(status) => panic!("{status:?}"),
-        }
-    };
+    let probe_id = create_until_done(&mut client, probe, &AtomicUsize::new(0)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let mut created = vec![probe_id];

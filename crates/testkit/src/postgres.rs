@@ -45,9 +45,8 @@ impl PrivateCluster {
                 "--no-sync",
                 "-D",
             ],
-            true,
         );
-        cluster.pg_ctl(&["start", "-w", "-l"], true);
+        cluster.pg_ctl(&["start", "-w"]);
         cluster
     }
 
@@ -58,36 +57,34 @@ impl PrivateCluster {
 
     /// Stops the server as a crash would (`-m immediate`: no checkpoint, every session cut).
     pub fn crash(&self) {
-        self.pg("pg_ctl", &["stop", "-m", "immediate", "-w", "-D"], true);
+        self.pg("pg_ctl", &["stop", "-m", "immediate", "-w", "-D"]);
     }
 
     /// Starts the server again; returns once it accepts connections (after crash recovery).
     pub fn start_again(&self) {
-        self.pg_ctl(&["start", "-w", "-l"], true);
+        self.pg_ctl(&["start", "-w"]);
     }
 
-    fn pg_ctl(&self, args: &[&str], with_log: bool) {
+    /// `pg_ctl` starting the server on its port, logging next to the data directory.
+    fn pg_ctl(&self, args: &[&str]) {
         let log = self.data.with_file_name("server.log");
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
             self.port
         );
-        let mut all: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-        if with_log {
-            all.push(log.display().to_string());
-        }
-        all.extend(["-o".to_owned(), options, "-D".to_owned()]);
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        self.pg("pg_ctl", &all, true);
+        let log = log.display().to_string();
+        let all: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["-l", &log, "-o", &options, "-D"])
+            .collect();
+        self.pg("pg_ctl", &all);
     }
 
-    /// Runs a server program with `args` and, when `data` is set, the data directory last.
-    fn pg(&self, program: &str, args: &[&str], data: bool) {
+    /// Runs a server program with `args`, then the data directory.
+    fn pg(&self, program: &str, args: &[&str]) {
         let mut command = self.program(program);
-        command.args(args);
-        if data {
-            command.arg(&self.data);
-        }
+        command.args(args).arg(&self.data);
         run(&mut command);
     }
 

@@ -126,8 +126,30 @@ pub fn spawn_sender(
 
 const BATCH: i64 = 50;
 
+/// Waits (up to 10 s) for notifications to take an outbox row's request about `staff`. Taken,
+/// or refused for what it says (a name or address notifications will not take: sending it
+/// again cannot help, and it must not hold up everyone behind it): the row may go. Anything
+/// else is an error, and the row is sent again later.
+pub(crate) async fn hand_over<T>(
+    what: &str,
+    staff: Uuid,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> anyhow::Result<()> {
+    let answer = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .map_err(|_| anyhow::anyhow!("notifications did not answer within 10 s"))?;
+    match answer {
+        Ok(_) => Ok(()),
+        Err(status) if is_refusal(&status) => {
+            tracing::error!(%staff, %status, "{what} refused by notifications; dropped from the outbox");
+            Ok(())
+        }
+        Err(status) => Err(status.into()),
+    }
+}
+
 /// A refusal of the request itself, as opposed to notifications being unreachable or busy.
-pub(crate) fn is_refusal(status: &tonic::Status) -> bool {
+fn is_refusal(status: &tonic::Status) -> bool {
     matches!(
         status.code(),
         tonic::Code::InvalidArgument
@@ -168,18 +190,7 @@ async fn send_round(state: &AppState) -> anyhow::Result<usize> {
             school_id: contact.school.map(|s| s.to_string()).unwrap_or_default(),
             version: row.version,
         };
-        let answer = tokio::time::timeout(Duration::from_secs(10), client.upsert_contact(request))
-            .await
-            .map_err(|_| anyhow::anyhow!("notifications did not answer within 10 s"))?;
-        match answer {
-            Ok(_) => {}
-            // Refused for what it says (a name or address notifications will not take):
-            // sending it again cannot help, and it must not hold up everyone behind it.
-            Err(status) if is_refusal(&status) => {
-                tracing::error!(staff = %row.staff_id, %status, "contact refused by notifications; dropped from the outbox");
-            }
-            Err(status) => return Err(status.into()),
-        }
+        hand_over("contact", row.staff_id, client.upsert_contact(request)).await?;
         sqlx::query!(
             "DELETE FROM gateway.contact_outbox WHERE trust_id = $1 AND staff_id = $2 AND version = $3",
             row.trust_id,

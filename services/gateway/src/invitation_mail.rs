@@ -5,8 +5,6 @@
 //! notifications, and an invitation issued while notifications is down is sent once it is
 //! back (at least once; notifications drops a repeat by its command id).
 
-use std::time::Duration;
-
 use sqlx::PgPool;
 use uuid::Uuid;
 use waymark_domain::ids::ActorId;
@@ -14,7 +12,7 @@ use waymark_domain::{StaffId, TrustId};
 use waymark_proto::notifications::v1 as nt;
 use waymark_runtime::auth::Caller;
 
-use crate::contacts::is_refusal;
+use crate::contacts::hand_over;
 use crate::state::AppState;
 
 const BATCH: i64 = 50;
@@ -86,16 +84,12 @@ pub async fn send_round(state: &AppState) -> anyhow::Result<usize> {
             link: row.link.clone(),
             trust_name: row.trust_name.clone(),
         };
-        let answer = tokio::time::timeout(Duration::from_secs(10), client.send_invitation(request))
-            .await
-            .map_err(|_| anyhow::anyhow!("notifications did not answer within 10 s"))?;
-        match answer {
-            Ok(_) => {}
-            Err(status) if is_refusal(&status) => {
-                tracing::error!(staff = %row.staff_id, %status, "invitation e-mail refused by notifications; dropped from the outbox");
-            }
-            Err(status) => return Err(status.into()),
-        }
+        hand_over(
+            "invitation e-mail",
+            row.staff_id,
+            client.send_invitation(request),
+        )
+        .await?;
         sqlx::query!(
             "DELETE FROM gateway.invitation_outbox WHERE command_id = $1",
             row.command_id

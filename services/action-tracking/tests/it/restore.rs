@@ -28,6 +28,18 @@ fn run(command: &mut Command) {
     );
 }
 
+async fn action(client: &mut Client, id: &str) -> pb::Action {
+    client
+        .get_action(pb::GetActionRequest {
+            action_id: id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .action
+        .unwrap()
+}
+
 /// A database url as the PostgreSQL tools read it (without the driver's own parameters).
 fn plain(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
@@ -82,16 +94,7 @@ async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
         "the same chain"
     );
     for id in &ids {
-        let action = leading
-            .get_action(pb::GetActionRequest {
-                action_id: id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .action
-            .unwrap();
-        assert_eq!(action.status, "done");
+        assert_eq!(action(&mut leading, id).await.status, "done");
     }
 
     // Work carries on: an event on an existing action's stream, and a new action.
@@ -113,24 +116,11 @@ async fn a_dump_restored_into_a_fresh_cluster_verifies_and_carries_on() {
         .unwrap()
         .into_inner()
         .action_id;
-    let shown = leading
-        .get_action(pb::GetActionRequest { action_id: new })
-        .await
-        .unwrap()
-        .into_inner()
-        .action
-        .unwrap();
-    assert_eq!(shown.description, "Action after the restore");
-    let reopened = leading
-        .get_action(pb::GetActionRequest {
-            action_id: ids[0].clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .action
-        .unwrap();
-    assert_ne!(reopened.status, "done");
+    assert_eq!(
+        action(&mut leading, &new).await.description,
+        "Action after the restore"
+    );
+    assert_ne!(action(&mut leading, &ids[0]).await.status, "done");
     waymark_testkit::eventually(
         std::time::Duration::from_secs(30),
         "the chain to take both in",
