@@ -19,20 +19,75 @@ fn command() -> String {
     Uuid::new_v4().to_string()
 }
 
-/// Both services, over a private NATS, review dialogue knowing where action tracking is.
+/// Both services, over a private NATS, each knowing where the other is (and so would
+/// notifications, if a test serves it).
 async fn platform(nats: &NatsServer) -> (TestPlatform, std::net::SocketAddr, std::net::SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let actions = listener.local_addr().unwrap();
-    let url = format!("http://{actions}");
+    let actions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let reviews_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let actions = actions_listener.local_addr().unwrap();
+    let reviews = reviews_listener.local_addr().unwrap();
+    let (actions_url, reviews_url) = (format!("http://{actions}"), format!("http://{reviews}"));
     let mut platform = TestPlatform::start_configured(
         Some(nats.url()),
         std::sync::Arc::new(waymark_testkit::time::clock()),
-        &[("action_tracking.url", url.as_str())],
+        &[
+            ("action_tracking.url", actions_url.as_str()),
+            ("review_dialogue.url", reviews_url.as_str()),
+        ],
     )
     .await;
-    platform.serve_on(listener, waymark_action_tracking::run);
-    let reviews = platform.serve(waymark_review_dialogue::run).await;
+    platform.serve_on(actions_listener, waymark_action_tracking::run);
+    platform.serve_on(reviews_listener, waymark_review_dialogue::run);
     (platform, reviews, actions)
+}
+
+/// Appends, as scheduling would the day before `meeting`, its reminder to `teacher`.
+async fn remind_of_meeting(
+    platform: &TestPlatform,
+    leader: waymark_runtime::auth::Caller,
+    teacher: StaffId,
+    school: Uuid,
+    meeting: &str,
+    day: chrono::NaiveDate,
+) {
+    use waymark_domain::scheduling::reminders::{ReminderDue, ReminderEvent, SubjectKind};
+    use waymark_event_store::{EventStore, ExpectedVersion, NewEvent};
+    let timer = Uuid::new_v4();
+    let reminder = ReminderEvent::ReminderDue(ReminderDue {
+        timer_id: timer,
+        school_id: SchoolId::from_uuid(school),
+        subject_kind: SubjectKind::Meeting,
+        subject_id: meeting.parse().unwrap(),
+        title: waymark_domain::Text::parse("Spring assessment meeting").unwrap(),
+        reminder: "upcoming_1".into(),
+        recipient_id: teacher,
+        due_date: day,
+        local_date: day.pred_opt().unwrap(),
+        sent_on: None,
+    });
+    let event = NewEvent::from_domain(
+        waymark_domain::EventId::from_uuid(Uuid::new_v4()),
+        &reminder,
+    )
+    .unwrap();
+    let metadata = waymark_domain::EventMetadata {
+        actor: waymark_domain::ids::ActorId::from_uuid(Uuid::new_v4()),
+        causation_id: None,
+        correlation_id: waymark_domain::ids::CorrelationId::from_uuid(Uuid::new_v4()),
+        command_id: None,
+    };
+    platform
+        .platform
+        .store
+        .append(
+            leader.trust,
+            &waymark_domain::StreamId::new("reminder", timer),
+            ExpectedVersion::NoStream,
+            &metadata,
+            &[event],
+        )
+        .await
+        .unwrap();
 }
 
 /// The leader (a middle leader of `school`) and the teacher they line-manage, in the
@@ -81,7 +136,7 @@ fn step(description: &str, owner: &str, due: &str) -> rd::NextStep {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_progress_meeting_starts_from_the_last_ones_actions() {
     let nats = NatsServer::start().await;
-    let (platform, reviews, actions) = platform(&nats).await;
+    let (mut platform, reviews, actions) = platform(&nats).await;
     let leader = new_caller();
     let (teacher_caller, teacher) = colleague(leader);
     let school = Uuid::new_v4();
@@ -164,6 +219,36 @@ async fn each_progress_meeting_starts_from_the_last_ones_actions() {
         .into_inner();
     assert_eq!(agenda.previous_meeting_id, autumn);
     assert_eq!(agenda.previous_actions.len(), 3);
+    // So does the teacher's reminder the day before: notifications asks review dialogue for
+    // the list (as the teacher), outside its consumer's transaction.
+    platform.serve(waymark_notifications::run).await;
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 3, 23).unwrap();
+    remind_of_meeting(&platform, leader, teacher, school, &spring, day).await;
+    eventually(
+        PATIENCE,
+        "the reminder, listing the autumn actions",
+        || async {
+            // (Notifications may still be creating its schema.)
+            let bodies: Vec<String> = sqlx::query_scalar(
+                "SELECT body FROM notifications.notices WHERE recipient_id = $1",
+            )
+            .bind(teacher.into_uuid())
+            .fetch_all(&platform.db.pool)
+            .await
+            .unwrap_or_default();
+            bodies.iter().any(|body| {
+                body.contains("It starts with the previous meeting's actions")
+                    && [
+                        "Daily retrieval starters",
+                        "Reading group for four pupils",
+                        "Fractions intervention",
+                    ]
+                    .iter()
+                    .all(|action| body.contains(&format!("- {action}")))
+            })
+        },
+    )
+    .await;
     dialogue
         .open_meeting(rd::RecordRequest {
             command_id: command(),

@@ -5,6 +5,8 @@
 //! - [`jetstream`]: durable pull consumers that apply each event exactly once in effect.
 //! - [`feed`]: the same contract straight from the event store, for projections and for
 //!   running every service in one process without NATS.
+//! - [`rebuild`]: a projection built again from the start of the store while the old one
+//!   keeps serving.
 //!
 //! Handlers implement [`EventHandler`]; they receive a database transaction and must make
 //! their effect through it, so the effect and the record of having processed the event
@@ -14,6 +16,7 @@ pub mod feed;
 mod handler;
 pub mod jetstream;
 mod migrate;
+pub mod rebuild;
 pub mod relay;
 mod stuck;
 mod wait;
@@ -21,3 +24,4 @@ mod wait;
 pub use feed::{FeedHandle, spawn_feed};
 pub use handler::{EventHandler, HandlerError};
 pub use migrate::{SCHEMA_HISTORY, migrate, migrator};
+pub use rebuild::{Projection, Rebuild};

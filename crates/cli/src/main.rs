@@ -7,6 +7,7 @@
 
 mod audit;
 mod bootstrap;
+mod projections;
 mod serve;
 
 use std::path::PathBuf;
@@ -70,6 +71,23 @@ enum Command {
     AnchorAudit,
     /// Prints a new Ed25519 key pair for `audit.signing_key` and `audit.verifying_key`.
     AuditKey,
+    /// The read models that can be built again from the event store.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Lists them, with the store position each has read up to.
+    List,
+    /// Builds one again from the start of the store, in one transaction: the old read
+    /// model keeps serving until the new one replaces it. Its live feed waits meanwhile.
+    Rebuild {
+        /// Its name, as `list` prints it.
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -123,6 +141,12 @@ async fn main() -> ExitCode {
             println!("[audit]\nsigning_key = \"{signing}\"\nverifying_key = \"{verifying}\"");
             Ok(())
         }
+        Command::Projections { command } => match command {
+            ProjectionsCommand::List => projections::list(cli.config.as_deref()).await,
+            ProjectionsCommand::Rebuild { name } => {
+                projections::rebuild(cli.config.as_deref(), &name).await
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
-use waymark_bus::{EventHandler, HandlerError};
+use waymark_bus::{EventHandler, HandlerError, Projection};
 use waymark_domain::directory::{Directory, DirectoryEvent, DirectoryState};
 use waymark_domain::{Decider, TrustId};
 use waymark_event_store::{RecordedEvent, decode};
@@ -33,6 +33,12 @@ impl EventHandler for DirectoryCopy {
     ) -> Result<(), HandlerError> {
         fold(tx, self.table, event).await?;
         Ok(())
+    }
+}
+
+impl Projection for DirectoryCopy {
+    fn tables(&self) -> &[&'static str] {
+        std::slice::from_ref(&self.table)
     }
 }
 

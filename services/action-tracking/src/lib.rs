@@ -63,6 +63,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     migrator().run(pool).await
 }
 
+/// The service's copy of the directory.
+const DIRECTORY: waymark_runtime::directory::DirectoryCopy =
+    waymark_runtime::directory::DirectoryCopy {
+        name: "action_tracking.directory",
+        table: access::DIRECTORY_TABLE,
+    };
+
+/// The projections `waymark projections rebuild` can build again from the store.
+pub fn projections() -> Vec<Box<dyn waymark_bus::Rebuild>> {
+    vec![Box::new(projection::ReadModel), Box::new(DIRECTORY)]
+}
+
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
     platform: Arc<Platform>,
@@ -74,13 +86,7 @@ pub async fn run(
         platform.spawn_projection(Arc::new(projection::Actions), shutdown.clone());
     let (_, record_chain) =
         platform.spawn_projection(Arc::new(records::RecordChain), shutdown.clone());
-    let (_, directory) = platform.spawn_projection(
-        Arc::new(waymark_runtime::directory::DirectoryCopy {
-            name: "action_tracking.directory",
-            table: access::DIRECTORY_TABLE,
-        }),
-        shutdown.clone(),
-    );
+    let (_, directory) = platform.spawn_projection(Arc::new(DIRECTORY), shutdown.clone());
     let anchors = anchors::Anchors::from_config(&platform.config, platform.clock.clone())?;
     let anchoring = match &anchors {
         Some(anchors) => tokio::spawn(anchors.clone().run(

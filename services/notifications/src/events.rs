@@ -11,14 +11,11 @@ use std::sync::Arc;
 use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use uuid::Uuid;
 use waymark_bus::{EventHandler, HandlerError};
 use waymark_domain::action_tracking::action::ActionEvent;
 use waymark_domain::action_tracking::audit_trail::{self, AuditTrailEvent};
 use waymark_domain::directory::Role;
-use waymark_domain::ids::ActorId;
 use waymark_domain::review_dialogue::review::ReviewEvent;
 use waymark_domain::review_dialogue::visit::VisitEvent;
 use waymark_domain::scheduling::calendar::{Calendar, CalendarEvent, SchoolCalendar};
@@ -26,10 +23,7 @@ use waymark_domain::scheduling::reminders::{ReminderEvent, ReminderKind, Subject
 use waymark_domain::school_year::long_date;
 use waymark_domain::{Decider, SchoolId, StaffId, TrustId};
 use waymark_event_store::{RecordedEvent, decode};
-use waymark_proto::review_dialogue::v1 as rd;
-use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
 use waymark_runtime::Platform;
-use waymark_runtime::auth::Caller;
 
 use crate::notices::{Notice, record};
 
@@ -37,9 +31,10 @@ pub const NAME: &str = "notifications.events";
 
 pub struct Events {
     pub platform: Arc<Platform>,
-    pub review_dialogue: Channel,
     /// Wakes the delivery worker.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes the agenda worker.
+    pub agenda: Arc<tokio::sync::Notify>,
 }
 
 impl EventHandler for Events {
@@ -77,10 +72,13 @@ impl EventHandler for Events {
         let now = self.platform.clock.now();
         keep_closed(tx, event, now).await?;
         for notice in &notices {
-            record(tx, notice, now).await?;
-        }
-        if !notices.is_empty() {
-            self.wake.notify_one();
+            if notice.agenda.is_some() {
+                crate::agenda::wait_for(tx, notice, now).await?;
+                self.agenda.notify_one();
+            } else {
+                record(tx, notice, now).await?;
+                self.wake.notify_one();
+            }
         }
         Ok(())
     }
@@ -157,6 +155,7 @@ fn notice(
         event_id: event.event_id.into_uuid(),
         subject: None,
         stale_after: None,
+        agenda: None,
     }
 }
 
@@ -186,23 +185,11 @@ impl Events {
             days => (format!("in {days} days"), format!("In {days} days")),
         };
         let (headline, body) = match kind {
-            ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => {
-                let agenda = self
-                    .agenda(event.trust_id, due.subject_id, due.recipient_id)
-                    .await;
-                let body = match agenda.as_slice() {
-                    [] => format!("{title} is {soon}, {when}."),
-                    actions => format!(
-                        "{title} is {soon}, {when}. It starts with the previous meeting's actions:\n{}",
-                        actions
-                            .iter()
-                            .map(|a| format!("- {a}"))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    ),
-                };
-                (format!("{headline_soon}: {title}"), body)
-            }
+            // Ends with the previous meeting's actions, once review dialogue has listed them.
+            ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => (
+                format!("{headline_soon}: {title}"),
+                format!("{title} is {soon}, {when}."),
+            ),
             ReminderKind::Upcoming { .. } => (
                 format!("Due {soon}: {title}"),
                 format!("\"{title}\" is due on {when}."),
@@ -262,6 +249,11 @@ impl Events {
         notice.urgent = urgent;
         notice.note = note;
         notice.subject = Some(due.subject_id);
+        if matches!(kind, ReminderKind::Upcoming { days: 1 })
+            && due.subject_kind == SubjectKind::Meeting
+        {
+            notice.agenda = Some(due.subject_id);
+        }
         // Ahead of a date, or on it: pointless once the day is over.
         notice.stale_after = matches!(kind, ReminderKind::Upcoming { .. } | ReminderKind::Due)
             .then_some(due.due_date);
@@ -412,42 +404,6 @@ impl Events {
             }
             _ => Vec::new(),
         })
-    }
-
-    /// The previous meeting's actions a meeting will start from, as review dialogue shows
-    /// them to `reader` (the person reminded, who is in the meeting); empty if it cannot be
-    /// asked now or `reader` may not read it (the reminder goes out without the list).
-    async fn agenda(&self, trust: TrustId, meeting: Uuid, reader: StaffId) -> Vec<String> {
-        let caller = Caller {
-            trust,
-            actor: ActorId::from_uuid(reader.into_uuid()),
-        };
-        let interceptor = self.platform.call_as(caller);
-        let mut client = ReviewDialogueClient::new(InterceptedService::new(
-            self.review_dialogue.clone(),
-            interceptor,
-        ));
-        let request = rd::GetRecordRequest {
-            id: meeting.to_string(),
-        };
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            client.get_meeting(request),
-        )
-        .await
-        {
-            Ok(Ok(reply)) => reply
-                .into_inner()
-                .previous_actions
-                .into_iter()
-                .map(|a| a.description)
-                .collect(),
-            Ok(Err(status)) => {
-                tracing::warn!(%status, "meeting agenda unavailable for its reminder");
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
-        }
     }
 }
 

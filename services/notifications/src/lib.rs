@@ -13,6 +13,7 @@
 /// The service's copy of the directory (who may invite whom).
 pub const DIRECTORY_TABLE: &str = "notifications.directories";
 
+mod agenda;
 mod delivery;
 mod digest;
 mod events;
@@ -57,6 +58,18 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// The service's copy of the directory.
+const DIRECTORY: waymark_runtime::directory::DirectoryCopy =
+    waymark_runtime::directory::DirectoryCopy {
+        name: "notifications.directory",
+        table: DIRECTORY_TABLE,
+    };
+
+/// The projections `waymark projections rebuild` can build again from the store.
+pub fn projections() -> Vec<Box<dyn waymark_bus::Rebuild>> {
+    vec![Box::new(DIRECTORY)]
+}
+
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
     platform: Arc<Platform>,
@@ -69,19 +82,22 @@ pub async fn run(
     let settings = settings::Settings::from_config(&platform.config)?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let review_dialogue = channel(&platform.config.review_dialogue.url)?;
+    let wake_agenda = Arc::new(tokio::sync::Notify::new());
     let events = events::Events {
         platform: platform.clone(),
-        review_dialogue: review_dialogue.clone(),
         wake: wake.clone(),
+        agenda: wake_agenda.clone(),
     };
     let consumer = platform.spawn_consumer(Arc::new(events), shutdown.clone());
-    let (_, directory) = platform.spawn_projection(
-        Arc::new(waymark_runtime::directory::DirectoryCopy {
-            name: "notifications.directory",
-            table: DIRECTORY_TABLE,
-        }),
+    let agenda = agenda::spawn(
+        platform.clone(),
+        review_dialogue.clone(),
+        Duration::from_millis(settings.delivery.agenda_wait_ms),
+        wake_agenda,
+        wake.clone(),
         shutdown.clone(),
     );
+    let (_, directory) = platform.spawn_projection(Arc::new(DIRECTORY), shutdown.clone());
     let sender = Arc::new(delivery::Sender::new(&settings)?);
     let deliveries = delivery::spawn(platform.clone(), sender, wake.clone(), shutdown.clone());
     let digests = Arc::new(digest::Digests {
@@ -134,6 +150,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     consumer.await?;
+    agenda.await?;
     directory.await?;
     deliveries.await?;
     digester.await?;
@@ -180,6 +197,11 @@ pub const PERSONAL_DATA: &[Part] = &[
         name: "notices",
         sql: "SELECT * FROM notifications.notices WHERE trust_id = $1 AND recipient_id = $2 \
               ORDER BY created_at",
+    },
+    Part {
+        name: "reminders waiting for a meeting's agenda",
+        sql: "SELECT notice, wanted_at FROM notifications.agenda_wanted \
+              WHERE trust_id = $1 AND recipient_id = $2 ORDER BY wanted_at",
     },
     Part {
         name: "deliveries",

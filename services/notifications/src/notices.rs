@@ -11,7 +11,7 @@ use waymark_domain::scheduling::calendar::SchoolCalendar;
 use waymark_domain::{SchoolId, StaffId, TrustId};
 
 /// One thing to tell one person.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     pub trust: TrustId,
     pub recipient: StaffId,
@@ -35,6 +35,10 @@ pub struct Notice {
     /// The last day, where the school is, on which the reminder still makes sense ("due
     /// today", "in 7 days"); deliveries still waiting after it are dropped.
     pub stale_after: Option<NaiveDate>,
+    /// A meeting whose previous meeting's actions the body should end with: the notice is
+    /// recorded once review dialogue has listed them (`crate::agenda`).
+    #[serde(default)]
+    pub agenda: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@
 //! | `delivery.retry_base_ms` | the first retry's delay; it doubles each time | 30000 |
 //! | `delivery.send_timeout_ms` | longest one send may take before it counts as failed | 120000 |
 //! | `delivery.lease_ms` | how long a worker holds a delivery it is about to send; more than `send_timeout_ms` | 300000 |
+//! | `delivery.agenda_wait_ms` | how long a meeting's day-before reminder waits for review dialogue to list the previous meeting's actions before it goes without them | 120000 |
 //! | `digest.hour` | local hour digests go out (weekly ones on Mondays) | 7 |
 //! | `digest.poll_ms` | how often to look for digests that are due | 60000 |
 
@@ -68,6 +69,7 @@ pub struct Delivery {
     pub retry_base_ms: u64,
     pub send_timeout_ms: u64,
     pub lease_ms: u64,
+    pub agenda_wait_ms: u64,
 }
 
 impl Default for Delivery {
@@ -77,6 +79,7 @@ impl Default for Delivery {
             retry_base_ms: 30_000,
             send_timeout_ms: 120_000,
             lease_ms: 300_000,
+            agenda_wait_ms: 120_000,
         }
     }
 }
@@ -133,6 +136,11 @@ impl Settings {
         anyhow::ensure!(
             settings.delivery.lease_ms > settings.delivery.send_timeout_ms,
             "delivery.lease_ms must be longer than delivery.send_timeout_ms"
+        );
+        // Past its day the reminder would be pointless.
+        anyhow::ensure!(
+            settings.delivery.agenda_wait_ms <= 6 * 3_600_000,
+            "delivery.agenda_wait_ms must be at most six hours"
         );
         Ok(settings)
     }

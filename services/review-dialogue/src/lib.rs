@@ -64,6 +64,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     migrator().run(pool).await
 }
 
+/// The service's copy of the directory.
+const DIRECTORY: waymark_runtime::directory::DirectoryCopy =
+    waymark_runtime::directory::DirectoryCopy {
+        name: "review_dialogue.directory",
+        table: DIRECTORY_TABLE,
+    };
+
+/// The projections `waymark projections rebuild` can build again from the store.
+pub fn projections() -> Vec<Box<dyn waymark_bus::Rebuild>> {
+    vec![Box::new(projection::Records), Box::new(DIRECTORY)]
+}
+
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
     platform: Arc<Platform>,
@@ -74,13 +86,7 @@ pub async fn run(
     let actions = actions::Actions::new(platform.clone())?;
     let (records, projection) =
         platform.spawn_projection(Arc::new(projection::Records), shutdown.clone());
-    let (_, directory) = platform.spawn_projection(
-        Arc::new(waymark_runtime::directory::DirectoryCopy {
-            name: "review_dialogue.directory",
-            table: DIRECTORY_TABLE,
-        }),
-        shutdown.clone(),
-    );
+    let (_, directory) = platform.spawn_projection(Arc::new(DIRECTORY), shutdown.clone());
     let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
     let sweeper = files.clone().spawn_sweeper(
         platform.pool.clone(),

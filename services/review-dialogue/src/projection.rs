@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
-use waymark_bus::{EventHandler, HandlerError};
+use waymark_bus::{EventHandler, HandlerError, Projection};
 use waymark_domain::Decider;
 use waymark_domain::review_dialogue::audit::{Audit, AuditState, Framework};
 use waymark_domain::review_dialogue::catalogue::Catalogue;
@@ -23,6 +23,22 @@ use waymark_event_store::{RecordedEvent, decode};
 pub const NAME: &str = "review-dialogue.records.v2";
 
 pub struct Records;
+
+impl Projection for Records {
+    fn tables(&self) -> &[&'static str] {
+        // The evidence index is left: applying its events again changes nothing, and it
+        // also records which files the sweep has deleted.
+        &[
+            "review_dialogue.reviews",
+            "review_dialogue.meetings",
+            "review_dialogue.visits",
+            "review_dialogue.catalogues",
+            "review_dialogue.audits",
+            "review_dialogue.frameworks",
+            "review_dialogue.priorities",
+        ]
+    }
+}
 
 impl EventHandler for Records {
     fn name(&self) -> &str {

@@ -109,6 +109,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     migrator().run(pool).await
 }
 
+/// The service's copy of the directory.
+const DIRECTORY: waymark_runtime::directory::DirectoryCopy =
+    waymark_runtime::directory::DirectoryCopy {
+        name: "scheduling.directory",
+        table: DIRECTORY_TABLE,
+    };
+
+/// The projections `waymark projections rebuild` can build again from the store.
+pub fn projections() -> Vec<Box<dyn waymark_bus::Rebuild>> {
+    vec![Box::new(projection::ReadModel), Box::new(DIRECTORY)]
+}
+
 /// Runs the service on `listener` until `shutdown`.
 pub async fn run(
     platform: Arc<Platform>,
@@ -129,13 +141,7 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
-    let (_, directory) = platform.spawn_projection(
-        Arc::new(waymark_runtime::directory::DirectoryCopy {
-            name: "scheduling.directory",
-            table: DIRECTORY_TABLE,
-        }),
-        shutdown.clone(),
-    );
+    let (_, directory) = platform.spawn_projection(Arc::new(DIRECTORY), shutdown.clone());
     let access = waymark_runtime::access::Access::new(
         platform.pool.clone(),
         DIRECTORY_TABLE,

@@ -1,11 +1,12 @@
 //! Read models of scheduling's own streams: calendars, plans and schedules as the deciders'
 //! state, the occurrences and visit requests as rows to filter. A calendar change also moves
-//! the reminders still pending for that school, in the same transaction.
+//! the reminders still pending for that school, in the same transaction. A rebuild
+//! ([`ReadModel`]) makes the read models again and leaves the reminders as they are.
 
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
-use waymark_bus::{EventHandler, HandlerError};
+use waymark_bus::{EventHandler, HandlerError, Projection};
 use waymark_domain::Decider;
 use waymark_domain::scheduling::calendar::{Calendar, SchoolCalendar};
 use waymark_domain::scheduling::plan::{Plan, PlanScope, PlanState};
@@ -15,6 +16,8 @@ use waymark_event_store::{RecordedEvent, decode};
 use crate::planner::Planner;
 
 pub const NAME: &str = "scheduling.records.v1";
+
+const CATEGORIES: &[&str] = &[Calendar::CATEGORY, Plan::CATEGORY, Schedule::CATEGORY];
 
 pub struct Records {
     pub planner: Planner,
@@ -26,7 +29,7 @@ impl EventHandler for Records {
     }
 
     fn categories(&self) -> &[&'static str] {
-        &[Calendar::CATEGORY, Plan::CATEGORY, Schedule::CATEGORY]
+        CATEGORIES
     }
 
     async fn handle(
@@ -34,56 +37,101 @@ impl EventHandler for Records {
         tx: &mut PgConnection,
         event: &RecordedEvent,
     ) -> Result<(), HandlerError> {
-        let id = event
-            .stream_id
-            .as_str()
-            .split_once('-')
-            .and_then(|(_, id)| Uuid::parse_str(id).ok())
-            .ok_or_else(|| {
-                HandlerError::Permanent(format!("stream {} has no id", event.stream_id))
-            })?;
-        let trust = event.trust_id.into_uuid();
-        // Files on occurrences (other events change nothing there).
-        waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
-        match event.stream_id.category() {
-            Calendar::CATEGORY => {
-                let Some(state) =
-                    fold::<Calendar>(tx, "calendars", "school_id", trust, id, event).await?
-                else {
-                    return Ok(());
-                };
-                sqlx::query!(
-                    "INSERT INTO scheduling.calendars (trust_id, school_id, doc, version) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (trust_id, school_id) DO UPDATE SET doc = $3, version = $4",
-                    trust,
-                    id,
-                    Json(&state) as _,
-                    event.stream_version
-                )
-                .execute(&mut *tx)
-                .await?;
-                self.planner
+        project(tx, event, Some(&self.planner)).await
+    }
+}
+
+/// The same projection without re-planning reminders, for `waymark projections rebuild`:
+/// the timers are the planner's record of what was sent and skipped, not a read model.
+pub struct ReadModel;
+
+impl EventHandler for ReadModel {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn categories(&self) -> &[&'static str] {
+        CATEGORIES
+    }
+
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
+        project(tx, event, None).await
+    }
+}
+
+impl Projection for ReadModel {
+    fn tables(&self) -> &[&'static str] {
+        // The evidence index is left: applying its events again changes nothing, and it
+        // also records which files the sweep has deleted.
+        &[
+            "scheduling.calendars",
+            "scheduling.plans",
+            "scheduling.schedules",
+            "scheduling.occurrences",
+            "scheduling.visit_requests",
+        ]
+    }
+}
+
+/// Applies `event` to the read models, and re-plans a school's reminders after a calendar
+/// change when given the `planner`.
+async fn project(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    planner: Option<&Planner>,
+) -> Result<(), HandlerError> {
+    let id = event
+        .stream_id
+        .as_str()
+        .split_once('-')
+        .and_then(|(_, id)| Uuid::parse_str(id).ok())
+        .ok_or_else(|| HandlerError::Permanent(format!("stream {} has no id", event.stream_id)))?;
+    let trust = event.trust_id.into_uuid();
+    // Files on occurrences (other events change nothing there).
+    waymark_runtime::evidence::index(tx, crate::EVIDENCE_TABLE, event).await?;
+    match event.stream_id.category() {
+        Calendar::CATEGORY => {
+            let Some(state) =
+                fold::<Calendar>(tx, "calendars", "school_id", trust, id, event).await?
+            else {
+                return Ok(());
+            };
+            sqlx::query!(
+                "INSERT INTO scheduling.calendars (trust_id, school_id, doc, version) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (trust_id, school_id) DO UPDATE SET doc = $3, version = $4",
+                trust,
+                id,
+                Json(&state) as _,
+                event.stream_version
+            )
+            .execute(&mut *tx)
+            .await?;
+            if let Some(planner) = planner {
+                planner
                     .replan_school(tx, event.trust_id, id, &state)
                     .await?;
             }
-            Plan::CATEGORY => {
-                let Some(state) = fold::<Plan>(tx, "plans", "plan_id", trust, id, event).await?
-                else {
-                    return Ok(());
-                };
-                save_plan(tx, trust, id, &state, event.stream_version).await?;
-            }
-            _ => {
-                let Some(state) =
-                    fold::<Schedule>(tx, "schedules", "schedule_id", trust, id, event).await?
-                else {
-                    return Ok(());
-                };
-                save_schedule(tx, trust, id, &state, event.stream_version).await?;
-            }
         }
-        Ok(())
+        Plan::CATEGORY => {
+            let Some(state) = fold::<Plan>(tx, "plans", "plan_id", trust, id, event).await? else {
+                return Ok(());
+            };
+            save_plan(tx, trust, id, &state, event.stream_version).await?;
+        }
+        _ => {
+            let Some(state) =
+                fold::<Schedule>(tx, "schedules", "schedule_id", trust, id, event).await?
+            else {
+                return Ok(());
+            };
+            save_schedule(tx, trust, id, &state, event.stream_version).await?;
+        }
     }
+    Ok(())
 }
 
 /// The state with `event` folded in, or `None` if the row has it already.

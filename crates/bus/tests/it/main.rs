@@ -4,4 +4,5 @@
 
 mod feed;
 mod jetstream;
+mod rebuild;
 mod support;

@@ -187,6 +187,63 @@ async fn configuration_and_usage_errors_have_their_own_exit_codes() {
 }
 
 #[tokio::test]
+async fn projections_are_listed_and_one_is_rebuilt_by_name() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    one_action(&platform, address).await;
+    let description = || async {
+        sqlx::query_scalar::<_, String>("SELECT description FROM action_tracking.actions")
+            .fetch_one(&platform.db.pool)
+            .await
+            .unwrap()
+    };
+    sqlx::query("UPDATE action_tracking.actions SET description = 'spoiled'")
+        .execute(&platform.db.pool)
+        .await
+        .unwrap();
+
+    let listed = waymark(&platform, &["projections", "list"]).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("action-tracking.actions.v1: at "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scheduling.records.v1: not started"),
+        "{stdout}"
+    );
+
+    let rebuilt = waymark(
+        &platform,
+        &["projections", "rebuild", "action-tracking.actions.v1"],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&rebuilt.stdout);
+    assert_eq!(
+        rebuilt.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert!(stdout.contains("rebuilt from 1 events"), "{stdout}");
+    assert_eq!(
+        description().await,
+        "Share the marking policy with new staff"
+    );
+
+    let unknown = waymark(&platform, &["projections", "rebuild", "actions"]).await;
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no projection called actions")
+            && stderr.contains("action-tracking.actions.v1"),
+        "{stderr}"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
 async fn bootstrap_creates_a_trust_and_an_invitation_for_its_administrator() {
     let platform = TestPlatform::start(None).await;
     let done = waymark(

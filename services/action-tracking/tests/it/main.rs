@@ -8,5 +8,6 @@ mod anchors;
 mod audit;
 mod evidence;
 mod lifecycle;
+mod rebuild;
 mod restore;
 mod support;
