@@ -129,6 +129,53 @@ async fn a_reminder_sends_one_email_and_a_redelivered_event_sends_none() {
     platform.stop().await;
 }
 
+/// A "coming up" reminder that scheduling sent days after it was planned (it was down) says
+/// how long is left on the day it is sent, not on the day it was planned for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_sent_late_counts_its_days_from_the_day_it_is_sent() {
+    use chrono::NaiveDate;
+    use waymark_domain::scheduling::reminders::{ReminderDue, ReminderEvent, SubjectKind};
+    let smtp_port = port();
+    let sink = SmtpSink::start(smtp_port);
+    let (platform, address) = start(None, None, smtp_port, &[]).await;
+    let head = trust_admin(&platform).await;
+    let (_, teacher) = colleague(head);
+    let school = Uuid::new_v4();
+    contact(
+        &platform,
+        address,
+        head,
+        teacher,
+        "sam@example.org",
+        None,
+        school,
+    )
+    .await;
+    let timer = Uuid::new_v4();
+    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let reminder = ReminderEvent::ReminderDue(ReminderDue {
+        timer_id: timer,
+        school_id: SchoolId::from_uuid(school),
+        subject_kind: SubjectKind::Action,
+        subject_id: Uuid::new_v4(),
+        title: Text::parse("Model worked examples first").unwrap(),
+        reminder: "upcoming_7".into(),
+        recipient_id: teacher,
+        due_date: day(20),
+        // Planned for Friday the 13th, sent on the 17th (the tests' today).
+        local_date: day(13),
+        sent_on: Some(day(17)),
+    });
+    append(&platform, head, StreamId::new("reminder", timer), &reminder).await;
+    eventually(PATIENCE, "one e-mail", || async { sink.count() == 1 }).await;
+    let mail = &sink.all()[0];
+    assert!(
+        mail.contains("Subject: Due in 3 days: Model worked examples first"),
+        "{mail}"
+    );
+    platform.stop().await;
+}
+
 #[tokio::test]
 async fn when_the_mail_server_is_down_for_a_while_every_email_arrives_once() {
     let smtp_port = port();
