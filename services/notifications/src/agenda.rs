@@ -109,10 +109,11 @@ impl Worker {
         .await?;
         for row in waiting {
             let Json(mut notice) = row.notice;
-            let Some(meeting) = notice.agenda else {
-                continue;
+            let asked = match notice.agenda {
+                Some(meeting) => self.ask(&notice, meeting).await,
+                None => Ok(Vec::new()),
             };
-            match self.ask(&notice, meeting).await {
+            match asked {
                 Ok(actions) if !actions.is_empty() => {
                     notice.body = format!(
                         "{} It starts with the previous meeting's actions:\n{}",

@@ -184,9 +184,12 @@ impl Events {
             1 => ("tomorrow".to_owned(), "Tomorrow".to_owned()),
             days => (format!("in {days} days"), format!("In {days} days")),
         };
+        // A meeting's day-before reminder ends with the previous meeting's actions, once
+        // review dialogue has listed them (`crate::agenda`).
+        let meeting_tomorrow = matches!(kind, ReminderKind::Upcoming { days: 1 })
+            && due.subject_kind == SubjectKind::Meeting;
         let (headline, body) = match kind {
-            // Ends with the previous meeting's actions, once review dialogue has listed them.
-            ReminderKind::Upcoming { days: 1 } if due.subject_kind == SubjectKind::Meeting => (
+            ReminderKind::Upcoming { .. } if meeting_tomorrow => (
                 format!("{headline_soon}: {title}"),
                 format!("{title} is {soon}, {when}."),
             ),
@@ -249,11 +252,7 @@ impl Events {
         notice.urgent = urgent;
         notice.note = note;
         notice.subject = Some(due.subject_id);
-        if matches!(kind, ReminderKind::Upcoming { days: 1 })
-            && due.subject_kind == SubjectKind::Meeting
-        {
-            notice.agenda = Some(due.subject_id);
-        }
+        notice.agenda = meeting_tomorrow.then_some(due.subject_id);
         // Ahead of a date, or on it: pointless once the day is over.
         notice.stale_after = matches!(kind, ReminderKind::Upcoming { .. } | ReminderKind::Due)
             .then_some(due.due_date);

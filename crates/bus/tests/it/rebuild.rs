@@ -98,21 +98,35 @@ async fn stored_checkpoint(pool: &sqlx::PgPool) -> i64 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rebuild_replaces_the_read_model_in_one_step_while_the_old_one_serves() {
+/// `events` events, applied by a live feed (running until `shutdown`), then the read model
+/// spoiled.
+async fn spoiled_read_model(
+    events: u64,
+    shutdown: &CancellationToken,
+) -> (
+    waymark_testkit::TestDatabase,
+    waymark_event_store::PgEventStore,
+    tokio::task::JoinHandle<()>,
+) {
     let (db, store) = setup().await;
-    append_many(&store, 1000, 10, 10).await;
-    let shutdown = CancellationToken::new();
+    append_many(&store, events, 10, 10).await;
     let (_, live) = spawn_feed(
         store.clone(),
         Arc::new(Recorder::new(NAME)),
         shutdown.clone(),
     );
-    eventually(PATIENCE, "the live feed to apply 1000 events", || async {
-        seen(&db.pool).await.0 == 1000
+    eventually(PATIENCE, "the live feed to apply every event", || async {
+        seen(&db.pool).await.0 == events as i64
     })
     .await;
     spoil(&db.pool).await;
+    (db, store, live)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_replaces_the_read_model_in_one_step_while_the_old_one_serves() {
+    let shutdown = CancellationToken::new();
+    let (db, store, live) = spoiled_read_model(1000, &shutdown).await;
     let spoiled = seen(&db.pool).await;
     assert_eq!(spoiled, (951, 100, 1));
 
@@ -176,19 +190,8 @@ async fn a_rebuild_replaces_the_read_model_in_one_step_while_the_old_one_serves(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_that_fails_leaves_the_old_read_model_and_the_live_feed_as_they_were() {
-    let (db, store) = setup().await;
-    append_many(&store, 300, 10, 5).await;
     let shutdown = CancellationToken::new();
-    let (_, live) = spawn_feed(
-        store.clone(),
-        Arc::new(Recorder::new(NAME)),
-        shutdown.clone(),
-    );
-    eventually(PATIENCE, "the live feed to apply 300 events", || async {
-        seen(&db.pool).await.0 == 300
-    })
-    .await;
-    spoil(&db.pool).await;
+    let (db, store, live) = spoiled_read_model(300, &shutdown).await;
     let spoiled = seen(&db.pool).await;
     let checkpoint = stored_checkpoint(&db.pool).await;
 

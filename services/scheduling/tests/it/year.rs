@@ -246,6 +246,46 @@ async fn a_school_plans_its_year_and_the_calendar_moves_what_is_not_yet_held() {
         after[2].date, meetings[2].date,
         "still planned: moved with the calendar"
     );
+
+    // The read models rebuilt from the store (`waymark projections rebuild`) are the same,
+    // held, moved and all; and the rebuild re-plans no reminder.
+    let snapshot = async || {
+        let mut all = Vec::new();
+        for table in [
+            "calendars",
+            "plans",
+            "schedules",
+            "occurrences",
+            "visit_requests",
+            "timers",
+        ] {
+            all.push(
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                    "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), '[]')::text \
+                     FROM scheduling.{table} t"
+                )))
+                .fetch_one(&platform.db.pool)
+                .await
+                .unwrap(),
+            );
+        }
+        all
+    };
+    let live = snapshot().await;
+    sqlx::query("DELETE FROM scheduling.occurrences")
+        .execute(&platform.db.pool)
+        .await
+        .unwrap();
+    let projections = waymark_scheduling::projections();
+    let records = projections
+        .iter()
+        .find(|p| p.name() == "scheduling.records.v1")
+        .unwrap();
+    records
+        .run(&platform.platform.store, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(snapshot().await, live);
     platform.stop().await;
 }
 
