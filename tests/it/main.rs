@@ -8,5 +8,6 @@ mod deploy;
 mod faults;
 mod health;
 mod journeys;
+mod nats_auth;
 mod slice;
 mod stalls;

@@ -5,7 +5,7 @@
 //! | section | keys | default |
 //! |---|---|---|
 //! | `database` | `url` (secret), `max_connections` | `postgres://postgres@127.0.0.1:5432/waymark`, 10 |
-//! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix` | none, `WAYMARK_EVENTS`, `waymark.events` |
+//! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix`; `user` and `password` (secret) or `nkey_seed` (secret) to sign in; `ca_file` (PEM) to require TLS and trust those authorities | none, `WAYMARK_EVENTS`, `waymark.events`; no sign-in, no TLS |
 //! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` | none, 300 |
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
 //! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
@@ -92,6 +92,14 @@ pub struct NatsConfig {
     pub replicas: Option<usize>,
     /// Days JetStream keeps events (PostgreSQL keeps them for good); 90 when absent.
     pub max_age_days: Option<u64>,
+    /// Signing in with a user and password (`deploy/nats/auth.conf`).
+    pub user: Option<String>,
+    pub password: Option<Secret<String>>,
+    /// Signing in with an nkey instead: the user's seed (`SU…`).
+    pub nkey_seed: Option<Secret<String>>,
+    /// The certificate authorities (a PEM file) to trust; when set, NATS is reached only
+    /// over TLS.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,6 +261,18 @@ impl Config {
                 "database.service_role `{role}` must be a plain lower-case role name"
             )));
         }
+        let nats = &self.nats;
+        if nats.user.is_some() != nats.password.is_some() {
+            return Err(ConfigError(
+                "nats.user and nats.password go together".to_owned(),
+            ));
+        }
+        if nats.user.is_some() && nats.nkey_seed.is_some() {
+            return Err(ConfigError(
+                "sign in to NATS with nats.user and nats.password or with nats.nkey_seed, not both"
+                    .to_owned(),
+            ));
+        }
         // The event store's listener keeps one connection; every reader and call takes one
         // more at a time (tests/it/slice.rs runs every reader on two).
         if self.database.max_connections < 2 {
@@ -291,6 +311,31 @@ mod tests {
         assert!(
             !printed.contains("postgres://postgres@"),
             "database url is a secret"
+        );
+    }
+
+    #[test]
+    fn nats_sign_in_is_a_user_with_a_password_or_an_nkey() {
+        let seed = "SUANQDPB2RUOE4ETUA26CNX7FUKE5ZZKFCQIIW63OX225F2CO7UEXTM7ZY";
+        assert!(Config::with(&[("nats.user", "waymark")]).is_err());
+        assert!(Config::with(&[("nats.password", "p")]).is_err());
+        assert!(
+            Config::with(&[
+                ("nats.user", "waymark"),
+                ("nats.password", "p"),
+                ("nats.nkey_seed", seed)
+            ])
+            .is_err()
+        );
+        let config = Config::with(&[("nats.user", "waymark"), ("nats.password", "p4ss")]).unwrap();
+        assert!(
+            !format!("{config:?}").contains("p4ss"),
+            "the password is a secret"
+        );
+        let config = Config::with(&[("nats.nkey_seed", seed)]).unwrap();
+        assert!(
+            !format!("{config:?}").contains(seed),
+            "the seed is a secret"
         );
     }
 

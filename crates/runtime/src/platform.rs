@@ -80,9 +80,7 @@ impl Platform {
             .map_err(PlatformError::Database)?;
         let jetstream = match &config.nats.url {
             Some(url) => {
-                let client = async_nats::ConnectOptions::new()
-                    .name("waymark")
-                    .retry_on_initial_connect()
+                let client = nats_options(&config.nats)
                     .connect(url.as_str())
                     .await
                     .map_err(|error| PlatformError::Nats(error.to_string()))?;
@@ -202,4 +200,35 @@ impl Platform {
             shutdown,
         )))
     }
+}
+
+/// How the services connect to NATS: signed in and over TLS when configured. The first
+/// connection is retried in the background (NATS may start after the services); what goes
+/// wrong with it — a refused password, a permission the server denies, a lost connection —
+/// is logged.
+fn nats_options(config: &crate::config::NatsConfig) -> async_nats::ConnectOptions {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("waymark")
+        .retry_on_initial_connect()
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Connected => tracing::info!("connected to NATS"),
+                async_nats::Event::ServerError(error) => {
+                    tracing::error!(%error, "NATS refused something: check nats.user / nats.password and the server's permissions")
+                }
+                other => tracing::warn!(event = %other, "NATS connection"),
+            }
+        });
+    if let (Some(user), Some(password)) = (&config.user, &config.password) {
+        options = options.user_and_password(user.clone(), password.expose().clone());
+    }
+    if let Some(seed) = &config.nkey_seed {
+        options = options.nkey(seed.expose().clone());
+    }
+    if let Some(ca) = &config.ca_file {
+        // Two TLS providers may be compiled in; connections use ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        options = options.require_tls(true).add_root_certificates(ca.clone());
+    }
+    options
 }

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -137,15 +137,46 @@ pub struct NatsServer {
     pub port: u16,
     store: tempfile::TempDir,
     child: Option<Child>,
+    /// A configuration file, and the environment it reads.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 impl NatsServer {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts one that also reads the configuration file `include` (an absolute path) and
+    /// the lines `extra`, with `env` for the variables they read.
+    pub async fn start_including(include: &Path, extra: &str, env: &[(&str, &str)]) -> Self {
         let store = tempfile::tempdir().expect("temp dir for JetStream");
+        // nats-server takes include paths relative to the including file only.
+        let up = "../".repeat(store.path().components().count().saturating_sub(1));
+        let relative = include.to_string_lossy().trim_start_matches('/').to_owned();
+        let file = store.path().join("server.conf");
+        std::fs::write(&file, format!("include \"{up}{relative}\"\n{extra}\n"))
+            .expect("write the nats-server configuration");
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::start_in(store, Some((file, env))).await
+    }
+
+    async fn start_with(config: Option<(PathBuf, Vec<(String, String)>)>) -> Self {
+        let store = tempfile::tempdir().expect("temp dir for JetStream");
+        Self::start_in(store, config).await
+    }
+
+    async fn start_in(
+        store: tempfile::TempDir,
+        config: Option<(PathBuf, Vec<(String, String)>)>,
+    ) -> Self {
         let mut server = Self {
             port: free_port(),
             store,
             child: None,
+            config,
         };
         server.restart().await;
         server
@@ -165,7 +196,14 @@ impl NatsServer {
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "nats-server is already running");
         let binary = Self::binary();
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        if let Some((file, env)) = &self.config {
+            command
+                .arg("-c")
+                .arg(file)
+                .envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",

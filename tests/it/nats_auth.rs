@@ -1,0 +1,231 @@
+//! NATS with sign-in and permissions exactly as `deploy/nats/auth.conf` sets them: the services,
+//! signed in as `waymark`, publish every event and consume them (an action created in action
+//! tracking is planned by scheduling over JetStream); nobody gets in without the password;
+//! and `waymark` itself cannot publish outside the event subjects. And the same over TLS, with
+//! a certificate authority of the test's own (`nats.ca_file`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+use waymark_proto::action_tracking::v1 as pb;
+use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
+use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::{NatsServer, eventually};
+
+const PASSWORD: &str = "a-password-for-the-tests-only";
+
+fn auth_conf() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/nats/auth.conf")
+        .canonicalize()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_work_signed_in_and_nothing_else_gets_in_or_out() {
+    let nats =
+        NatsServer::start_including(&auth_conf(), "", &[("WAYMARK_NATS_PASSWORD", PASSWORD)]).await;
+
+    // Nobody without the password.
+    let anonymous = async_nats::connect(nats.url()).await;
+    assert!(anonymous.is_err(), "signed in without a password");
+    let guessed = async_nats::ConnectOptions::new()
+        .user_and_password("waymark".into(), "guess".into())
+        .connect(nats.url())
+        .await;
+    assert!(guessed.is_err(), "signed in with a wrong password");
+
+    // The services, signed in: the relay publishes, scheduling's consumer plans.
+    let platform = an_action_is_planned_over(
+        &nats,
+        &[("nats.user", "waymark"), ("nats.password", PASSWORD)],
+    )
+    .await;
+
+    // Signed in as the services, only the event subjects take a message.
+    let (errors, mut refused) = tokio::sync::mpsc::unbounded_channel();
+    let services = async_nats::ConnectOptions::new()
+        .user_and_password("waymark".into(), PASSWORD.into())
+        .event_callback(move |event| {
+            let errors = errors.clone();
+            async move {
+                if let async_nats::Event::ServerError(error) = event {
+                    let _ = errors.send(error.to_string());
+                }
+            }
+        })
+        .connect(nats.url())
+        .await
+        .unwrap();
+    services
+        .publish("anything.else", "forged".into())
+        .await
+        .unwrap();
+    services.flush().await.unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(10), refused.recv())
+        .await
+        .expect("the server refuses the publish")
+        .unwrap();
+    assert!(error.to_lowercase().contains("permission"), "{error}");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_reach_nats_over_tls_trusting_the_configured_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let nats = NatsServer::start_including(
+        &auth_conf(),
+        &format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}",
+            cert.display(),
+            key.display()
+        ),
+        &[("WAYMARK_NATS_PASSWORD", PASSWORD)],
+    )
+    .await;
+    let ca = ca.to_string_lossy().into_owned();
+    let platform = an_action_is_planned_over(
+        &nats,
+        &[
+            ("nats.user", "waymark"),
+            ("nats.password", PASSWORD),
+            ("nats.ca_file", ca.as_str()),
+        ],
+    )
+    .await;
+    // Without the authority: refused (the server's certificate is not trusted).
+    let untrusted = async_nats::ConnectOptions::new()
+        .user_and_password("waymark".into(), PASSWORD.into())
+        .connect(nats.url())
+        .await;
+    assert!(
+        untrusted.is_err(),
+        "connected without trusting the authority"
+    );
+    platform.stop().await;
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it, made with openssl
+/// in `dir`: (the authority's certificate, the server's certificate, its key).
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            // On the test's clock (under libfaketime too): valid from the moment the test
+            // process lives in.
+            .output()
+            .expect("openssl is required for this test");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=Waymark test authority",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// Action tracking and scheduling on `nats` with `settings`: an action created in one is
+/// planned by the other, through the relay, JetStream and scheduling's consumer.
+async fn an_action_is_planned_over(nats: &NatsServer, settings: &[(&str, &str)]) -> TestPlatform {
+    let mut platform = TestPlatform::start_configured(
+        Some(nats.url()),
+        Arc::new(waymark_testkit::time::clock()),
+        settings,
+    )
+    .await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    platform.serve(waymark_scheduling::run).await;
+    let leader = new_caller();
+    let (_, teacher) = colleague(leader);
+    let school = Uuid::new_v4();
+    waymark_testkit::directory::school(
+        &platform,
+        waymark_action_tracking::access::DIRECTORY_TABLE,
+        leader,
+        school,
+        &[teacher],
+    )
+    .await;
+    waymark_testkit::directory::caught_up(&platform, waymark_scheduling::DIRECTORY_TABLE, leader)
+        .await;
+    ActionTrackingClient::new(platform.client(address, leader))
+        .create_action(pb::CreateActionRequest {
+            command_id: Uuid::new_v4().to_string(),
+            school_id: school.to_string(),
+            description: "Share the marking policy with new staff".into(),
+            owner_id: teacher.to_string(),
+            due_date: "2026-12-11".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "scheduling to plan the action's reminders from JetStream",
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM scheduling.timers WHERE trust_id = $1",
+            )
+            .bind(leader.trust.into_uuid())
+            .fetch_one(&platform.db.pool)
+            .await
+            .unwrap_or(0)
+                == 5
+        },
+    )
+    .await;
+    platform
+}
