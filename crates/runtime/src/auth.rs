@@ -67,8 +67,16 @@ impl RequestContext {
 struct Claims {
     trust: TrustId,
     actor: ActorId,
+    /// The one gRPC method the token is for (`package.Service/Method`): a token seen on its
+    /// way to one method cannot be used for another, or at another service.
+    aud: String,
     exp: i64,
 }
+
+/// The gRPC method a request is for, `package.Service/Method`: what its caller token must be
+/// addressed to. `grpc::serve` puts it on each incoming request, from the request's path.
+#[derive(Debug, Clone)]
+pub struct Audience(pub String);
 
 /// The shared signing key.
 #[derive(Clone)]
@@ -91,13 +99,15 @@ pub enum TokenError {
     BadSignature,
     #[error("the caller token has expired")]
     Expired,
+    #[error("the caller token is for another method")]
+    WrongAudience,
 }
 
 impl Keys {
     pub fn new(key: &Secret<String>, ttl_seconds: u64) -> Self {
         Self {
             key: Arc::new(Secret::new(key.expose().as_bytes().to_vec())),
-            ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(300),
+            ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(60),
         }
     }
 
@@ -106,11 +116,18 @@ impl Keys {
         Hmac::<Sha256>::new_from_slice(self.key.expose()).unwrap_or_else(|_| unreachable!())
     }
 
-    /// A token for `caller`, valid from `now` for the configured time.
-    pub fn sign(&self, caller: Caller, now: chrono::DateTime<chrono::Utc>) -> String {
+    /// A token for `caller` to call the method `audience`, valid from `now` for the
+    /// configured time.
+    pub fn sign(
+        &self,
+        caller: Caller,
+        audience: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
         let claims = Claims {
             trust: caller.trust,
             actor: caller.actor,
+            aud: audience.to_owned(),
             exp: now.timestamp() + self.ttl_seconds,
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
@@ -120,9 +137,11 @@ impl Keys {
         format!("v1.{payload}.{signature}")
     }
 
+    /// The caller of a token signed with our key, for the method `audience`, not expired.
     pub fn verify(
         &self,
         token: &str,
+        audience: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Caller, TokenError> {
         let mut parts = token.split('.');
@@ -145,6 +164,9 @@ impl Keys {
             .ok_or(TokenError::Malformed)?;
         if claims.exp < now.timestamp() {
             return Err(TokenError::Expired);
+        }
+        if claims.aud != audience {
+            return Err(TokenError::WrongAudience);
         }
         Ok(Caller {
             trust: claims.trust,
@@ -179,9 +201,21 @@ impl Interceptor for Authenticate {
             .ok_or_else(|| {
                 tonic::Status::from(ServiceError::unauthenticated("a caller token is required"))
             })?;
-        let caller = self.keys.verify(token, self.clock.now()).map_err(|error| {
-            tonic::Status::from(ServiceError::unauthenticated(error.to_string()))
-        })?;
+        let audience = request
+            .extensions()
+            .get::<Audience>()
+            .map(|audience| audience.0.clone())
+            .ok_or_else(|| {
+                tonic::Status::from(ServiceError::unauthenticated(
+                    "the request names no method to check its token against",
+                ))
+            })?;
+        let caller = self
+            .keys
+            .verify(token, &audience, self.clock.now())
+            .map_err(|error| {
+                tonic::Status::from(ServiceError::unauthenticated(error.to_string()))
+            })?;
         let correlation_id = request
             .metadata()
             .get(CORRELATION_HEADER)
@@ -227,7 +261,13 @@ impl Interceptor for CallAs {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        let token = self.keys.sign(self.caller, self.clock.now());
+        // Generated clients name the method they call.
+        let method = request
+            .extensions()
+            .get::<tonic::GrpcMethod<'static>>()
+            .map(|method| format!("{}/{}", method.service(), method.method()))
+            .ok_or_else(|| tonic::Status::internal("a caller token needs the method it is for"))?;
+        let token = self.keys.sign(self.caller, &method, self.clock.now());
         let value = MetadataValue::try_from(format!("Bearer {token}"))
             .map_err(|_| tonic::Status::internal("token is not a valid header"))?;
         request.metadata_mut().insert("authorization", value);
@@ -260,19 +300,40 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_to_its_caller() {
         let (keys, caller, now) = (keys("abcd"), caller(), Utc::now());
-        assert_eq!(keys.verify(&keys.sign(caller, now), now), Ok(caller));
+        assert_eq!(
+            keys.verify(&keys.sign(caller, METHOD, now), METHOD, now),
+            Ok(caller)
+        );
+    }
+
+    const METHOD: &str = "waymark.action_tracking.v1.ActionTracking/CompleteAction";
+
+    #[test]
+    fn a_token_for_one_method_is_refused_by_another() {
+        let (keys, caller, now) = (keys("abcd"), caller(), Utc::now());
+        let token = keys.sign(caller, METHOD, now);
+        for other in [
+            "waymark.action_tracking.v1.ActionTracking/ReopenAction",
+            "waymark.review_dialogue.v1.ReviewDialogue/CompleteAction",
+            "",
+        ] {
+            assert_eq!(
+                keys.verify(&token, other, now),
+                Err(TokenError::WrongAudience)
+            );
+        }
     }
 
     #[test]
     fn tampered_foreign_and_expired_tokens_are_refused() {
         let (ours, caller, now) = (keys("abcd"), caller(), Utc::now());
-        let token = ours.sign(caller, now);
+        let token = ours.sign(caller, METHOD, now);
         assert_eq!(
-            keys("wxyz").verify(&token, now),
+            keys("wxyz").verify(&token, METHOD, now),
             Err(TokenError::BadSignature)
         );
         assert_eq!(
-            ours.verify(&token, now + Duration::seconds(61)),
+            ours.verify(&token, METHOD, now + Duration::seconds(61)),
             Err(TokenError::Expired)
         );
         // Swap in another trust's claims under the same signature.
@@ -281,6 +342,7 @@ mod tests {
                 trust: TrustId::from_uuid(Uuid::new_v4()),
                 ..caller
             },
+            METHOD,
             now,
         );
         let forged = format!(
@@ -288,7 +350,13 @@ mod tests {
             other.split('.').nth(1).unwrap(),
             token.split('.').nth(2).unwrap()
         );
-        assert_eq!(ours.verify(&forged, now), Err(TokenError::BadSignature));
-        assert_eq!(ours.verify("garbage", now), Err(TokenError::Malformed));
+        assert_eq!(
+            ours.verify(&forged, METHOD, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            ours.verify("garbage", METHOD, now),
+            Err(TokenError::Malformed)
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `database` | `url` (secret), `max_connections` | `postgres://postgres@127.0.0.1:5432/waymark`, 10 |
 //! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix`; `user` and `password` (secret) or `nkey_seed` (secret) to sign in; `ca_file` (PEM) to require TLS and trust those authorities | none, `WAYMARK_EVENTS`, `waymark.events`; no sign-in, no TLS |
-//! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` | none, 300 |
+//! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` (how long a caller token is good for: one request, allowing for clocks that differ) | none, 60 |
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
 //! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
 //! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
@@ -160,7 +160,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             internal_key: None,
-            token_ttl_seconds: 300,
+            token_ttl_seconds: 60,
         }
     }
 }

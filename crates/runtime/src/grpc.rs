@@ -60,10 +60,14 @@ fn set_no_delay(stream: &mut TcpStream) {
 /// labelled by the route it matched (a gRPC service, `/healthz`…), never by the raw path, so
 /// that made-up paths cannot grow the metrics without bound.
 async fn observe(
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let path = request.uri().path().to_owned();
+    // What the caller's token must be addressed to (`auth::Authenticate`).
+    request.extensions_mut().insert(crate::auth::Audience(
+        path.trim_start_matches('/').to_owned(),
+    ));
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()

@@ -313,3 +313,68 @@ async fn each_person_does_to_an_action_exactly_what_the_rules_allow() {
 
     platform.stop().await;
 }
+
+/// A caller token names the one method it was signed for: a token seen on its way to a read
+/// (a log, a proxy) cannot be replayed to complete the action, or to any other method.
+#[tokio::test]
+async fn a_token_signed_for_one_method_is_refused_by_another() {
+    let mut platform = TestPlatform::start(None).await;
+    let address = platform.serve(waymark_action_tracking::run).await;
+    let leader = new_caller();
+    let (caller, teacher) = colleague(leader);
+    let school_id = Uuid::new_v4();
+    school(&platform, leader, school_id, &[teacher]).await;
+    let id = client(&platform, address, caller)
+        .create_action(create(
+            school_id,
+            &teacher.to_string(),
+            "2026-12-11",
+            "Share the marking policy",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .action_id;
+    let keys = waymark_runtime::auth::Keys::new(
+        &waymark_runtime::Secret::new(waymark_testkit::services::TEST_KEY.to_owned()),
+        300,
+    );
+    let now = platform.platform.clock.now();
+    let token = |method: &str| {
+        let token = keys.sign(
+            caller,
+            &format!("waymark.action_tracking.v1.ActionTracking/{method}"),
+            now,
+        );
+        tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).unwrap()
+    };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_lazy();
+    let mut raw =
+        waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient::new(
+            channel,
+        );
+    let get = |method: &str| {
+        let mut request = tonic::Request::new(pb::GetActionRequest {
+            action_id: id.clone(),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", token(method));
+        request
+    };
+    // Signed for GetAction, it reads the action.
+    raw.get_action(get("GetAction")).await.unwrap();
+    // The same token for CompleteAction: refused, and the action stays open.
+    let mut complete = tonic::Request::new(text(&id, "Done, says someone else"));
+    complete
+        .metadata_mut()
+        .insert("authorization", token("GetAction"));
+    let refused = raw.complete_action(complete).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("another method"), "{refused:?}");
+    let action = raw.get_action(get("GetAction")).await.unwrap().into_inner();
+    assert_eq!(action.action.unwrap().status, "open");
+    platform.stop().await;
+}
