@@ -11,12 +11,13 @@ use std::time::Duration;
 use async_nats::jetstream;
 use tonic::Code;
 use uuid::Uuid;
-use waymark_domain::StaffId;
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_testkit::postgres::PrivateCluster;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::TestPlatform;
 use waymark_testkit::{NatsServer, TestDatabase, eventually};
+
+use crate::support::{actions_and_scheduling, new_action};
 
 type Client = ActionTrackingClient<
     tonic::service::interceptor::InterceptedService<
@@ -33,19 +34,6 @@ async fn count(platform: &TestPlatform, sql: &'static str, trust: Uuid) -> i64 {
         .fetch_one(&platform.db.pool)
         .await
         .unwrap_or(-1)
-}
-
-/// A new action for `teacher` at `school`, under a command id of its own.
-fn new_action(school: Uuid, teacher: StaffId, description: &str) -> pb::CreateActionRequest {
-    pb::CreateActionRequest {
-        command_id: Uuid::new_v4().to_string(),
-        school_id: school.to_string(),
-        description: description.into(),
-        owner_id: teacher.to_string(),
-        supporter_ids: vec![],
-        due_date: "2026-12-11".into(),
-        success_criteria: String::new(),
-    }
 }
 
 /// Sends `request` until it succeeds, again with the same command id after each UNAVAILABLE
@@ -80,21 +68,7 @@ async fn a_database_crash_under_load_loses_nothing_and_applies_nothing_twice() {
         &[("database.acquire_timeout_ms", "500")],
     )
     .await;
-    let address = platform.serve(waymark_action_tracking::run).await;
-    platform.serve(waymark_scheduling::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let school = Uuid::new_v4();
-    waymark_testkit::directory::school(
-        &platform,
-        waymark_action_tracking::access::DIRECTORY_TABLE,
-        leader,
-        school,
-        &[teacher],
-    )
-    .await;
-    waymark_testkit::directory::caught_up(&platform, waymark_scheduling::DIRECTORY_TABLE, leader)
-        .await;
+    let (address, leader, teacher, school) = actions_and_scheduling(&mut platform).await;
     let trust = leader.trust.into_uuid();
 
     // Two writers create actions without pause; an UNAVAILABLE answer is retried with the

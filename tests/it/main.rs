@@ -11,3 +11,4 @@ mod journeys;
 mod nats_auth;
 mod slice;
 mod stalls;
+mod support;

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use uuid::Uuid;
-use waymark_proto::action_tracking::v1 as pb;
 use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::TestPlatform;
 use waymark_testkit::{NatsServer, eventually};
+
+use crate::support::{actions_and_scheduling, new_action};
 
 const PASSWORD: &str = "a-password-for-the-tests-only";
 
@@ -186,30 +186,9 @@ async fn an_action_is_planned_over(nats: &NatsServer, settings: &[(&str, &str)])
         settings,
     )
     .await;
-    let address = platform.serve(waymark_action_tracking::run).await;
-    platform.serve(waymark_scheduling::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let school = Uuid::new_v4();
-    waymark_testkit::directory::school(
-        &platform,
-        waymark_action_tracking::access::DIRECTORY_TABLE,
-        leader,
-        school,
-        &[teacher],
-    )
-    .await;
-    waymark_testkit::directory::caught_up(&platform, waymark_scheduling::DIRECTORY_TABLE, leader)
-        .await;
+    let (address, leader, teacher, school) = actions_and_scheduling(&mut platform).await;
     ActionTrackingClient::new(platform.client(address, leader))
-        .create_action(pb::CreateActionRequest {
-            command_id: Uuid::new_v4().to_string(),
-            school_id: school.to_string(),
-            description: "Share the marking policy with new staff".into(),
-            owner_id: teacher.to_string(),
-            due_date: "2026-12-11".into(),
-            ..Default::default()
-        })
+        .create_action(new_action(school, teacher, "Share the marking policy"))
         .await
         .unwrap();
     eventually(

@@ -143,7 +143,7 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub async fn start() -> Self {
-        Self::start_with(None).await
+        Self::start_in(tempfile::tempdir().expect("temp dir for JetStream"), None).await
     }
 
     /// Starts one that also reads the configuration file `include` (an absolute path) and
@@ -161,11 +161,6 @@ impl NatsServer {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Self::start_in(store, Some((file, env))).await
-    }
-
-    async fn start_with(config: Option<(PathBuf, Vec<(String, String)>)>) -> Self {
-        let store = tempfile::tempdir().expect("temp dir for JetStream");
-        Self::start_in(store, config).await
     }
 
     async fn start_in(

@@ -47,7 +47,7 @@ pub async fn wait_for(
     sqlx::query!(
         "INSERT INTO notifications.agenda_wanted (notice_key, trust_id, recipient_id, notice, wanted_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        key(notice),
+        notice.id().to_string(),
         notice.trust.into_uuid(),
         notice.recipient.into_uuid(),
         Json(notice) as _,
@@ -56,11 +56,6 @@ pub async fn wait_for(
     .execute(&mut *tx)
     .await?;
     Ok(())
-}
-
-/// One notice per event and person.
-fn key(notice: &Notice) -> String {
-    format!("{}:{}", notice.event_id, notice.recipient)
 }
 
 /// Starts the worker; it ends at shutdown.

@@ -10,6 +10,16 @@ use uuid::Uuid;
 use waymark_domain::scheduling::calendar::SchoolCalendar;
 use waymark_domain::{SchoolId, StaffId, TrustId};
 
+impl Notice {
+    /// The same for every delivery of its event: one notice per event, person and kind.
+    pub fn id(&self) -> Uuid {
+        Uuid::new_v5(
+            &self.event_id,
+            format!("{}/{}", self.recipient, self.kind).as_bytes(),
+        )
+    }
+}
+
 /// One thing to tell one person.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
@@ -151,10 +161,7 @@ pub async fn record(
     notice: &Notice,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let notice_id = Uuid::new_v5(
-        &notice.event_id,
-        format!("{}/{}", notice.recipient, notice.kind).as_bytes(),
-    );
+    let notice_id = notice.id();
     let preferences = preferences(tx, notice.trust, notice.recipient).await?;
     let gathered = !notice.urgent && preferences.mode != "immediate";
     let inserted = sqlx::query_scalar!(
