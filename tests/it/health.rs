@@ -50,6 +50,16 @@ async fn every_service_reports_health_readiness_and_metrics() {
             .unwrap()
             .into_inner();
         assert_eq!(health.status(), ServingStatus::Serving);
+        // Reflection is off unless `grpc.reflection` is on (tests/it/grpc_tls.rs).
+        let reflection = crate::grpc_tls::reflection_lists(
+            &format!("http://{address}"),
+            &waymark_runtime::config::GrpcConfig::default(),
+        )
+        .await;
+        assert_eq!(
+            reflection.map_err(|status| status.code()),
+            Err(tonic::Code::Unimplemented)
+        );
         assert!(get(address, "/healthz").await.0.contains("200"));
         assert!(get(address, "/readyz").await.0.contains("200"));
         // Made-up paths are counted, but under one label: they cannot grow the metrics.

@@ -6,6 +6,7 @@
 mod audits;
 mod deploy;
 mod faults;
+mod grpc_tls;
 mod health;
 mod journeys;
 mod nats_auth;

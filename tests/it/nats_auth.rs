@@ -12,7 +12,7 @@ use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingCl
 use waymark_testkit::services::TestPlatform;
 use waymark_testkit::{NatsServer, eventually};
 
-use crate::support::{actions_and_scheduling, new_action};
+use crate::support::{actions_and_scheduling, certificates, new_action};
 
 const PASSWORD: &str = "a-password-for-the-tests-only";
 
@@ -106,75 +106,6 @@ async fn the_services_reach_nats_over_tls_trusting_the_configured_authority() {
         "connected without trusting the authority"
     );
     platform.stop().await;
-}
-
-/// A certificate authority and a certificate for 127.0.0.1 signed by it, made with openssl
-/// in `dir`: (the authority's certificate, the server's certificate, its key).
-fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            // On the test's clock (under libfaketime too): valid from the moment the test
-            // process lives in.
-            .output()
-            .expect("openssl is required for this test");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=Waymark test authority",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "3650",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
 }
 
 /// Action tracking and scheduling on `nats` with `settings`: an action created in one is

@@ -1,6 +1,7 @@
 //! Setups more than one test here uses.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 use waymark_domain::StaffId;
@@ -43,4 +44,73 @@ pub fn new_action(school: Uuid, teacher: StaffId, description: &str) -> pb::Crea
         due_date: "2026-12-11".into(),
         success_criteria: String::new(),
     }
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it, made with openssl
+/// in `dir`: (the authority's certificate, the server's certificate, its key).
+pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            // On the test's clock (under libfaketime too): valid from the moment the test
+            // process lives in.
+            .output()
+            .expect("openssl is required for this test");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=Waymark test authority",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }

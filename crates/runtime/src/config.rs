@@ -8,6 +8,7 @@
 //! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix`; `user` and `password` (secret) or `nkey_seed` (secret) to sign in; `ca_file` (PEM) to require TLS and trust those authorities | none, `WAYMARK_EVENTS`, `waymark.events`; no sign-in, no TLS |
 //! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` (how long a caller token is good for: one request, allowing for clocks that differ) | none, 60 |
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
+//! | `grpc` | `cert_file` and `key_file` (PEM): the services serve only over TLS; `ca_file` (PEM): the authorities trusted when calling an `https://` service URL; `reflection`: offer gRPC reflection | plain text; off |
 //! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
 //! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
 //!
@@ -32,6 +33,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub network: NetworkConfig,
+    pub grpc: GrpcConfig,
     pub scheduling: ServiceAddress,
     pub review_dialogue: ServiceAddress,
     pub action_tracking: ServiceAddress,
@@ -72,6 +74,21 @@ pub struct DatabaseConfig {
     /// The role the services run as, which `waymark migrate` (run as the owner) grants what
     /// they need; none: nothing is granted.
     pub service_role: Option<String>,
+}
+
+/// The services' own port ([`crate::grpc`]).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// This service's certificate chain and its private key (PEM). With them, the port
+    /// (gRPC, health, metrics) speaks only TLS.
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
+    /// The certificate authorities (PEM) a service's certificate must chain to when it is
+    /// called at an `https://` URL.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Offer gRPC reflection (the services' and messages' descriptions) on the port.
+    pub reflection: bool,
 }
 
 /// Where Waymark may call addresses someone configured ([`crate::net`]).
@@ -182,6 +199,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             network: NetworkConfig::default(),
+            grpc: GrpcConfig::default(),
             scheduling: ServiceAddress::local(7101),
             review_dialogue: ServiceAddress::local(7102),
             action_tracking: ServiceAddress::local(7103),
@@ -194,7 +212,7 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl Config {
     /// Loads defaults, then `file` (if given), then `WAYMARK_*` environment variables.
@@ -236,6 +254,17 @@ impl Config {
         Self::from_figment(figment)
     }
 
+    /// The four services' addresses, by their section names (the gateway's is its web
+    /// address, not a gRPC port).
+    pub fn services(&self) -> [(&'static str, &ServiceAddress); 4] {
+        [
+            ("scheduling", &self.scheduling),
+            ("review_dialogue", &self.review_dialogue),
+            ("action_tracking", &self.action_tracking),
+            ("notifications", &self.notifications),
+        ]
+    }
+
     /// A service's own section, from the same layers.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
         match &self.layers.0 {
@@ -271,6 +300,35 @@ impl Config {
             return Err(ConfigError(
                 "sign in to NATS with nats.user and nats.password or with nats.nkey_seed, not both"
                     .to_owned(),
+            ));
+        }
+        let grpc = &self.grpc;
+        if grpc.cert_file.is_some() != grpc.key_file.is_some() {
+            return Err(ConfigError(
+                "grpc.cert_file and grpc.key_file go together".to_owned(),
+            ));
+        }
+        // Every service's port speaks TLS or none does: they share one configuration.
+        let scheme = if grpc.cert_file.is_some() {
+            "https://"
+        } else {
+            "http://"
+        };
+        for (name, address) in self.services() {
+            if !address.url.starts_with(scheme) {
+                return Err(ConfigError(format!(
+                    "{name}.url must start with {scheme} {}",
+                    if grpc.cert_file.is_some() {
+                        "when grpc.cert_file is set"
+                    } else {
+                        "unless grpc.cert_file and grpc.key_file are set"
+                    }
+                )));
+            }
+        }
+        if grpc.cert_file.is_some() && grpc.ca_file.is_none() {
+            return Err(ConfigError(
+                "grpc.ca_file is needed to call the services over TLS".to_owned(),
             ));
         }
         // The event store's listener keeps one connection; every reader and call takes one
@@ -337,6 +395,52 @@ mod tests {
             !format!("{config:?}").contains(seed),
             "the seed is a secret"
         );
+    }
+
+    #[test]
+    fn grpc_tls_is_a_certificate_with_its_key_https_urls_and_an_authority() {
+        let https = [
+            ("scheduling.url", "https://scheduling:7101"),
+            ("review_dialogue.url", "https://review-dialogue:7102"),
+            ("action_tracking.url", "https://action-tracking:7103"),
+            ("notifications.url", "https://notifications:7104"),
+        ];
+        let tls = [
+            ("grpc.cert_file", "/tls/tls.crt"),
+            ("grpc.key_file", "/tls/tls.key"),
+            ("grpc.ca_file", "/tls/ca.crt"),
+        ];
+        let all = |drop: &str| -> Vec<(&str, &str)> {
+            https
+                .iter()
+                .chain(&tls)
+                .copied()
+                .filter(|(key, _)| *key != drop)
+                .collect()
+        };
+        assert!(Config::with(&all("")).is_ok());
+        assert!(Config::with(&all("grpc.key_file")).is_err());
+        assert!(Config::with(&all("grpc.ca_file")).is_err());
+        let plain = Config::with(&all("notifications.url")).unwrap_err();
+        assert!(plain.to_string().contains("notifications.url"), "{plain}");
+        // https URLs without a certificate to serve them.
+        assert!(Config::with(&https).is_err());
+        assert!(Config::with(&[]).is_ok());
+    }
+
+    #[test]
+    fn the_example_configuration_loads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/waymark.example.toml");
+        // The NATS password comes from the environment, as the file says.
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::file(&example))
+                .merge(Serialized::default("nats.password", "from-the-environment")),
+        )
+        .unwrap();
+        assert_eq!(config.action_tracking.url, "http://action-tracking:7103");
+        assert!(!config.grpc.reflection);
     }
 
     #[test]

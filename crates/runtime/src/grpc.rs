@@ -1,14 +1,18 @@
-//! One port per service: gRPC (with health and reflection), `/healthz`, `/readyz` and
-//! `/metrics` over HTTP/1, all on one listener.
+//! One port per service: gRPC (with health, and reflection when `grpc.reflection` is on),
+//! `/healthz`, `/readyz` and `/metrics` over HTTP/1, all on one listener; over TLS when
+//! `grpc.cert_file` is set ([`crate::tls`]). And the channels services call each other on.
 
 use axum::extract::State;
 use axum::routing::get;
 use sqlx::PgPool;
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
+use tonic::transport::Endpoint;
 
-use crate::telemetry;
+use crate::config::{ConfigError, GrpcConfig};
+use crate::{Platform, telemetry, tls};
 
 /// Serves `routes` (the service's gRPC services) until shutdown. `descriptors` is the encoded
 /// file descriptor set of those services, for reflection.
@@ -16,29 +20,62 @@ pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     descriptors: &'static [u8],
-    pool: PgPool,
+    platform: &Platform,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let config = &platform.config.grpc;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(descriptors)
-        .build_v1()
-        .map_err(std::io::Error::other)?;
+    let mut routes = routes.add_service(health_service);
+    if config.reflection {
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(descriptors)
+            .build_v1()
+            .map_err(std::io::Error::other)?;
+        routes = routes.add_service(reflection);
+    }
     let router = routes
-        .add_service(health_service)
-        .add_service(reflection)
         .into_axum_router()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready).with_state(pool))
+        .route("/readyz", get(ready).with_state(platform.pool.clone()))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn(observe));
-    axum::serve(no_delay(listener), router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let stopped = shutdown.cancelled_owned();
+    match (&config.cert_file, &config.key_file) {
+        (Some(cert), Some(key)) => {
+            let listener = tls::TlsListener::new(listener, tls::server_config(cert, key)?)?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        _ => {
+            axum::serve(no_delay(listener), router)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+    }
+}
+
+/// How a service or the gateway reaches another service at `url`: over TLS, trusting
+/// `grpc.ca_file`, when the URL is `https://`. Connects when first used, and again after
+/// a failure; a connection attempt gives up after 5 seconds.
+pub fn endpoint(url: &str, config: &GrpcConfig) -> Result<Endpoint, ConfigError> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|error| ConfigError(format!("service url {url}: {error}")))?
+        .connect_timeout(Duration::from_secs(5));
+    match &config.ca_file {
+        Some(ca_file) if url.starts_with("https://") => {
+            let tls =
+                tls::client_config(ca_file).map_err(|error| ConfigError(error.to_string()))?;
+            endpoint
+                .tls_config(tls)
+                .map_err(|error| ConfigError(format!("service url {url}: {error}")))
+        }
+        _ => Ok(endpoint),
+    }
 }
 
 /// `listener` with Nagle's algorithm switched off on every accepted connection. Without it a

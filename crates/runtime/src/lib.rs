@@ -4,7 +4,9 @@
 //! - [`telemetry`]: tracing and the Prometheus recorder.
 //! - [`error`]: the one table from error kinds to gRPC codes and HTTP statuses.
 //! - [`auth`]: signed caller tokens; every gRPC request carries one.
-//! - [`grpc`]: one port per service for gRPC, health, reflection and `/metrics`.
+//! - [`grpc`]: one port per service for gRPC, health, reflection and `/metrics`; the
+//!   channels between services.
+//! - [`tls`]: TLS on those ports and calls.
 //! - [`platform`]: the connections a service runs on, built once from the config.
 //! - [`clock`]: the one injectable clock.
 //! - [`schema`]: migrating, or checking, each component's schema; the service role's grants.
@@ -29,6 +31,7 @@ pub mod retention;
 pub mod schema;
 pub mod secret;
 pub mod telemetry;
+pub mod tls;
 
 pub use auth::{Caller, Keys};
 pub use clock::{Clock, ManualClock, RunningClock, SystemClock};

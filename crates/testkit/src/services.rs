@@ -141,13 +141,20 @@ impl TestPlatform {
         (address, task)
     }
 
-    /// A gRPC channel to `address` whose requests are signed as `caller`.
+    /// A gRPC channel to `address` whose requests are signed as `caller`; over TLS when the
+    /// services serve it (`grpc.cert_file`).
     pub fn client(
         &self,
         address: SocketAddr,
         caller: Caller,
     ) -> InterceptedService<Channel, CallAs> {
-        let channel = Channel::from_shared(format!("http://{address}"))
+        let grpc = &self.platform.config.grpc;
+        let scheme = if grpc.cert_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let channel = waymark_runtime::grpc::endpoint(&format!("{scheme}://{address}"), grpc)
             .expect("service url")
             .connect_lazy();
         InterceptedService::new(channel, self.platform.call_as(caller))

@@ -153,7 +153,7 @@ pub async fn run(
         listener,
         routes,
         waymark_proto::FILE_DESCRIPTOR_SET,
-        platform.pool.clone(),
+        &platform,
         shutdown.clone(),
     )
     .await?;

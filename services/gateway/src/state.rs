@@ -38,8 +38,7 @@ pub struct Channels {
 impl Channels {
     pub fn new(platform: &Platform) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Channel::from_shared(url.to_owned())?
-                .connect_timeout(Duration::from_secs(5))
+            Ok(waymark_runtime::grpc::endpoint(url, &platform.config.grpc)?
                 .timeout(Duration::from_secs(30))
                 .connect_lazy())
         };

@@ -52,10 +52,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     migrator().run(pool).await
 }
 
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
+fn channel(platform: &Platform, url: &str) -> anyhow::Result<Channel> {
+    Ok(waymark_runtime::grpc::endpoint(url, &platform.config.grpc)?.connect_lazy())
 }
 
 /// The service's copy of the directory.
@@ -81,7 +79,7 @@ pub async fn run(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = settings::Settings::from_config(&platform.config)?;
     let wake = Arc::new(tokio::sync::Notify::new());
-    let review_dialogue = channel(&platform.config.review_dialogue.url)?;
+    let review_dialogue = channel(&platform, &platform.config.review_dialogue.url)?;
     let wake_agenda = Arc::new(tokio::sync::Notify::new());
     let events = events::Events {
         platform: platform.clone(),
@@ -103,7 +101,7 @@ pub async fn run(
     let digests = Arc::new(digest::Digests {
         platform: platform.clone(),
         hour: settings.digest.hour,
-        action_tracking: channel(&platform.config.action_tracking.url)?,
+        action_tracking: channel(&platform, &platform.config.action_tracking.url)?,
         review_dialogue,
         wake: wake.clone(),
     });
@@ -144,7 +142,7 @@ pub async fn run(
         listener,
         routes,
         waymark_proto::FILE_DESCRIPTOR_SET,
-        platform.pool.clone(),
+        &platform,
         shutdown.clone(),
     )
     .await?;

@@ -20,10 +20,9 @@ pub struct Actions {
 
 impl Actions {
     pub fn new(platform: Arc<Platform>) -> Result<Self, ServiceError> {
-        let url = platform.config.action_tracking.url.clone();
-        let channel = Channel::from_shared(url)
-            .map_err(|_| ServiceError::internal("action_tracking.url is not a valid URL"))?
-            .connect_timeout(std::time::Duration::from_secs(5))
+        let config = &platform.config;
+        let channel = waymark_runtime::grpc::endpoint(&config.action_tracking.url, &config.grpc)
+            .map_err(|error| ServiceError::internal(error.to_string()))?
             .connect_lazy();
         Ok(Self { platform, channel })
     }
