@@ -13,3 +13,4 @@ mod nats_auth;
 mod slice;
 mod stalls;
 mod support;
+mod traces;

@@ -225,8 +225,8 @@ impl<H: EventHandler> Feed<H> {
         };
         for event in &batch.events {
             // An error undoes the whole batch (the transaction is dropped).
-            self.handler
-                .handle(&mut tx, event)
+            let span = crate::handler::event_span(self.handler.name(), event);
+            tracing::Instrument::instrument(self.handler.handle(&mut tx, event), span)
                 .await
                 .map_err(|error| Failure {
                     event: Some((event.event_id, event.position)),

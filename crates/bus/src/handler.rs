@@ -90,3 +90,15 @@ impl From<waymark_event_store::DecodeError> for HandlerError {
         ))
     }
 }
+
+/// The span an event is applied in, by consumer or feed: with the correlation id of the
+/// command that recorded it, so a trace search finds the command's later effects too.
+pub fn event_span(handler: &str, event: &waymark_event_store::RecordedEvent) -> tracing::Span {
+    tracing::info_span!(
+        "apply",
+        handler,
+        event_type = %event.event_type,
+        position = event.position,
+        correlation_id = %event.metadata.correlation_id,
+    )
+}

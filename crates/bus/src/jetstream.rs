@@ -389,7 +389,8 @@ async fn apply_once<H: EventHandler>(
         return Ok(Applied::NotYet);
     }
     if fresh {
-        handler.handle(&mut tx, event).await?;
+        let span = crate::handler::event_span(handler.name(), event);
+        tracing::Instrument::instrument(handler.handle(&mut tx, event), span).await?;
     }
     sqlx::query(
         "INSERT INTO bus.consumer_streams (consumer, stream_id, version) VALUES ($1, $2, $3) \

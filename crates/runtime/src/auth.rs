@@ -222,6 +222,7 @@ impl Interceptor for Authenticate {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| CorrelationId::parse(value).ok())
             .unwrap_or_else(|| CorrelationId::from_uuid(uuid::Uuid::now_v7()));
+        tracing::Span::current().record("correlation_id", tracing::field::display(correlation_id));
         request.extensions_mut().insert(RequestContext {
             caller,
             correlation_id,
@@ -276,6 +277,7 @@ impl Interceptor for CallAs {
         {
             request.metadata_mut().insert(CORRELATION_HEADER, value);
         }
+        crate::telemetry::inject_trace(request.metadata_mut());
         Ok(request)
     }
 }

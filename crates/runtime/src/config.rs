@@ -8,6 +8,7 @@
 //! | `nats` | `url` (none = run without NATS, in-process feed), `stream`, `subject_prefix`; `user` and `password` (secret) or `nkey_seed` (secret) to sign in; `ca_file` (PEM) to require TLS and trust those authorities | none, `WAYMARK_EVENTS`, `waymark.events`; no sign-in, no TLS |
 //! | `auth` | `internal_key` (secret, ≥ 32 characters, required), `token_ttl_seconds` (how long a caller token is good for: one request, allowing for clocks that differ) | none, 60 |
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
+//! | `traces` | `otlp_endpoint` (an OTLP/gRPC collector, e.g. `http://collector:4317`; none: no traces), `service_name` | none, `waymark` |
 //! | `grpc` | `cert_file` and `key_file` (PEM): the services serve only over TLS; `ca_file` (PEM): the authorities trusted when calling an `https://` service URL; `reflection`: offer gRPC reflection | plain text; off |
 //! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
 //! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
@@ -32,6 +33,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub traces: TracesConfig,
     pub network: NetworkConfig,
     pub grpc: GrpcConfig,
     pub scheduling: ServiceAddress,
@@ -141,6 +143,25 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// Exporting traces ([`crate::telemetry`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracesConfig {
+    /// An OpenTelemetry collector's OTLP/gRPC address; none: spans are not exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans are exported under.
+    pub service_name: String,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "waymark".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAddress {
@@ -198,6 +219,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            traces: TracesConfig::default(),
             network: NetworkConfig::default(),
             grpc: GrpcConfig::default(),
             scheduling: ServiceAddress::local(7101),

@@ -110,7 +110,14 @@ async fn observe(
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let started = std::time::Instant::now();
-    let span = tracing::info_span!("request", %path);
+    // The correlation id is recorded once the caller's token is read (`auth::Authenticate`).
+    let span = tracing::info_span!(
+        "request",
+        %path,
+        otel.kind = "server",
+        correlation_id = tracing::field::Empty,
+    );
+    telemetry::continue_trace(&span, request.headers());
     let response = tracing::Instrument::instrument(next.run(request), span).await;
     metrics::counter!("waymark_requests_total", "route" => route.clone()).increment(1);
     metrics::histogram!("waymark_request_seconds", "route" => route)

@@ -42,7 +42,7 @@ impl Process {
         let from_env = std::env::var_os("WAYMARK_CONFIG").map(std::path::PathBuf::from);
         let mut config = Config::load(file.or(from_env.as_deref()))?;
         config.database.migrate |= owner;
-        telemetry::init_tracing(&config.log);
+        telemetry::init_tracing(&config);
         let platform = Platform::connect(config, Arc::new(SystemClock)).await?;
         platform.migrate_core().await?;
         let shutdown = CancellationToken::new();
@@ -60,12 +60,13 @@ impl Process {
         })
     }
 
-    /// Waits for the relay to stop after shutdown.
+    /// Waits for the relay to stop after shutdown, and sends the last spans.
     pub async fn finish(self) {
         self.shutdown.cancel();
         if let Some(relay) = self.relay {
             let _ = relay.await;
         }
+        let _ = tokio::task::spawn_blocking(telemetry::shutdown_traces).await;
     }
 }
 

@@ -76,7 +76,7 @@ impl TestPlatform {
         }
         let config = Config::with(&values).expect("test configuration");
         // Logs show with --no-capture; RUST_LOG picks the level.
-        waymark_runtime::telemetry::init_tracing(&config.log);
+        waymark_runtime::telemetry::init_tracing(&config);
         let platform = Platform::connect(config, clock)
             .await
             .expect("connect test platform");
