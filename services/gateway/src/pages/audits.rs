@@ -98,6 +98,7 @@ const FORM: Form = Form {
     action: "/audits",
     what: "audits",
     statuses: &[("in_progress", "In progress"), ("finalised", "Finalised")],
+    csv: None,
     group: None,
     dates: false,
 };

@@ -1,9 +1,123 @@
 //! CSV exports: UTF-8 with a byte-order mark (so spreadsheet programs read accents right) and
 //! safe from formula injection (a cell that a spreadsheet would run as a formula is prefixed
 //! with an apostrophe).
+//!
+//! The lists of reviews, meetings and visits as CSV: every record the list's search finds for
+//! the viewer (up to the 1,000 one search reads), a line each, saying who, when and how far it
+//! has got — never what it says, so a line is no more than the list itself shows the viewer.
 
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use crate::directory::names;
+use crate::error::PageError;
+use crate::pages::finding::Search;
+use crate::pages::lists;
+use crate::session::Viewer;
+use crate::state::AppState;
+use crate::web::{school_name, tag};
+
+/// `GET /reviews.csv`, narrowed as `/reviews` is.
+pub async fn reviews(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let found = lists::reviews(&state.clients(&viewer), search.reviews())
+        .await
+        .map_err(unreadable)?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let mut csv = Csv::new(&[
+        "School",
+        "Academic year",
+        "Year group",
+        "Reviewer",
+        "Reviewee",
+        "Window opens",
+        "Window closes",
+        "Status",
+    ]);
+    for r in &found {
+        csv.row(&[
+            &school_name(&viewer, &r.school_id),
+            &r.academic_year,
+            &r.year_group,
+            &people.of(&r.reviewer_id),
+            &people.of(&r.reviewee_id),
+            &r.window_opens,
+            &r.window_closes,
+            tag(&r.status).label,
+        ]);
+    }
+    Ok(csv.into_response("reviews.csv"))
+}
+
+/// `GET /meetings.csv`, narrowed as `/meetings` is.
+pub async fn meetings(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let found = lists::meetings(&state.clients(&viewer), search.meetings())
+        .await
+        .map_err(unreadable)?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let mut csv = Csv::new(&[
+        "School",
+        "Academic year",
+        "Class",
+        "Assessment point",
+        "Teacher",
+        "Date",
+        "Status",
+    ]);
+    for m in &found {
+        csv.row(&[
+            &school_name(&viewer, &m.school_id),
+            &m.academic_year,
+            &m.class_group,
+            &m.assessment_point,
+            &people.of(&m.teacher_id),
+            &m.date,
+            tag(&m.status).label,
+        ]);
+    }
+    Ok(csv.into_response("meetings.csv"))
+}
+
+/// `GET /visits.csv`, narrowed as `/visits` is.
+pub async fn visits(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let found = lists::visits(&state.clients(&viewer), search.visits())
+        .await
+        .map_err(unreadable)?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let mut csv = Csv::new(&["School", "Kind", "Visitor", "Teacher", "Date", "Status"]);
+    for v in &found {
+        csv.row(&[
+            &school_name(&viewer, &v.school_id),
+            crate::pages::visits::kind_label(&v.kind),
+            &people.of(&v.visitor_id),
+            &people.of(&v.teacher_id),
+            &v.date,
+            tag(&v.status).label,
+        ]);
+    }
+    Ok(csv.into_response("visits.csv"))
+}
+
+/// A search review dialogue could not read (a date that is not one) is the request's fault.
+fn unreadable(status: tonic::Status) -> PageError {
+    if status.code() == tonic::Code::InvalidArgument {
+        PageError::bad_request(status.message())
+    } else {
+        status.into()
+    }
+}
 
 pub struct Csv {
     writer: csv::Writer<Vec<u8>>,

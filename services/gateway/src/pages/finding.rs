@@ -2,6 +2,8 @@
 //! viewer narrowed the list to, as the form sends it, and the links to the pages around.
 //! Review dialogue does the finding, over what the viewer may see.
 
+use waymark_proto::review_dialogue::v1 as rd;
+
 /// What a list is narrowed to.
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
@@ -27,6 +29,8 @@ pub struct Form {
     pub what: &'static str,
     /// The statuses offered, as (value, label); "Any" comes first by itself.
     pub statuses: &'static [(&'static str, &'static str)],
+    /// The address of the list as CSV, where there is one.
+    pub csv: Option<&'static str>,
     /// The label of the group field; none where the list has no group.
     pub group: Option<&'static str>,
     /// Whether the list is narrowed by dates.
@@ -34,8 +38,51 @@ pub struct Form {
 }
 
 impl Search {
-    /// The address of page `page` of this search on `base`.
-    fn page_href(&self, base: &str, page: u32) -> String {
+    /// Review dialogue's search for reviews, as narrowed here.
+    pub fn reviews(&self) -> rd::ListReviewsRequest {
+        rd::ListReviewsRequest {
+            text: self.q.clone(),
+            status: self.status.clone(),
+            year_group: self.group.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            priority_id: self.priority.clone(),
+            page: self.page,
+            ..Default::default()
+        }
+    }
+
+    /// Review dialogue's search for meetings, the latest first.
+    pub fn meetings(&self) -> rd::ListMeetingsRequest {
+        rd::ListMeetingsRequest {
+            text: self.q.clone(),
+            status: self.status.clone(),
+            class_group: self.group.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            priority_id: self.priority.clone(),
+            page: self.page,
+            newest_first: true,
+            ..Default::default()
+        }
+    }
+
+    /// Review dialogue's search for visits, the latest first.
+    pub fn visits(&self) -> rd::ListVisitsRequest {
+        rd::ListVisitsRequest {
+            text: self.q.clone(),
+            status: self.status.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            priority_id: self.priority.clone(),
+            page: self.page,
+            newest_first: true,
+            ..Default::default()
+        }
+    }
+
+    /// The search as an address's query, without its page.
+    pub fn query(&self) -> String {
         let mut query = Vec::new();
         for (key, value) in [
             ("q", &self.q),
@@ -49,8 +96,15 @@ impl Search {
                 query.push(format!("{key}={}", urlencode(value)));
             }
         }
-        query.push(format!("page={page}"));
-        format!("{base}?{}", query.join("&"))
+        query.join("&")
+    }
+
+    /// The address of page `page` of this search on `base`.
+    fn page_href(&self, base: &str, page: u32) -> String {
+        match self.query() {
+            query if query.is_empty() => format!("{base}?page={page}"),
+            query => format!("{base}?{query}&page={page}"),
+        }
     }
 
     /// Links to the previous and next pages, where there are such pages.

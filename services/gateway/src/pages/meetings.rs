@@ -69,6 +69,7 @@ const FORM: Form = Form {
         ("closed", "Closed"),
         ("cancelled", "Cancelled"),
     ],
+    csv: Some("/meetings.csv"),
     group: Some("Class"),
     dates: true,
 };
@@ -83,17 +84,7 @@ pub async fn list(
         state
             .clients(&viewer)
             .reviews()
-            .list_meetings(rd::ListMeetingsRequest {
-                text: search.q.clone(),
-                status: search.status.clone(),
-                class_group: search.group.clone(),
-                from: search.from.clone(),
-                to: search.to.clone(),
-                priority_id: search.priority.clone(),
-                page: search.page,
-                newest_first: true,
-                ..Default::default()
-            })
+            .list_meetings(search.meetings())
             .await,
     )?;
     let people = names(&state.platform.pool, viewer.trust).await?;

@@ -42,6 +42,9 @@ pub fn routes() -> Router<AppState> {
         .route("/access-log", get(access_log::page))
         .route("/actions", get(actions::list))
         .route("/actions.csv", get(actions::csv))
+        .route("/reviews.csv", get(export::reviews))
+        .route("/meetings.csv", get(export::meetings))
+        .route("/visits.csv", get(export::visits))
         .route(links::ACTION, get(actions::detail))
         .route("/actions/{id}/{verb}", post(actions::act))
         .route(

@@ -77,6 +77,7 @@ const FORM: Form = Form {
         ("agreed", "Agreed"),
         ("cancelled", "Cancelled"),
     ],
+    csv: Some("/reviews.csv"),
     group: Some("Year group"),
     dates: true,
 };
@@ -90,16 +91,7 @@ pub async fn list(
         state
             .clients(&viewer)
             .reviews()
-            .list_reviews(rd::ListReviewsRequest {
-                text: search.q.clone(),
-                status: search.status.clone(),
-                year_group: search.group.clone(),
-                from: search.from.clone(),
-                to: search.to.clone(),
-                priority_id: search.priority.clone(),
-                page: search.page,
-                ..Default::default()
-            })
+            .list_reviews(search.reviews())
             .await,
     )?;
     let reviews = found.reviews;

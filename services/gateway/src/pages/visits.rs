@@ -33,7 +33,7 @@ async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<rd::Visit, 
     }
 }
 
-fn kind_label(kind: &str) -> &'static str {
+pub fn kind_label(kind: &str) -> &'static str {
     if kind == "learning_walk" {
         "Learning walk"
     } else {
@@ -76,6 +76,7 @@ const FORM: Form = Form {
         ("agreed", "Agreed"),
         ("cancelled", "Cancelled"),
     ],
+    csv: Some("/visits.csv"),
     group: None,
     dates: true,
 };
@@ -90,16 +91,7 @@ pub async fn list(
         state
             .clients(&viewer)
             .reviews()
-            .list_visits(rd::ListVisitsRequest {
-                text: search.q.clone(),
-                status: search.status.clone(),
-                from: search.from.clone(),
-                to: search.to.clone(),
-                priority_id: search.priority.clone(),
-                page: search.page,
-                newest_first: true,
-                ..Default::default()
-            })
+            .list_visits(search.visits())
             .await,
     )?;
     let people = names(&state.platform.pool, viewer.trust).await?;

@@ -6,6 +6,11 @@ use reqwest::StatusCode;
 use crate::http::Client;
 use crate::stack::{PASSWORD, Stack, day};
 
+/// The records in a CSV export: its lines after the headings.
+fn lines(csv: &str) -> usize {
+    csv.lines().count().saturating_sub(1)
+}
+
 /// Reviews found by a word in what they say: by the people in them and those they are shared
 /// with once agreed; never by a colleague who may not read them, nor by someone who may only
 /// see that a review exists.
@@ -32,7 +37,26 @@ async fn a_word_finds_a_review_only_for_those_who_may_read_it() {
         let page = who.get("/reviews?q=daily").await.body;
         assert_eq!(rows(&page), found, "{page}");
         assert_eq!(rows(&who.get("/reviews?q=zebra").await.body), 0);
+        // The same lists as CSV: a line each after the headings, and never what a review
+        // says, even to those who may read it.
+        let csv = who.get("/reviews.csv").await.body;
+        assert_eq!(lines(&csv), everything, "{csv}");
+        assert!(!csv.to_lowercase().contains("daily reading"), "{csv}");
+        assert_eq!(lines(&who.get("/reviews.csv?q=daily").await.body), found);
     }
+    let listed = head.get("/reviews").await.body;
+    assert!(listed.contains("href=\"/reviews.csv?\""), "{listed}");
+    let csv = head.get("/reviews.csv?status=agreed").await.body;
+    assert!(csv.starts_with("\u{feff}School,Academic year,Year group,Reviewer,Reviewee"));
+    assert_eq!(lines(&csv), 1);
+    assert!(
+        csv.contains("Tom Teacher") && csv.contains("Hillside Primary") && csv.contains("Agreed"),
+        "{csv}"
+    );
+    assert_eq!(
+        head.get("/reviews.csv?from=someday").await.status,
+        StatusCode::BAD_REQUEST
+    );
     // Filters narrow it; a later page is empty and links back.
     assert_eq!(
         rows(&head.get("/reviews?q=daily&status=agreed").await.body),
@@ -106,6 +130,25 @@ async fn meetings_visits_and_actions_are_found_by_their_words_for_those_who_may_
     assert_eq!(rows(&head.get("/visits?status=planned").await.body), 1);
     let bad = head.get("/visits?to=soon").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // As CSV, narrowed the same way; nothing for a colleague who may not read them.
+    let meetings = head.get("/meetings.csv?group=5B").await.body;
+    assert_eq!(lines(&meetings), 1, "{meetings}");
+    assert!(
+        meetings.contains("5B") && !meetings.contains("4C"),
+        "{meetings}"
+    );
+    let visits = head.get("/visits.csv?q=questioning").await.body;
+    assert_eq!(lines(&visits), 1, "{visits}");
+    assert!(
+        visits.contains("Classroom observation") && visits.contains("Scheduled"),
+        "{visits}"
+    );
+    assert!(
+        !visits.contains("Questioning in mathematics"),
+        "the focus is not listed"
+    );
+    assert_eq!(lines(&colleague.get("/meetings.csv").await.body), 0);
+    assert_eq!(lines(&colleague.get("/visits.csv").await.body), 0);
 
     // The meetings' actions reach action tracking a moment after they close.
     let mut listed = 0;
