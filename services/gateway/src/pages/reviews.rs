@@ -252,6 +252,28 @@ pub struct Evidence {
     pub note: String,
 }
 
+/// The evidence noted on `review`, with its source's and look-fors' labels.
+fn evidence(review: &rd::Review) -> Vec<Evidence> {
+    review
+        .evidence
+        .iter()
+        .map(|e| Evidence {
+            source: e
+                .source
+                .as_ref()
+                .map(|s| s.label.clone())
+                .unwrap_or_default(),
+            look_fors: e
+                .look_fors
+                .iter()
+                .map(|l| l.label.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            note: e.note.clone(),
+        })
+        .collect()
+}
+
 pub struct LookForRow {
     pub id: String,
     pub label: String,
@@ -450,24 +472,7 @@ async fn show(
             long_date(&review.window_opens),
             long_date(&review.window_closes)
         ),
-        evidence: review
-            .evidence
-            .iter()
-            .map(|e| Evidence {
-                source: e
-                    .source
-                    .as_ref()
-                    .map(|s| s.label.clone())
-                    .unwrap_or_default(),
-                look_fors: e
-                    .look_fors
-                    .iter()
-                    .map(|l| l.label.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                note: e.note.clone(),
-            })
-            .collect(),
+        evidence: evidence(&review),
         sources: live("source"),
         look_fors,
         record,
@@ -779,6 +784,7 @@ pub struct RecordPage {
     reviewer: String,
     reviewee: String,
     window: String,
+    evidence: Vec<Evidence>,
     record: Vec<LookForRow>,
     steps: Vec<StepRow>,
     agreed_by: String,
@@ -806,6 +812,7 @@ pub async fn record(
             long_date(&review.window_opens),
             long_date(&review.window_closes)
         ),
+        evidence: evidence(&review),
         record: record_rows(&review),
         steps: step_rows(&review, &people),
         agreed_by: review

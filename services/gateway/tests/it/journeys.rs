@@ -129,11 +129,15 @@ async fn a_progress_review_goes_from_evidence_to_a_record_both_people_agree() {
     assert!(page.contains("Agreed by"), "{page}");
     assert!(page.contains("Helen Head") && page.contains("Tom Teacher"));
     browser.follow("Printable record").await;
+    let printed = browser.text().await;
     assert!(
-        browser
-            .text()
-            .await
-            .contains("Model written reasoning with sentence stems")
+        printed.contains("Model written reasoning with sentence stems"),
+        "{printed}"
+    );
+    // The printed record carries the evidence it rests on.
+    assert!(
+        printed.contains("Pupils explained their reasoning in pairs"),
+        "{printed}"
     );
     // "Save as PDF": the browser prints the record with the print stylesheet.
     let pdf = browser
