@@ -80,6 +80,8 @@ pub fn routes() -> Router<AppState> {
         .route("/visits", get(visits::list).post(visits::plan))
         .route("/visits/new", get(visits::new))
         .route(links::VISIT, get(visits::detail))
+        // `record` is a verb (writing the record), so the printable record is `print`.
+        .route("/visits/{id}/print", get(visits::print))
         .route("/visits/{id}/{verb}", post(visits::act))
         .route(
             "/visits/{id}/files",

@@ -287,6 +287,40 @@ pub async fn detail(
     show(&state, &viewer, &id, None, Fields::default()).await
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/visit_record.html")]
+pub struct RecordPage {
+    nav: Nav,
+    visit: rd::Visit,
+    kind: &'static str,
+    tag: Tag,
+    school: String,
+    visitor: String,
+    teacher: String,
+    date: String,
+    steps: Vec<Step>,
+}
+
+/// `GET /visits/{id}/print`: the record on its own, for printing or saving as PDF.
+pub async fn print(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<RecordPage, PageError> {
+    let page = show(&state, &viewer, &id, None, Fields::default()).await?;
+    Ok(RecordPage {
+        nav: page.nav,
+        kind: page.kind,
+        tag: page.tag,
+        school: page.school,
+        visitor: page.visitor,
+        teacher: page.teacher,
+        date: page.date,
+        steps: page.steps,
+        visit: page.visit,
+    })
+}
+
 pub async fn act(
     State(state): State<AppState>,
     viewer: Viewer,

@@ -148,6 +148,7 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         format!("/meetings/{}", r.meeting),
         format!("/meetings/{}/record", r.meeting),
         format!("/visits/{}", r.visit),
+        format!("/visits/{}/print", r.visit),
         format!("/audits/{}", r.audit),
         format!("/audits/{}/statements/{}", r.audit, r.statement),
         format!("/actions?school={hillside}"),

@@ -179,6 +179,22 @@ async fn a_visit_is_agreed_reviews_compare_and_records_print() {
         "{}",
         browser.text().await
     );
+    browser.follow("Printable record").await;
+    let printed = browser.text().await;
+    for part in [
+        "Monitoring visit record",
+        "Questioning to check understanding",
+        "Hinge questions used at each transition.",
+        "Share hinge questions with Year 4",
+        "Agreed",
+    ] {
+        assert!(printed.contains(part), "{part}: {printed}");
+    }
+    // Not for a colleague who may not read the visit.
+    let mut colleague = Client::signed_in(&stack.base, &seed.colleague.email, PASSWORD).await;
+    let refused = colleague.get(&format!("{visit}/print")).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert!(!refused.body.contains("Hinge questions"));
 
     // Two agreed reviews of the year group, compared.
     let first = agreed_review(&stack, &mut head, &mut teacher, -60, true).await;
