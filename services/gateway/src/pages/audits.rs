@@ -98,7 +98,7 @@ const FORM: Form = Form {
     action: "/audits",
     what: "audits",
     statuses: &[("in_progress", "In progress"), ("finalised", "Finalised")],
-    csv: None,
+    csv: Some("/audits.csv"),
     group: None,
     dates: false,
 };
@@ -113,12 +113,7 @@ pub async fn list(
         state
             .clients(&viewer)
             .audits()
-            .list_audits(rd::ListAuditsRequest {
-                status: search.status.clone(),
-                text: search.q.clone(),
-                page: search.page,
-                ..Default::default()
-            })
+            .list_audits(search.audits())
             .await,
     )?;
     let rows = found

@@ -2,7 +2,7 @@
 //! safe from formula injection (a cell that a spreadsheet would run as a formula is prefixed
 //! with an apostrophe).
 //!
-//! The lists of reviews, meetings and visits as CSV: every record the list's search finds for
+//! The lists of reviews, meetings, visits and audits as CSV: every record the list's search finds for
 //! the viewer (up to the 1,000 one search reads), a line each, saying who, when and how far it
 //! has got — never what it says, so a line is no more than the list itself shows the viewer.
 
@@ -108,6 +108,44 @@ pub async fn visits(
         ]);
     }
     Ok(csv.into_response("visits.csv"))
+}
+
+/// `GET /audits.csv`, narrowed as `/audits` is.
+pub async fn audits(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(search): Query<Search>,
+) -> Result<Response, PageError> {
+    let found = lists::audits(&state.clients(&viewer), search.audits())
+        .await
+        .map_err(unreadable)?;
+    let people = names(&state.platform.pool, viewer.trust).await?;
+    let mut csv = Csv::new(&[
+        "School",
+        "Audit",
+        "Department",
+        "Lead",
+        "Started",
+        "Finalised",
+        "Status",
+    ]);
+    for a in &found {
+        let finalised = a.status == "finalised";
+        csv.row(&[
+            &school_name(&viewer, &a.school_id),
+            &a.title,
+            &a.department,
+            &people.of(&a.lead_id),
+            &a.started_on,
+            if finalised { &a.finalised_on } else { "" },
+            if finalised {
+                "Finalised"
+            } else {
+                "In progress"
+            },
+        ]);
+    }
+    Ok(csv.into_response("audits.csv"))
 }
 
 /// A search review dialogue could not read (a date that is not one) is the request's fault.

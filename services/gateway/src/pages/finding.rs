@@ -81,6 +81,16 @@ impl Search {
         }
     }
 
+    /// Review dialogue's search for self-evaluation audits, the latest started first.
+    pub fn audits(&self) -> rd::ListAuditsRequest {
+        rd::ListAuditsRequest {
+            status: self.status.clone(),
+            text: self.q.clone(),
+            page: self.page,
+            ..Default::default()
+        }
+    }
+
     /// The search as an address's query, without its page.
     pub fn query(&self) -> String {
         let mut query = Vec::new();

@@ -85,3 +85,22 @@ pub async fn visits(
     })
     .await
 }
+
+pub async fn audits(
+    clients: &Clients,
+    request: rd::ListAuditsRequest,
+) -> Result<Vec<rd::AuditRecord>, Status> {
+    every_page(|page| {
+        let mut client = clients.audits();
+        let request = rd::ListAuditsRequest {
+            page,
+            page_size: PAGE,
+            ..request.clone()
+        };
+        async move {
+            let found = client.list_audits(request).await?.into_inner();
+            Ok((found.audits, found.more))
+        }
+    })
+    .await
+}

@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews.csv", get(export::reviews))
         .route("/meetings.csv", get(export::meetings))
         .route("/visits.csv", get(export::visits))
+        .route("/audits.csv", get(export::audits))
         .route(links::ACTION, get(actions::detail))
         .route("/actions/{id}/{verb}", post(actions::act))
         .route(

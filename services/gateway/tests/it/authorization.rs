@@ -276,6 +276,22 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         );
     }
 
+    // The lists as CSV: a line for each record the list shows (headings first).
+    let csv_lists = [
+        "/reviews.csv",
+        "/meetings.csv",
+        "/visits.csv",
+        "/audits.csv",
+    ];
+    let lines = |csv: &str| csv.lines().count().saturating_sub(1);
+    for path in csv_lists {
+        assert_eq!(
+            lines(&head.get(path).await.body),
+            1,
+            "GET {path} by the head"
+        );
+    }
+
     let outsider = Client::signed_in(&stack.base, &seed.outsider.email, PASSWORD).await;
     let other_school =
         Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
@@ -303,6 +319,11 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
                 !response.body.contains("Year 4") && !response.body.contains("times tables"),
                 "GET {path} by {who} leaks"
             );
+        }
+        for path in csv_lists {
+            let response = client.get(path).await;
+            assert_eq!(response.status, StatusCode::OK, "GET {path} by {who}");
+            assert_eq!(lines(&response.body), 0, "GET {path} by {who} leaks");
         }
         for (path, fields) in &record_posts {
             let response = client.post(path, fields).await;
