@@ -5,6 +5,7 @@
 mod access_log;
 mod actions;
 mod admin;
+mod audit_print;
 mod audit_trail;
 mod audits;
 mod calendar;
@@ -129,6 +130,8 @@ pub fn routes() -> Router<AppState> {
         .route("/audits/trend", get(audits::trend))
         .route("/audits/heat-map", get(audits::heat_map))
         .route("/audits/{id}", get(audits::detail))
+        // `{verb}` below takes posts; the printable record is read.
+        .route("/audits/{id}/print", get(audit_print::print))
         .route(
             "/audits/{id}/statements/{statement}",
             get(audits::statement).post(audits::rate),

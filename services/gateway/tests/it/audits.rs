@@ -127,6 +127,19 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
     browser.press("Record the weakness").await;
     browser.press("Finalise the audit").await;
     assert!(browser.text().await.contains("Finalised"));
+    browser.follow("Printable record").await;
+    let printed = browser.text().await;
+    for part in [
+        "Self-evaluation audit record",
+        "Finalised",
+        "Red",
+        "Green",
+        "Data is gathered but rarely analysed by subject leaders.",
+        "Termly data review with each subject leader",
+    ] {
+        assert!(printed.contains(part), "{part}: {printed}");
+    }
+    browser.visit(&first).await;
     browser
         .wait_for_text("/actions", "Termly data review with each subject leader")
         .await;

@@ -150,6 +150,7 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         format!("/visits/{}", r.visit),
         format!("/visits/{}/print", r.visit),
         format!("/audits/{}", r.audit),
+        format!("/audits/{}/print", r.audit),
         format!("/audits/{}/statements/{}", r.audit, r.statement),
         format!("/actions?school={hillside}"),
         format!("/actions.csv?school={hillside}"),
