@@ -7,6 +7,7 @@ mod actions;
 mod admin;
 mod audit_print;
 mod audit_trail;
+mod audit_trends;
 mod audits;
 mod calendar;
 mod dashboard;
@@ -127,8 +128,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/audits", get(audits::list).post(audits::start))
         .route("/audits/new", get(audits::new))
-        .route("/audits/trend", get(audits::trend))
-        .route("/audits/heat-map", get(audits::heat_map))
+        .route("/audits/trend", get(audit_trends::trend))
+        .route("/audits/heat-map", get(audit_trends::heat_map))
         .route("/audits/{id}", get(audits::detail))
         // `{verb}` below takes posts; the printable record is read.
         .route("/audits/{id}/print", get(audit_print::print))
