@@ -22,6 +22,7 @@ mod meetings;
 mod occurrences;
 mod people;
 mod priorities;
+mod review_compare;
 mod reviews;
 mod sharing;
 mod staff;
@@ -58,7 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/actions/{id}/files/{file}/remove", post(files::remove))
         .route("/reviews", get(reviews::list).post(reviews::schedule))
         .route("/reviews/new", get(reviews::new))
-        .route("/reviews/compare", get(reviews::compare))
+        .route("/reviews/compare", get(review_compare::compare))
         .route(links::REVIEW, get(reviews::detail))
         .route("/reviews/{id}/record", get(reviews::record))
         .route("/reviews/{id}/autosave", post(reviews::autosave))
