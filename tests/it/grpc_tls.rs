@@ -7,14 +7,11 @@ use std::sync::Arc;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use uuid::Uuid;
-use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
 use waymark_proto::review_dialogue::v1 as rd;
-use waymark_proto::review_dialogue::v1::priorities_client::PrioritiesClient;
 use waymark_runtime::config::GrpcConfig;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::TestPlatform;
 
-use crate::support::{certificates, new_action};
+use crate::support::{an_action_tied_to_a_priority, certificates};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_call_each_other_over_tls_and_refuse_anything_else() {
@@ -42,61 +39,10 @@ async fn the_services_call_each_other_over_tls_and_refuse_anything_else() {
         ],
     )
     .await;
-    platform.serve_on(listener, waymark_action_tracking::run);
-    let reviews = platform.serve(waymark_review_dialogue::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let school = Uuid::new_v4();
-    waymark_testkit::directory::school(
-        &platform,
-        waymark_action_tracking::access::DIRECTORY_TABLE,
-        leader,
-        school,
-        &[teacher],
-    )
-    .await;
-    waymark_testkit::directory::caught_up(
-        &platform,
-        waymark_review_dialogue::DIRECTORY_TABLE,
-        leader,
-    )
-    .await;
-
-    // The test's own calls go over TLS too (`TestPlatform::client`).
-    let action = ActionTrackingClient::new(platform.client(actions, leader))
-        .create_action(new_action(school, teacher, "Share the marking policy"))
-        .await
-        .unwrap()
-        .into_inner()
-        .action_id;
-    let mut priorities = PrioritiesClient::new(platform.client(reviews, leader));
-    let priority = priorities
-        .add_priority(rd::AddPriorityRequest {
-            command_id: Uuid::new_v4().to_string(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            details: Some(rd::PriorityDetails {
-                title: "Reading for pleasure".into(),
-                intended_impact: "More pupils choose to read".into(),
-                lead_id: leader.actor.to_string(),
-                quality_indicators: vec![],
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    // Tying an action to a priority asks action tracking whether the caller may read it.
-    priorities
-        .link_record(rd::LinkRecordRequest {
-            command_id: Uuid::new_v4().to_string(),
-            priority_id: priority.clone(),
-            kind: "action".into(),
-            record_id: action.clone(),
-            item: 0,
-        })
-        .await
-        .expect("review dialogue reaches action tracking over TLS");
+    // The test's own calls go over TLS too (`TestPlatform::client`); tying the action to a
+    // priority has review dialogue ask action tracking about it, over TLS.
+    let (priority, action, mut priorities) =
+        an_action_tied_to_a_priority(&mut platform, listener).await;
     let linked = priorities
         .get_priority(rd::GetRecordRequest { id: priority })
         .await

@@ -14,13 +14,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use uuid::Uuid;
-use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
-use waymark_proto::review_dialogue::v1 as rd;
-use waymark_proto::review_dialogue::v1::priorities_client::PrioritiesClient;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::TestPlatform;
 
-use crate::support::new_action;
+use crate::support::an_action_tied_to_a_priority;
 
 /// What the collector was sent: each span with the `service.name` it came under.
 #[derive(Clone, Default)]
@@ -92,59 +88,8 @@ async fn a_call_across_services_is_one_trace_with_its_correlation_id() {
         ],
     )
     .await;
-    platform.serve_on(listener, waymark_action_tracking::run);
-    let reviews = platform.serve(waymark_review_dialogue::run).await;
-    let leader = new_caller();
-    let (_, teacher) = colleague(leader);
-    let school = Uuid::new_v4();
-    waymark_testkit::directory::school(
-        &platform,
-        waymark_action_tracking::access::DIRECTORY_TABLE,
-        leader,
-        school,
-        &[teacher],
-    )
-    .await;
-    waymark_testkit::directory::caught_up(
-        &platform,
-        waymark_review_dialogue::DIRECTORY_TABLE,
-        leader,
-    )
-    .await;
-    let action = ActionTrackingClient::new(platform.client(actions, leader))
-        .create_action(new_action(school, teacher, "Share the marking policy"))
-        .await
-        .unwrap()
-        .into_inner()
-        .action_id;
-    let mut priorities = PrioritiesClient::new(platform.client(reviews, leader));
-    let priority = priorities
-        .add_priority(rd::AddPriorityRequest {
-            command_id: Uuid::new_v4().to_string(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            details: Some(rd::PriorityDetails {
-                title: "Reading for pleasure".into(),
-                intended_impact: "More pupils choose to read".into(),
-                lead_id: leader.actor.to_string(),
-                quality_indicators: vec![],
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    // Review dialogue asks action tracking whether the caller may read the action.
-    priorities
-        .link_record(rd::LinkRecordRequest {
-            command_id: Uuid::new_v4().to_string(),
-            priority_id: priority,
-            kind: "action".into(),
-            record_id: action,
-            item: 0,
-        })
-        .await
-        .unwrap();
+    // Tying an action to a priority has review dialogue ask action tracking about it.
+    an_action_tied_to_a_priority(&mut platform, listener).await;
     waymark_testkit::eventually(
         std::time::Duration::from_secs(20),
         "the read model to apply the new action",
