@@ -250,6 +250,37 @@ impl SchoolVerb {
     }
 }
 
+/// What is asked about one planned occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OccurrenceVerb {
+    /// Holding, moving or cancelling it, attaching files, ticking the head teacher's
+    /// checklist.
+    Run,
+    /// Ticking the class teacher's checklist.
+    TickClassChecklist,
+}
+
+impl OccurrenceVerb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run-occurrence",
+            Self::TickClassChecklist => "tick-class-checklist",
+        }
+    }
+
+    /// What someone refused is told.
+    pub fn refusal(self) -> &'static str {
+        match self {
+            Self::Run => {
+                "only whoever leads it, or the school's head teacher and senior leaders, hold, move or cancel it"
+            }
+            Self::TickClassChecklist => {
+                "only the school's staff tick the class teacher's checklist"
+            }
+        }
+    }
+}
+
 /// The facts about a planned occurrence that its policies read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OccurrenceFacts {
@@ -592,11 +623,12 @@ impl Policies {
         )
     }
 
-    /// May `who` hold, move or cancel the occurrence described by `facts`?
+    /// May `who` do `verb` to the occurrence described by `facts`?
     pub fn allows_on_occurrence(
         &self,
         directory: &DirectoryState,
         who: StaffId,
+        verb: OccurrenceVerb,
         facts: &OccurrenceFacts,
     ) -> bool {
         let resource = uid("Occurrence", "occurrence");
@@ -609,7 +641,7 @@ impl Policies {
         self.decide(
             directory,
             who,
-            "run-occurrence",
+            verb.as_str(),
             resource,
             entity,
             Context::empty(),

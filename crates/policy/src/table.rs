@@ -9,8 +9,8 @@ use waymark_domain::text::Text;
 use waymark_domain::{Decider, SchoolId, StaffId};
 
 use crate::{
-    ActionFacts, ActionVerb, AuditFacts, OccurrenceFacts, PersonVerb, Policies, RecordAccess,
-    RecordFacts, SchoolVerb, TrustVerb,
+    ActionFacts, ActionVerb, AuditFacts, OccurrenceFacts, OccurrenceVerb, PersonVerb, Policies,
+    RecordAccess, RecordFacts, SchoolVerb, TrustVerb,
 };
 
 /// A made-up trust: Hillside (where everything asked about is) and Riverside.
@@ -245,11 +245,23 @@ fn occurrence_table(policies: &Policies) -> String {
     let rows = people
         .into_iter()
         .map(|(who, id)| {
-            let may = policies.allows_on_occurrence(&t.directory, id, &facts);
-            (who.to_owned(), vec![mark(may).to_owned()])
+            let may = |verb| mark(policies.allows_on_occurrence(&t.directory, id, verb, &facts));
+            (
+                who.to_owned(),
+                vec![
+                    may(OccurrenceVerb::Run).to_owned(),
+                    may(OccurrenceVerb::TickClassChecklist).to_owned(),
+                ],
+            )
         })
         .collect::<Vec<_>>();
-    markdown(&["hold, move or cancel it"], &rows)
+    markdown(
+        &[
+            "hold, move or cancel it; tick the head teacher's checklist",
+            "tick the class teacher's checklist",
+        ],
+        &rows,
+    )
 }
 
 fn audit_table(policies: &Policies) -> String {

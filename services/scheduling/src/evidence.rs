@@ -8,7 +8,7 @@ use waymark_domain::evidence::Attachment;
 use waymark_domain::scheduling::schedule::{Schedule, ScheduleCommand, schedule_id};
 use waymark_domain::school_year::AcademicYear;
 use waymark_domain::{AttachmentId, CommandId, SchoolId};
-use waymark_policy::SchoolVerb;
+use waymark_policy::{OccurrenceVerb, SchoolVerb};
 use waymark_runtime::access::person;
 use waymark_runtime::auth::RequestContext;
 use waymark_runtime::evidence::{EvidenceOwner, on_record};
@@ -82,7 +82,9 @@ impl Occurrences {
         command: ScheduleCommand,
     ) -> Result<i64, ServiceError> {
         let (school, year) = self.readable(context, kind, occurrence).await?;
-        self.service.may_run(context, school, occurrence).await?;
+        self.service
+            .may(context, school, occurrence, OccurrenceVerb::Run)
+            .await?;
         let command_id: CommandId = parse::id("command_id", command_id)?;
         let executed = self
             .service

@@ -20,7 +20,7 @@ use waymark_domain::scheduling::schedule::{
 use waymark_domain::school_year::AcademicYear;
 use waymark_domain::{CommandId, Decider, Rejection, SchoolId, StaffId, StreamId, Text, TrustId};
 use waymark_event_store::{ExecuteError, Executed, execute};
-use waymark_policy::{OccurrenceFacts, SchoolVerb, TrustVerb};
+use waymark_policy::{OccurrenceFacts, OccurrenceVerb, SchoolVerb, TrustVerb};
 use waymark_proto::scheduling::v1 as pb;
 use waymark_runtime::access::{Access, permit, person};
 use waymark_runtime::auth::RequestContext;
@@ -69,14 +69,15 @@ impl SchedulingService {
         .map(drop)
     }
 
-    /// Refuses unless the caller may hold, move or cancel `occurrence` of `school`. One the
-    /// read model does not know is treated as led by nobody: only the school's leaders get
-    /// as far as the decider, which says it does not exist.
-    pub(crate) async fn may_run(
+    /// Refuses unless the caller may `verb` `occurrence` of `school`. One the read model
+    /// does not know is treated as led by nobody: only those the policies let act on any of
+    /// the school's occurrences get as far as the decider, which says it does not exist.
+    pub(crate) async fn may(
         &self,
         context: &RequestContext,
         school: SchoolId,
         occurrence: Uuid,
+        verb: OccurrenceVerb,
     ) -> Result<(), ServiceError> {
         let row = sqlx::query!(
             "SELECT owner_id, participant_ids FROM scheduling.occurrences \
@@ -101,12 +102,8 @@ impl SchedulingService {
         let allowed =
             self.access
                 .policies()
-                .allows_on_occurrence(&directory, person(context), &facts);
-        permit(
-            allowed,
-            "occurrence.not_permitted",
-            "only whoever leads it, or the school's head teacher and senior leaders, hold, move or cancel it",
-        )
+                .allows_on_occurrence(&directory, person(context), verb, &facts);
+        permit(allowed, "occurrence.not_permitted", verb.refusal())
     }
 
     fn pool(&self) -> &sqlx::PgPool {
@@ -138,7 +135,7 @@ impl SchedulingService {
         Ok(executed)
     }
 
-    async fn run<D: Decider>(
+    pub(crate) async fn run<D: Decider>(
         &self,
         context: &RequestContext,
         command_id: &str,
@@ -166,7 +163,7 @@ impl SchedulingService {
         Ok(crate::projection::calendar(&mut conn, trust.into_uuid(), school.into_uuid()).await?)
     }
 
-    async fn plan(
+    pub(crate) async fn plan(
         &self,
         trust: TrustId,
         scope: PlanScope,
@@ -236,7 +233,7 @@ impl SchedulingService {
     }
 }
 
-fn year(value: &str) -> Result<AcademicYear, ServiceError> {
+pub(crate) fn year(value: &str) -> Result<AcademicYear, ServiceError> {
     AcademicYear::parse(value).map_err(|error| ServiceError::invalid("academic_year", error))
 }
 
@@ -244,7 +241,7 @@ fn name(field: &str, value: &str) -> Result<Text, ServiceError> {
     Text::parse_max(value, 120).map_err(|error| ServiceError::invalid(field, error))
 }
 
-fn uuid(field: &str, value: &str) -> Result<Uuid, ServiceError> {
+pub(crate) fn uuid(field: &str, value: &str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(value.trim()).map_err(|_| ServiceError::invalid(field, "is not a valid id"))
 }
 
@@ -788,7 +785,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             id,
         )
         .await?;
-        Ok(Response::new(pb::Occurrence {
+        let occurrence = pb::Occurrence {
             occurrence_id: id.to_string(),
             school_id: school.to_string(),
             kind: row.kind,
@@ -808,7 +805,12 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                 .iter()
                 .map(waymark_runtime::evidence::message)
                 .collect(),
-        }))
+            ..Default::default()
+        };
+        Ok(Response::new(
+            self.with_checklists(&context, school, year, occurrence)
+                .await?,
+        ))
     }
 
     async fn reschedule_occurrence(
@@ -819,7 +821,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
         let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
-        self.may_run(&context, school, occurrence).await?;
+        self.may(&context, school, occurrence, OccurrenceVerb::Run)
+            .await?;
         let command = ScheduleCommand::Reschedule {
             occurrence,
             date: parse::date("date", &request.date)?,
@@ -838,7 +841,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
         let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
-        self.may_run(&context, school, occurrence).await?;
+        self.may(&context, school, occurrence, OccurrenceVerb::Run)
+            .await?;
         let command = ScheduleCommand::Cancel {
             occurrence,
             reason: parse::text("text", &request.text)?,
@@ -856,11 +860,19 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let request = request.into_inner();
         let school: SchoolId = parse::id("school_id", &request.school_id)?;
         let occurrence = uuid("occurrence_id", &request.occurrence_id)?;
-        self.may_run(&context, school, occurrence).await?;
+        self.may(&context, school, occurrence, OccurrenceVerb::Run)
+            .await?;
         let command = ScheduleCommand::MarkHeld { occurrence };
         let id = schedule_id(school, year(&request.academic_year)?);
         self.run::<Schedule>(&context, &request.command_id, id, command)
             .await
+    }
+
+    async fn tick_checklist(
+        &self,
+        request: Request<pb::TickChecklistRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        self.tick(request).await
     }
 
     async fn request_visit(

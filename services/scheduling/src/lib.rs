@@ -6,6 +6,7 @@
 //! - The `planner` consumer reads action tracking's and review dialogue's events and plans
 //!   reminder timers; the `worker` fires them (any number of replicas, never twice).
 
+mod checklists;
 mod evidence;
 mod grpc;
 pub mod planner;

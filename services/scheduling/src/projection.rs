@@ -10,7 +10,9 @@ use waymark_bus::{EventHandler, HandlerError, Projection};
 use waymark_domain::Decider;
 use waymark_domain::scheduling::calendar::{Calendar, SchoolCalendar};
 use waymark_domain::scheduling::plan::{Plan, PlanScope, PlanState};
-use waymark_domain::scheduling::schedule::{OccurrenceKind, Schedule, ScheduleState};
+use waymark_domain::scheduling::schedule::{
+    OccurrenceKind, Schedule, ScheduleEvent, ScheduleState,
+};
 use waymark_event_store::{RecordedEvent, decode};
 
 use crate::planner::Planner;
@@ -73,6 +75,7 @@ impl Projection for ReadModel {
             "scheduling.schedules",
             "scheduling.occurrences",
             "scheduling.visit_requests",
+            "scheduling.checklist_ticks",
         ]
     }
 }
@@ -129,8 +132,55 @@ async fn project(
                 return Ok(());
             };
             save_schedule(tx, trust, id, &state, event.stream_version).await?;
+            if event.event_type == "ChecklistTicked" {
+                save_tick(tx, trust, event).await?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Who ticked a checklist line and when; unticking removes it.
+async fn save_tick(
+    tx: &mut PgConnection,
+    trust: Uuid,
+    event: &RecordedEvent,
+) -> Result<(), HandlerError> {
+    let ScheduleEvent::ChecklistTicked {
+        occurrence,
+        list,
+        line,
+        ticked,
+        by,
+    } = decode::<ScheduleEvent>(event)?
+    else {
+        return Ok(());
+    };
+    let query = if ticked {
+        sqlx::query(
+            "INSERT INTO scheduling.checklist_ticks \
+             (trust_id, occurrence_id, checklist, line, ticked_by, ticked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (trust_id, occurrence_id, checklist, line) \
+             DO UPDATE SET ticked_by = $5, ticked_at = $6",
+        )
+        .bind(trust)
+        .bind(occurrence)
+        .bind(list.as_str())
+        .bind(line.as_str())
+        .bind(by.into_uuid())
+        .bind(event.recorded_at)
+    } else {
+        sqlx::query(
+            "DELETE FROM scheduling.checklist_ticks \
+             WHERE trust_id = $1 AND occurrence_id = $2 AND checklist = $3 AND line = $4",
+        )
+        .bind(trust)
+        .bind(occurrence)
+        .bind(list.as_str())
+        .bind(line.as_str())
+    };
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 

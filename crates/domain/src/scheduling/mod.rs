@@ -2,6 +2,7 @@
 //! reminders fall.
 
 pub mod calendar;
+pub mod checklist;
 pub mod plan;
 pub mod reminders;
 pub mod schedule;

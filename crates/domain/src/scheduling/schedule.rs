@@ -18,6 +18,7 @@ use crate::evidence::{AttachError, Attachment, Attachments, FileName};
 use crate::ids::{AttachmentId, SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::scheduling::calendar::{SchoolCalendar, YearCalendar};
+use crate::scheduling::checklist::{Checklist, Ticks};
 use crate::scheduling::plan::PlannedActivity;
 use crate::school_year::AcademicYear;
 use crate::text::Text;
@@ -337,6 +338,16 @@ pub enum ScheduleCommand {
         actor: StaffId,
         attachment_id: AttachmentId,
     },
+    /// Ticks (or unticks) a line of an activity's checklist, while it is not cancelled.
+    /// `lines` is that checklist as the plan has it now, looked up before deciding.
+    TickChecklist {
+        occurrence: Uuid,
+        list: Checklist,
+        line: Text,
+        ticked: bool,
+        by: StaffId,
+        lines: Vec<Text>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -391,6 +402,13 @@ pub enum ScheduleEvent {
         file_name: FileName,
         by: StaffId,
     },
+    ChecklistTicked {
+        occurrence: Uuid,
+        list: Checklist,
+        line: Text,
+        ticked: bool,
+        by: StaffId,
+    },
 }
 
 impl DomainEvent for ScheduleEvent {
@@ -406,6 +424,7 @@ impl DomainEvent for ScheduleEvent {
             Self::VisitRequested { .. } => "VisitRequested",
             Self::EvidenceAttached { .. } => "EvidenceAttached",
             Self::EvidenceRemoved { .. } => "EvidenceRemoved",
+            Self::ChecklistTicked { .. } => "ChecklistTicked",
         }
     }
 }
@@ -436,6 +455,8 @@ pub enum ScheduleRejection {
     NoSuchRequest,
     #[error("{0}")]
     Evidence(AttachError),
+    #[error("that checklist has no such line")]
+    NoSuchChecklistLine,
 }
 
 impl Rejection for ScheduleRejection {
@@ -443,7 +464,9 @@ impl Rejection for ScheduleRejection {
         use ScheduleRejection as R;
         match self {
             R::AlreadyGenerated => RejectionKind::AlreadyExists,
-            R::NoSuchOccurrence | R::NoSuchRequest => RejectionKind::NotFound,
+            R::NoSuchOccurrence | R::NoSuchRequest | R::NoSuchChecklistLine => {
+                RejectionKind::NotFound
+            }
             R::NotGenerated | R::NoCalendar | R::NotPlanned(_) | R::VisitCap { .. } => {
                 RejectionKind::FailedPrecondition
             }
@@ -465,6 +488,7 @@ impl Rejection for ScheduleRejection {
             R::SelfVisit => "schedule.self_visit",
             R::NoSuchRequest => "schedule.no_such_request",
             R::Evidence(error) => error.code(),
+            R::NoSuchChecklistLine => "schedule.no_such_checklist_line",
         }
     }
 }
@@ -484,6 +508,7 @@ pub struct ScheduleState {
     pub requests: Vec<VisitRequest>,
     /// The files on each occurrence that has any.
     pub files: BTreeMap<Uuid, Attachments>,
+    pub ticks: Ticks,
 }
 
 impl ScheduleState {
@@ -677,6 +702,37 @@ impl Decider for Schedule {
                     by: *actor,
                 }])
             }
+            C::TickChecklist {
+                occurrence,
+                list,
+                line,
+                ticked,
+                by,
+                lines,
+            } => {
+                let found = state
+                    .occurrences
+                    .get(occurrence)
+                    .ok_or(R::NoSuchOccurrence)?;
+                if found.status == OccurrenceStatus::Cancelled {
+                    return Err(R::NotPlanned(found.status.as_str()));
+                }
+                let changes = state
+                    .ticks
+                    .changes(*occurrence, *list, line, *ticked, lines)
+                    .map_err(|_| R::NoSuchChecklistLine)?;
+                Ok(if changes {
+                    vec![E::ChecklistTicked {
+                        occurrence: *occurrence,
+                        list: *list,
+                        line: line.clone(),
+                        ticked: *ticked,
+                        by: *by,
+                    }]
+                } else {
+                    vec![]
+                })
+            }
             C::RequestVisit {
                 request_id,
                 teacher,
@@ -849,6 +905,13 @@ impl Decider for Schedule {
                     }
                 }
             }
+            E::ChecklistTicked {
+                occurrence,
+                list,
+                line,
+                ticked,
+                ..
+            } => state.ticks.set(*occurrence, *list, line, *ticked),
         }
         state
     }
@@ -1076,6 +1139,75 @@ mod tests {
                 attachment: file,
             })
             .then_rejected(ScheduleRejection::NotPlanned("cancelled"));
+    }
+
+    #[test]
+    fn a_checklist_line_is_ticked_once_by_name_until_the_occurrence_is_cancelled() {
+        let history = generated();
+        let first = occurrences(&history)[0].id;
+        let lines = vec![text("Agree focus ahead of visit"), text("Share feedback")];
+        let tick = |line: &str, ticked: bool| ScheduleCommand::TickChecklist {
+            occurrence: first,
+            list: Checklist::HeadTeacher,
+            line: text(line),
+            ticked,
+            by: staff(1),
+            lines: lines.clone(),
+        };
+        let ticked = ScheduleEvent::ChecklistTicked {
+            occurrence: first,
+            list: Checklist::HeadTeacher,
+            line: text("Share feedback"),
+            ticked: true,
+            by: staff(1),
+        };
+        let state = given::<Schedule>(history.clone())
+            .when(tick("Share feedback", true))
+            .then([ticked.clone()]);
+        assert!(
+            state
+                .ticks
+                .is_ticked(first, Checklist::HeadTeacher, &text("Share feedback"))
+        );
+        let mut with_tick = history.clone();
+        with_tick.push(ticked);
+        // Ticking again changes nothing; unticking is recorded.
+        given::<Schedule>(with_tick.clone())
+            .when(tick("Share feedback", true))
+            .then([]);
+        given::<Schedule>(history.clone())
+            .when(tick("Share feedback", false))
+            .then([]);
+        given::<Schedule>(with_tick.clone())
+            .when(tick("Share feedback", false))
+            .then([ScheduleEvent::ChecklistTicked {
+                occurrence: first,
+                list: Checklist::HeadTeacher,
+                line: text("Share feedback"),
+                ticked: false,
+                by: staff(1),
+            }]);
+        given::<Schedule>(history.clone())
+            .when(tick("Mark the books", true))
+            .then_rejected(ScheduleRejection::NoSuchChecklistLine);
+        let mut cancelled = with_tick;
+        cancelled.push(ScheduleEvent::OccurrenceCancelled {
+            id: first,
+            reason: text("Snow"),
+        });
+        given::<Schedule>(cancelled)
+            .when(tick("Agree focus ahead of visit", true))
+            .then_rejected(ScheduleRejection::NotPlanned("cancelled"));
+        given::<Schedule>(history)
+            .when(ScheduleCommand::TickChecklist {
+                occurrence: Uuid::nil(),
+                list: Checklist::ClassTeacher,
+                line: text("Share feedback"),
+                ticked: true,
+                by: staff(10),
+                lines,
+            })
+            .then_rejected(ScheduleRejection::NoSuchOccurrence);
     }
 
     #[test]

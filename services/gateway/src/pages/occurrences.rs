@@ -1,13 +1,14 @@
-//! A planned occurrence of the school's monitoring year: what it is, when, who leads it, its
-//! files, and holding, moving or cancelling it. Scheduling decides who may do each; the page
-//! asks the same policies only to choose what to offer.
+//! A planned occurrence of the school's monitoring year: what it is, when, who leads it, the
+//! impact it is meant to have, its checklists (ticked line by line), its files, and holding,
+//! moving or cancelling it. Scheduling decides who may do each; the page asks the same
+//! policies only to choose what to offer.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use waymark_domain::{SchoolId, StaffId};
-use waymark_policy::OccurrenceFacts;
+use waymark_policy::{OccurrenceFacts, OccurrenceVerb};
 use waymark_proto::scheduling::v1 as sc;
 
 use super::calendar::kind_label;
@@ -32,10 +33,60 @@ pub struct DetailPage {
     tag: Tag,
     /// The viewer may hold, move or cancel it (scheduling decides again).
     may_run: bool,
+    checklists: Vec<Checklist>,
     files: Files,
     command_id: String,
     error: Option<String>,
     posted: Fields,
+}
+
+/// One of the activity's checklists as the page shows it.
+pub struct Checklist {
+    name: &'static str,
+    title: &'static str,
+    lines: Vec<Line>,
+    /// The viewer may tick its lines (scheduling decides again).
+    may_tick: bool,
+}
+
+pub struct Line {
+    text: String,
+    ticked: bool,
+    /// "Ticked by Ann Smith, 7 December 2026, 14:05".
+    by: String,
+}
+
+impl Checklist {
+    fn new(
+        name: &'static str,
+        title: &'static str,
+        lines: &[sc::ChecklistLine],
+        people: &crate::directory::Names,
+        may_tick: bool,
+    ) -> Self {
+        let lines = lines
+            .iter()
+            .map(|line| Line {
+                text: line.text.clone(),
+                ticked: line.ticked,
+                by: if line.ticked {
+                    format!(
+                        "Ticked by {}, {}",
+                        people.of(&line.ticked_by),
+                        super::actions::when(&line.ticked_at)
+                    )
+                } else {
+                    String::new()
+                },
+            })
+            .collect();
+        Self {
+            name,
+            title,
+            lines,
+            may_tick,
+        }
+    }
 }
 
 async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<sc::Occurrence, PageError> {
@@ -72,10 +123,32 @@ async fn show(
             .filter_map(|p| staff(p))
             .collect(),
     };
-    let may_run = viewer
-        .policies
-        .allows_on_occurrence(&viewer.directory, viewer.staff, &facts);
+    let may = |verb| {
+        viewer
+            .policies
+            .allows_on_occurrence(&viewer.directory, viewer.staff, verb, &facts)
+    };
+    let may_run = may(OccurrenceVerb::Run);
     let open = occurrence.status != "cancelled";
+    let checklists = [
+        Checklist::new(
+            "head_teacher",
+            "Head teacher's checklist",
+            &occurrence.head_teacher_checklist,
+            &people,
+            may_run && open,
+        ),
+        Checklist::new(
+            "class_teacher",
+            "Class teacher's checklist",
+            &occurrence.class_teacher_checklist,
+            &people,
+            may(OccurrenceVerb::TickClassChecklist) && open,
+        ),
+    ]
+    .into_iter()
+    .filter(|c| !c.lines.is_empty())
+    .collect();
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "calendar").await,
         school: crate::web::school_name(viewer, &occurrence.school_id),
@@ -91,6 +164,7 @@ async fn show(
             .join(", "),
         tag: tag(&occurrence.status),
         may_run,
+        checklists,
         files: Files::new(
             state,
             viewer,
@@ -126,7 +200,7 @@ pub async fn page_with_error(
     show(state, viewer, id, Some(error), Fields::default()).await
 }
 
-/// `POST /occurrences/{id}/{held|move|cancel}`.
+/// `POST /occurrences/{id}/{held|move|cancel|tick}`.
 pub async fn act(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -144,6 +218,19 @@ pub async fn act(
     };
     let result = match verb.as_str() {
         "held" => client.mark_occurrence_held(text(String::new())).await,
+        "tick" => {
+            client
+                .tick_checklist(sc::TickChecklistRequest {
+                    command_id: fields.command_id(),
+                    school_id: occurrence.school_id.clone(),
+                    academic_year: occurrence.academic_year.clone(),
+                    occurrence_id: id.clone(),
+                    checklist: fields.trimmed("checklist"),
+                    line: fields.get("line").to_owned(),
+                    ticked: fields.get("ticked") == "true",
+                })
+                .await
+        }
         "cancel" => {
             client
                 .cancel_occurrence(text(fields.trimmed("reason")))

@@ -1,5 +1,6 @@
-//! A planned occurrence's page: whoever leads it (or the head) holds, moves or cancels it and
-//! attaches its evidence; everyone at the school reads it and its files; nobody else.
+//! A planned occurrence's page: whoever leads it (or the head) holds, moves or cancels it,
+//! ticks the head teacher's checklist and attaches its evidence; the school's teachers tick
+//! the class teacher's checklist; everyone at the school reads it and its files; nobody else.
 
 use reqwest::StatusCode;
 use waymark_proto::scheduling::v1 as sc;
@@ -86,8 +87,19 @@ async fn generated_year(stack: &Stack) -> String {
         .clone()
 }
 
+/// A hidden field's value as the form would post it.
+fn posted(page: &str, name: &str) -> String {
+    hidden(page, name)
+        .unwrap_or_else(|| panic!("no {name} on the page: {page}"))
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_occurrence_is_held_and_its_evidence_read_by_the_school_only() {
+async fn an_occurrence_is_held_its_checklists_ticked_and_its_evidence_read_by_the_school_only() {
     let stack = Stack::start().await;
     let seed = &stack.seed;
     let id = generated_year(&stack).await;
@@ -96,8 +108,61 @@ async fn an_occurrence_is_held_and_its_evidence_read_by_the_school_only() {
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
     let mut other = Client::signed_in(&stack.base, &seed.riverside_teacher.email, PASSWORD).await;
 
-    // The head leads it: holds it and attaches the minutes.
+    // A teacher at the school ticks the class teacher's checklist; the head teacher's list
+    // is shown to them, not offered.
+    let theirs = teacher.get(&page).await.body;
+    assert!(theirs.contains("Intended impact"), "{theirs}");
+    assert!(
+        theirs.contains("value=\"class_teacher\"") && !theirs.contains("value=\"head_teacher\""),
+        "{theirs}"
+    );
+    let class_line = posted(&theirs, "line");
+    let tick = |list: &'static str, line: String| {
+        move |command: String| {
+            [
+                ("command_id", command),
+                ("checklist", list.to_owned()),
+                ("line", line),
+                ("ticked", "true".to_owned()),
+            ]
+        }
+    };
+    let send = async |client: &mut Client, fields: [(&str, String); 4]| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.post(&format!("{page}/tick"), &fields).await
+    };
+    let ticked = send(
+        &mut teacher,
+        tick("class_teacher", class_line.clone())(posted(&theirs, "command_id")),
+    )
+    .await;
+    assert_eq!(ticked.status, StatusCode::SEE_OTHER, "{}", ticked.body);
+
+    // The head leads it: ticks their own list, holds it and attaches the minutes.
     let shown = head.get(&page).await.body;
+    assert!(shown.contains("Ticked by Tom Teacher"), "{shown}");
+    let head_line = posted(&shown, "line");
+    let refused = send(
+        &mut teacher,
+        tick("head_teacher", head_line.clone())(uuid::Uuid::new_v4().to_string()),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("only whoever leads it"));
+    assert!(!head.get(&page).await.body.contains("Ticked by Helen Head"));
+    let ticked = send(
+        &mut head,
+        tick("head_teacher", head_line)(posted(&shown, "command_id")),
+    )
+    .await;
+    assert_eq!(ticked.status, StatusCode::SEE_OTHER, "{}", ticked.body);
+    let shown = head.get(&page).await.body;
+    assert!(shown.contains("Ticked by Helen Head"), "{shown}");
     assert!(
         shown.contains("Mark as held") && shown.contains("Attach a file"),
         "{shown}"

@@ -21,6 +21,8 @@ enum Call {
     SetTrustActivity,
     GenerateYear,
     ListOccurrences,
+    TickHeadChecklist,
+    TickClassChecklist,
     Reschedule,
     Cancel,
     MarkHeld,
@@ -32,7 +34,7 @@ enum Call {
     TeachersTimers,
 }
 
-const CALLS: [Call; 20] = [
+const CALLS: [Call; 22] = [
     Call::GetCalendar,
     Call::SetTimeZone,
     Call::SetYearCalendar,
@@ -44,6 +46,8 @@ const CALLS: [Call; 20] = [
     Call::SetTrustActivity,
     Call::GenerateYear,
     Call::ListOccurrences,
+    Call::TickHeadChecklist,
+    Call::TickClassChecklist,
     Call::Reschedule,
     Call::Cancel,
     Call::MarkHeld,
@@ -69,7 +73,10 @@ fn allowed(who: Persona, call: Call) -> bool {
         | Call::RemoveSchoolActivity
         | Call::GenerateYear => matches!(who, Head | SchoolAdmin | Senior | TrustAdmin),
         Call::SetTrustActivity => matches!(who, TrustLeader | TrustAdmin),
-        Call::Reschedule | Call::Cancel | Call::MarkHeld => matches!(who, Head | Senior | Middle),
+        Call::Reschedule | Call::Cancel | Call::MarkHeld | Call::TickHeadChecklist => {
+            matches!(who, Head | Senior | Middle)
+        }
+        Call::TickClassChecklist => in_school,
         Call::RequestVisitForSelf => in_school,
         Call::RequestVisitForTeacher => matches!(who, Head | Senior | Middle | Teacher),
         Call::BookVisit | Call::ListVisitRequests | Call::NotVisited => {
@@ -93,6 +100,8 @@ struct World {
     teacher: String,
     middle: String,
     occurrence: String,
+    /// A line of each of its checklists: the head teacher's, the class teacher's.
+    lines: [String; 2],
 }
 
 fn generate(world: &World) -> pb::GenerateYearRequest {
@@ -210,6 +219,24 @@ async fn attempt(client: &mut Client, call: Call, world: &World) -> Result<(), t
             .await
             .map(drop),
         Call::MarkHeld => client.mark_occurrence_held(occurrence("")).await.map(drop),
+        Call::TickHeadChecklist | Call::TickClassChecklist => {
+            let (checklist, line) = match call {
+                Call::TickHeadChecklist => ("head_teacher", &world.lines[0]),
+                _ => ("class_teacher", &world.lines[1]),
+            };
+            client
+                .tick_checklist(pb::TickChecklistRequest {
+                    command_id: command(),
+                    school_id: school.clone(),
+                    academic_year: year(),
+                    occurrence_id: world.occurrence.clone(),
+                    checklist: checklist.into(),
+                    line: line.clone(),
+                    ticked: true,
+                })
+                .await
+                .map(drop)
+        }
         Call::RequestVisitForSelf | Call::RequestVisitForTeacher => client
             .request_visit(pb::RequestVisitRequest {
                 command_id: command(),
@@ -280,6 +307,7 @@ async fn each_person_does_to_a_schools_year_exactly_what_the_rules_allow() {
         teacher: cast.id(Persona::Teacher).to_string(),
         middle: cast.id(Persona::Middle).to_string(),
         occurrence: String::new(),
+        lines: Default::default(),
     };
     // A year with the middle leader leading its occurrences.
     set_calendar(&mut head, cast.school, year_calendar()).await;
@@ -295,10 +323,21 @@ async fn each_person_does_to_a_schools_year_exactly_what_the_rules_allow() {
         .into_inner()
         .occurrences
         .iter()
-        .find(|o| o.owner_id == world.middle)
-        .expect("an occurrence the middle leader leads")
+        .find(|o| o.owner_id == world.middle && o.kind == "activity")
+        .expect("an activity the middle leader leads")
         .occurrence_id
         .clone();
+    let shown = head
+        .get_occurrence(pb::GetOccurrenceRequest {
+            occurrence_id: world.occurrence.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    world.lines = [
+        shown.head_teacher_checklist[0].text.clone(),
+        shown.class_teacher_checklist[0].text.clone(),
+    ];
 
     let mut cells = 0;
     for who in Persona::ALL {
