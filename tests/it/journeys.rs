@@ -145,6 +145,7 @@ async fn each_progress_meeting_starts_from_the_last_ones_actions() {
     let mut dialogue = ReviewDialogueClient::new(platform.client(reviews, leader));
     let tracking = ActionTrackingClient::new(platform.client(actions, leader));
     let schedule = |date: &str, point: &str| rd::ScheduleMeetingRequest {
+        occurrence_id: String::new(),
         command_id: command(),
         school_id: school.to_string(),
         academic_year: "2026-27".into(),
@@ -386,6 +387,7 @@ async fn an_agreed_reviews_next_steps_become_actions_and_the_next_visit_looks_ba
 
     // A visit whose next step the teacher agrees.
     let plan = |date: &str| rd::PlanVisitRequest {
+        occurrence_id: String::new(),
         command_id: command(),
         school_id: school.to_string(),
         kind: "learning_walk".into(),

@@ -48,6 +48,7 @@ async fn review_reaches_action_tracking(platform: &mut TestPlatform) -> (Uuid, S
     }
     let reply = ReviewDialogueClient::new(platform.client(reviews, leader))
         .schedule_review(rd::ScheduleReviewRequest {
+            occurrence_id: String::new(),
             command_id: Uuid::new_v4().to_string(),
             school_id: school.to_string(),
             academic_year: "2026-27".into(),

@@ -32,6 +32,16 @@ where
     }
 }
 
+/// An optional id of another service's record (a bare UUID): blank means none.
+pub fn optional_uuid(field: &str, value: &str) -> Result<Option<uuid::Uuid>, ServiceError> {
+    match value.trim() {
+        "" => Ok(None),
+        value => uuid::Uuid::parse_str(value)
+            .map(Some)
+            .map_err(|_| ServiceError::invalid(field, "is not a valid id")),
+    }
+}
+
 /// A required ISO date (YYYY-MM-DD).
 pub fn date(field: &str, value: &str) -> Result<NaiveDate, ServiceError> {
     if value.trim().is_empty() {

@@ -46,6 +46,16 @@ impl Fields {
         !self.get(name).is_empty()
     }
 
+    /// A form filled in before it is shown (from a planned occurrence, say).
+    pub fn prefilled(pairs: Vec<(&str, String)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+        )
+    }
+
     /// The command id the form was rendered with: a resubmitted form repeats its command,
     /// which the services answer with the original result.
     pub fn command_id(&self) -> String {

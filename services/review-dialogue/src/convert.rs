@@ -27,6 +27,10 @@ fn text_or_empty(text: &Option<Text>) -> String {
     text.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
+fn occurrence_or_empty(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
 fn id_or_empty(id: Option<StaffId>) -> String {
     id.map(|id| id.to_string()).unwrap_or_default()
 }
@@ -335,6 +339,7 @@ pub fn review(state: &ReviewState, version: i64) -> pb::Review {
         cancel_reason: text_or_empty(&state.cancel_reason),
         redacted: false,
         attachments: attachments(&state.attachments),
+        occurrence_id: occurrence_or_empty(state.occurrence),
     }
 }
 
@@ -438,6 +443,7 @@ pub fn meeting(state: &MeetingState, version: i64) -> pb::Meeting {
         cancel_reason: text_or_empty(&state.cancel_reason),
         redacted: false,
         attachments: attachments(&state.attachments),
+        occurrence_id: occurrence_or_empty(state.occurrence),
     }
 }
 
@@ -477,6 +483,7 @@ pub fn visit(state: &VisitState, version: i64) -> pb::Visit {
         record_version: state.record_version,
         redacted: false,
         attachments: attachments(&state.attachments),
+        occurrence_id: occurrence_or_empty(state.occurrence),
     }
 }
 
@@ -497,6 +504,7 @@ pub fn review_status(full: pb::Review) -> pb::Review {
         dialogue_held_on: full.dialogue_held_on,
         agreed_by: full.agreed_by,
         awaiting_agreement_of: full.awaiting_agreement_of,
+        occurrence_id: full.occurrence_id,
         redacted: true,
         ..pb::Review::default()
     }
@@ -513,6 +521,7 @@ pub fn visit_status(full: pb::Visit) -> pb::Visit {
         date: full.date,
         status: full.status,
         version: full.version,
+        occurrence_id: full.occurrence_id,
         redacted: true,
         ..pb::Visit::default()
     }
@@ -532,6 +541,7 @@ pub fn meeting_status(full: pb::Meeting) -> pb::Meeting {
         status: full.status,
         previous_meeting_id: full.previous_meeting_id,
         version: full.version,
+        occurrence_id: full.occurrence_id,
         redacted: true,
         ..pb::Meeting::default()
     }

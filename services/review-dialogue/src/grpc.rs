@@ -360,6 +360,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
                 )
             })?,
             slt_line_manager: manager_of(reviewer),
+            occurrence: parse::optional_uuid("occurrence_id", &request.occurrence_id)?,
         });
         self.run::<Review>(&context, &request.command_id, review_id, command)
             .await
@@ -758,6 +759,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             leaders,
             date,
             previous_meeting,
+            occurrence: parse::optional_uuid("occurrence_id", &request.occurrence_id)?,
         });
         self.run::<Meeting>(&context, &request.command_id, meeting_id, command)
             .await
@@ -1009,6 +1011,7 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             date,
             focus: parse::text("focus", &request.focus)?,
             previous_next_steps,
+            occurrence: parse::optional_uuid("occurrence_id", &request.occurrence_id)?,
         });
         self.run::<Visit>(&context, &request.command_id, visit_id, command)
             .await

@@ -734,10 +734,20 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         .fetch_all(self.pool())
         .await
         .map_err(ServiceError::from)?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.occurrence_id).collect();
+        let records = crate::holding::records_of(self.pool(), context.caller.trust, &ids).await?;
         Ok(Response::new(pb::ListOccurrencesResponse {
             occurrences: rows
                 .into_iter()
                 .map(|r| pb::Occurrence {
+                    record_kind: records
+                        .get(&r.occurrence_id)
+                        .map(|(kind, _)| kind.clone())
+                        .unwrap_or_default(),
+                    record_id: records
+                        .get(&r.occurrence_id)
+                        .map(|(_, id)| id.to_string())
+                        .unwrap_or_default(),
                     occurrence_id: r.occurrence_id.to_string(),
                     school_id: r.school_id.to_string(),
                     kind: r.kind,
@@ -785,6 +795,9 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             id,
         )
         .await?;
+        let record = crate::holding::records_of(self.pool(), context.caller.trust, &[id])
+            .await?
+            .remove(&id);
         let occurrence = pb::Occurrence {
             occurrence_id: id.to_string(),
             school_id: school.to_string(),
@@ -800,6 +813,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                 .collect(),
             status: row.status,
             detail: row.detail,
+            record_kind: record.as_ref().map(|(k, _)| k.clone()).unwrap_or_default(),
+            record_id: record.map(|(_, id)| id.to_string()).unwrap_or_default(),
             academic_year: year.to_string(),
             attachments: attachments
                 .iter()

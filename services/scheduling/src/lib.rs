@@ -9,6 +9,7 @@
 mod checklists;
 mod evidence;
 mod grpc;
+mod holding;
 pub mod planner;
 mod projection;
 pub mod worker;
@@ -155,6 +156,12 @@ pub async fn run(
         shutdown.clone(),
     );
     let consumer = platform.spawn_consumer(Arc::new(planner), shutdown.clone());
+    let holding = platform.spawn_consumer(
+        Arc::new(holding::Holding {
+            platform: platform.clone(),
+        }),
+        shutdown.clone(),
+    );
     let timers = worker::spawn(
         platform.clone(),
         worker::WorkerOptions::default(),
@@ -192,6 +199,7 @@ pub async fn run(
     projection.await?;
     directory.await?;
     consumer.await?;
+    holding.await?;
     timers.await?;
     sweeper.await?;
     Ok(())

@@ -148,6 +148,8 @@ pub struct ScheduleMeeting {
     pub date: NaiveDate,
     /// The last meeting of the same teacher and class, looked up before deciding.
     pub previous_meeting: Option<MeetingId>,
+    /// The planned occurrence of the school's year this meeting holds, if scheduled from one.
+    pub occurrence: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +213,9 @@ pub enum MeetingEvent {
         date: NaiveDate,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_meeting_id: Option<MeetingId>,
+        /// The planned occurrence it holds (scheduling marks it held when the meeting closes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurrence: Option<Uuid>,
     },
     AnalysisRecorded {
         meeting_id: MeetingId,
@@ -381,6 +386,8 @@ pub struct MeetingState {
     pub leaders: Vec<StaffId>,
     pub date: Option<NaiveDate>,
     pub previous_meeting: Option<MeetingId>,
+    /// The planned occurrence it holds.
+    pub occurrence: Option<Uuid>,
     pub status: MeetingStatus,
     pub analysis: Option<Analysis>,
     pub previous_actions: Vec<ReviewedAction>,
@@ -470,6 +477,7 @@ impl Decider for Meeting {
                     leader_ids: leaders,
                     date: schedule.date,
                     previous_meeting_id: schedule.previous_meeting,
+                    occurrence: schedule.occurrence,
                 }])
             }
             C::RecordAnalysis { actor, analysis } => {
@@ -628,8 +636,10 @@ impl Decider for Meeting {
                 leader_ids,
                 date,
                 previous_meeting_id,
+                occurrence,
             } => {
                 state.meeting_id = Some(*meeting_id);
+                state.occurrence = *occurrence;
                 state.school_id = Some(*school_id);
                 state.academic_year = Some(*academic_year);
                 state.assessment_point = Some(assessment_point.clone());
@@ -722,6 +732,7 @@ mod tests {
             leader_ids: vec![p.leader],
             date: day(8),
             previous_meeting_id: None,
+            occurrence: None,
         }
     }
 
@@ -773,6 +784,7 @@ mod tests {
                 leaders,
                 date: day(8),
                 previous_meeting: None,
+                occurrence: None,
             })
         };
         given::<Meeting>([])

@@ -43,6 +43,8 @@ pub struct ScheduleReview {
     pub reviewee_line_manager: StaffId,
     /// Receives a copy of the agreed record.
     pub slt_line_manager: Option<StaffId>,
+    /// The planned occurrence of the school's year this review holds, if scheduled from one.
+    pub occurrence: Option<Uuid>,
 }
 
 /// What one look-for came to in the record. Only words and two flags: never a grade.
@@ -172,6 +174,9 @@ pub enum ReviewEvent {
         window_closes: NaiveDate,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         slt_line_manager_id: Option<StaffId>,
+        /// The planned occurrence it holds (scheduling marks it held when the review is agreed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurrence: Option<Uuid>,
     },
     EvidenceNoted {
         review_id: ReviewId,
@@ -428,6 +433,8 @@ pub struct ReviewState {
     pub reviewee: Option<StaffId>,
     pub window: Option<DateWindow>,
     pub slt_line_manager: Option<StaffId>,
+    /// The planned occurrence it holds.
+    pub occurrence: Option<Uuid>,
     pub status: ReviewStatus,
     pub evidence: Vec<EvidenceNote>,
     pub triangulation: Vec<Text>,
@@ -542,6 +549,7 @@ impl Decider for Review {
                     window_opens: schedule.window.opens,
                     window_closes: schedule.window.closes,
                     slt_line_manager_id: schedule.slt_line_manager,
+                    occurrence: schedule.occurrence,
                 }])
             }
             C::NoteEvidence {
@@ -793,8 +801,10 @@ impl Decider for Review {
                 window_opens,
                 window_closes,
                 slt_line_manager_id,
+                occurrence,
             } => {
                 state.review_id = Some(*review_id);
+                state.occurrence = *occurrence;
                 state.school_id = Some(*school_id);
                 state.academic_year = Some(*academic_year);
                 state.year_group = Some(year_group.clone());
@@ -1018,6 +1028,7 @@ mod tests {
             window: DateWindow::new(day(2), day(20)).unwrap(),
             reviewee_line_manager: p.manager,
             slt_line_manager: Some(p.slt),
+            occurrence: None,
         }
     }
 
@@ -1033,6 +1044,7 @@ mod tests {
             window_opens: s.window.opens,
             window_closes: s.window.closes,
             slt_line_manager_id: s.slt_line_manager,
+            occurrence: s.occurrence,
         }
     }
 

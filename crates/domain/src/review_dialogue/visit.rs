@@ -53,6 +53,8 @@ pub struct PlanVisit {
     pub focus: Text,
     /// The next steps from the teacher's previous visit, looked up before deciding.
     pub previous_next_steps: Vec<PreviousAction>,
+    /// The planned occurrence of the school's year this visit holds, if planned from one.
+    pub occurrence: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +118,9 @@ pub enum VisitEvent {
         focus: Text,
         #[serde(default)]
         previous_next_steps: Vec<PreviousAction>,
+        /// The planned occurrence it holds (scheduling marks it held when the visit is agreed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurrence: Option<Uuid>,
     },
     FocusAgreed {
         visit_id: VisitId,
@@ -276,6 +281,8 @@ pub struct VisitState {
     pub date: Option<NaiveDate>,
     pub focus: Option<Text>,
     pub previous_next_steps: Vec<PreviousAction>,
+    /// The planned occurrence it holds.
+    pub occurrence: Option<Uuid>,
     pub status: VisitStatus,
     pub observations: Option<Text>,
     pub previous_steps_review: Option<Text>,
@@ -347,6 +354,7 @@ impl Decider for Visit {
                     date: plan.date,
                     focus: plan.focus.clone(),
                     previous_next_steps: plan.previous_next_steps.clone(),
+                    occurrence: plan.occurrence,
                 }])
             }
             C::AgreeFocus { actor } => {
@@ -500,8 +508,10 @@ impl Decider for Visit {
                 date,
                 focus,
                 previous_next_steps,
+                occurrence,
             } => {
                 state.visit_id = Some(*visit_id);
+                state.occurrence = *occurrence;
                 state.school_id = Some(*school_id);
                 state.kind = Some(*kind);
                 state.visitor = Some(*visitor_id);
@@ -567,6 +577,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
             focus: text("Questioning to check understanding"),
             previous_next_steps: vec![],
+            occurrence: None,
         }
     }
 
@@ -720,6 +731,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
             focus: text("x"),
             previous_next_steps: vec![],
+            occurrence: None,
         };
         given::<Visit>([])
             .when(VisitCommand::Plan(plan))

@@ -86,7 +86,12 @@ pub async fn items(
         let Some(date) = in_range(&o.date) else {
             continue;
         };
-        if o.status == "cancelled" || !viewer.sees_school_id(&o.school_id) {
+        // One record, not two: a planned entry held by a review, meeting or visit shows as
+        // that record, to whoever may see it.
+        if o.status == "cancelled"
+            || !o.record_id.is_empty()
+            || !viewer.sees_school_id(&o.school_id)
+        {
             continue;
         }
         items.push(Item {

@@ -145,8 +145,14 @@ async fn new_page(
     })
 }
 
-pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
-    new_page(&state, &viewer, None, Fields::default()).await
+/// `GET /meetings/new`, filled in from a planned one with `?occurrence=<id>`.
+pub async fn new(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(from): Query<super::occurrences::FromOccurrence>,
+) -> Result<NewPage, PageError> {
+    let posted = from.prefill(&state, &viewer).await?;
+    new_page(&state, &viewer, None, posted).await
 }
 
 /// A leader schedules a meeting with a teacher of a school they lead.
@@ -175,6 +181,7 @@ pub async fn schedule(
         class_group: fields.trimmed("class_group"),
         leader_ids: vec![viewer.staff.to_string()],
         date: fields.trimmed("date"),
+        occurrence_id: fields.trimmed("occurrence_id"),
     };
     match state
         .clients(&viewer)

@@ -33,6 +33,10 @@ pub struct DetailPage {
     tag: Tag,
     /// The viewer may hold, move or cancel it (scheduling decides again).
     may_run: bool,
+    /// The review, meeting or visit that holds it: its page and what to call it.
+    record: Option<(String, &'static str)>,
+    /// Where to schedule the record that will hold it, and the button's words.
+    schedule: Option<(String, &'static str)>,
     checklists: Vec<Checklist>,
     files: Files,
     command_id: String,
@@ -164,6 +168,10 @@ async fn show(
             .join(", "),
         tag: tag(&occurrence.status),
         may_run,
+        record: record_of(&occurrence),
+        schedule: (may_run && occurrence.status == "planned" && occurrence.record_id.is_empty())
+            .then(|| schedule_from(&occurrence))
+            .flatten(),
         checklists,
         files: Files::new(
             state,
@@ -179,6 +187,87 @@ async fn show(
         error,
         posted,
     })
+}
+
+/// The page of the record holding `occurrence`, and its name.
+fn record_of(occurrence: &sc::Occurrence) -> Option<(String, &'static str)> {
+    let id = &occurrence.record_id;
+    match occurrence.record_kind.as_str() {
+        "review" => Some((format!("/reviews/{id}"), "The progress review")),
+        "meeting" => Some((format!("/meetings/{id}"), "The progress meeting")),
+        "visit" => Some((format!("/visits/{id}"), "The visit")),
+        _ => None,
+    }
+}
+
+/// Where a record that holds `occurrence` is scheduled: a planned review as a review, a
+/// meeting as a meeting, a visit (or a planned observation visit) as a visit.
+fn schedule_from(occurrence: &sc::Occurrence) -> Option<(String, &'static str)> {
+    let id = &occurrence.occurrence_id;
+    match occurrence.kind.as_str() {
+        "progress_review" => Some((
+            format!("/reviews/new?occurrence={id}"),
+            "Schedule this review",
+        )),
+        "progress_meeting" => Some((
+            format!("/meetings/new?occurrence={id}"),
+            "Schedule this meeting",
+        )),
+        "visit" => Some((format!("/visits/new?occurrence={id}"), "Plan this visit")),
+        "activity" if occurrence.detail.contains("visit") => {
+            Some((format!("/visits/new?occurrence={id}"), "Plan this visit"))
+        }
+        _ => None,
+    }
+}
+
+/// `?occurrence=<id>` on the forms that schedule a review, meeting or visit.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct FromOccurrence {
+    #[serde(default)]
+    occurrence: String,
+}
+
+impl FromOccurrence {
+    /// The form filled in from the planned occurrence (none when there is none), with its
+    /// id to send along.
+    pub async fn prefill(&self, state: &AppState, viewer: &Viewer) -> Result<Fields, PageError> {
+        if self.occurrence.is_empty() {
+            return Ok(Fields::default());
+        }
+        let o = load(state, viewer, &self.occurrence).await?;
+        let first_participant = o.participant_ids.first().cloned().unwrap_or_default();
+        let mut pairs = vec![
+            ("occurrence_id", o.occurrence_id.clone()),
+            ("occurrence_title", o.title.clone()),
+            ("academic_year", o.academic_year.clone()),
+            ("date", o.date.clone()),
+        ];
+        match o.kind.as_str() {
+            "progress_review" => pairs.extend([
+                ("reviewee_id", first_participant),
+                ("year_group", o.detail.clone()),
+                ("window_opens", o.date.clone()),
+                ("window_closes", o.due.clone()),
+            ]),
+            "progress_meeting" => {
+                // "Progress meeting: 4C, Spring assessment"
+                let point = o
+                    .title
+                    .split_once(", ")
+                    .map(|(_, point)| point.to_owned())
+                    .unwrap_or_default();
+                pairs.extend([
+                    ("teacher_id", o.owner_id.clone()),
+                    ("class_group", o.detail.clone()),
+                    ("assessment_point", point),
+                ]);
+            }
+            "visit" => pairs.push(("teacher_id", o.detail.clone())),
+            _ => {}
+        }
+        Ok(Fields::prefilled(pairs))
+    }
 }
 
 /// `GET /occurrences/{id}`

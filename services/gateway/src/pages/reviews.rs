@@ -169,8 +169,14 @@ async fn new_page(
     })
 }
 
-pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
-    new_page(&state, &viewer, None, Fields::default()).await
+/// `GET /reviews/new`, filled in from a planned review with `?occurrence=<id>`.
+pub async fn new(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(from): Query<super::occurrences::FromOccurrence>,
+) -> Result<NewPage, PageError> {
+    let posted = from.prefill(&state, &viewer).await?;
+    new_page(&state, &viewer, None, posted).await
 }
 
 /// Schedules a review of someone the viewer line-manages, in a school they share.
@@ -231,6 +237,7 @@ pub async fn schedule(
         window_closes: fields.trimmed("window_closes"),
         reviewee_line_manager_id: viewer.staff.to_string(),
         slt_line_manager_id: slt.map(|s| s.to_string()).unwrap_or_default(),
+        occurrence_id: fields.trimmed("occurrence_id"),
     };
     match state
         .clients(&viewer)

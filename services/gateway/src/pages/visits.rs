@@ -150,8 +150,14 @@ async fn new_page(
     })
 }
 
-pub async fn new(State(state): State<AppState>, viewer: Viewer) -> Result<NewPage, PageError> {
-    new_page(&state, &viewer, None, Fields::default()).await
+/// `GET /visits/new`, filled in from a planned one with `?occurrence=<id>`.
+pub async fn new(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(from): Query<super::occurrences::FromOccurrence>,
+) -> Result<NewPage, PageError> {
+    let posted = from.prefill(&state, &viewer).await?;
+    new_page(&state, &viewer, None, posted).await
 }
 
 /// A leader plans a visit to a teacher of a school they lead, as the visitor.
@@ -179,6 +185,7 @@ pub async fn plan(
         teacher_id: teacher.to_string(),
         date: fields.trimmed("date"),
         focus: fields.trimmed("focus"),
+        occurrence_id: fields.trimmed("occurrence_id"),
     };
     match state.clients(&viewer).reviews().plan_visit(request).await {
         Ok(reply) => Ok(see(format!("/visits/{}", reply.into_inner().id))),

@@ -2,6 +2,8 @@
 //! ticks the head teacher's checklist and attaches its evidence; the school's teachers tick
 //! the class teacher's checklist; everyone at the school reads it and its files; nobody else.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use waymark_proto::scheduling::v1 as sc;
 use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
@@ -10,8 +12,9 @@ use waymark_runtime::auth::Caller;
 use crate::http::{Client, hidden};
 use crate::stack::{PASSWORD, Stack};
 
-/// Hillside's 2026-27 generated from the built-in plan, as its head; one occurrence's id.
-async fn generated_year(stack: &Stack) -> String {
+/// Hillside's 2026-27 generated from the built-in plan (with a progress meeting of 4C led
+/// by the head), as its head; its occurrences.
+async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
     let seed = &stack.seed;
     let head = Caller {
         trust: seed.trust,
@@ -74,17 +77,31 @@ async fn generated_year(stack: &Stack) -> String {
     client
         .list_occurrences(sc::ListOccurrencesRequest {
             school_id: school,
-            kind: "activity".into(),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner()
         .occurrences
-        .first()
-        .expect("an activity of the plan")
-        .occurrence_id
-        .clone()
+}
+
+/// `path` as `client` sees it once `ready` says so (within 30 s; the services learn of each
+/// other's events through JetStream).
+async fn until(
+    client: &mut Client,
+    path: &str,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = client.get(path).await.body;
+        if ready(&page) {
+            return page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A hidden field's value as the form would post it.
@@ -102,7 +119,12 @@ fn posted(page: &str, name: &str) -> String {
 async fn an_occurrence_is_held_its_checklists_ticked_and_its_evidence_read_by_the_school_only() {
     let stack = Stack::start().await;
     let seed = &stack.seed;
-    let id = generated_year(&stack).await;
+    let id = generated_year(&stack)
+        .await
+        .into_iter()
+        .find(|o| o.kind == "activity")
+        .expect("an activity of the plan")
+        .occurrence_id;
     let page = format!("/occurrences/{id}");
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
@@ -209,5 +231,95 @@ async fn an_occurrence_is_held_its_checklists_ticked_and_its_evidence_read_by_th
     browser.sign_in(&seed.head.email, PASSWORD).await;
     browser.visit(&page).await;
     browser.close().await;
+    stack.platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_scheduled_from_its_planned_occurrence_shows_once_and_holds_it() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let planned = generated_year(&stack)
+        .await
+        .into_iter()
+        .find(|o| o.kind == "progress_meeting")
+        .expect("4C's progress meeting");
+    let page = format!("/occurrences/{}", planned.occurrence_id);
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+
+    // The head leads the meeting: its planned occurrence offers to schedule it, and the
+    // form comes filled in from it.
+    let shown = head.get(&page).await.body;
+    let form = format!("/meetings/new?occurrence={}", planned.occurrence_id);
+    assert!(
+        shown.contains("Schedule this meeting") && shown.contains(&form),
+        "{shown}"
+    );
+    let form = head.get(&form).await.body;
+    for field in [
+        ("occurrence_id", planned.occurrence_id.as_str()),
+        ("class_group", "4C"),
+        ("assessment_point", "Spring assessment"),
+    ] {
+        assert!(
+            form.contains(&format!("name=\"{}\"", field.0))
+                && form.contains(&format!("value=\"{}\"", field.1)),
+            "{field:?}: {form}"
+        );
+    }
+    let teacher = seed.teacher.id.to_string();
+    let scheduled = head
+        .post(
+            "/meetings",
+            &[
+                ("command_id", &hidden(&form, "command_id").unwrap()),
+                ("occurrence_id", &planned.occurrence_id),
+                ("teacher_id", &teacher),
+                ("class_group", "4C"),
+                ("assessment_point", "Spring assessment"),
+                ("academic_year", "2026-27"),
+                ("date", &planned.date),
+            ],
+        )
+        .await;
+    assert_eq!(
+        scheduled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        scheduled.body
+    );
+    let meeting = crate::http::path_of(&scheduled.location, &stack.base);
+
+    // Scheduling learns of it from review dialogue's events: the occurrence names its
+    // meeting, and the calendar shows the meeting alone.
+    let shown = until(
+        &mut head,
+        &page,
+        "the meeting holds the occurrence",
+        |page| page.contains("The progress meeting that holds it"),
+    )
+    .await;
+    assert!(
+        shown.contains(&format!("href=\"{meeting}\"")) && !shown.contains("Schedule this meeting"),
+        "{shown}"
+    );
+    let week = head
+        .get(&format!("/calendar?view=week&date={}", planned.date))
+        .await
+        .body;
+    assert!(
+        week.contains("Progress meeting: 4C (Spring assessment)"),
+        "{week}"
+    );
+    assert!(!week.contains("Planned: Progress meeting"), "{week}");
+
+    // Closing the meeting holds the occurrence.
+    for step in ["open", "close"] {
+        let done = head.post(&format!("{meeting}/{step}"), &[]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{step}: {}", done.body);
+    }
+    until(&mut head, &page, "the occurrence held", |page| {
+        page.contains("tag--green\">Held") && !page.contains("Mark as held")
+    })
+    .await;
     stack.platform.stop().await;
 }

@@ -295,6 +295,7 @@ async fn reviews_visits_and_meetings_stay_between_their_people_until_agreed() {
     // A visit, recorded and then agreed.
     let visit = manager
         .plan_visit(pb::PlanVisitRequest {
+            occurrence_id: String::new(),
             command_id: command(),
             school_id: s.school.to_string(),
             kind: "observation".into(),
@@ -356,6 +357,7 @@ async fn reviews_visits_and_meetings_stay_between_their_people_until_agreed() {
     // A meeting, open and then closed.
     let meeting = manager
         .schedule_meeting(pb::ScheduleMeetingRequest {
+            occurrence_id: String::new(),
             command_id: command(),
             school_id: s.school.to_string(),
             academic_year: "2026-27".into(),

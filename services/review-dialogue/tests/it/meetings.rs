@@ -7,6 +7,7 @@ use crate::support::*;
 
 fn meeting(team: &Team, school: Uuid, date: &str) -> pb::ScheduleMeetingRequest {
     pb::ScheduleMeetingRequest {
+        occurrence_id: String::new(),
         command_id: command(),
         school_id: school.to_string(),
         academic_year: "2026-27".into(),

@@ -90,6 +90,7 @@ pub fn client(platform: &TestPlatform, address: SocketAddr, caller: Caller) -> C
 
 pub fn schedule(team: &Team, school: Uuid, year_group: &str) -> pb::ScheduleReviewRequest {
     pb::ScheduleReviewRequest {
+        occurrence_id: String::new(),
         command_id: command(),
         school_id: school.to_string(),
         academic_year: "2026-27".into(),

@@ -14,6 +14,7 @@ async fn a_visit_agrees_its_focus_first_and_the_teacher_answers_the_record() {
     let mut teacher = client(&platform, address, team.teacher);
     let visit = visitor
         .plan_visit(pb::PlanVisitRequest {
+            occurrence_id: String::new(),
             command_id: command(),
             school_id: Uuid::new_v4().to_string(),
             kind: "observation".into(),

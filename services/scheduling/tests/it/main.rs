@@ -4,6 +4,7 @@
 
 mod access;
 mod checklists;
+mod holding;
 mod support;
 mod timers;
 mod year;

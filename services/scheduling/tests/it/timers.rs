@@ -262,6 +262,7 @@ async fn a_record_waiting_for_agreement_nudges_whoever_has_not_agreed() {
             window_opens: date("2026-11-23"),
             window_closes: date("2026-12-11"),
             slt_line_manager_id: None,
+            occurrence: None,
         },
     )
     .await;
@@ -444,6 +445,7 @@ async fn a_meeting_recorded_after_it_happened_reminds_nobody_while_it_is_written
             leader_ids: vec![StaffId::from_uuid(head.actor.into_uuid())],
             date: date("2026-12-07"),
             previous_meeting_id: None,
+            occurrence: None,
         },
     )
     .await;
