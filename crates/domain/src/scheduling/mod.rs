@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod checklist;
+pub mod completion;
 pub mod plan;
 pub mod reminders;
 pub mod schedule;

@@ -1,6 +1,8 @@
-//! The trust overview, for trust leaders: per school, monitoring done against what was
-//! planned so far this year and the actions overdue; across schools, the themes that keep
-//! coming back. Aggregates by school only — no tables of individual teachers.
+//! The trust overview, for trust leaders: per school, monitoring done against the plan so far
+//! this year (in all and term by term), progress reviews agreed and meetings held, actions
+//! open, overdue and done; across schools, the areas to focus that keep coming back and the
+//! practice worth sharing. Aggregates by school only — no tables of individual teachers.
+//! What counts as held, due, overdue and early is `waymark_domain::scheduling::completion`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,6 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use chrono::{Datelike, NaiveDate};
+use waymark_domain::scheduling::completion::{Tally, standing};
 use waymark_policy::TrustVerb;
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
@@ -17,29 +20,26 @@ use crate::error::PageError;
 use crate::pages::lists;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Nav, today, written};
+use crate::web::{Nav, academic_year, today, written};
 
 pub struct SchoolRow {
     pub name: String,
-    pub planned: usize,
-    pub held: usize,
-    pub reviews_due: usize,
-    pub reviews_agreed: usize,
-    pub meetings_due: usize,
-    pub meetings_closed: usize,
+    pub monitoring: Tally,
+    pub reviews: Tally,
+    pub meetings: Tally,
     pub live_actions: usize,
     pub overdue_actions: usize,
+    pub done_actions: usize,
+    /// Of the done actions, those with their impact recorded.
+    pub with_impact: usize,
 }
 
-impl SchoolRow {
-    /// "7 of 9 (78%)"; "none due yet" when nothing was due.
-    pub fn share(done: &usize, due: &usize) -> String {
-        if *due == 0 {
-            "None due yet".to_owned()
-        } else {
-            format!("{done} of {due} ({}%)", done * 100 / due)
-        }
-    }
+/// One school's monitoring in one term of its calendar.
+pub struct TermRow {
+    pub school: String,
+    pub term: String,
+    pub dates: String,
+    pub monitoring: Tally,
 }
 
 pub struct Theme {
@@ -53,8 +53,44 @@ pub struct Theme {
 pub struct OverviewPage {
     nav: Nav,
     year_start: String,
+    today: String,
     rows: Vec<SchoolRow>,
+    terms: Vec<TermRow>,
     themes: Vec<Theme>,
+    exemplary: Vec<Theme>,
+}
+
+fn date(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()
+}
+
+/// Look-fors flagged by `pick` in agreed reviews, counted over reviews and schools, most
+/// widespread first (at most ten).
+fn themes(reviews: &[rd::Review], pick: impl Fn(&rd::LookForEntry) -> bool) -> Vec<Theme> {
+    let mut found: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+    for review in reviews.iter().filter(|r| r.status == "agreed") {
+        for entry in review.look_fors.iter().filter(|l| pick(l)) {
+            let theme = found.entry(entry.label.clone()).or_default();
+            theme.0 += 1;
+            theme.1.insert(review.school_id.clone());
+        }
+    }
+    let mut themes: Vec<Theme> = found
+        .into_iter()
+        .map(|(label, (reviews, schools))| Theme {
+            label,
+            reviews,
+            schools: schools.len(),
+        })
+        .collect();
+    themes.sort_by(|a, b| {
+        b.schools
+            .cmp(&a.schools)
+            .then(b.reviews.cmp(&a.reviews))
+            .then(a.label.cmp(&b.label))
+    });
+    themes.truncate(10);
+    themes
 }
 
 pub async fn overview(
@@ -70,96 +106,121 @@ pub async fn overview(
         today.year() - 1
     };
     let year_start = NaiveDate::from_ymd_opt(start_year, 8, 1).unwrap_or(today);
-    let due = |date: &str| {
-        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d >= year_start && d <= today)
+    let year_end = NaiveDate::from_ymd_opt(start_year + 1, 7, 31).unwrap_or(today);
+    let this_year = |opens: Option<NaiveDate>, closes: Option<NaiveDate>| match (opens, closes) {
+        (Some(opens), Some(closes)) if closes >= year_start && opens <= year_end => {
+            Some((opens, closes))
+        }
+        _ => None,
     };
 
     let reviews = lists::reviews(&clients, rd::ListReviewsRequest::default()).await?;
     let meetings = lists::meetings(&clients, rd::ListMeetingsRequest::default()).await?;
     let mut rows = Vec::new();
+    let mut terms = Vec::new();
     for (school, name) in &viewer.directory.schools {
         let id = school.to_string();
-        let occurrences = clients
+        let occurrences: Vec<sc::Occurrence> = clients
             .scheduling()
             .list_occurrences(sc::ListOccurrencesRequest {
                 school_id: id.clone(),
                 from_date: year_start.to_string(),
-                to_date: today.to_string(),
+                to_date: year_end.to_string(),
                 ..Default::default()
             })
             .await?
             .into_inner()
-            .occurrences;
-        let live = clients
-            .actions()
-            .list_actions(at::ListActionsRequest {
-                school_id: id.clone(),
-                today: today.to_string(),
-                limit: 1000,
-                ..Default::default()
-            })
+            .occurrences
+            .into_iter()
+            .filter(|o| o.status != "cancelled")
+            .collect();
+        let planned = |o: &sc::Occurrence| {
+            this_year(date(&o.date), date(&o.due))
+                .map(|(opens, closes)| standing(o.status == "held", opens, closes, today))
+        };
+        let actions = async |statuses: Vec<String>| -> Result<Vec<at::Action>, PageError> {
+            Ok(clients
+                .actions()
+                .list_actions(at::ListActionsRequest {
+                    school_id: id.clone(),
+                    today: today.to_string(),
+                    statuses,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .actions)
+        };
+        let live = actions(vec![]).await?;
+        let done: Vec<at::Action> = actions(vec!["done".into()])
             .await?
-            .into_inner()
-            .actions;
-        let counted: Vec<&sc::Occurrence> = occurrences
-            .iter()
-            .filter(|o| o.status != "cancelled" && due(&o.date))
-            .collect();
-        let school_reviews: Vec<&rd::Review> = reviews
-            .iter()
-            .filter(|r| r.school_id == id && r.status != "cancelled" && due(&r.window_closes))
-            .collect();
-        let school_meetings: Vec<&rd::Meeting> = meetings
-            .iter()
-            .filter(|m| m.school_id == id && m.status != "cancelled" && due(&m.date))
+            .into_iter()
+            .filter(|a| date(&a.due_date).is_some_and(|d| d >= year_start))
             .collect();
         rows.push(SchoolRow {
             name: name.to_string(),
-            planned: counted.len(),
-            held: counted.iter().filter(|o| o.status == "held").count(),
-            reviews_due: school_reviews.len(),
-            reviews_agreed: school_reviews
+            monitoring: occurrences.iter().filter_map(planned).collect(),
+            reviews: reviews
                 .iter()
-                .filter(|r| r.status == "agreed")
-                .count(),
-            meetings_due: school_meetings.len(),
-            meetings_closed: school_meetings
+                .filter(|r| r.school_id == id && r.status != "cancelled")
+                .filter_map(|r| {
+                    this_year(date(&r.window_opens), date(&r.window_closes))
+                        .map(|(opens, closes)| standing(r.status == "agreed", opens, closes, today))
+                })
+                .collect(),
+            meetings: meetings
                 .iter()
-                .filter(|m| m.status == "closed")
-                .count(),
+                .filter(|m| m.school_id == id && m.status != "cancelled")
+                .filter_map(|m| {
+                    this_year(date(&m.date), date(&m.date))
+                        .map(|(day, _)| standing(m.status == "closed", day, day, today))
+                })
+                .collect(),
             live_actions: live.len(),
             overdue_actions: live.iter().filter(|a| a.overdue).count(),
+            with_impact: done.iter().filter(|a| !a.impact.trim().is_empty()).count(),
+            done_actions: done.len(),
         });
-    }
 
-    // Recurring themes: look-fors agreed as areas to focus, counted over reviews and schools.
-    let mut themes: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
-    for review in reviews.iter().filter(|r| r.status == "agreed") {
-        for entry in review.look_fors.iter().filter(|l| l.focus) {
-            let theme = themes.entry(entry.label.clone()).or_default();
-            theme.0 += 1;
-            theme.1.insert(review.school_id.clone());
+        // Term by term, each occurrence in the term its window closes in.
+        let calendar = clients
+            .scheduling()
+            .get_calendar(sc::GetCalendarRequest {
+                school_id: id.clone(),
+            })
+            .await?
+            .into_inner();
+        let year = academic_year(today);
+        for term in calendar
+            .years
+            .iter()
+            .filter(|y| y.academic_year == year)
+            .flat_map(|y| &y.terms)
+        {
+            let (Some(starts), Some(ends)) = (date(&term.starts), date(&term.ends)) else {
+                continue;
+            };
+            terms.push(TermRow {
+                school: name.to_string(),
+                term: term.name.clone(),
+                dates: format!("{} to {}", written(starts), written(ends)),
+                monitoring: occurrences
+                    .iter()
+                    .filter(|o| date(&o.due).is_some_and(|d| d >= starts && d <= ends))
+                    .filter_map(planned)
+                    .collect(),
+            });
         }
     }
-    let mut themes: Vec<Theme> = themes
-        .into_iter()
-        .map(|(label, (reviews, schools))| Theme {
-            label,
-            reviews,
-            schools: schools.len(),
-        })
-        .collect();
-    themes.sort_by(|a, b| {
-        b.schools
-            .cmp(&a.schools)
-            .then(b.reviews.cmp(&a.reviews))
-            .then(a.label.cmp(&b.label))
-    });
-    themes.truncate(10);
+
     Ok(OverviewPage {
         nav: Nav::new(&state, &viewer, "trust").await,
         year_start: written(year_start),
+        today: written(today),
         rows,
-        themes,
+        terms,
+        themes: themes(&reviews, |l| l.focus),
+        exemplary: themes(&reviews, |l| l.exemplary),
     })
 }

@@ -14,7 +14,7 @@ use crate::stack::{PASSWORD, Stack};
 
 /// Hillside's 2026-27 generated from the built-in plan (with a progress meeting of 4C led
 /// by the head), as its head; its occurrences.
-async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
+pub async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
     let seed = &stack.seed;
     let head = Caller {
         trust: seed.trust,

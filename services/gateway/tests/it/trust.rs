@@ -1,5 +1,6 @@
-//! The trust overview: per school, monitoring done against what was due, actions open and
-//! overdue; across schools, the areas to focus that keep coming back.
+//! The trust overview: per school, monitoring done against what was due (in all and term by
+//! term, early work counted), actions open, overdue and done; across schools, the areas to
+//! focus that keep coming back.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use reqwest::StatusCode;
 
 use crate::browser::Browser;
 use crate::http::Client;
+use crate::occurrences::generated_year;
 use crate::stack::{PASSWORD, Stack, day};
 use crate::visits::agreed_review;
 
@@ -25,8 +27,25 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
 
-    // Hillside: one meeting held (an action overdue, one not), one due but not held, and an
-    // agreed review that names an area to focus.
+    // Hillside's year from the built-in plan: of what was due by today, one occurrence held,
+    // and one held before it was due.
+    let year = generated_year(&stack).await;
+    let today = waymark_testkit::time::today().to_string();
+    let past: Vec<_> = year.iter().filter(|o| o.due < today).collect();
+    let future: Vec<_> = year.iter().filter(|o| o.date > today).collect();
+    assert!(past.len() > 2 && !future.is_empty(), "{year:?}");
+    for held in [past[0], future[0]] {
+        let done = head
+            .post(&format!("/occurrences/{}/held", held.occurrence_id), &[])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+    let due = past.len() + 1;
+    let monitoring = format!("2 of {due} ({}%) (1 early)", 200 / due);
+    let late = (past.len() - 1).to_string();
+
+    // One meeting held (an action overdue, one not), one due but not held, and an agreed
+    // review that names an area to focus.
     let (overdue, later) = (day(-2), day(20));
     stack
         .hold_meeting(
@@ -53,6 +72,8 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
         .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     agreed_review(&stack, &mut head, &mut teacher, -30, true).await;
+    // An earlier review that names the same look-for as exemplary practice.
+    agreed_review(&stack, &mut head, &mut teacher, -60, false).await;
 
     // The director's view, once action tracking has the meeting's actions.
     let mut director = Client::signed_in(&stack.base, &seed.director.email, PASSWORD).await;
@@ -69,17 +90,49 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
         .skip(1)
         .map(|cell| cell.trim().trim_end_matches("</td>").trim())
         .collect();
-    assert_eq!(hillside[0], "None due yet", "no plan, so nothing planned");
-    assert_eq!(hillside[1], "1 of 1 (100%)", "reviews agreed");
-    assert_eq!(hillside[2], "1 of 2 (50%)", "meetings held");
-    assert_eq!(hillside[3], "2", "actions open");
-    assert!(hillside[4].contains("1 overdue"), "{hillside:?}");
+    assert_eq!(hillside[0], monitoring, "planned monitoring held");
+    assert_eq!(hillside[1], late, "planned monitoring overdue");
+    assert_eq!(hillside[2], "2 of 2 (100%)", "reviews agreed");
+    assert_eq!(hillside[3], "1 of 2 (50%)", "meetings held");
+    assert_eq!(hillside[4], "2", "actions open");
+    assert!(hillside[5].contains("1 overdue"), "{hillside:?}");
+    assert_eq!(hillside[6], "0 (0 with impact recorded)", "{hillside:?}");
     let riverside = row(&page, "Riverside Primary");
     assert_eq!(riverside.matches("None due yet").count(), 3, "{riverside}");
     assert!(riverside.contains("None overdue"), "{riverside}");
+    // Hillside's one term holds the same; Riverside has no calendar.
+    let term: Vec<&str> = page
+        .split("Hillside Primary: The year")
+        .nth(1)
+        .expect("Hillside's term")
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .split("<td>")
+        .skip(1)
+        .map(|cell| cell.trim().trim_end_matches("</td>").trim())
+        .collect();
+    let open_now = year
+        .iter()
+        .filter(|o| o.date <= today && o.due >= today)
+        .count();
+    assert_eq!(
+        term,
+        [
+            format!("2 of {due} ({}%)", 200 / due),
+            late.clone(),
+            open_now.to_string(),
+            (future.len() - 1).to_string()
+        ],
+        "{page}"
+    );
+    assert!(!page.contains("Riverside Primary: "), "{page}");
     // One look-for named as an area to focus, in one review of one school.
     let themes = &page[page.find("Recurring themes").unwrap()..];
+    let (themes, exemplary) = themes.split_once("Practice worth sharing").unwrap();
     assert!(themes.contains("<td>1</td><td>1</td>"), "{themes}");
+    // The same look-for, as exemplary in the other review.
+    assert!(exemplary.contains("<td>1</td><td>1</td>"), "{exemplary}");
     assert!(!page.contains("Tom Teacher"), "schools, never teachers");
 
     let mut browser = Browser::start(&stack.base, "trust_overview").await;
