@@ -163,6 +163,61 @@ impl SchedulingService {
         Ok(crate::projection::calendar(&mut conn, trust.into_uuid(), school.into_uuid()).await?)
     }
 
+    /// Generates `school`'s `year` again from `calendar` and its plan as they are now, if the
+    /// year was generated: what was held, cancelled or moved by hand stays as it is.
+    async fn replan(
+        &self,
+        context: &RequestContext,
+        command_id: CommandId,
+        school: SchoolId,
+        year: AcademicYear,
+        calendar: SchoolCalendar,
+    ) -> Result<(), ServiceError> {
+        let Some(schedule) = self.schedule(context.caller.trust, school, year).await? else {
+            return Ok(());
+        };
+        let inputs = self
+            .inputs(
+                context,
+                school,
+                year,
+                calendar,
+                schedule.year_groups,
+                schedule.classes,
+            )
+            .await?;
+        let replan = CommandId::from_uuid(Uuid::new_v5(command_id.as_uuid(), b"replan"));
+        self.execute::<Schedule>(
+            context,
+            replan,
+            schedule_id(school, year),
+            ScheduleCommand::Replan { inputs },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// After a change to a school's plan: its generated year follows (the trust's default
+    /// changes only what schools adopt later).
+    async fn replan_after(
+        &self,
+        context: &RequestContext,
+        command_id: &str,
+        scope: PlanScope,
+    ) -> Result<(), ServiceError> {
+        if let PlanScope::School {
+            school_id,
+            academic_year,
+        } = scope
+        {
+            let calendar = self.calendar(context.caller.trust, school_id).await?;
+            let command_id: CommandId = parse::id("command_id", command_id)?;
+            self.replan(context, command_id, school_id, academic_year, calendar)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn plan(
         &self,
         trust: TrustId,
@@ -490,29 +545,14 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             .execute::<Calendar>(&context, command_id, school.into_uuid(), command)
             .await?;
         // A generated year follows its calendar.
-        if let Some(schedule) = self
-            .schedule(context.caller.trust, school, academic_year)
-            .await?
-        {
-            let inputs = self
-                .inputs(
-                    &context,
-                    school,
-                    academic_year,
-                    executed.state.clone(),
-                    schedule.year_groups,
-                    schedule.classes,
-                )
-                .await?;
-            let replan = CommandId::from_uuid(Uuid::new_v5(command_id.as_uuid(), b"replan"));
-            self.execute::<Schedule>(
-                &context,
-                replan,
-                schedule_id(school, academic_year),
-                ScheduleCommand::Replan { inputs },
-            )
-            .await?;
-        }
+        self.replan(
+            &context,
+            command_id,
+            school,
+            academic_year,
+            executed.state.clone(),
+        )
+        .await?;
         Ok(Response::new(pb::CommandReply {
             id: school.to_string(),
             version: executed.version,
@@ -612,13 +652,17 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let command = PlanCommand::SetActivity {
             activity: activity(request.activity)?,
         };
-        self.run::<Plan>(
-            &context,
-            &request.command_id,
-            scope.plan_id(context.caller.trust.into_uuid()),
-            command,
-        )
-        .await
+        let reply = self
+            .run::<Plan>(
+                &context,
+                &request.command_id,
+                scope.plan_id(context.caller.trust.into_uuid()),
+                command,
+            )
+            .await?;
+        self.replan_after(&context, &request.command_id, scope)
+            .await?;
+        Ok(reply)
     }
 
     async fn remove_plan_activity(
@@ -632,13 +676,17 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let command = PlanCommand::RemoveActivity {
             key: request.key.trim().to_owned(),
         };
-        self.run::<Plan>(
-            &context,
-            &request.command_id,
-            scope.plan_id(context.caller.trust.into_uuid()),
-            command,
-        )
-        .await
+        let reply = self
+            .run::<Plan>(
+                &context,
+                &request.command_id,
+                scope.plan_id(context.caller.trust.into_uuid()),
+                command,
+            )
+            .await?;
+        self.replan_after(&context, &request.command_id, scope)
+            .await?;
+        Ok(reply)
     }
 
     async fn generate_year(

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
 use waymark_runtime::ServiceError;
 
-use crate::directory::{self, names};
+use crate::directory;
 use crate::error::PageError;
 use crate::pages::staff;
 use crate::session::Viewer;
@@ -41,7 +41,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/staff/{id}/{verb}", post(staff::change_person))
         .route("/admin/catalogue", get(catalogue).post(change_catalogue))
         .route("/admin/calendar", get(calendar).post(set_calendar))
-        .route("/admin/plan", get(plan).post(change_plan))
+        .route(
+            "/admin/plan",
+            get(super::plan::plan).post(super::plan::change_plan),
+        )
+        .route(
+            "/admin/plan/activity",
+            get(super::plan::activity).post(super::plan::set_activity),
+        )
         .route("/admin/sso", get(sso).post(set_sso))
         .route(
             "/admin/sharing",
@@ -84,7 +91,7 @@ pub(super) fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
     }
 }
 
-fn require_school(viewer: &Viewer, school: &str) -> Result<SchoolId, PageError> {
+pub(super) fn require_school(viewer: &Viewer, school: &str) -> Result<SchoolId, PageError> {
     school
         .parse()
         .ok()
@@ -491,202 +498,6 @@ pub async fn set_calendar(
                 Some(calendar),
             )
             .await?,
-        )),
-    }
-}
-
-// --- The monitoring plan ----------------------------------------------------------------------
-
-pub struct ActivityRow {
-    pub key: String,
-    pub name: String,
-    pub when: String,
-    pub owner: String,
-}
-
-pub struct TeamRow {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/plan.html")]
-pub struct PlanPage {
-    nav: Nav,
-    schools: Vec<Choice>,
-    school: String,
-    year: String,
-    adopted: bool,
-    activities: Vec<ActivityRow>,
-    staff: Vec<TeamRow>,
-    command_id: String,
-    error: Option<String>,
-    done: bool,
-}
-
-fn months(months: &[u32], after_assessments: bool) -> String {
-    if after_assessments {
-        return "After each assessment point".into();
-    }
-    let names: Vec<String> = months
-        .iter()
-        .filter_map(|m| chrono::Month::try_from(u8::try_from(*m).ok()?).ok())
-        .map(|m| m.name()[..3].to_owned())
-        .collect();
-    names.join(", ")
-}
-
-async fn plan_page(
-    state: &AppState,
-    viewer: &Viewer,
-    school: SchoolId,
-    year: String,
-    error: Option<String>,
-    done: bool,
-) -> Result<PlanPage, PageError> {
-    let plan = state
-        .clients(viewer)
-        .scheduling()
-        .get_plan(sc::GetPlanRequest {
-            school_id: school.to_string(),
-            academic_year: year.clone(),
-        })
-        .await?
-        .into_inner();
-    let people = names(&state.platform.pool, viewer.trust).await?;
-    let staff = crate::pages::people::staff_of(viewer, &people, school)
-        .into_iter()
-        .map(|p| TeamRow {
-            id: p.id,
-            name: p.name,
-        })
-        .collect();
-    Ok(PlanPage {
-        nav: Nav::new(state, viewer, "admin").await,
-        schools: school_choices(viewer, Some(school)),
-        school: school.to_string(),
-        year,
-        adopted: plan.adopted,
-        activities: plan
-            .activities
-            .iter()
-            .map(|a| ActivityRow {
-                key: a.key.clone(),
-                name: a.name.clone(),
-                when: months(&a.months, a.after_assessments),
-                owner: people.of(if a.owner_id.is_empty() {
-                    &plan.default_owner_id
-                } else {
-                    &a.owner_id
-                }),
-            })
-            .collect(),
-        staff,
-        command_id: new_command_id(),
-        error,
-        done,
-    })
-}
-
-pub async fn plan(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(query): Query<SchoolQuery>,
-) -> Result<PlanPage, PageError> {
-    let (school, year) = chosen(&state, &viewer, &query)?;
-    plan_page(&state, &viewer, school, year, None, false).await
-}
-
-/// Adopts the plan, removes an activity, or generates the year's occurrences from the plan,
-/// the calendar and the teams entered (year group and class per teacher).
-pub async fn change_plan(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    fields: Fields,
-) -> Result<Response, PageError> {
-    let school = require_school(&viewer, fields.get("school"))?;
-    let year = fields.trimmed("academic_year");
-    let mut client = state.clients(&viewer).scheduling();
-    let command_id = fields.command_id();
-    let result =
-        match fields.get("change") {
-            "adopt" => {
-                client
-                    .adopt_plan(sc::AdoptPlanRequest {
-                        command_id,
-                        school_id: school.to_string(),
-                        academic_year: year.clone(),
-                        default_owner_id: viewer.staff.to_string(),
-                    })
-                    .await
-            }
-            "remove" => {
-                client
-                    .remove_plan_activity(sc::RemovePlanActivityRequest {
-                        command_id,
-                        school_id: school.to_string(),
-                        academic_year: year.clone(),
-                        key: fields.trimmed("key"),
-                    })
-                    .await
-            }
-            "generate" => {
-                let mut year_groups: Vec<sc::YearGroupTeam> = Vec::new();
-                let mut classes = Vec::new();
-                for (staff, record) in viewer.directory.staff.iter().filter(|(_, r)| {
-                    r.grants.iter().any(|g| g.school == Some(school)) && !r.disabled
-                }) {
-                    let group = fields.trimmed(&format!("year_group.{staff}"));
-                    let class = fields.trimmed(&format!("class.{staff}"));
-                    let manager = record
-                        .line_manager
-                        .map(|m| m.to_string())
-                        .unwrap_or_default();
-                    if !group.is_empty() {
-                        let member = sc::TeamMember {
-                            teacher_id: staff.to_string(),
-                            line_manager_id: manager.clone(),
-                        };
-                        match year_groups.iter_mut().find(|t| t.year_group == group) {
-                            Some(team) => team.members.push(member),
-                            None => year_groups.push(sc::YearGroupTeam {
-                                year_group: group,
-                                members: vec![member],
-                            }),
-                        }
-                    }
-                    if !class.is_empty() {
-                        let leaders = if manager.is_empty() {
-                            vec![]
-                        } else {
-                            vec![manager]
-                        };
-                        classes.push(sc::ClassTeam {
-                            class_group: class,
-                            teacher_id: staff.to_string(),
-                            leader_ids: leaders,
-                        });
-                    }
-                }
-                client
-                    .generate_year(sc::GenerateYearRequest {
-                        command_id,
-                        school_id: school.to_string(),
-                        academic_year: year.clone(),
-                        year_groups,
-                        classes,
-                    })
-                    .await
-            }
-            _ => return Err(PageError::bad_request("Unknown change.")),
-        };
-    match result {
-        Ok(_) if fields.get("change") == "generate" => Ok(IntoResponse::into_response(
-            plan_page(&state, &viewer, school, year, None, true).await?,
-        )),
-        Ok(_) => Ok(see(format!("/admin/plan?school={school}&year={year}"))),
-        Err(status) => Ok(refused_page(
-            plan_page(&state, &viewer, school, year, Some(refusal(status)?), false).await?,
         )),
     }
 }

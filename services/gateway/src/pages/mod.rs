@@ -21,6 +21,7 @@ mod lists;
 mod meetings;
 mod occurrences;
 mod people;
+mod plan;
 mod priorities;
 mod review_compare;
 mod reviews;

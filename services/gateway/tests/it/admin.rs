@@ -232,6 +232,60 @@ async fn administrators_add_and_import_staff_and_disabling_signs_people_out() {
         .await;
     browser.press("Adopt this plan").await;
     assert!(browser.text().await.contains("Generate the year"));
+    // The school changes its copy: observation visits in November and March only, with a
+    // checklist line of its own.
+    browser
+        .visit(&format!(
+            "/admin/plan/activity?school={}&year=2026-27&key=classroom_observation_visit",
+            seed.hillside
+        ))
+        .await;
+    for month in [10, 2, 5, 11, 3] {
+        browser.tick(&format!("#month-{month}")).await;
+    }
+    browser
+        .fill(
+            "#head_teacher",
+            "Agree focus ahead of visit\nVisit the nursery too",
+        )
+        .await;
+    browser.press("Save the activity").await;
+    let plan = browser.text().await;
+    assert!(
+        plan.contains("Classroom observation visit Nov, Mar"),
+        "{plan}"
+    );
+    // The trust's default plan gains an activity; Hillside's adopted copy does not.
+    browser.visit("/admin/plan?school=trust").await;
+    browser.press("Start the trust's default plan").await;
+    browser.follow("Add an activity").await;
+    browser.fill("#name", "Book look").await;
+    browser.tick("#month-1").await;
+    browser
+        .fill(
+            "#class_teacher",
+            "Choose six books\nNote the feedback given",
+        )
+        .await;
+    browser
+        .fill("#impact", "Consistent feedback across classes")
+        .await;
+    browser.press("Save the activity").await;
+    assert!(browser.text().await.contains("Book look Jan"));
+    browser
+        .visit("/admin/plan/activity?school=trust&year=2026-27&key=book_look")
+        .await;
+    assert_eq!(
+        browser.value("#class_teacher").await,
+        "Choose six books\nNote the feedback given"
+    );
+    browser
+        .visit(&format!(
+            "/admin/plan?school={}&year=2026-27",
+            seed.hillside
+        ))
+        .await;
+    assert!(!browser.text().await.contains("Book look"));
     browser.visit("/admin/catalogue").await;
     browser
         .fill(

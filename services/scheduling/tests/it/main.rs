@@ -5,6 +5,7 @@
 mod access;
 mod checklists;
 mod holding;
+mod plan_changes;
 mod support;
 mod timers;
 mod year;
