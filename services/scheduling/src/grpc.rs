@@ -197,14 +197,17 @@ impl SchedulingService {
         Ok(())
     }
 
-    /// After a change to a school's plan: its generated year follows (the trust's default
-    /// changes only what schools adopt later).
-    async fn replan_after(
+    /// Changes the plan of `scope`; a school's generated year follows at once (the trust's
+    /// default changes only what schools adopt later).
+    async fn change_plan(
         &self,
         context: &RequestContext,
         command_id: &str,
         scope: PlanScope,
-    ) -> Result<(), ServiceError> {
+        command: PlanCommand,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let plan = scope.plan_id(context.caller.trust.into_uuid());
+        let reply = self.run::<Plan>(context, command_id, plan, command).await?;
         if let PlanScope::School {
             school_id,
             academic_year,
@@ -215,7 +218,7 @@ impl SchedulingService {
             self.replan(context, command_id, school_id, academic_year, calendar)
                 .await?;
         }
-        Ok(())
+        Ok(reply)
     }
 
     pub(crate) async fn plan(
@@ -652,17 +655,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let command = PlanCommand::SetActivity {
             activity: activity(request.activity)?,
         };
-        let reply = self
-            .run::<Plan>(
-                &context,
-                &request.command_id,
-                scope.plan_id(context.caller.trust.into_uuid()),
-                command,
-            )
-            .await?;
-        self.replan_after(&context, &request.command_id, scope)
-            .await?;
-        Ok(reply)
+        self.change_plan(&context, &request.command_id, scope, command)
+            .await
     }
 
     async fn remove_plan_activity(
@@ -676,17 +670,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let command = PlanCommand::RemoveActivity {
             key: request.key.trim().to_owned(),
         };
-        let reply = self
-            .run::<Plan>(
-                &context,
-                &request.command_id,
-                scope.plan_id(context.caller.trust.into_uuid()),
-                command,
-            )
-            .await?;
-        self.replan_after(&context, &request.command_id, scope)
-            .await?;
-        Ok(reply)
+        self.change_plan(&context, &request.command_id, scope, command)
+            .await
     }
 
     async fn generate_year(

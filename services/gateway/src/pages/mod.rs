@@ -29,6 +29,7 @@ mod sharing;
 mod staff;
 mod subject_access;
 mod trust;
+mod visit_fairness;
 mod visits;
 mod webhooks;
 
@@ -83,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .route("/meetings/{id}/files/{file}", get(files::file))
         .route("/meetings/{id}/files/{file}/remove", post(files::remove))
         .route("/visits", get(visits::list).post(visits::plan))
+        .route("/visits/requests", post(visit_fairness::ask))
         .route("/visits/new", get(visits::new))
         .route(links::VISIT, get(visits::detail))
         // `record` is a verb (writing the record), so the printable record is `print`.

@@ -201,7 +201,8 @@ fn record_of(occurrence: &sc::Occurrence) -> Option<(String, &'static str)> {
 }
 
 /// Where a record that holds `occurrence` is scheduled: a planned review as a review, a
-/// meeting as a meeting, a visit (or a planned observation visit) as a visit.
+/// meeting as a meeting, a booked visit as a visit. (A visit planned on the web books its
+/// own place within the caps, so a planned observation activity is marked held by hand.)
 fn schedule_from(occurrence: &sc::Occurrence) -> Option<(String, &'static str)> {
     let id = &occurrence.occurrence_id;
     match occurrence.kind.as_str() {
@@ -214,9 +215,6 @@ fn schedule_from(occurrence: &sc::Occurrence) -> Option<(String, &'static str)> 
             "Schedule this meeting",
         )),
         "visit" => Some((format!("/visits/new?occurrence={id}"), "Plan this visit")),
-        "activity" if occurrence.detail.contains("visit") => {
-            Some((format!("/visits/new?occurrence={id}"), "Plan this visit"))
-        }
         _ => None,
     }
 }

@@ -36,6 +36,11 @@ impl Scope {
         }
     }
 
+    /// The plan's page.
+    fn address(self, year: &str) -> String {
+        format!("/admin/plan?school={}&year={year}", self.value())
+    }
+
     /// The school id the scheduling API takes (blank for the trust's default).
     fn school_id(self) -> String {
         match self {
@@ -282,10 +287,7 @@ pub async fn change_plan(
         Ok(_) if fields.get("change") == "generate" => Ok(IntoResponse::into_response(
             plan_page(&state, &viewer, scope, year, None, true).await?,
         )),
-        Ok(_) => Ok(see(format!(
-            "/admin/plan?school={}&year={year}",
-            scope.value()
-        ))),
+        Ok(_) => Ok(see(scope.address(&year))),
         Err(status) => Ok(refused_page(
             plan_page(&state, &viewer, scope, year, Some(refusal(status)?), false).await?,
         )),
@@ -548,10 +550,7 @@ pub async fn set_activity(
         })
         .await;
     match result {
-        Ok(_) => Ok(see(format!(
-            "/admin/plan?school={}&year={year}",
-            scope.value()
-        ))),
+        Ok(_) => Ok(see(scope.address(&year))),
         Err(status) => {
             let message = refusal(status)?;
             let key = fields.trimmed("key");

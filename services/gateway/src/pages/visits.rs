@@ -63,6 +63,18 @@ pub struct ListPage {
     previous: Option<String>,
     next: Option<String>,
     error: Option<String>,
+    /// Who has not been visited this term, and the requests, per school the viewer plans.
+    fairness: Vec<super::visit_fairness::SchoolFairness>,
+    /// The schools the viewer teaches in, where they may ask for a visit.
+    ask_in: Vec<(String, String)>,
+    asked: bool,
+    command_id: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Asked {
+    #[serde(default)]
+    asked: String,
 }
 
 /// The visits list's search form.
@@ -86,6 +98,7 @@ pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(search): Query<Search>,
+    Query(asked): Query<Asked>,
 ) -> Result<Response, PageError> {
     let (found, error) = answered(
         state
@@ -110,6 +123,19 @@ pub async fn list(
         .collect();
     let (previous, next) = search.around(FORM.action, found.more);
     let refused = error.is_some();
+    let mut ask_in: Vec<(String, String)> = viewer
+        .grants()
+        .iter()
+        .filter_map(|g| g.school)
+        .map(|s| {
+            (
+                s.to_string(),
+                crate::web::school_name(&viewer, &s.to_string()),
+            )
+        })
+        .collect();
+    ask_in.sort();
+    ask_in.dedup();
     let page = ListPage {
         nav: Nav::new(&state, &viewer, "visits").await,
         rows,
@@ -119,6 +145,10 @@ pub async fn list(
         previous,
         next,
         error,
+        fairness: super::visit_fairness::fairness(&state, &viewer, &people).await?,
+        ask_in,
+        asked: !asked.asked.is_empty(),
+        command_id: new_command_id(),
     };
     Ok(list_page(page, refused))
 }
@@ -150,13 +180,31 @@ async fn new_page(
     })
 }
 
-/// `GET /visits/new`, filled in from a planned one with `?occurrence=<id>`.
+/// What `/visits/new` was opened for: a teacher's request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ForRequest {
+    #[serde(default)]
+    teacher: String,
+    #[serde(default)]
+    request: String,
+}
+
+/// `GET /visits/new`, filled in from a planned one with `?occurrence=<id>`, or for a
+/// teacher's request with `?teacher=<id>&request=<id>`.
 pub async fn new(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(from): Query<super::occurrences::FromOccurrence>,
+    Query(asked): Query<ForRequest>,
 ) -> Result<NewPage, PageError> {
-    let posted = from.prefill(&state, &viewer).await?;
+    let posted = if asked.request.is_empty() {
+        from.prefill(&state, &viewer).await?
+    } else {
+        Fields::prefilled(vec![
+            ("teacher_id", asked.teacher),
+            ("request_id", asked.request),
+        ])
+    };
     new_page(&state, &viewer, None, posted).await
 }
 
@@ -177,6 +225,16 @@ pub async fn plan(
             .await?,
         ));
     };
+    // Booked within the caps first; the visit holds the booking.
+    let booking =
+        match super::visit_fairness::book(&state, &viewer, &fields, school, teacher).await? {
+            Ok(booking) => booking,
+            Err(refused) => {
+                return Ok(refused_page(
+                    new_page(&state, &viewer, Some(refused), fields).await?,
+                ));
+            }
+        };
     let request = rd::PlanVisitRequest {
         command_id: fields.command_id(),
         school_id: school.to_string(),
@@ -185,7 +243,7 @@ pub async fn plan(
         teacher_id: teacher.to_string(),
         date: fields.trimmed("date"),
         focus: fields.trimmed("focus"),
-        occurrence_id: fields.trimmed("occurrence_id"),
+        occurrence_id: booking.unwrap_or_default(),
     };
     match state.clients(&viewer).reviews().plan_visit(request).await {
         Ok(reply) => Ok(see(format!("/visits/{}", reply.into_inner().id))),

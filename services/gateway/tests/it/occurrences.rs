@@ -12,8 +12,8 @@ use waymark_runtime::auth::Caller;
 use crate::http::{Client, hidden};
 use crate::stack::{PASSWORD, Stack};
 
-/// Hillside's 2026-27 generated from the built-in plan (with a progress meeting of 4C led
-/// by the head), as its head; its occurrences.
+/// Hillside's 2026-27 generated from the built-in plan (with progress meetings of 4C and 5D,
+/// the two teachers' classes, led by the head), as its head; its occurrences.
 pub async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
     let seed = &stack.seed;
     let head = Caller {
@@ -65,11 +65,18 @@ pub async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
             command_id: command(),
             school_id: school.clone(),
             academic_year: "2026-27".into(),
-            classes: vec![sc::ClassTeam {
-                class_group: "4C".into(),
-                teacher_id: seed.teacher.id.to_string(),
-                leader_ids: vec![seed.head.id.to_string()],
-            }],
+            classes: vec![
+                sc::ClassTeam {
+                    class_group: "4C".into(),
+                    teacher_id: seed.teacher.id.to_string(),
+                    leader_ids: vec![seed.head.id.to_string()],
+                },
+                sc::ClassTeam {
+                    class_group: "5D".into(),
+                    teacher_id: seed.colleague.id.to_string(),
+                    leader_ids: vec![seed.head.id.to_string()],
+                },
+            ],
             ..Default::default()
         })
         .await
@@ -310,7 +317,8 @@ async fn a_meeting_scheduled_from_its_planned_occurrence_shows_once_and_holds_it
         week.contains("Progress meeting: 4C (Spring assessment)"),
         "{week}"
     );
-    assert!(!week.contains("Planned: Progress meeting"), "{week}");
+    assert!(!week.contains("Planned: Progress meeting: 4C"), "{week}");
+    assert!(week.contains("Planned: Progress meeting: 5D"), "{week}");
 
     // Closing the meeting holds the occurrence.
     for step in ["open", "close"] {

@@ -37,24 +37,7 @@ async fn checklist_lines_are_ticked_by_name_with_who_and_when() {
     let mut as_head = client(&platform, address, head);
     let mut as_teacher = client(&platform, address, teacher);
     set_calendar(&mut as_head, school, year_calendar()).await;
-    as_head
-        .adopt_plan(pb::AdoptPlanRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            default_owner_id: staff(head).to_string(),
-        })
-        .await
-        .unwrap();
-    as_head
-        .generate_year(pb::GenerateYearRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    generated(&mut as_head, school, staff(head), vec![], vec![]).await;
     let visits = as_head
         .list_occurrences(pb::ListOccurrencesRequest {
             school_id: school.to_string(),

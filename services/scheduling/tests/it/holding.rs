@@ -52,31 +52,14 @@ async fn a_review_scheduled_from_a_planned_one_holds_it_and_marks_it_held_when_a
     school_of(&platform, head, school, &[teacher]).await;
     let mut client = client(&platform, address, head);
     set_calendar(&mut client, school, year_calendar()).await;
-    client
-        .adopt_plan(pb::AdoptPlanRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            default_owner_id: staff(head).to_string(),
-        })
-        .await
-        .unwrap();
-    client
-        .generate_year(pb::GenerateYearRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: "2026-27".into(),
-            year_groups: vec![pb::YearGroupTeam {
-                year_group: "Year 7".into(),
-                members: vec![pb::TeamMember {
-                    teacher_id: teacher.to_string(),
-                    line_manager_id: staff(head).to_string(),
-                }],
-            }],
-            classes: vec![],
-        })
-        .await
-        .unwrap();
+    let year_7 = pb::YearGroupTeam {
+        year_group: "Year 7".into(),
+        members: vec![pb::TeamMember {
+            teacher_id: teacher.to_string(),
+            line_manager_id: staff(head).to_string(),
+        }],
+    };
+    generated(&mut client, school, staff(head), vec![year_7], vec![]).await;
     let list = async |client: &mut Client, kind: &str| {
         client
             .list_occurrences(pb::ListOccurrencesRequest {

@@ -17,24 +17,7 @@ async fn a_changed_plan_replans_the_year_and_keeps_what_was_held() {
     let mut client = client(&platform, address, head);
     set_calendar(&mut client, school, year_calendar()).await;
     let year = || "2026-27".to_owned();
-    client
-        .adopt_plan(pb::AdoptPlanRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: year(),
-            default_owner_id: staff(head).to_string(),
-        })
-        .await
-        .unwrap();
-    client
-        .generate_year(pb::GenerateYearRequest {
-            command_id: command(),
-            school_id: school.to_string(),
-            academic_year: year(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    generated(&mut client, school, staff(head), vec![], vec![]).await;
     // (month, status) of each occurrence of `key`, in date order.
     let of = async |client: &mut Client, key: &str| -> Vec<(String, String)> {
         client

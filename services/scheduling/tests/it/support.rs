@@ -133,3 +133,33 @@ pub async fn make_trust_admin(platform: &TestPlatform, who: Caller) {
     )
     .await;
 }
+
+/// `school`'s 2026-27 from the built-in plan, adopted with `owner` leading what names nobody,
+/// generated for these year groups and classes (the calendar set already).
+pub async fn generated(
+    client: &mut Client,
+    school: Uuid,
+    owner: StaffId,
+    year_groups: Vec<pb::YearGroupTeam>,
+    classes: Vec<pb::ClassTeam>,
+) {
+    client
+        .adopt_plan(pb::AdoptPlanRequest {
+            command_id: command(),
+            school_id: school.to_string(),
+            academic_year: "2026-27".into(),
+            default_owner_id: owner.to_string(),
+        })
+        .await
+        .unwrap();
+    client
+        .generate_year(pb::GenerateYearRequest {
+            command_id: command(),
+            school_id: school.to_string(),
+            academic_year: "2026-27".into(),
+            year_groups,
+            classes,
+        })
+        .await
+        .unwrap();
+}
