@@ -305,6 +305,8 @@ pub struct Nav {
     pub csrf: String,
     pub section: &'static str,
     pub trust_view: bool,
+    /// A head teacher's (or senior leader's) overview of their school.
+    pub school_view: bool,
     pub admin: bool,
     pub unread: i64,
     pub name: String,
@@ -327,6 +329,9 @@ impl Nav {
             csrf: viewer.csrf.clone(),
             section,
             trust_view: viewer.is_trust_leader() || viewer.is_trust_admin(),
+            school_view: !viewer
+                .schools_for(waymark_policy::SchoolVerb::SeeTrends)
+                .is_empty(),
             admin: viewer.administers_any(),
             unread,
             name: viewer.name.clone(),

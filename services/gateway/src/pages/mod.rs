@@ -124,6 +124,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(frameworks::routes())
         .route("/trust", get(trust::overview))
+        .route("/schools/overview", get(trust::schools_overview))
         .route(links::INBOX, get(inbox::list))
         .route("/inbox/read", post(inbox::mark_read))
         .route(

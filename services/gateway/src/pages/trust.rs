@@ -2,7 +2,9 @@
 //! this year (in all and term by term), progress reviews agreed and meetings held, actions
 //! open, overdue and done; across schools, the areas to focus that keep coming back and the
 //! practice worth sharing. Aggregates by school only — no tables of individual teachers.
-//! What counts as held, due, overdue and early is `waymark_domain::scheduling::completion`.
+//! The same page for a head teacher (or senior leader) covers their own school only
+//! (`/schools/overview`). What counts as held, due, overdue and early is
+//! `waymark_domain::scheduling::completion`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +12,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use chrono::{Datelike, NaiveDate};
+use waymark_domain::SchoolId;
 use waymark_domain::scheduling::completion::{Tally, standing};
-use waymark_policy::TrustVerb;
+use waymark_policy::{SchoolVerb, TrustVerb};
 use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::review_dialogue::v1 as rd;
 use waymark_proto::scheduling::v1 as sc;
@@ -52,6 +55,8 @@ pub struct Theme {
 #[template(path = "pages/trust.html")]
 pub struct OverviewPage {
     nav: Nav,
+    /// The trust's, or the viewer's schools'.
+    trust: bool,
     year_start: String,
     today: String,
     rows: Vec<SchoolRow>,
@@ -93,13 +98,36 @@ fn themes(reviews: &[rd::Review], pick: impl Fn(&rd::LookForEntry) -> bool) -> V
     themes
 }
 
+/// `GET /trust`: every school of the trust.
 pub async fn overview(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<OverviewPage, PageError> {
     viewer.require_on_trust(TrustVerb::SeeOverview)?;
-    let clients = state.clients(&viewer);
-    let today = today(&state);
+    let schools = viewer.directory.schools.keys().copied().collect();
+    build(&state, &viewer, schools, true).await
+}
+
+/// `GET /schools/overview`: the schools whose trends the viewer sees (a head teacher's own).
+pub async fn schools_overview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<OverviewPage, PageError> {
+    let schools = viewer.schools_for(SchoolVerb::SeeTrends);
+    if schools.is_empty() {
+        return Err(PageError::not_found());
+    }
+    build(&state, &viewer, schools, false).await
+}
+
+async fn build(
+    state: &AppState,
+    viewer: &Viewer,
+    schools: Vec<SchoolId>,
+    trust: bool,
+) -> Result<OverviewPage, PageError> {
+    let clients = state.clients(viewer);
+    let today = today(state);
     let start_year = if today.month() >= 8 {
         today.year()
     } else {
@@ -114,12 +142,18 @@ pub async fn overview(
         _ => None,
     };
 
-    let reviews = lists::reviews(&clients, rd::ListReviewsRequest::default()).await?;
+    let ids: Vec<String> = schools.iter().map(ToString::to_string).collect();
+    let reviews: Vec<rd::Review> = lists::reviews(&clients, rd::ListReviewsRequest::default())
+        .await?
+        .into_iter()
+        .filter(|r| ids.contains(&r.school_id))
+        .collect();
     let meetings = lists::meetings(&clients, rd::ListMeetingsRequest::default()).await?;
     let mut rows = Vec::new();
     let mut terms = Vec::new();
-    for (school, name) in &viewer.directory.schools {
+    for school in &schools {
         let id = school.to_string();
+        let name = crate::web::school_name(viewer, &id);
         let occurrences: Vec<sc::Occurrence> = clients
             .scheduling()
             .list_occurrences(sc::ListOccurrencesRequest {
@@ -159,7 +193,7 @@ pub async fn overview(
             .filter(|a| date(&a.due_date).is_some_and(|d| d >= year_start))
             .collect();
         rows.push(SchoolRow {
-            name: name.to_string(),
+            name: name.clone(),
             monitoring: occurrences.iter().filter_map(planned).collect(),
             reviews: reviews
                 .iter()
@@ -202,7 +236,7 @@ pub async fn overview(
                 continue;
             };
             terms.push(TermRow {
-                school: name.to_string(),
+                school: name.clone(),
                 term: term.name.clone(),
                 dates: format!("{} to {}", written(starts), written(ends)),
                 monitoring: occurrences
@@ -215,7 +249,8 @@ pub async fn overview(
     }
 
     Ok(OverviewPage {
-        nav: Nav::new(&state, &viewer, "trust").await,
+        nav: Nav::new(state, viewer, if trust { "trust" } else { "school" }).await,
+        trust,
         year_start: written(year_start),
         today: written(today),
         rows,

@@ -159,6 +159,7 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         format!("/admin/staff/{teacher}"),
         format!("/admin/calendar?school={hillside}"),
         format!("/admin/plan?school={hillside}"),
+        format!("/admin/plan/activity?school={hillside}"),
     ];
     let record_posts = [
         (
@@ -220,6 +221,8 @@ async fn nobody_reaches_what_is_not_theirs_on_any_route() {
         "/admin/sso",
         "/admin/frameworks",
         "/admin/frameworks/new",
+        "/admin/plan?school=trust",
+        "/admin/plan/activity?school=trust",
         &framework,
     ];
     let role_posts = [

@@ -135,7 +135,28 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
     assert!(exemplary.contains("<td>1</td><td>1</td>"), "{exemplary}");
     assert!(!page.contains("Tom Teacher"), "schools, never teachers");
 
+    // The head's own version: Hillside alone, the same figures; not the trust's page, and
+    // nothing for a class teacher.
+    let own = head.get("/schools/overview").await.body;
+    assert_eq!(
+        row(&own, "Hillside Primary"),
+        row(&page, "Hillside Primary")
+    );
+    assert!(!own.contains("Riverside Primary"), "{own}");
+    assert!(
+        own.contains("href=\"/schools/overview\""),
+        "in the head's navigation"
+    );
+    assert_eq!(head.get("/trust").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        teacher.get("/schools/overview").await.status,
+        StatusCode::NOT_FOUND
+    );
+
     let mut browser = Browser::start(&stack.base, "trust_overview").await;
+    browser.sign_in(&seed.head.email, PASSWORD).await;
+    browser.visit("/schools/overview").await;
+    browser.sign_out().await;
     browser.sign_in(&seed.director.email, PASSWORD).await;
     browser.visit("/trust").await;
     browser.close().await;
