@@ -10,6 +10,7 @@ mod audit_trail;
 mod audit_trends;
 mod audits;
 mod calendar;
+mod chart;
 mod dashboard;
 mod evidence;
 mod export;

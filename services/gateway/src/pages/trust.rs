@@ -35,6 +35,43 @@ pub struct SchoolRow {
     pub done_actions: usize,
     /// Of the done actions, those with their impact recorded.
     pub with_impact: usize,
+    /// Planned monitoring due in each month of the year, and how much of it was held.
+    pub by_month: Vec<MonthRow>,
+    /// The same as a chart (SVG).
+    pub chart: String,
+}
+
+pub struct MonthRow {
+    pub month: String,
+    pub planned: u32,
+    pub held: u32,
+}
+
+/// Planned monitoring due in each month from September to July, and of it what was held.
+fn by_month(occurrences: &[sc::Occurrence], start_year: i32) -> Vec<MonthRow> {
+    [9u32, 10, 11, 12, 1, 2, 3, 4, 5, 6, 7]
+        .into_iter()
+        .map(|month| {
+            let year = if month >= 8 {
+                start_year
+            } else {
+                start_year + 1
+            };
+            let prefix = format!("{year}-{month:02}-");
+            let due: Vec<&sc::Occurrence> = occurrences
+                .iter()
+                .filter(|o| o.due.starts_with(&prefix))
+                .collect();
+            let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            MonthRow {
+                month: chrono::Month::try_from(u8::try_from(month).unwrap_or(1))
+                    .map(|m| m.name()[..3].to_owned())
+                    .unwrap_or_default(),
+                planned: count(due.len()),
+                held: count(due.iter().filter(|o| o.status == "held").count()),
+            }
+        })
+        .collect()
 }
 
 /// One school's monitoring in one term of its calendar.
@@ -192,7 +229,27 @@ async fn build(
             .into_iter()
             .filter(|a| date(&a.due_date).is_some_and(|d| d >= year_start))
             .collect();
+        let months = by_month(&occurrences, start_year);
+        let chart = super::chart::bars(
+            &format!("chart-{id}"),
+            &format!("{name}: planned monitoring due each month, and held"),
+            &months.iter().map(|m| m.month.clone()).collect::<Vec<_>>(),
+            &[
+                super::chart::Series {
+                    name: "Planned",
+                    class: "chart__planned",
+                    values: months.iter().map(|m| m.planned).collect(),
+                },
+                super::chart::Series {
+                    name: "Held",
+                    class: "chart__held",
+                    values: months.iter().map(|m| m.held).collect(),
+                },
+            ],
+        );
         rows.push(SchoolRow {
+            by_month: months,
+            chart,
             name: name.clone(),
             monitoring: occurrences.iter().filter_map(planned).collect(),
             reviews: reviews

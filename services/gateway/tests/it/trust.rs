@@ -126,7 +126,38 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
         ],
         "{page}"
     );
-    assert!(!page.contains("Riverside Primary: "), "{page}");
+    assert!(
+        !page.contains("<th scope=\"row\">Riverside Primary: "),
+        "{page}"
+    );
+    // Month by month: every occurrence of the year is due in one month; two were held, and
+    // the chart draws each month's figures.
+    let months = &page[page
+        .find("Hillside Primary: planned monitoring due and held")
+        .unwrap()..];
+    let figures = |heading: &str| -> Vec<usize> {
+        let at = months
+            .find(&format!("<th scope=\"row\">{heading}</th>"))
+            .unwrap();
+        months[at..at + months[at..].find("</tr>").unwrap()]
+            .split("<td>")
+            .skip(1)
+            .map(|cell| cell.trim_end_matches("</td>").trim().parse().unwrap())
+            .collect()
+    };
+    let (planned, held) = (figures("Planned"), figures("Held"));
+    assert_eq!(planned.len(), 11, "September to July");
+    assert_eq!(planned.iter().sum::<usize>(), year.len());
+    assert_eq!(held.iter().sum::<usize>(), 2);
+    let november = year
+        .iter()
+        .filter(|o| o.due.starts_with("2026-11-"))
+        .count();
+    assert_eq!(planned[2], november);
+    assert!(
+        page.contains(&format!("<title>Nov, Planned: {november}</title>")),
+        "{page}"
+    );
     // One look-for named as an area to focus, in one review of one school.
     let themes = &page[page.find("Recurring themes").unwrap()..];
     let (themes, exemplary) = themes.split_once("Practice worth sharing").unwrap();
