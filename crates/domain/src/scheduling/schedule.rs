@@ -533,6 +533,18 @@ impl ScheduleState {
             .collect()
     }
 
+    /// The occurrence, unless it was cancelled (held ones still take files and ticks).
+    fn not_cancelled(&self, id: Uuid) -> Result<&Occurrence, ScheduleRejection> {
+        let occurrence = self
+            .occurrences
+            .get(&id)
+            .ok_or(ScheduleRejection::NoSuchOccurrence)?;
+        if occurrence.status == OccurrenceStatus::Cancelled {
+            return Err(ScheduleRejection::NotPlanned(occurrence.status.as_str()));
+        }
+        Ok(occurrence)
+    }
+
     fn planned(&self, id: Uuid) -> Result<&Occurrence, ScheduleRejection> {
         let occurrence = self
             .occurrences
@@ -669,13 +681,7 @@ impl Decider for Schedule {
                 occurrence,
                 attachment,
             } => {
-                let found = state
-                    .occurrences
-                    .get(occurrence)
-                    .ok_or(R::NoSuchOccurrence)?;
-                if found.status == OccurrenceStatus::Cancelled {
-                    return Err(R::NotPlanned(found.status.as_str()));
-                }
+                state.not_cancelled(*occurrence)?;
                 if let Some(files) = state.files.get(occurrence) {
                     files.can_attach().map_err(R::Evidence)?;
                 }
@@ -710,13 +716,7 @@ impl Decider for Schedule {
                 by,
                 lines,
             } => {
-                let found = state
-                    .occurrences
-                    .get(occurrence)
-                    .ok_or(R::NoSuchOccurrence)?;
-                if found.status == OccurrenceStatus::Cancelled {
-                    return Err(R::NotPlanned(found.status.as_str()));
-                }
+                state.not_cancelled(*occurrence)?;
                 let changes = state
                     .ticks
                     .changes(*occurrence, *list, line, *ticked, lines)
