@@ -831,6 +831,10 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         let record = crate::holding::records_of(self.pool(), context.caller.trust, &[id])
             .await?
             .remove(&id);
+        let minutes = self
+            .schedule(context.caller.trust, school, year)
+            .await?
+            .and_then(|mut schedule| schedule.minutes.remove(&id));
         let occurrence = pb::Occurrence {
             occurrence_id: id.to_string(),
             school_id: school.to_string(),
@@ -848,6 +852,16 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             detail: row.detail,
             record_kind: record.as_ref().map(|(k, _)| k.clone()).unwrap_or_default(),
             record_id: record.map(|(_, id)| id.to_string()).unwrap_or_default(),
+            minutes: minutes
+                .as_ref()
+                .and_then(|m| m.notes.as_ref())
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            attendee_ids: minutes
+                .as_ref()
+                .map(|m| m.attendees.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            minutes_by: minutes.map(|m| m.by.to_string()).unwrap_or_default(),
             academic_year: year.to_string(),
             attachments: attachments
                 .iter()
@@ -921,6 +935,13 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
         request: Request<pb::TickChecklistRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         self.tick(request).await
+    }
+
+    async fn record_minutes(
+        &self,
+        request: Request<pb::RecordMinutesRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        self.record_minutes_of(request).await
     }
 
     async fn request_visit(

@@ -10,6 +10,7 @@ mod checklists;
 mod evidence;
 mod grpc;
 mod holding;
+mod minutes;
 pub mod planner;
 mod projection;
 pub mod worker;

@@ -134,6 +134,17 @@ pub struct Occurrence {
     pub rescheduled: bool,
 }
 
+/// What was written down about an occurrence once it happened: the notes or minutes, and
+/// who attended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minutes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Text>,
+    #[serde(default)]
+    pub attendees: Vec<StaffId>,
+    pub by: StaffId,
+}
+
 /// How many visits one teacher may have: per day, per (ISO) week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitCaps {
@@ -338,6 +349,11 @@ pub enum ScheduleCommand {
         actor: StaffId,
         attachment_id: AttachmentId,
     },
+    /// Writes (or rewrites) an occurrence's notes and who attended, while it is not cancelled.
+    RecordMinutes {
+        occurrence: Uuid,
+        minutes: Minutes,
+    },
     /// Ticks (or unticks) a line of an activity's checklist, while it is not cancelled.
     /// `lines` is that checklist as the plan has it now, looked up before deciding.
     TickChecklist {
@@ -409,6 +425,10 @@ pub enum ScheduleEvent {
         ticked: bool,
         by: StaffId,
     },
+    MinutesRecorded {
+        occurrence: Uuid,
+        minutes: Minutes,
+    },
 }
 
 impl DomainEvent for ScheduleEvent {
@@ -425,6 +445,7 @@ impl DomainEvent for ScheduleEvent {
             Self::EvidenceAttached { .. } => "EvidenceAttached",
             Self::EvidenceRemoved { .. } => "EvidenceRemoved",
             Self::ChecklistTicked { .. } => "ChecklistTicked",
+            Self::MinutesRecorded { .. } => "MinutesRecorded",
         }
     }
 }
@@ -509,6 +530,8 @@ pub struct ScheduleState {
     /// The files on each occurrence that has any.
     pub files: BTreeMap<Uuid, Attachments>,
     pub ticks: Ticks,
+    /// The notes and attendance of each occurrence that has any.
+    pub minutes: BTreeMap<Uuid, Minutes>,
 }
 
 impl ScheduleState {
@@ -706,6 +729,19 @@ impl Decider for Schedule {
                     attachment_id: *attachment_id,
                     file_name,
                     by: *actor,
+                }])
+            }
+            C::RecordMinutes {
+                occurrence,
+                minutes,
+            } => {
+                state.not_cancelled(*occurrence)?;
+                if state.minutes.get(occurrence) == Some(minutes) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![E::MinutesRecorded {
+                    occurrence: *occurrence,
+                    minutes: minutes.clone(),
                 }])
             }
             C::TickChecklist {
@@ -912,6 +948,12 @@ impl Decider for Schedule {
                 ticked,
                 ..
             } => state.ticks.set(*occurrence, *list, line, *ticked),
+            E::MinutesRecorded {
+                occurrence,
+                minutes,
+            } => {
+                state.minutes.insert(*occurrence, minutes.clone());
+            }
         }
         state
     }
@@ -1208,6 +1250,53 @@ mod tests {
                 lines,
             })
             .then_rejected(ScheduleRejection::NoSuchOccurrence);
+    }
+
+    #[test]
+    fn minutes_are_written_again_until_the_occurrence_is_cancelled() {
+        let history = generated();
+        let first = occurrences(&history)[0].id;
+        let minutes = Minutes {
+            notes: Some(text("Reading records checked; two classes to follow up")),
+            attendees: vec![staff(1), staff(10)],
+            by: staff(1),
+        };
+        let record = |minutes: &Minutes| ScheduleCommand::RecordMinutes {
+            occurrence: first,
+            minutes: minutes.clone(),
+        };
+        let recorded = ScheduleEvent::MinutesRecorded {
+            occurrence: first,
+            minutes: minutes.clone(),
+        };
+        let state = given::<Schedule>(history.clone())
+            .when(record(&minutes))
+            .then([recorded.clone()]);
+        assert_eq!(state.minutes[&first], minutes);
+        let mut with_minutes = history.clone();
+        with_minutes.push(recorded);
+        // The same again changes nothing; anything else replaces them.
+        given::<Schedule>(with_minutes.clone())
+            .when(record(&minutes))
+            .then([]);
+        let fewer = Minutes {
+            attendees: vec![staff(1)],
+            ..minutes.clone()
+        };
+        let state = given::<Schedule>(with_minutes.clone())
+            .when(record(&fewer))
+            .then([ScheduleEvent::MinutesRecorded {
+                occurrence: first,
+                minutes: fewer.clone(),
+            }]);
+        assert_eq!(state.minutes[&first], fewer);
+        with_minutes.push(ScheduleEvent::OccurrenceCancelled {
+            id: first,
+            reason: text("Snow"),
+        });
+        given::<Schedule>(with_minutes)
+            .when(record(&minutes))
+            .then_rejected(ScheduleRejection::NotPlanned("cancelled"));
     }
 
     #[test]

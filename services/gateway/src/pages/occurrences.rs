@@ -38,6 +38,11 @@ pub struct DetailPage {
     /// Where to schedule the record that will hold it, and the button's words.
     schedule: Option<(String, &'static str)>,
     checklists: Vec<Checklist>,
+    /// Who attended, by name; and the school's staff to choose from (ticked if they did).
+    attended: String,
+    staff: Vec<(crate::pages::people::Person, bool)>,
+    /// Who wrote the notes.
+    minutes_by: String,
     files: Files,
     command_id: String,
     error: Option<String>,
@@ -173,6 +178,24 @@ async fn show(
             .then(|| schedule_from(&occurrence))
             .flatten(),
         checklists,
+        attended: occurrence
+            .attendee_ids
+            .iter()
+            .map(|p| people.of(p))
+            .collect::<Vec<_>>()
+            .join(", "),
+        staff: crate::pages::people::staff_of(viewer, &people, school)
+            .into_iter()
+            .map(|p| {
+                let attended = occurrence.attendee_ids.contains(&p.id);
+                (p, attended)
+            })
+            .collect(),
+        minutes_by: if occurrence.minutes_by.is_empty() {
+            String::new()
+        } else {
+            people.of(&occurrence.minutes_by)
+        },
         files: Files::new(
             state,
             viewer,
@@ -287,7 +310,7 @@ pub async fn page_with_error(
     show(state, viewer, id, Some(error), Fields::default()).await
 }
 
-/// `POST /occurrences/{id}/{held|move|cancel|tick}`.
+/// `POST /occurrences/{id}/{held|move|cancel|tick|minutes}`.
 pub async fn act(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -305,6 +328,18 @@ pub async fn act(
     };
     let result = match verb.as_str() {
         "held" => client.mark_occurrence_held(text(String::new())).await,
+        "minutes" => {
+            client
+                .record_minutes(sc::RecordMinutesRequest {
+                    command_id: fields.command_id(),
+                    school_id: occurrence.school_id.clone(),
+                    academic_year: occurrence.academic_year.clone(),
+                    occurrence_id: id.clone(),
+                    minutes: fields.get("minutes").to_owned(),
+                    attendee_ids: fields.all("attendee_ids"),
+                })
+                .await
+        }
         "tick" => {
             client
                 .tick_checklist(sc::TickChecklistRequest {

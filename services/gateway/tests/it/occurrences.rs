@@ -192,6 +192,47 @@ async fn an_occurrence_is_held_its_checklists_ticked_and_its_evidence_read_by_th
     assert_eq!(ticked.status, StatusCode::SEE_OTHER, "{}", ticked.body);
     let shown = head.get(&page).await.body;
     assert!(shown.contains("Ticked by Helen Head"), "{shown}");
+
+    // The head writes the notes and who attended; the teacher reads them, and may not write.
+    let head_id = seed.head.id.to_string();
+    let teacher_id = seed.teacher.id.to_string();
+    let noted = head
+        .post(
+            &format!("{page}/minutes"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("minutes", "Data reviewed; Year 4 writing to follow up"),
+                ("attendee_ids", &head_id),
+                ("attendee_ids", &teacher_id),
+            ],
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::SEE_OTHER, "{}", noted.body);
+    let theirs = teacher.get(&page).await.body;
+    assert!(
+        theirs.contains("<dd>Data reviewed; Year 4 writing to follow up</dd>"),
+        "{theirs}"
+    );
+    let attended = theirs
+        .split("<dt>Attended</dt><dd>")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .unwrap_or_default();
+    assert!(
+        attended.contains("Helen Head") && attended.contains("Tom Teacher"),
+        "{attended}"
+    );
+    let refused = teacher
+        .post(
+            &format!("{page}/minutes"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("minutes", "Rewritten"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!teacher.get(&page).await.body.contains("Rewritten"));
     assert!(
         shown.contains("Mark as held") && shown.contains("Attach a file"),
         "{shown}"

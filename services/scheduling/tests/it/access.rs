@@ -23,6 +23,7 @@ enum Call {
     ListOccurrences,
     TickHeadChecklist,
     TickClassChecklist,
+    RecordMinutes,
     Reschedule,
     Cancel,
     MarkHeld,
@@ -34,7 +35,7 @@ enum Call {
     TeachersTimers,
 }
 
-const CALLS: [Call; 22] = [
+const CALLS: [Call; 23] = [
     Call::GetCalendar,
     Call::SetTimeZone,
     Call::SetYearCalendar,
@@ -48,6 +49,7 @@ const CALLS: [Call; 22] = [
     Call::ListOccurrences,
     Call::TickHeadChecklist,
     Call::TickClassChecklist,
+    Call::RecordMinutes,
     Call::Reschedule,
     Call::Cancel,
     Call::MarkHeld,
@@ -73,7 +75,11 @@ fn allowed(who: Persona, call: Call) -> bool {
         | Call::RemoveSchoolActivity
         | Call::GenerateYear => matches!(who, Head | SchoolAdmin | Senior | TrustAdmin),
         Call::SetTrustActivity => matches!(who, TrustLeader | TrustAdmin),
-        Call::Reschedule | Call::Cancel | Call::MarkHeld | Call::TickHeadChecklist => {
+        Call::Reschedule
+        | Call::Cancel
+        | Call::MarkHeld
+        | Call::TickHeadChecklist
+        | Call::RecordMinutes => {
             matches!(who, Head | Senior | Middle)
         }
         Call::TickClassChecklist => in_school,
@@ -219,6 +225,17 @@ async fn attempt(client: &mut Client, call: Call, world: &World) -> Result<(), t
             .await
             .map(drop),
         Call::MarkHeld => client.mark_occurrence_held(occurrence("")).await.map(drop),
+        Call::RecordMinutes => client
+            .record_minutes(pb::RecordMinutesRequest {
+                command_id: command(),
+                school_id: school.clone(),
+                academic_year: year(),
+                occurrence_id: world.occurrence.clone(),
+                minutes: format!("Notes by {call:?}"),
+                attendee_ids: vec![world.teacher.clone()],
+            })
+            .await
+            .map(drop),
         Call::TickHeadChecklist | Call::TickClassChecklist => {
             let (checklist, line) = match call {
                 Call::TickHeadChecklist => ("head_teacher", &world.lines[0]),
