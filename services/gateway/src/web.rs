@@ -42,6 +42,16 @@ impl Fields {
         self.0.iter().any(|(key, v)| key == name && v == value)
     }
 
+    /// The lines of a text box, trimmed, blank lines left out.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn checked(&self, name: &str) -> bool {
         !self.get(name).is_empty()
     }
@@ -349,13 +359,18 @@ pub fn today(state: &AppState) -> NaiveDate {
         .date_naive()
 }
 
-/// The academic year a date falls in: "2026-27" from 1 August.
-pub fn academic_year(date: NaiveDate) -> String {
-    let start = if date.month() >= 8 {
+/// The calendar year the academic year of `date` starts in (it runs 1 August to 31 July).
+pub fn start_year(date: NaiveDate) -> i32 {
+    if date.month() >= 8 {
         date.year()
     } else {
         date.year() - 1
-    };
+    }
+}
+
+/// The academic year a date falls in: "2026-27" from 1 August.
+pub fn academic_year(date: NaiveDate) -> String {
+    let start = start_year(date);
     format!("{}-{:02}", start, (start + 1) % 100)
 }
 
@@ -427,6 +442,19 @@ pub fn school_name(viewer: &Viewer, school: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_box_gives_its_lines_trimmed_without_blank_ones() {
+        let fields = Fields::prefilled(vec![(
+            "head_teacher",
+            " Agree focus \n\n Share feedback\r\n".to_owned(),
+        )]);
+        assert_eq!(
+            fields.lines("head_teacher"),
+            ["Agree focus", "Share feedback"]
+        );
+        assert!(fields.lines("impact").is_empty());
+    }
 
     #[test]
     fn academic_years_turn_in_august() {

@@ -477,15 +477,6 @@ pub async fn activity(
     .await
 }
 
-/// The lines of a text box, trimmed, blank lines left out.
-fn lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A key for a new activity from its name: lower case, words joined by `_`, made unique in
 /// the plan.
 fn new_key(name: &str, plan: &sc::Plan) -> String {
@@ -535,9 +526,9 @@ pub async fn set_activity(
             .collect(),
         after_assessments: fields.checked("after_assessments"),
         owner_id: fields.trimmed("owner_id"),
-        head_teacher: lines(fields.get("head_teacher")),
-        class_teacher: lines(fields.get("class_teacher")),
-        impact: lines(fields.get("impact")),
+        head_teacher: fields.lines("head_teacher"),
+        class_teacher: fields.lines("class_teacher"),
+        impact: fields.lines("impact"),
     };
     let result = state
         .clients(&viewer)
@@ -580,9 +571,5 @@ mod tests {
         );
         assert_eq!(new_key("Book look", &plan), "book_look_2");
         assert_eq!(new_key("  —  ", &plan), "activity");
-        assert_eq!(
-            lines(" Agree focus \n\n Share feedback\r\n"),
-            ["Agree focus", "Share feedback"]
-        );
     }
 }

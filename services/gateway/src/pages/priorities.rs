@@ -139,13 +139,7 @@ fn details(fields: &Fields) -> rd::PriorityDetails {
         title: fields.trimmed("title"),
         intended_impact: fields.trimmed("intended_impact"),
         lead_id: fields.trimmed("lead_id"),
-        quality_indicators: fields
-            .get("quality_indicators")
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        quality_indicators: fields.lines("quality_indicators"),
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use waymark_domain::SchoolId;
 use waymark_domain::scheduling::completion::{Tally, standing};
 use waymark_policy::{SchoolVerb, TrustVerb};
@@ -165,11 +165,7 @@ async fn build(
 ) -> Result<OverviewPage, PageError> {
     let clients = state.clients(viewer);
     let today = today(state);
-    let start_year = if today.month() >= 8 {
-        today.year()
-    } else {
-        today.year() - 1
-    };
+    let start_year = crate::web::start_year(today);
     let year_start = NaiveDate::from_ymd_opt(start_year, 8, 1).unwrap_or(today);
     let year_end = NaiveDate::from_ymd_opt(start_year + 1, 7, 31).unwrap_or(today);
     let this_year = |opens: Option<NaiveDate>, closes: Option<NaiveDate>| match (opens, closes) {

@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use uuid::Uuid;
 use waymark_domain::{SchoolId, StaffId};
 use waymark_policy::SchoolVerb;
@@ -16,7 +16,7 @@ use crate::directory::Names;
 use crate::error::PageError;
 use crate::session::Viewer;
 use crate::state::AppState;
-use crate::web::{Fields, academic_year, refusal, see, today, written};
+use crate::web::{Fields, academic_year, refusal, see, start_year, today, written};
 
 /// The booking a visit planned from `fields` holds: the planned occurrence it was opened
 /// from, or a new booking within the caps. `Ok(None)` when the school has no generated year
@@ -36,9 +36,8 @@ pub async fn book(
         return Ok(Ok(None));
     };
     // Its own command id, made from the form's: a form sent again books nothing more.
-    let command = Uuid::parse_str(&fields.command_id())
-        .map(|id| Uuid::new_v5(&id, b"book-visit").to_string())
-        .unwrap_or_default();
+    let form = Uuid::parse_str(&fields.command_id()).unwrap_or_else(|_| Uuid::now_v7());
+    let command = Uuid::new_v5(&form, b"book-visit").to_string();
     let booked = state
         .clients(viewer)
         .scheduling()
@@ -105,11 +104,6 @@ pub async fn fairness(
                 let (starts, ends) = (date(&t.starts)?, date(&t.ends)?);
                 (starts <= today && today <= ends).then(|| (t.name.clone(), starts, ends))
             });
-        let start_year = if today.month() >= 8 {
-            today.year()
-        } else {
-            today.year() - 1
-        };
         let (period, from, to) = match term {
             Some((name, starts, ends)) => (
                 format!("{name} ({} to {})", written(starts), written(ends)),
@@ -118,7 +112,7 @@ pub async fn fairness(
             ),
             None => (
                 format!("the academic year {year}"),
-                NaiveDate::from_ymd_opt(start_year, 8, 1).unwrap_or(today),
+                NaiveDate::from_ymd_opt(start_year(today), 8, 1).unwrap_or(today),
                 today,
             ),
         };
