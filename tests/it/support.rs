@@ -117,6 +117,7 @@ pub fn new_action(school: Uuid, teacher: StaffId, description: &str) -> pb::Crea
         supporter_ids: vec![],
         due_date: "2026-12-11".into(),
         success_criteria: String::new(),
+        occurrence_id: String::new(),
     }
 }
 

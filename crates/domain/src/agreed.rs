@@ -24,6 +24,9 @@ pub enum OriginKind {
     ProgressMeeting,
     Visit,
     Audit,
+    /// Agreed at a planned occurrence of the school's monitoring year (a work scrutiny, a
+    /// learning walk), created with it as its origin.
+    Occurrence,
     /// Created directly, not agreed in a review, meeting, visit or audit.
     Direct,
 }
@@ -35,6 +38,7 @@ impl OriginKind {
             Self::ProgressMeeting => "progress_meeting",
             Self::Visit => "visit",
             Self::Audit => "audit",
+            Self::Occurrence => "occurrence",
             Self::Direct => "direct",
         }
     }
@@ -45,6 +49,7 @@ impl OriginKind {
             Self::ProgressMeeting,
             Self::Visit,
             Self::Audit,
+            Self::Occurrence,
             Self::Direct,
         ]
         .into_iter()
@@ -56,7 +61,7 @@ impl OriginKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Origin {
     pub kind: OriginKind,
-    /// The review, meeting, visit or audit; none for direct actions.
+    /// The review, meeting, visit, audit or occurrence; none for direct actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
 }

@@ -14,7 +14,7 @@ use waymark_policy::{ActionFacts, ActionVerb, Policies, SchoolVerb, TrustVerb};
 use waymark_proto::action_tracking::v1 as pb;
 use waymark_runtime::access::{Access, permit};
 use waymark_runtime::auth::RequestContext;
-use waymark_runtime::{ServiceError, parse};
+use waymark_runtime::{ErrorKind, ServiceError, parse};
 
 use crate::anchors::Anchors;
 use crate::chain::Chain;
@@ -43,6 +43,37 @@ impl ActionTrackingService {
             policies,
             access,
             anchors,
+        }
+    }
+
+    /// The origin of an action agreed at a planned occurrence: one this service has learned
+    /// of from scheduling's events, of the action's school (`action.unknown_origin`
+    /// otherwise).
+    async fn occurrence_origin(
+        &self,
+        trust: TrustId,
+        school: SchoolId,
+        occurrence: Uuid,
+    ) -> Result<Origin, ServiceError> {
+        let known: Option<(Uuid,)> = sqlx::query_as(
+            "SELECT school_id FROM action_tracking.origins \
+              WHERE trust_id = $1 AND origin_id = $2 AND kind = $3",
+        )
+        .bind(trust.into_uuid())
+        .bind(occurrence)
+        .bind(OriginKind::Occurrence.as_str())
+        .fetch_optional(&self.commands.platform.pool)
+        .await?;
+        match known {
+            Some((found,)) if found == school.into_uuid() => Ok(Origin {
+                kind: OriginKind::Occurrence,
+                id: Some(occurrence),
+            }),
+            _ => Err(ServiceError::new(
+                ErrorKind::FailedPrecondition,
+                "action.unknown_origin",
+                "no planned occurrence of this school has that id",
+            )),
         }
     }
 
@@ -168,10 +199,18 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
             .iter()
             .map(|id| parse::id::<StaffId>("supporter_ids", id))
             .collect::<Result<Vec<_>, _>>()?;
+        let school_id = parse::id::<SchoolId>("school_id", &request.school_id)?;
+        let origin = match optional_uuid("occurrence_id", &request.occurrence_id)? {
+            None => Origin::direct(),
+            Some(occurrence) => {
+                self.occurrence_origin(trust_of(&context), school_id, occurrence)
+                    .await?
+            }
+        };
         let command = ActionCommand::Create(NewAction {
             action_id,
-            school_id: parse::id::<SchoolId>("school_id", &request.school_id)?,
-            origin: Origin::direct(),
+            school_id,
+            origin,
             description: parse::text("description", &request.description)?,
             owner: parse::id("owner_id", &request.owner_id)?,
             supporters,

@@ -7,7 +7,8 @@
 //!   `records` projection chains review dialogue's review, meeting and visit events into
 //!   each trust's second chain.
 //! - The `agreements` consumer reads review dialogue's events: where actions come from, the
-//!   actions agreed, and outcomes agreed for earlier actions.
+//!   actions agreed, and outcomes agreed for earlier actions. The `occurrences` consumer
+//!   reads scheduling's: the planned occurrences an action can be agreed at.
 //! - Every command is first put to the authorization policies (`access`), with the action
 //!   as projected and the service's own copy of the directory.
 //! - Files attached as evidence of impact are kept in the object store (`evidence`).
@@ -21,6 +22,7 @@ pub mod chain;
 mod commands;
 mod evidence;
 mod grpc;
+mod occurrences;
 mod projection;
 mod records;
 mod trail;
@@ -114,6 +116,8 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
+    let occurrences =
+        platform.spawn_consumer(Arc::new(occurrences::Occurrences), shutdown.clone());
     let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
     let sweeper = files.clone().spawn_sweeper(
         platform.pool.clone(),
@@ -162,6 +166,7 @@ pub async fn run(
     record_chain.await?;
     directory.await?;
     agreements.await?;
+    occurrences.await?;
     anchoring.await?;
     verifying.await?;
     sweeper.await?;

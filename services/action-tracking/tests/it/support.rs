@@ -27,6 +27,7 @@ pub fn create(school: Uuid, owner: &str, due: &str, description: &str) -> pb::Cr
         supporter_ids: vec![],
         due_date: due.into(),
         success_criteria: "Pupils start tasks without waiting".into(),
+        occurrence_id: String::new(),
     }
 }
 

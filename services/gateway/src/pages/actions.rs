@@ -254,6 +254,7 @@ pub fn origin_label(kind: &str) -> &'static str {
         "progress_meeting" => "Progress meeting",
         "visit" => "Monitoring visit",
         "audit" => "Self-evaluation audit",
+        "occurrence" => "Planned monitoring",
         _ => "Agreed directly",
     }
 }
@@ -264,6 +265,7 @@ fn origin_href(kind: &str, id: &str) -> Option<String> {
         "progress_meeting" => Some(format!("/meetings/{id}")),
         "visit" => Some(format!("/visits/{id}")),
         "audit" => Some(format!("/audits/{id}")),
+        "occurrence" => Some(format!("/occurrences/{id}")),
         _ => None,
     }
 }

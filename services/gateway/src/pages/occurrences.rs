@@ -1,6 +1,6 @@
 //! A planned occurrence of the school's monitoring year: what it is, when, who leads it, the
-//! impact it is meant to have, its checklists (ticked line by line), its files, and holding,
-//! moving or cancelling it. Scheduling decides who may do each; the page asks the same
+//! impact it is meant to have, its checklists (ticked line by line), its notes, its files,
+//! the actions agreed at it, and holding, moving or cancelling it. Scheduling decides who may do each; the page asks the same
 //! policies only to choose what to offer.
 
 use askama::Template;
@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use waymark_domain::{SchoolId, StaffId};
 use waymark_policy::{OccurrenceFacts, OccurrenceVerb};
+use waymark_proto::action_tracking::v1 as at;
 use waymark_proto::scheduling::v1 as sc;
 
 use super::calendar::kind_label;
@@ -44,9 +45,20 @@ pub struct DetailPage {
     /// Who wrote the notes.
     minutes_by: String,
     files: Files,
+    /// The actions agreed at it (action tracking lists those the viewer may read).
+    actions: Vec<AgreedHere>,
     command_id: String,
     error: Option<String>,
     posted: Fields,
+}
+
+/// An action agreed at the occurrence.
+pub struct AgreedHere {
+    id: String,
+    description: String,
+    owner: String,
+    due: String,
+    tag: Tag,
 }
 
 /// One of the activity's checklists as the page shows it.
@@ -158,6 +170,30 @@ async fn show(
     .into_iter()
     .filter(|c| !c.lines.is_empty())
     .collect();
+    let actions = state
+        .clients(viewer)
+        .actions()
+        .list_actions(at::ListActionsRequest {
+            school_id: occurrence.school_id.clone(),
+            origin_kind: "occurrence".into(),
+            origin_id: occurrence.occurrence_id.clone(),
+            statuses: ["open", "in_progress", "done", "carried_forward", "dropped"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .actions
+        .into_iter()
+        .map(|a| AgreedHere {
+            owner: people.of(&a.owner_id),
+            due: long_date(&a.due_date),
+            tag: tag(&a.status),
+            id: a.action_id,
+            description: a.description,
+        })
+        .collect();
     Ok(DetailPage {
         nav: Nav::new(state, viewer, "calendar").await,
         school: crate::web::school_name(viewer, &occurrence.school_id),
@@ -205,6 +241,7 @@ async fn show(
             &people,
             may_run && open,
         ),
+        actions,
         occurrence,
         command_id: new_command_id(),
         error,
@@ -310,7 +347,7 @@ pub async fn page_with_error(
     show(state, viewer, id, Some(error), Fields::default()).await
 }
 
-/// `POST /occurrences/{id}/{held|move|cancel|tick|minutes}`.
+/// `POST /occurrences/{id}/{held|move|cancel|tick|minutes|action}`.
 pub async fn act(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -318,6 +355,26 @@ pub async fn act(
     fields: Fields,
 ) -> Result<Response, PageError> {
     let occurrence = load(&state, &viewer, &id).await?;
+    if verb == "action" {
+        // Agreed at the occurrence: action tracking checks the occurrence is this school's
+        // and that the viewer may set this action for its owner.
+        let result = state
+            .clients(&viewer)
+            .actions()
+            .create_action(at::CreateActionRequest {
+                command_id: fields.command_id(),
+                school_id: occurrence.school_id.clone(),
+                description: fields.trimmed("description"),
+                owner_id: fields.trimmed("owner_id"),
+                due_date: fields.trimmed("due_date"),
+                success_criteria: fields.trimmed("success_criteria"),
+                occurrence_id: id.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ());
+        return answer(&state, &viewer, &id, fields, result).await;
+    }
     let mut client = state.clients(&viewer).scheduling();
     let text = |reason: String| sc::OccurrenceTextRequest {
         command_id: fields.command_id(),
@@ -372,11 +429,22 @@ pub async fn act(
         }
         _ => return Err(PageError::not_found()),
     };
+    answer(&state, &viewer, &id, fields, result.map(|_| ())).await
+}
+
+/// Back to the occurrence's page, or the page again with why the change was refused.
+async fn answer(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    fields: Fields,
+    result: Result<(), tonic::Status>,
+) -> Result<Response, PageError> {
     match result {
-        Ok(_) => Ok(see(format!("/occurrences/{id}"))),
+        Ok(()) => Ok(see(format!("/occurrences/{id}"))),
         Err(status) => {
             let message = refusal(status)?;
-            let page = show(&state, &viewer, &id, Some(message), fields).await?;
+            let page = show(state, viewer, id, Some(message), fields).await?;
             Ok(refused_page(page.into_response()))
         }
     }

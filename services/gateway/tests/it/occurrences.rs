@@ -372,3 +372,126 @@ async fn a_meeting_scheduled_from_its_planned_occurrence_shows_once_and_holds_it
     .await;
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_agreed_at_an_occurrence_names_it_as_its_origin() {
+    use waymark_proto::action_tracking::v1 as at;
+    use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
+
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    let id = generated_year(&stack)
+        .await
+        .into_iter()
+        .find(|o| o.kind == "activity")
+        .expect("an activity of the plan")
+        .occurrence_id;
+    let page = format!("/occurrences/{id}");
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
+    let teacher_id = seed.teacher.id.to_string();
+    let colleague_id = seed.colleague.id.to_string();
+    let due = crate::stack::day(30);
+
+    // The head, who leads it, agrees an action for the teacher. Action tracking learns of
+    // the occurrence from scheduling's events, so the first tries may come too soon.
+    let shown = head.get(&page).await.body;
+    assert!(
+        shown.contains("Agree an action") && shown.contains("None yet."),
+        "{shown}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let agreed = head
+            .post(
+                &format!("{page}/action"),
+                &[
+                    ("command_id", &uuid::Uuid::new_v4().to_string()),
+                    ("description", "Model paragraphing in Year 4 writing"),
+                    ("owner_id", &teacher_id),
+                    ("due_date", &due),
+                    ("success_criteria", "Most books show paragraphs by half term"),
+                ],
+            )
+            .await;
+        if agreed.status == StatusCode::SEE_OTHER {
+            break;
+        }
+        assert_eq!(
+            agreed.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            agreed.body
+        );
+        assert!(
+            agreed.body.contains("no planned occurrence of this school"),
+            "{}",
+            agreed.body
+        );
+        assert!(tokio::time::Instant::now() < deadline, "never learned of it");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The teacher sees it on the occurrence's page, and the action names where it came from.
+    let theirs = teacher.get(&page).await.body;
+    assert!(
+        theirs.contains("Model paragraphing in Year 4 writing")
+            && theirs.contains("Tom Teacher")
+            && !theirs.contains("Agree an action"),
+        "{theirs}"
+    );
+    let action = theirs
+        .split("href=\"/actions/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the action's link")
+        .to_owned();
+    let shown = teacher.get(&format!("/actions/{action}")).await.body;
+    assert!(
+        shown.contains("Planned monitoring") && shown.contains(&format!("href=\"{page}\"")),
+        "{shown}"
+    );
+
+    // The teacher may not set one for a colleague, from the occurrence or anywhere else.
+    let refused = teacher
+        .post(
+            &format!("{page}/action"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("description", "Something for Cara"),
+                ("owner_id", &colleague_id),
+                ("due_date", &due),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!head.get(&page).await.body.contains("Something for Cara"));
+
+    // Riverside's teacher, who may create their own actions at Riverside, cannot give one
+    // Hillside's occurrence as its origin, nor an occurrence that does not exist.
+    let rory = Caller {
+        trust: seed.trust,
+        actor: seed.riverside_teacher.id.into(),
+    };
+    let mut actions = ActionTrackingClient::new(stack.platform.client(stack.actions, rory));
+    for occurrence in [id.clone(), uuid::Uuid::new_v4().to_string()] {
+        let refused = actions
+            .create_action(at::CreateActionRequest {
+                command_id: uuid::Uuid::new_v4().to_string(),
+                school_id: seed.riverside.to_string(),
+                description: "Borrowed origin".into(),
+                owner_id: seed.riverside_teacher.id.to_string(),
+                due_date: due.clone(),
+                occurrence_id: occurrence,
+                ..Default::default()
+            })
+            .await
+            .expect_err("another school's occurrence");
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        assert_eq!(
+            waymark_runtime::ServiceError::from_status(&refused).code,
+            "action.unknown_origin"
+        );
+    }
+    stack.platform.stop().await;
+}

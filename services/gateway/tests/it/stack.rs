@@ -26,6 +26,7 @@ pub struct Person {
 pub struct Seed {
     pub trust: TrustId,
     pub hillside: SchoolId,
+    pub riverside: SchoolId,
     /// Head teacher of Hillside; line manages the teachers there.
     pub head: Person,
     /// A class teacher at Hillside, line managed by the head.
@@ -51,6 +52,8 @@ pub struct Stack {
     pub mail: SmtpSink,
     /// Scheduling's gRPC address, for what the web does not do yet (generating a year).
     pub scheduling: std::net::SocketAddr,
+    /// Action tracking's, for what a page cannot reach (another school's occurrence).
+    pub actions: std::net::SocketAddr,
     _nats: NatsServer,
 }
 
@@ -145,6 +148,7 @@ impl Stack {
         let scheduling_address = scheduling.local_addr().unwrap();
         let (reviews, reviews_url) = listener().await;
         let (actions, actions_url) = listener().await;
+        let actions_address = actions.local_addr().unwrap();
         let (notifications, notifications_url) = listener().await;
         let (gateway, gateway_url) = listener().await;
         let smtp_port = waymark_testkit::free_port();
@@ -187,6 +191,7 @@ impl Stack {
             bootstrap,
             mail,
             scheduling: scheduling_address,
+            actions: actions_address,
             _nats: nats,
         }
     }
@@ -269,6 +274,7 @@ async fn seed(b: &Bootstrap) -> Seed {
     Seed {
         trust,
         hillside,
+        riverside,
         head,
         teacher,
         colleague,
