@@ -152,7 +152,10 @@ fn trust_table(policies: &Policies) -> String {
             "change look-fors and evidence sources",
             TrustVerb::ManageCatalogue,
         ),
-        ("change the default plan", TrustVerb::ManagePlan),
+        (
+            "change the default plan and the caps on visits",
+            TrustVerb::ManagePlan,
+        ),
         (
             "change trust settings (learner names)",
             TrustVerb::ManageSettings,

@@ -116,8 +116,7 @@ pub async fn run(
         }),
         shutdown.clone(),
     );
-    let occurrences =
-        platform.spawn_consumer(Arc::new(occurrences::Occurrences), shutdown.clone());
+    let occurrences = platform.spawn_consumer(Arc::new(occurrences::Occurrences), shutdown.clone());
     let files = EvidenceFiles::open(&platform.config, NAME, EVIDENCE_TABLE)?;
     let sweeper = files.clone().spawn_sweeper(
         platform.pool.clone(),

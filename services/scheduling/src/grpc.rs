@@ -234,7 +234,27 @@ impl SchedulingService {
         )
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|row| row.doc.0))
+        // The trust's default exists before it is adopted when only its caps are set.
+        Ok(row.map(|row| row.doc.0).filter(|plan| plan.scope.is_some()))
+    }
+
+    /// The trust's caps on visits, and whether it set them (else the installation's).
+    pub(crate) async fn visit_caps(
+        &self,
+        trust: TrustId,
+    ) -> Result<(VisitCaps, bool), ServiceError> {
+        let id = PlanScope::TrustDefault.plan_id(trust.into_uuid());
+        let caps: Option<(Option<Json<VisitCaps>>,)> = sqlx::query_as(
+            "SELECT doc -> 'visit_caps' FROM scheduling.plans WHERE trust_id = $1 AND plan_id = $2",
+        )
+        .bind(trust.into_uuid())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match caps.and_then(|(caps,)| caps) {
+            Some(Json(caps)) => (caps, true),
+            None => (self.caps, false),
+        })
     }
 
     async fn schedule(
@@ -587,8 +607,8 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                 _ => (
                     PlanState {
                         scope: Some(scope),
-                        default_owner: None,
                         activities: default_activities(),
+                        ..PlanState::default()
                     },
                     false,
                 ),
@@ -601,6 +621,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             } => (school_id.to_string(), academic_year.to_string()),
             PlanScope::TrustDefault => (String::new(), String::new()),
         };
+        let (caps, visit_caps_set) = self.visit_caps(trust).await?;
         Ok(Response::new(pb::Plan {
             plan_id: scope.plan_id(trust.into_uuid()).to_string(),
             school_id,
@@ -611,7 +632,34 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
                 .unwrap_or_default(),
             activities: state.activities.iter().map(activity_message).collect(),
             adopted,
+            visits_per_day: caps.per_day,
+            visits_per_week: caps.per_week,
+            visit_caps_set,
         }))
+    }
+
+    async fn set_visit_caps(
+        &self,
+        request: Request<pb::SetVisitCapsRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let context = RequestContext::of(&request)?;
+        let request = request.into_inner();
+        let scope = PlanScope::TrustDefault;
+        self.may_plan(&context, scope).await?;
+        let command = PlanCommand::SetVisitCaps {
+            scope,
+            caps: VisitCaps {
+                per_day: request.per_day,
+                per_week: request.per_week,
+            },
+        };
+        self.run::<Plan>(
+            &context,
+            &request.command_id,
+            scope.plan_id(context.caller.trust.into_uuid()),
+            command,
+        )
+        .await
     }
 
     async fn adopt_plan(
@@ -1004,7 +1052,7 @@ impl pb::scheduling_server::Scheduling for SchedulingService {
             visitor: parse::id("visitor_id", &request.visitor_id)?,
             teacher: parse::id("teacher_id", &request.teacher_id)?,
             date: parse::date("date", &request.date)?,
-            caps: self.caps,
+            caps: self.visit_caps(context.caller.trust).await?.0,
             request_id,
         };
         let id = schedule_id(school, year(&request.academic_year)?);

@@ -43,7 +43,8 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
 /// Scheduling's own settings: sections `[reminders]` (`days_before`, `hour`,
 /// `escalate_after_working_days`, `nudge_after_working_days`) and `[visits]` (`per_day`,
-/// `per_week`), or `WAYMARK_REMINDERS__HOUR` and so on.
+/// `per_week`: the caps on visits for trusts that have not set their own), or
+/// `WAYMARK_REMINDERS__HOUR` and so on.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub reminders: ReminderSettings,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::decider::{Decider, DomainEvent};
 use crate::ids::{SchoolId, StaffId};
 use crate::rejection::{Rejection, RejectionKind};
+use crate::scheduling::schedule::VisitCaps;
 use crate::school_year::AcademicYear;
 use crate::text::Text;
 
@@ -409,7 +410,17 @@ pub enum PlanCommand {
     SetDefaultOwner {
         owner: StaffId,
     },
+    /// The trust's caps on visits to one teacher, which every school's bookings are held
+    /// to. Only the trust's default plan has them; it need not be started first.
+    SetVisitCaps {
+        scope: PlanScope,
+        caps: VisitCaps,
+    },
 }
+
+/// The most visits a trust may allow one teacher in a day, and in a week.
+pub const MOST_VISITS_PER_DAY: u32 = 5;
+pub const MOST_VISITS_PER_WEEK: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -429,6 +440,9 @@ pub enum PlanEvent {
     PlanOwnerSet {
         owner: StaffId,
     },
+    VisitCapsSet {
+        caps: VisitCaps,
+    },
 }
 
 impl DomainEvent for PlanEvent {
@@ -438,6 +452,7 @@ impl DomainEvent for PlanEvent {
             Self::PlanActivitySet { .. } => "PlanActivitySet",
             Self::PlanActivityRemoved { .. } => "PlanActivityRemoved",
             Self::PlanOwnerSet { .. } => "PlanOwnerSet",
+            Self::VisitCapsSet { .. } => "VisitCapsSet",
         }
     }
 }
@@ -454,6 +469,12 @@ pub enum PlanRejection {
     BadMonth(u32),
     #[error("an activity happens in some months or after assessments")]
     NeverHappens,
+    #[error("visit caps are the trust's: set them on the trust's default plan")]
+    CapsAreTheTrusts,
+    #[error(
+        "visits per day must be 1 to {MOST_VISITS_PER_DAY}, and per week from that to {MOST_VISITS_PER_WEEK}"
+    )]
+    BadCaps,
 }
 
 impl Rejection for PlanRejection {
@@ -462,7 +483,10 @@ impl Rejection for PlanRejection {
             Self::AlreadyAdopted => RejectionKind::AlreadyExists,
             Self::NotAdopted => RejectionKind::FailedPrecondition,
             Self::NoSuchActivity(_) => RejectionKind::NotFound,
-            Self::BadMonth(_) | Self::NeverHappens => RejectionKind::InvalidArgument,
+            Self::BadMonth(_) | Self::NeverHappens | Self::BadCaps => {
+                RejectionKind::InvalidArgument
+            }
+            Self::CapsAreTheTrusts => RejectionKind::FailedPrecondition,
         }
     }
 
@@ -473,6 +497,8 @@ impl Rejection for PlanRejection {
             Self::NoSuchActivity(_) => "plan.no_such_activity",
             Self::BadMonth(_) => "plan.bad_month",
             Self::NeverHappens => "plan.never_happens",
+            Self::CapsAreTheTrusts => "plan.caps_are_the_trusts",
+            Self::BadCaps => "plan.bad_caps",
         }
     }
 }
@@ -483,6 +509,8 @@ pub struct PlanState {
     pub scope: Option<PlanScope>,
     pub default_owner: Option<StaffId>,
     pub activities: Vec<PlannedActivity>,
+    /// The trust's caps on visits (the trust's default plan only); none until set.
+    pub visit_caps: Option<VisitCaps>,
 }
 
 fn check(activity: &PlannedActivity) -> Result<(), PlanRejection> {
@@ -537,6 +565,20 @@ impl Decider for Plan {
                 state.scope.ok_or(PlanRejection::NotAdopted)?;
                 Ok(vec![PlanEvent::PlanOwnerSet { owner: *owner }])
             }
+            PlanCommand::SetVisitCaps { scope, caps } => {
+                if *scope != PlanScope::TrustDefault {
+                    return Err(PlanRejection::CapsAreTheTrusts);
+                }
+                if !(1..=MOST_VISITS_PER_DAY).contains(&caps.per_day)
+                    || !(caps.per_day..=MOST_VISITS_PER_WEEK).contains(&caps.per_week)
+                {
+                    return Err(PlanRejection::BadCaps);
+                }
+                if state.visit_caps == Some(*caps) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![PlanEvent::VisitCapsSet { caps: *caps }])
+            }
         }
     }
 
@@ -559,6 +601,7 @@ impl Decider for Plan {
             }
             PlanEvent::PlanActivityRemoved { key } => state.activities.retain(|a| a.key != *key),
             PlanEvent::PlanOwnerSet { owner } => state.default_owner = Some(*owner),
+            PlanEvent::VisitCapsSet { caps } => state.visit_caps = Some(*caps),
         }
         state
     }
@@ -581,6 +624,51 @@ mod tests {
                 .iter()
                 .all(|a| !a.impact.is_empty() && (a.after_assessments || !a.months.is_empty()))
         );
+    }
+
+    #[test]
+    fn visit_caps_are_the_trusts_bounded_and_set_before_or_after_adopting() {
+        let caps = |per_day, per_week| VisitCaps { per_day, per_week };
+        let set = |per_day, per_week| PlanCommand::SetVisitCaps {
+            scope: PlanScope::TrustDefault,
+            caps: caps(per_day, per_week),
+        };
+        // Before the trust's default plan is started, and it stays not adopted.
+        let state = given::<Plan>([])
+            .when(set(2, 3))
+            .then([PlanEvent::VisitCapsSet { caps: caps(2, 3) }]);
+        assert_eq!((state.scope, state.visit_caps), (None, Some(caps(2, 3))));
+        // The same again changes nothing; the edges of the bounds are allowed.
+        given::<Plan>([PlanEvent::VisitCapsSet { caps: caps(2, 3) }])
+            .when(set(2, 3))
+            .then([]);
+        for (day, week) in [(1, 1), (MOST_VISITS_PER_DAY, MOST_VISITS_PER_WEEK)] {
+            given::<Plan>([])
+                .when(set(day, week))
+                .then([PlanEvent::VisitCapsSet {
+                    caps: caps(day, week),
+                }]);
+        }
+        for (day, week) in [
+            (0, 2),
+            (MOST_VISITS_PER_DAY + 1, 10),
+            (2, 1),
+            (1, MOST_VISITS_PER_WEEK + 1),
+        ] {
+            given::<Plan>([])
+                .when(set(day, week))
+                .then_rejected(PlanRejection::BadCaps);
+        }
+        // A school's plan has none of its own.
+        given::<Plan>([])
+            .when(PlanCommand::SetVisitCaps {
+                scope: PlanScope::School {
+                    school_id: SchoolId::from_uuid(Uuid::from_u128(1)),
+                    academic_year: AcademicYear::starting(2026),
+                },
+                caps: caps(1, 2),
+            })
+            .then_rejected(PlanRejection::CapsAreTheTrusts);
     }
 
     #[test]

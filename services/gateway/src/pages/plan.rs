@@ -1,7 +1,8 @@
 //! The monitoring plan on the web: the trust's default plan (trust leaders and
 //! administrators) and each school's plan for a year (its administrators): activities added,
 //! changed (name, months, who leads, both checklists, intended impact) and removed; a school
-//! adopts the default and generates its year. Scheduling decides who may change which plan;
+//! adopts the default and generates its year. The trust's caps on visits to one teacher are
+//! set beside its default plan. Scheduling decides who may change which plan;
 //! changing a school's plan once its year is generated re-plans it, keeping what was held.
 
 use askama::Template;
@@ -145,6 +146,10 @@ pub struct PlanPage {
     adopted: bool,
     activities: Vec<ActivityRow>,
     staff: Vec<TeamRow>,
+    /// The caps on visits to one teacher in force (per day, per week), and whether the
+    /// trust set them.
+    caps: (u32, u32),
+    caps_set: bool,
     command_id: String,
     error: Option<String>,
     done: bool,
@@ -200,6 +205,8 @@ async fn plan_page(
             })
             .collect(),
         staff,
+        caps: (plan.visits_per_day, plan.visits_per_week),
+        caps_set: plan.visit_caps_set,
         command_id: new_command_id(),
         error,
         done,
@@ -266,6 +273,16 @@ pub async fn change_plan(
                     school_id: scope.school_id(),
                     academic_year: year.clone(),
                     key: fields.trimmed("key"),
+                })
+                .await
+        }
+        ("caps", Scope::Trust) => {
+            let number = |name: &str| fields.trimmed(name).parse::<u32>().unwrap_or(0);
+            client
+                .set_visit_caps(sc::SetVisitCapsRequest {
+                    command_id,
+                    per_day: number("per_day"),
+                    per_week: number("per_week"),
                 })
                 .await
         }

@@ -1,5 +1,5 @@
 //! Fair visits on the web: every visit planned here is booked through scheduling's caps (at
-//! most `visits.per_day` and `visits.per_week` per teacher) before review dialogue records
+//! most so many a day and a week per teacher, the trust's setting) before review dialogue records
 //! it, and holds the booking; leaders see who has not been visited this term and the
 //! teachers' requests; teachers ask for a visit. Scheduling decides every one of these.
 

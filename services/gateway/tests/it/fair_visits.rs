@@ -127,3 +127,91 @@ async fn visits_are_booked_within_the_caps_and_requests_and_the_unvisited_are_se
     browser.close().await;
     stack.platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trusts_caps_hold_every_booking_and_only_its_leaders_set_them() {
+    let stack = Stack::start().await;
+    let seed = &stack.seed;
+    generated_year(&stack).await;
+    let tom = seed.teacher.id.to_string();
+    let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
+    let mut director = Client::signed_in(&stack.base, &seed.director.email, PASSWORD).await;
+    let caps = async |client: &mut Client, day: &str, week: &str| {
+        let page = client.get("/admin/plan?school=trust").await.body;
+        let command = hidden(&page, "command_id").unwrap_or_default();
+        client
+            .post(
+                "/admin/plan",
+                &[
+                    ("command_id", command.as_str()),
+                    ("school", "trust"),
+                    ("change", "caps"),
+                    ("per_day", day),
+                    ("per_week", week),
+                ],
+            )
+            .await
+    };
+
+    // Until the trust sets its own, the installation's caps are in force.
+    let page = director.get("/admin/plan?school=trust").await.body;
+    assert!(
+        page.contains("at most 1 a day and 2 a week for one teacher (the installation's defaults"),
+        "{page}"
+    );
+    // A head teacher does not set the trust's caps; nonsense caps are refused.
+    assert_eq!(
+        caps(&mut head, "5", "10").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let refused = caps(&mut director, "0", "3").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("visits per day must be 1 to 5"),
+        "{}",
+        refused.body
+    );
+    let set = caps(&mut director, "2", "3").await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    let page = director.get("/admin/plan?school=trust").await.body;
+    assert!(
+        page.contains("at most 2 a day and 3 a week for one teacher.")
+            && page.contains("Start the trust's default plan"),
+        "the caps are set and the default plan is still not started: {page}"
+    );
+
+    // Hillside's bookings are held to the trust's caps.
+    let plan = async |head: &mut Client, date: &str| {
+        let command = uuid::Uuid::new_v4().to_string();
+        head.post(
+            "/visits",
+            &[
+                ("command_id", command.as_str()),
+                ("teacher_id", tom.as_str()),
+                ("kind", "observation"),
+                ("date", date),
+                ("focus", "Questioning in maths"),
+            ],
+        )
+        .await
+    };
+    for date in ["2026-11-23", "2026-11-23"] {
+        let booked = plan(&mut head, date).await;
+        assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
+    }
+    let refused = plan(&mut head, "2026-11-23").await;
+    assert!(
+        refused.body.contains("that day: at most 2"),
+        "{}",
+        refused.body
+    );
+    let third = plan(&mut head, "2026-11-24").await;
+    assert_eq!(third.status, StatusCode::SEE_OTHER, "{}", third.body);
+    let refused = plan(&mut head, "2026-11-25").await;
+    assert!(
+        refused.body.contains("that week: at most 3"),
+        "{}",
+        refused.body
+    );
+    stack.platform.stop().await;
+}

@@ -410,7 +410,10 @@ async fn an_action_agreed_at_an_occurrence_names_it_as_its_origin() {
                     ("description", "Model paragraphing in Year 4 writing"),
                     ("owner_id", &teacher_id),
                     ("due_date", &due),
-                    ("success_criteria", "Most books show paragraphs by half term"),
+                    (
+                        "success_criteria",
+                        "Most books show paragraphs by half term",
+                    ),
                 ],
             )
             .await;
@@ -428,7 +431,10 @@ async fn an_action_agreed_at_an_occurrence_names_it_as_its_origin() {
             "{}",
             agreed.body
         );
-        assert!(tokio::time::Instant::now() < deadline, "never learned of it");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never learned of it"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
