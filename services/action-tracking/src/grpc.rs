@@ -19,7 +19,7 @@ use waymark_runtime::{ErrorKind, ServiceError, parse};
 use crate::anchors::Anchors;
 use crate::chain::Chain;
 use crate::commands::Commands;
-use crate::{access, chain, trail, verification};
+use crate::{access, chain, flow, trail, verification};
 
 /// The most actions one list reads from the database, before deciding who may see them.
 const MOST_MATCHES: i64 = 1000;
@@ -792,6 +792,19 @@ impl pb::action_tracking_server::ActionTracking for ActionTrackingService {
         })
         .collect();
         Ok(Response::new(pb::ListOriginsResponse { origins }))
+    }
+
+    async fn count_actions_by_month(
+        &self,
+        request: Request<pb::CountActionsByMonthRequest>,
+    ) -> Result<Response<pb::ActionsByMonth>, Status> {
+        let context = RequestContext::of(&request)?;
+        let span = flow::Span::parse(request.get_ref())?;
+        self.access
+            .school(&context, SchoolVerb::SeeTrends, span.school)
+            .await?;
+        let counted = flow::count(self.pool(), trust_of(&context), &span).await?;
+        Ok(Response::new(counted))
     }
 }
 

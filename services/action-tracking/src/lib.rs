@@ -21,6 +21,7 @@ pub mod anchors;
 pub mod chain;
 mod commands;
 mod evidence;
+mod flow;
 mod grpc;
 mod occurrences;
 mod projection;

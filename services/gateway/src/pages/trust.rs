@@ -1,6 +1,6 @@
 //! The trust overview, for trust leaders: per school, monitoring done against the plan so far
 //! this year (in all and term by term), progress reviews agreed and meetings held, actions
-//! open, overdue and done; across schools, the areas to focus that keep coming back and the
+//! open, overdue and done, and actions opened against closed month by month; across schools, the areas to focus that keep coming back and the
 //! practice worth sharing. Aggregates by school only — no tables of individual teachers.
 //! The same page for a head teacher (or senior leader) covers their own school only
 //! (`/schools/overview`). What counts as held, due, overdue and early is
@@ -39,6 +39,25 @@ pub struct SchoolRow {
     pub by_month: Vec<MonthRow>,
     /// The same as a chart (SVG).
     pub chart: String,
+    /// Actions opened and closed in each month of the academic year, and as a chart.
+    pub action_months: Vec<ActionMonth>,
+    pub actions_chart: String,
+}
+
+pub struct ActionMonth {
+    pub month: String,
+    pub opened: u32,
+    pub closed: u32,
+}
+
+/// "2026-09" as "Sep".
+fn month_name(month: &str) -> String {
+    month
+        .split_once('-')
+        .and_then(|(_, m)| m.parse::<u8>().ok())
+        .and_then(|m| chrono::Month::try_from(m).ok())
+        .map(|m| m.name()[..3].to_owned())
+        .unwrap_or_else(|| month.to_owned())
 }
 
 pub struct MonthRow {
@@ -225,6 +244,51 @@ async fn build(
             .into_iter()
             .filter(|a| date(&a.due_date).is_some_and(|d| d >= year_start))
             .collect();
+        let calendar = clients
+            .scheduling()
+            .get_calendar(sc::GetCalendarRequest {
+                school_id: id.clone(),
+            })
+            .await?
+            .into_inner();
+        let action_months: Vec<ActionMonth> = clients
+            .actions()
+            .count_actions_by_month(at::CountActionsByMonthRequest {
+                school_id: id.clone(),
+                from: year_start.to_string(),
+                to: year_end.to_string(),
+                time_zone: calendar.time_zone.clone(),
+            })
+            .await?
+            .into_inner()
+            .months
+            .into_iter()
+            .map(|m| ActionMonth {
+                month: month_name(&m.month),
+                opened: m.opened,
+                closed: m.closed,
+            })
+            .collect();
+        let actions_chart = super::chart::bars(
+            &format!("actions-{id}"),
+            &format!("{name}: actions opened and closed each month"),
+            &action_months
+                .iter()
+                .map(|m| m.month.clone())
+                .collect::<Vec<_>>(),
+            &[
+                super::chart::Series {
+                    name: "Opened",
+                    class: "chart__planned",
+                    values: action_months.iter().map(|m| m.opened).collect(),
+                },
+                super::chart::Series {
+                    name: "Closed",
+                    class: "chart__held",
+                    values: action_months.iter().map(|m| m.closed).collect(),
+                },
+            ],
+        );
         let months = by_month(&occurrences, start_year);
         let chart = super::chart::bars(
             &format!("chart-{id}"),
@@ -246,6 +310,8 @@ async fn build(
         rows.push(SchoolRow {
             by_month: months,
             chart,
+            action_months,
+            actions_chart,
             name: name.clone(),
             monitoring: occurrences.iter().filter_map(planned).collect(),
             reviews: reviews
@@ -271,13 +337,6 @@ async fn build(
         });
 
         // Term by term, each occurrence in the term its window closes in.
-        let calendar = clients
-            .scheduling()
-            .get_calendar(sc::GetCalendarRequest {
-                school_id: id.clone(),
-            })
-            .await?
-            .into_inner();
         let year = academic_year(today);
         for term in calendar
             .years

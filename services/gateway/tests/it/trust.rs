@@ -75,6 +75,27 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
     // An earlier review that names the same look-for as exemplary practice.
     agreed_review(&stack, &mut head, &mut teacher, -60, false).await;
 
+    // The teacher completes one of the meeting's actions, once action tracking has them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let action = loop {
+        let mine = teacher.get("/actions").await.body;
+        if let Some((before, _)) = mine.split_once("\">Moderate writing</a>") {
+            break before.rsplit("href=\"/actions/").next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "{mine}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let done = teacher
+        .post(
+            &format!("/actions/{action}/complete"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("impact", "Writing moderated across the year group"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
     // The director's view, once action tracking has the meeting's actions.
     let mut director = Client::signed_in(&stack.base, &seed.director.email, PASSWORD).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -94,9 +115,9 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
     assert_eq!(hillside[1], late, "planned monitoring overdue");
     assert_eq!(hillside[2], "2 of 2 (100%)", "reviews agreed");
     assert_eq!(hillside[3], "1 of 2 (50%)", "meetings held");
-    assert_eq!(hillside[4], "2", "actions open");
+    assert_eq!(hillside[4], "1", "actions open");
     assert!(hillside[5].contains("1 overdue"), "{hillside:?}");
-    assert_eq!(hillside[6], "0 (0 with impact recorded)", "{hillside:?}");
+    assert_eq!(hillside[6], "1 (1 with impact recorded)", "{hillside:?}");
     let riverside = row(&page, "Riverside Primary");
     assert_eq!(riverside.matches("None due yet").count(), 3, "{riverside}");
     assert!(riverside.contains("None overdue"), "{riverside}");
@@ -158,6 +179,52 @@ async fn the_trust_overview_counts_by_school_and_names_recurring_themes() {
         page.contains(&format!("<title>Nov, Planned: {november}</title>")),
         "{page}"
     );
+    // Actions month by month, August to July: the meeting's two opened this month (today is
+    // in November), one of them closed; nothing at Riverside.
+    let flow = |school: &str, heading: &str| -> Vec<u32> {
+        let table = &page[page
+            .find(&format!("{school}: actions opened and closed by month"))
+            .unwrap_or_else(|| panic!("{school}'s actions table: {page}"))..];
+        let at = table
+            .find(&format!("<th scope=\"row\">{heading}</th>"))
+            .unwrap();
+        table[at..at + table[at..].find("</tr>").unwrap()]
+            .split("<td>")
+            .skip(1)
+            .map(|cell| cell.trim_end_matches("</td>").trim().parse().unwrap())
+            .collect()
+    };
+    let mut opened = vec![0; 12];
+    let mut closed = vec![0; 12];
+    (opened[3], closed[3]) = (2, 1);
+    assert_eq!(flow("Hillside Primary", "Opened"), opened);
+    assert_eq!(flow("Hillside Primary", "Closed"), closed);
+    assert_eq!(flow("Riverside Primary", "Opened"), vec![0; 12]);
+    assert!(
+        page.contains("<title>Nov, Opened: 2</title>")
+            && page.contains("<title>Nov, Closed: 1</title>"),
+        "{page}"
+    );
+    // A class teacher does not get the school's counts from action tracking either.
+    let tom = waymark_runtime::auth::Caller {
+        trust: seed.trust,
+        actor: seed.teacher.id.into(),
+    };
+    let refused =
+        waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient::new(
+            stack.platform.client(stack.actions, tom),
+        )
+        .count_actions_by_month(
+            waymark_proto::action_tracking::v1::CountActionsByMonthRequest {
+                school_id: seed.hillside.to_string(),
+                from: "2026-08-01".into(),
+                to: "2027-07-31".into(),
+                time_zone: "Europe/London".into(),
+            },
+        )
+        .await
+        .expect_err("a class teacher sees no trends");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     // One look-for named as an area to focus, in one review of one school.
     let themes = &page[page.find("Recurring themes").unwrap()..];
     let (themes, exemplary) = themes.split_once("Practice worth sharing").unwrap();
