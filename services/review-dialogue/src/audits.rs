@@ -779,31 +779,43 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
             Some(content) => content,
             None => self.framework(trust, Some(framework)).await?.2,
         };
-        let texts: Vec<(String, String)> = content
+        let texts: Vec<(&str, String, &str, &str)> = content
             .sections
             .iter()
             .flat_map(|s| {
-                s.statements
-                    .iter()
-                    .map(|st| (st.id.clone(), st.text.to_string()))
+                s.statements.iter().map(|st| {
+                    (
+                        st.id.as_str(),
+                        st.text.to_string(),
+                        s.id.as_str(),
+                        s.title.as_str(),
+                    )
+                })
             })
             .collect();
         let statements = trend(&content, &audits)
             .into_iter()
-            .map(|t| pb::StatementTrend {
-                text: texts
+            .map(|t| {
+                let (text, section_id, section_title) = texts
                     .iter()
-                    .find(|(id, _)| *id == t.statement_id)
-                    .map(|(_, text)| text.clone())
-                    .unwrap_or_default(),
-                statement_id: t.statement_id,
-                ratings: t
-                    .ratings
-                    .iter()
-                    .map(|r| r.map(|r| r.as_str().to_owned()).unwrap_or_default())
-                    .collect(),
-                moved: t.moved,
-                stayed_red: t.stayed_red,
+                    .find(|(id, ..)| *id == t.statement_id)
+                    .map(|(_, text, section, title)| {
+                        (text.clone(), (*section).to_owned(), (*title).to_owned())
+                    })
+                    .unwrap_or_default();
+                pb::StatementTrend {
+                    text,
+                    section_id,
+                    section_title,
+                    statement_id: t.statement_id,
+                    ratings: t
+                        .ratings
+                        .iter()
+                        .map(|r| r.map(|r| r.as_str().to_owned()).unwrap_or_default())
+                        .collect(),
+                    moved: t.moved,
+                    stayed_red: t.stayed_red,
+                }
             })
             .collect();
         Ok(Response::new(pb::AuditTrendResponse {

@@ -1,5 +1,6 @@
 //! Self-evaluation over time: a school's audits of one framework side by side (how each
-//! statement moved), and the trust's latest audit per school as a heat-map.
+//! statement moved), movement per quality indicator (for the overviews' chart), and the
+//! trust's latest audit per school as a heat-map.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -76,6 +77,68 @@ fn movement(statement: &rd::StatementTrend, labels: Option<&rd::RagLabels>) -> S
         _ if statement.moved => "Moved, then back".into(),
         _ => "Unchanged".into(),
     }
+}
+
+fn rank(rating: &str) -> Option<u8> {
+    match rating {
+        "red" => Some(0),
+        "amber" => Some(1),
+        "green" => Some(2),
+        _ => None,
+    }
+}
+
+/// How one quality indicator (a section of the framework) moved between a school's two
+/// latest finalised audits: its statements rated in both that went up, stayed and went
+/// down, and the latest audit's red, amber and green.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Movement {
+    pub section_id: String,
+    pub section: String,
+    pub improved: u32,
+    pub unchanged: u32,
+    pub declined: u32,
+    pub latest: [u32; 3],
+}
+
+/// Movement per quality indicator, in the framework's order. Empty with fewer than two
+/// audits: there is nothing to move from. A statement not rated in either of the two is
+/// not counted as moving; the latest counts are of what the latest audit rated.
+pub fn movement_by_section(trend: &rd::AuditTrendResponse) -> Vec<Movement> {
+    let n = trend.audits.len();
+    if n < 2 {
+        return vec![];
+    }
+    let mut sections: Vec<Movement> = Vec::new();
+    for statement in &trend.statements {
+        let at = match sections
+            .iter()
+            .position(|s| s.section_id == statement.section_id)
+        {
+            Some(at) => at,
+            None => {
+                sections.push(Movement {
+                    section_id: statement.section_id.clone(),
+                    section: statement.section_title.clone(),
+                    ..Movement::default()
+                });
+                sections.len() - 1
+            }
+        };
+        let section = &mut sections[at];
+        let rating = |k: usize| statement.ratings.get(k).and_then(|r| rank(r));
+        let (before, latest) = (rating(n - 2), rating(n - 1));
+        if let Some(latest) = latest {
+            section.latest[usize::from(latest)] += 1;
+        }
+        match (before, latest) {
+            (Some(b), Some(l)) if l > b => section.improved += 1,
+            (Some(b), Some(l)) if l < b => section.declined += 1,
+            (Some(_), Some(_)) => section.unchanged += 1,
+            _ => {}
+        }
+    }
+    sections
 }
 
 #[derive(Template, WebTemplate)]
@@ -188,6 +251,56 @@ pub async fn heat_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn movement_is_counted_per_section_between_the_two_latest_audits() {
+        let statement = |section: &str, ratings: &[&str]| rd::StatementTrend {
+            section_id: section.into(),
+            section_title: format!("QI {section}"),
+            ratings: ratings.iter().map(|r| (*r).to_owned()).collect(),
+            ..Default::default()
+        };
+        let point = rd::TrendPoint::default();
+        let mut trend = rd::AuditTrendResponse {
+            audits: vec![point.clone(), point.clone(), point],
+            statements: vec![
+                // Only the last two audits count: red, then amber to green is up.
+                statement("1.1", &["red", "amber", "green"]),
+                statement("1.1", &["green", "green", "amber"]),
+                statement("1.1", &["amber", "amber", "amber"]),
+                // Not rated last time: not moved, but counted in the latest.
+                statement("2.3", &["red", "", "red"]),
+                // Not rated this time: neither.
+                statement("2.3", &["red", "green", ""]),
+            ],
+            ..Default::default()
+        };
+        let moved = movement_by_section(&trend);
+        assert_eq!(
+            moved,
+            [
+                Movement {
+                    section_id: "1.1".into(),
+                    section: "QI 1.1".into(),
+                    improved: 1,
+                    unchanged: 1,
+                    declined: 1,
+                    latest: [0, 2, 1],
+                },
+                Movement {
+                    section_id: "2.3".into(),
+                    section: "QI 2.3".into(),
+                    latest: [1, 0, 0],
+                    ..Movement::default()
+                },
+            ]
+        );
+        trend.audits.truncate(1);
+        assert!(
+            movement_by_section(&trend).is_empty(),
+            "one audit moves nothing"
+        );
+    }
 
     #[test]
     fn audits_finalised_on_one_day_get_headings_that_tell_them_apart() {

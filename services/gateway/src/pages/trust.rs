@@ -42,6 +42,10 @@ pub struct SchoolRow {
     /// Actions opened and closed in each month of the academic year, and as a chart.
     pub action_months: Vec<ActionMonth>,
     pub actions_chart: String,
+    /// Self-evaluation movement per quality indicator between the two latest audits of the
+    /// default framework (none with fewer than two), and as a chart.
+    pub movement: Vec<super::audit_trends::Movement>,
+    pub movement_chart: String,
 }
 
 pub struct ActionMonth {
@@ -289,6 +293,46 @@ async fn build(
                 },
             ],
         );
+        let trend = clients
+            .audits()
+            .audit_trend(rd::AuditTrendRequest {
+                school_id: id.clone(),
+                framework_id: String::new(),
+            })
+            .await?
+            .into_inner();
+        let movement = super::audit_trends::movement_by_section(&trend);
+        let movement_chart = if movement.is_empty() {
+            String::new()
+        } else {
+            super::chart::bars(
+                &format!("movement-{id}"),
+                &format!(
+                    "{name}: self-evaluation statements improved, unchanged and declined since the previous audit, by quality indicator"
+                ),
+                &movement
+                    .iter()
+                    .map(|m| m.section_id.clone())
+                    .collect::<Vec<_>>(),
+                &[
+                    super::chart::Series {
+                        name: "Improved",
+                        class: "chart__held",
+                        values: movement.iter().map(|m| m.improved).collect(),
+                    },
+                    super::chart::Series {
+                        name: "Unchanged",
+                        class: "chart__same",
+                        values: movement.iter().map(|m| m.unchanged).collect(),
+                    },
+                    super::chart::Series {
+                        name: "Declined",
+                        class: "chart__down",
+                        values: movement.iter().map(|m| m.declined).collect(),
+                    },
+                ],
+            )
+        };
         let months = by_month(&occurrences, start_year);
         let chart = super::chart::bars(
             &format!("chart-{id}"),
@@ -312,6 +356,8 @@ async fn build(
             chart,
             action_months,
             actions_chart,
+            movement,
+            movement_chart,
             name: name.clone(),
             monitoring: occurrences.iter().filter_map(planned).collect(),
             reviews: reviews

@@ -175,6 +175,31 @@ async fn an_audit_is_rated_statement_by_statement_and_shows_in_the_trend_and_hea
         movements.push(cell.text().await.unwrap());
     }
     assert_eq!(movements, ["Improved", "Stayed red", "Unchanged"]);
+    // The head's overview sums the same per quality indicator: one statement improved,
+    // the rest unchanged, none declined; red one, green the rest.
+    let overview = head.get("/schools/overview").await.body;
+    let table = overview
+        .split("Hillside Primary: movement by quality indicator")
+        .nth(1)
+        .and_then(|rest| rest.split("</tbody>").next())
+        .unwrap_or_else(|| panic!("the movement table: {overview}"));
+    let mut totals = [0usize; 6];
+    for row in table
+        .split("</tr>")
+        .filter(|r| r.contains("<th scope=\"row\">"))
+    {
+        for (k, cell) in row.split("<td>").skip(1).enumerate() {
+            totals[k] += cell
+                .trim_end_matches("</td>")
+                .trim()
+                .parse::<usize>()
+                .unwrap();
+        }
+    }
+    let n = statements.len();
+    assert_eq!(totals, [1, n - 1, 0, 1, 0, n - 1], "{table}");
+    assert!(overview.contains("Improved: 1</title>"), "{overview}");
+    browser.visit("/schools/overview").await;
     // Once finalised, anyone who may see the audit reads each rating with its evidence.
     browser.visit(&statements[0]).await;
     browser
