@@ -749,9 +749,29 @@ impl pb::review_dialogue_server::ReviewDialogue for ReviewDialogueService {
             .iter()
             .map(|id| parse::id::<StaffId>("leader_ids", id))
             .collect::<Result<Vec<_>, _>>()?;
+        let school_id: SchoolId = parse::id("school_id", &request.school_id)?;
+        // Leaders become parties to the record: each must work at the school (or hold a
+        // trust-wide role) and have an account in use.
+        let directory = self.runner.access.directory(context.caller.trust).await?;
+        if let Some(stranger) = leaders.iter().find(|leader| {
+            !directory.staff.get(leader).is_some_and(|record| {
+                !record.disabled
+                    && record
+                        .grants
+                        .iter()
+                        .any(|g| g.school.is_none_or(|s| s == school_id))
+            })
+        }) {
+            return Err(ServiceError::new(
+                waymark_runtime::ErrorKind::InvalidArgument,
+                "meeting.leader_not_at_school",
+                format!("leader_ids: {stranger} does not work at this school"),
+            )
+            .into());
+        }
         let command = MeetingCommand::Schedule(ScheduleMeeting {
             meeting_id,
-            school_id: parse::id("school_id", &request.school_id)?,
+            school_id,
             academic_year: academic_year(&request.academic_year)?,
             assessment_point: short_text("assessment_point", &request.assessment_point)?,
             teacher,

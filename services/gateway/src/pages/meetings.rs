@@ -179,7 +179,7 @@ pub async fn schedule(
         assessment_point: fields.trimmed("assessment_point"),
         teacher_id: teacher.to_string(),
         class_group: fields.trimmed("class_group"),
-        leader_ids: vec![viewer.staff.to_string()],
+        leader_ids: leaders(&viewer, &teacher.to_string(), &fields),
         date: fields.trimmed("date"),
         occurrence_id: fields.trimmed("occurrence_id"),
     };
@@ -195,6 +195,21 @@ pub async fn schedule(
         )),
     }
 }
+
+/// The meeting's leaders: whoever schedules it, then the other leaders chosen (review
+/// dialogue checks each works at the school).
+fn leaders(viewer: &Viewer, teacher: &str, fields: &Fields) -> Vec<String> {
+    let mut leaders = vec![viewer.staff.to_string()];
+    for other in fields.all("leader_ids") {
+        if other != teacher && !leaders.contains(&other) {
+            leaders.push(other);
+        }
+    }
+    leaders
+}
+
+/// How many groups, and how many learners, one analysis form offers.
+const ANALYSIS_ROWS: usize = 6;
 
 pub struct Previous {
     pub n: usize,
@@ -235,6 +250,8 @@ pub struct DetailPage {
     owners: Vec<Person>,
     is_teacher: bool,
     is_party: bool,
+    /// How many groups and learners the analysis form offers.
+    rows: usize,
     command_id: String,
     error: Option<String>,
     posted: Fields,
@@ -356,6 +373,7 @@ async fn show(
         owners: staff_of(viewer, &people, school),
         is_teacher: meeting.teacher_id == me,
         is_party: meeting.teacher_id == me || meeting.leader_ids.contains(&me),
+        rows: ANALYSIS_ROWS,
         // Anyone in the meeting attaches files until it closes (review dialogue decides).
         tags: Tags::of(state, viewer, "meeting", id, &meeting.school_id).await?,
         files: Files::new(
@@ -405,7 +423,7 @@ pub async fn act(
     let result = match verb.as_str() {
         "analysis" => {
             let pairs = |key: &str| -> Vec<(String, String)> {
-                (0..3)
+                (0..ANALYSIS_ROWS)
                     .map(|n| {
                         (
                             fields.trimmed(&format!("{key}.{n}")),

@@ -13,6 +13,7 @@ mod forms;
 mod home;
 mod http;
 mod journeys;
+mod meetings;
 mod notices;
 mod occurrences;
 mod people;
