@@ -24,5 +24,6 @@ mod sso;
 mod stack;
 mod stale;
 mod subject_access;
+mod term;
 mod trust;
 mod visits;

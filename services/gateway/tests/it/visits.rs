@@ -59,7 +59,15 @@ pub async fn drafted_review(stack: &Stack, head: &mut Client, opens: i64, focus:
         scheduled.body
     );
     let review = path_of(&scheduled.location, &stack.base);
-    let page = head.get(&review).await.body;
+    draft_review(head, &review, &day(opens + 1), focus).await;
+    review
+}
+
+/// Takes a scheduled review (`review`, its page) to its first draft over HTTP as `head`: a
+/// piece of evidence, the dialogue held on `held_on`, a look-for flagged (`focus`, else
+/// exemplary).
+pub async fn draft_review(head: &mut Client, review: &str, held_on: &str, focus: bool) {
+    let page = head.get(review).await.body;
     let source = page
         .split("id=\"source_id\" name=\"source_id\"><option value=\"")
         .nth(1)
@@ -80,7 +88,7 @@ pub async fn drafted_review(stack: &Stack, head: &mut Client, opens: i64, focus:
         .post(
             &format!("{review}/dialogue"),
             &[
-                ("held_on", &day(opens + 1)),
+                ("held_on", held_on),
                 ("both_present", "1"),
                 ("discussed", "Reading fluency"),
             ],
@@ -102,7 +110,6 @@ pub async fn drafted_review(stack: &Stack, head: &mut Client, opens: i64, focus:
             ],
         )
         .await);
-    review
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
