@@ -16,6 +16,7 @@ pub const ACTION: &str = "/actions/{id}";
 pub const REVIEW: &str = "/reviews/{id}";
 pub const MEETING: &str = "/meetings/{id}";
 pub const VISIT: &str = "/visits/{id}";
+pub const OCCURRENCE: &str = "/occurrences/{id}";
 pub const INVITATION: &str = "/invitations/{token}";
 /// The trust's audit trail: its last verification and anchor.
 pub const AUDIT_TRAIL: &str = "/admin/audit-trail";
@@ -37,6 +38,7 @@ pub fn record(kind: SubjectKind, id: Uuid) -> String {
         SubjectKind::Review => REVIEW,
         SubjectKind::Meeting => MEETING,
         SubjectKind::Visit => VISIT,
+        SubjectKind::Occurrence => OCCURRENCE,
     };
     fill(template, &id.to_string())
 }

@@ -1,5 +1,6 @@
 //! Plans reminder timers from the other services' events: an action's due date, a review's
-//! window, a meeting's date, a record waiting for someone's agreement. When a due date moves,
+//! window, a meeting's date, a record waiting for someone's agreement; and, from scheduling's
+//! own schedule events (through its projection), each planned activity's date. When a due date moves,
 //! an owner changes, or the thing is done, the pending timers are cancelled and planned again;
 //! timers that already fired stay fired.
 //!
@@ -20,6 +21,9 @@ use waymark_domain::scheduling::calendar::SchoolCalendar;
 use waymark_domain::scheduling::reminders::{
     PlannedReminder, ReminderKind, ReminderSettings, SubjectKind, plan_created, plan_due,
     plan_nudge,
+};
+use waymark_domain::scheduling::schedule::{
+    OccurrenceKind, OccurrenceStatus, ScheduleEvent, ScheduleState,
 };
 use waymark_domain::{SchoolId, StaffId, TrustId};
 use waymark_event_store::{RecordedEvent, decode};
@@ -278,6 +282,63 @@ impl Planner {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A planned activity is reminded to whoever leads it, the same way as an action: planned
+    /// with the occurrence, moved with it, stopped once it is held or cancelled. One already
+    /// past its date when planned (a year generated part way through) gets none: the
+    /// overview shows it as overdue. Reviews, meetings and visits are reminded through their
+    /// records instead.
+    pub async fn on_schedule(
+        &self,
+        tx: &mut PgConnection,
+        trust: TrustId,
+        state: &ScheduleState,
+        event: &RecordedEvent,
+    ) -> Result<(), HandlerError> {
+        use ScheduleEvent as E;
+        let (id, first) = match decode::<ScheduleEvent>(event)? {
+            E::OccurrencePlanned { occurrence } => (occurrence.id, true),
+            E::OccurrenceMoved { id, .. } | E::OccurrenceRescheduled { id, .. } => (id, false),
+            E::OccurrenceHeld { id } | E::OccurrenceCancelled { id, .. } => {
+                return self.close(tx, trust, id).await;
+            }
+            _ => return Ok(()),
+        };
+        let (Some(occurrence), Some(school)) = (state.occurrences.get(&id), state.school_id) else {
+            return Ok(());
+        };
+        if !matches!(occurrence.kind, OccurrenceKind::Activity { .. })
+            || occurrence.status != OccurrenceStatus::Planned
+        {
+            return Ok(());
+        }
+        let subject = Subject {
+            kind: SubjectKind::Occurrence,
+            id,
+            school,
+            title: occurrence.title.to_string(),
+            owner: occurrence.owner,
+            others: vec![],
+            due: occurrence.due,
+        };
+        if first {
+            let calendar = projection::calendar(tx, trust.into_uuid(), school.into_uuid()).await?;
+            let today = self
+                .clock
+                .now()
+                .with_timezone(&calendar.time_zone)
+                .date_naive();
+            if subject.due < today {
+                return Ok(());
+            }
+        } else if load(tx, trust, id).await?.is_none() {
+            // Moved from the past, where it had none, to a date still to come.
+            self.save(tx, trust, &subject, true).await?;
+            return self.plan_new(tx, trust, &subject).await;
+        }
+        self.save(tx, trust, &subject, true).await?;
+        self.plan(tx, trust, &subject).await
     }
 
     async fn save(

@@ -80,8 +80,8 @@ impl Projection for ReadModel {
     }
 }
 
-/// Applies `event` to the read models, and re-plans a school's reminders after a calendar
-/// change when given the `planner`.
+/// Applies `event` to the read models; given the `planner`, re-plans a school's reminders
+/// after a calendar change and plans its activities' reminders.
 async fn project(
     tx: &mut PgConnection,
     event: &RecordedEvent,
@@ -134,6 +134,11 @@ async fn project(
             save_schedule(tx, trust, id, &state, event.stream_version).await?;
             if event.event_type == "ChecklistTicked" {
                 save_tick(tx, trust, event).await?;
+            }
+            if let Some(planner) = planner {
+                planner
+                    .on_schedule(tx, event.trust_id, &state, event)
+                    .await?;
             }
         }
     }

@@ -410,6 +410,8 @@ pub enum SubjectKind {
     Review,
     Meeting,
     Visit,
+    /// A planned activity of the school's monitoring year, reminded to whoever leads it.
+    Occurrence,
 }
 
 impl SubjectKind {
@@ -419,13 +421,20 @@ impl SubjectKind {
             Self::Review => "review",
             Self::Meeting => "meeting",
             Self::Visit => "visit",
+            Self::Occurrence => "occurrence",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Action, Self::Review, Self::Meeting, Self::Visit]
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
+        [
+            Self::Action,
+            Self::Review,
+            Self::Meeting,
+            Self::Visit,
+            Self::Occurrence,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
     }
 }
 

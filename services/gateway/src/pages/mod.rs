@@ -109,7 +109,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/occurrences/{id}/files/{file}", get(files::file))
         .route("/occurrences/{id}/files/{file}/remove", post(files::remove))
-        .route("/occurrences/{id}", get(occurrences::detail))
+        .route(links::OCCURRENCE, get(occurrences::detail))
         .route("/occurrences/{id}/{verb}", post(occurrences::act))
         .route("/priorities", get(priorities::list).post(priorities::add))
         .route("/priorities/tie", post(priorities::tie))

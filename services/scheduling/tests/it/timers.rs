@@ -13,7 +13,7 @@ use waymark_proto::scheduling::v1 as pb;
 use waymark_runtime::ManualClock;
 use waymark_scheduling::worker::{self, WorkerOptions};
 use waymark_testkit::eventually;
-use waymark_testkit::services::{TestPlatform, colleague, new_caller};
+use waymark_testkit::services::{TestPlatform, colleague, new_caller, staff};
 
 use crate::support::*;
 
@@ -752,5 +752,95 @@ async fn after_downtime_each_person_hears_only_the_latest_reminder_still_true() 
     );
     up.cancel();
     service.await.unwrap();
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_planned_activity_reminds_its_lead_and_the_reminders_follow_it() {
+    let at = Utc
+        .with_ymd_and_hms(2026, 11, 17, 10, 0, 0)
+        .single()
+        .unwrap();
+    let mut platform = TestPlatform::start_with_clock(None, Arc::new(ManualClock::new(at))).await;
+    let address = platform.serve(waymark_scheduling::run).await;
+    let head = new_caller();
+    let school = Uuid::new_v4();
+    school_of(&platform, head, school, &[]).await;
+    let mut as_head = client(&platform, address, head);
+    set_calendar(&mut as_head, school, year_calendar()).await;
+    generated(&mut as_head, school, staff(head), vec![], vec![]).await;
+    let activities = as_head
+        .list_occurrences(pb::ListOccurrencesRequest {
+            school_id: school.to_string(),
+            kind: "activity".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .occurrences;
+    let id = |value: &str| Uuid::parse_str(value).unwrap();
+    // One already past when the year was generated has none: the overview shows it overdue.
+    let past = activities
+        .iter()
+        .find(|o| o.due.as_str() < "2026-11-17")
+        .expect("an activity before today");
+    assert!(
+        timers(&mut as_head, id(&past.occurrence_id), "")
+            .await
+            .is_empty()
+    );
+    // One to come reminds whoever leads it, before and on its date.
+    let later = activities
+        .iter()
+        .find(|o| o.due.as_str() > "2026-12-01")
+        .expect("an activity to come");
+    let pending = timers(&mut as_head, id(&later.occurrence_id), "pending").await;
+    assert!(
+        pending.iter().any(|t| t.reminder == "due")
+            && pending
+                .iter()
+                .all(|t| t.recipient_id == staff(head).to_string()
+                    && t.due_date == later.due
+                    && t.subject_kind == "occurrence"),
+        "{pending:?}"
+    );
+    // Moved, its reminders move with it; held, they stop.
+    as_head
+        .reschedule_occurrence(pb::RescheduleOccurrenceRequest {
+            command_id: command(),
+            school_id: school.to_string(),
+            academic_year: "2026-27".into(),
+            occurrence_id: later.occurrence_id.clone(),
+            date: "2027-03-10".into(),
+            reason: "Inspection week".into(),
+        })
+        .await
+        .unwrap();
+    let moved = timers(&mut as_head, id(&later.occurrence_id), "pending").await;
+    assert!(
+        !moved.is_empty() && moved.iter().all(|t| t.due_date == "2027-03-10"),
+        "{moved:?}"
+    );
+    as_head
+        .mark_occurrence_held(pb::OccurrenceTextRequest {
+            command_id: command(),
+            school_id: school.to_string(),
+            academic_year: "2026-27".into(),
+            occurrence_id: later.occurrence_id.clone(),
+            text: String::new(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        timers(&mut as_head, id(&later.occurrence_id), "pending")
+            .await
+            .is_empty()
+    );
+    assert!(
+        !timers(&mut as_head, id(&later.occurrence_id), "cancelled")
+            .await
+            .is_empty()
+    );
     platform.stop().await;
 }
