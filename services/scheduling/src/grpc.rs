@@ -245,7 +245,8 @@ impl SchedulingService {
     ) -> Result<(VisitCaps, bool), ServiceError> {
         let id = PlanScope::TrustDefault.plan_id(trust.into_uuid());
         let caps: Option<(Option<Json<VisitCaps>>,)> = sqlx::query_as(
-            "SELECT doc -> 'visit_caps' FROM scheduling.plans WHERE trust_id = $1 AND plan_id = $2",
+            "SELECT doc -> 'visit_caps' FROM scheduling.plans \
+              WHERE trust_id = $1 AND plan_id = $2 AND jsonb_typeof(doc -> 'visit_caps') = 'object'",
         )
         .bind(trust.into_uuid())
         .bind(id)
