@@ -77,6 +77,14 @@ impl School {
                 role: Role::SeniorLeader,
             },
         });
+        // The manager works at the school (a meeting's leaders must), with the least role.
+        events.push(DirectoryEvent::RoleGranted {
+            staff_id: staff(team.manager),
+            grant: Grant {
+                school: Some(SchoolId::from_uuid(school)),
+                role: Role::ClassTeacher,
+            },
+        });
         waymark_testkit::directory::append(platform, team.manager, &events).await;
         let last = staff(people[5].0);
         waymark_testkit::directory::known(

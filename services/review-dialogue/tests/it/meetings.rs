@@ -27,7 +27,7 @@ async fn a_first_meeting_records_analysis_discussion_and_actions() {
     let mut leader = client(&platform, address, team.manager);
     let mut teacher = client(&platform, address, team.teacher);
     let id_ = leader
-        .schedule_meeting(meeting(&team, Uuid::new_v4(), "2026-12-08"))
+        .schedule_meeting(meeting(&team, team.school, "2026-12-08"))
         .await
         .unwrap()
         .into_inner()
@@ -158,7 +158,7 @@ async fn the_trust_can_allow_learner_names() {
         .await
         .unwrap();
     let id_ = leader
-        .schedule_meeting(meeting(&team, Uuid::new_v4(), "2026-12-08"))
+        .schedule_meeting(meeting(&team, team.school, "2026-12-08"))
         .await
         .unwrap()
         .into_inner()
