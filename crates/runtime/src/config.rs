@@ -10,6 +10,7 @@
 //! | `log` | `filter` (tracing directives), `format` (`text` or `json`) | `info`, `text` |
 //! | `traces` | `otlp_endpoint` (an OTLP/gRPC collector, e.g. `http://collector:4317`; none: no traces), `service_name` | none, `waymark` |
 //! | `grpc` | `cert_file` and `key_file` (PEM): the services serve only over TLS; `ca_file` (PEM): the authorities trusted when calling an `https://` service URL; `reflection`: offer gRPC reflection | plain text; off |
+//! | `clock` | `start` (RFC 3339): the process's clock starts at that moment and runs at the real pace from there, for demonstrations and tests of separate processes; none: the system clock | none |
 //! | `network` | `allow_loopback`: configured addresses (webhooks, identity providers) may be on this machine (tests, local trials; see [`crate::net`]) | false |
 //! | `scheduling`, `review_dialogue`, `action_tracking`, `notifications`, `gateway` | `listen` (socket address), `url` (how others reach it) | 127.0.0.1:7101…7104, 8080 |
 //!
@@ -36,6 +37,7 @@ pub struct Config {
     pub traces: TracesConfig,
     pub network: NetworkConfig,
     pub grpc: GrpcConfig,
+    pub clock: ClockConfig,
     pub scheduling: ServiceAddress,
     pub review_dialogue: ServiceAddress,
     pub action_tracking: ServiceAddress,
@@ -143,6 +145,15 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// Where the process's time comes from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// The moment the clock starts at, running at the real pace from there; none: the
+    /// system clock.
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Exporting traces ([`crate::telemetry`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -222,6 +233,7 @@ impl Default for Config {
             traces: TracesConfig::default(),
             network: NetworkConfig::default(),
             grpc: GrpcConfig::default(),
+            clock: ClockConfig::default(),
             scheduling: ServiceAddress::local(7101),
             review_dialogue: ServiceAddress::local(7102),
             action_tracking: ServiceAddress::local(7103),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, RunningClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::platform::{Platform, PlatformError};
 use crate::telemetry;
@@ -43,7 +43,14 @@ impl Process {
         let mut config = Config::load(file.or(from_env.as_deref()))?;
         config.database.migrate |= owner;
         telemetry::init_tracing(&config);
-        let platform = Platform::connect(config, Arc::new(SystemClock)).await?;
+        let clock: Arc<dyn Clock> = match config.clock.start {
+            Some(start) => {
+                tracing::warn!(%start, "the clock starts at a set moment (clock.start)");
+                Arc::new(RunningClock::starting_at(start))
+            }
+            None => Arc::new(SystemClock),
+        };
+        let platform = Platform::connect(config, clock).await?;
         platform.migrate_core().await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod processes;
+
 use std::process::Output;
 
 use uuid::Uuid;
