@@ -93,6 +93,8 @@ async fn separate_processes_lose_nothing_and_do_nothing_twice_when_replicas_are_
         ("WAYMARK_AUTH__INTERNAL_KEY", TEST_KEY.into()),
         ("WAYMARK_NATS__URL", nats.url()),
         ("WAYMARK_LOG__FILTER", "warn".into()),
+        // The processes' time is the tests' (not the machine's, nor libfaketime's: their
+        // environment is cleared), as is the test platform's that signs the caller tokens.
         (
             "WAYMARK_CLOCK__START",
             waymark_testkit::time::start().to_rfc3339(),
@@ -121,17 +123,6 @@ async fn separate_processes_lose_nothing_and_do_nothing_twice_when_replicas_are_
     }
     if let Ok(path) = std::env::var("PATH") {
         env.push(("PATH".into(), path));
-    }
-    // `scripts/test` moves the clock with libfaketime; the processes share the test's.
-    for name in [
-        "LD_PRELOAD",
-        "FAKETIME",
-        "FAKETIME_DONT_FAKE_MONOTONIC",
-        "DONT_FAKE_MONOTONIC",
-    ] {
-        if let Ok(value) = std::env::var(name) {
-            env.push((name.into(), value));
-        }
     }
     let migrated = Command::new(env!("CARGO_BIN_EXE_waymark"))
         .arg("migrate")
