@@ -220,6 +220,20 @@ pub const PERSONAL_DATA: &[Part] = &[
         sql: "SELECT * FROM scheduling.visit_requests WHERE trust_id = $1 AND teacher_id = $2",
     },
     Part {
+        name: "checklist_lines_ticked",
+        sql: "SELECT occurrence_id, checklist, line, ticked_at FROM scheduling.checklist_ticks \
+              WHERE trust_id = $1 AND ticked_by = $2 ORDER BY ticked_at",
+    },
+    Part {
+        // An occurrence's notes and attendance, where the person wrote them or attended.
+        name: "notes_and_attendance",
+        sql: "SELECT s.school_id, m.key AS occurrence_id, m.value AS minutes \
+              FROM scheduling.schedules s, jsonb_each(s.doc -> 'minutes') m \
+              WHERE s.trust_id = $1 AND jsonb_typeof(s.doc -> 'minutes') = 'object' \
+                AND (m.value ->> 'by' = $2::text OR m.value -> 'attendees' ? $2::text) \
+              ORDER BY m.key",
+    },
+    Part {
         name: "files_uploaded",
         sql: "SELECT attachment_id, record_kind, record_id, file_name, media_type, size_bytes, attached_at, removed_at \
               FROM scheduling.evidence_files WHERE trust_id = $1 AND uploaded_by = $2 ORDER BY attached_at",

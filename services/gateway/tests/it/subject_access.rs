@@ -65,6 +65,40 @@ async fn a_trust_administrator_exports_everything_held_about_a_person() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    // In the school's year: the teacher ticks a line of an activity's class teacher's
+    // checklist and attends it, as the head's notes say.
+    let activity = crate::occurrences::generated_year(&stack)
+        .await
+        .into_iter()
+        .find(|o| o.kind == "activity")
+        .expect("an activity")
+        .occurrence_id;
+    let page = teacher.get(&format!("/occurrences/{activity}")).await.body;
+    let line = crate::http::hidden(&page, "line").expect("a class teacher's line");
+    let ticked = teacher
+        .post(
+            &format!("/occurrences/{activity}/tick"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("checklist", "class_teacher"),
+                ("line", &line),
+                ("ticked", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(ticked.status, StatusCode::SEE_OTHER, "{}", ticked.body);
+    let noted = head
+        .post(
+            &format!("/occurrences/{activity}/minutes"),
+            &[
+                ("command_id", &uuid::Uuid::new_v4().to_string()),
+                ("minutes", "Books looked at together"),
+                ("attendee_ids", &teacher_id),
+            ],
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::SEE_OTHER, "{}", noted.body);
+
     let export = format!("/admin/staff/{teacher_id}/export");
     let page = admin.get(&format!("/admin/staff/{teacher_id}")).await.body;
     assert!(
@@ -92,6 +126,14 @@ async fn a_trust_administrator_exports_everything_held_about_a_person() {
         let data: serde_json::Value = serde_json::from_str(&file(&mut zip, service)).unwrap();
         assert!(data.is_object(), "{service}: {data}");
     }
+    let scheduling: serde_json::Value =
+        serde_json::from_str(&file(&mut zip, "scheduling.json")).unwrap();
+    let ticks = scheduling["checklist_lines_ticked"].as_array().unwrap();
+    assert_eq!(ticks.len(), 1, "{scheduling}");
+    assert_eq!(ticks[0]["occurrence_id"], activity.as_str());
+    let notes = scheduling["notes_and_attendance"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{scheduling}");
+    assert_eq!(notes[0]["minutes"]["notes"], "Books looked at together");
 
     // The person sees the export among who read their records.
     let log = teacher.get("/access-log").await.body;
