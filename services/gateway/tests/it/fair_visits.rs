@@ -8,6 +8,28 @@ use crate::http::{Client, hidden, path_of};
 use crate::occurrences::generated_year;
 use crate::stack::{PASSWORD, Stack};
 
+/// `head` plans an observation of `teacher` on `date` (answering `request`, if not blank).
+async fn plan_visit(
+    head: &mut Client,
+    teacher: &str,
+    date: &str,
+    request: &str,
+) -> crate::http::Response {
+    let command = uuid::Uuid::new_v4().to_string();
+    head.post(
+        "/visits",
+        &[
+            ("command_id", command.as_str()),
+            ("teacher_id", teacher),
+            ("kind", "observation"),
+            ("date", date),
+            ("focus", "Questioning in maths"),
+            ("request_id", request),
+        ],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visits_are_booked_within_the_caps_and_requests_and_the_unvisited_are_seen() {
     let stack = Stack::start().await;
@@ -69,34 +91,19 @@ async fn visits_are_booked_within_the_caps_and_requests_and_the_unvisited_are_se
     let request = hidden(&form, "request_id")
         .unwrap_or_else(|| panic!("the request travels with the form: {link} {form}"));
 
-    let plan = async |head: &mut Client, date: &str, request: &str| {
-        let command = uuid::Uuid::new_v4().to_string();
-        head.post(
-            "/visits",
-            &[
-                ("command_id", command.as_str()),
-                ("teacher_id", tom.as_str()),
-                ("kind", "observation"),
-                ("date", date),
-                ("focus", "Questioning in maths"),
-                ("request_id", request),
-            ],
-        )
-        .await
-    };
-    let first = plan(&mut head, "2026-11-23", &request).await;
+    let first = plan_visit(&mut head, &tom, "2026-11-23", &request).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
     // The same day is over the day's limit; the next day is fine; a third that week is not.
-    let same_day = plan(&mut head, "2026-11-23", "").await;
+    let same_day = plan_visit(&mut head, &tom, "2026-11-23", "").await;
     assert_eq!(same_day.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         same_day.body.contains("that day: at most 1"),
         "{}",
         same_day.body
     );
-    let second = plan(&mut head, "2026-11-24", "").await;
+    let second = plan_visit(&mut head, &tom, "2026-11-24", "").await;
     assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
-    let third = plan(&mut head, "2026-11-25", "").await;
+    let third = plan_visit(&mut head, &tom, "2026-11-25", "").await;
     assert_eq!(third.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         third.body.contains("that week: at most 2"),
@@ -181,33 +188,19 @@ async fn the_trusts_caps_hold_every_booking_and_only_its_leaders_set_them() {
     );
 
     // Hillside's bookings are held to the trust's caps.
-    let plan = async |head: &mut Client, date: &str| {
-        let command = uuid::Uuid::new_v4().to_string();
-        head.post(
-            "/visits",
-            &[
-                ("command_id", command.as_str()),
-                ("teacher_id", tom.as_str()),
-                ("kind", "observation"),
-                ("date", date),
-                ("focus", "Questioning in maths"),
-            ],
-        )
-        .await
-    };
     for date in ["2026-11-23", "2026-11-23"] {
-        let booked = plan(&mut head, date).await;
+        let booked = plan_visit(&mut head, &tom, date, "").await;
         assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
     }
-    let refused = plan(&mut head, "2026-11-23").await;
+    let refused = plan_visit(&mut head, &tom, "2026-11-23", "").await;
     assert!(
         refused.body.contains("that day: at most 2"),
         "{}",
         refused.body
     );
-    let third = plan(&mut head, "2026-11-24").await;
+    let third = plan_visit(&mut head, &tom, "2026-11-24", "").await;
     assert_eq!(third.status, StatusCode::SEE_OTHER, "{}", third.body);
-    let refused = plan(&mut head, "2026-11-25").await;
+    let refused = plan_visit(&mut head, &tom, "2026-11-25", "").await;
     assert!(
         refused.body.contains("that week: at most 3"),
         "{}",

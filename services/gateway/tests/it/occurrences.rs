@@ -92,6 +92,16 @@ pub async fn generated_year(stack: &Stack) -> Vec<sc::Occurrence> {
         .occurrences
 }
 
+/// The id of the first activity of Hillside's generated year.
+pub async fn first_activity(stack: &Stack) -> String {
+    generated_year(stack)
+        .await
+        .into_iter()
+        .find(|o| o.kind == "activity")
+        .expect("an activity of the plan")
+        .occurrence_id
+}
+
 /// `path` as `client` sees it once `ready` says so (within 30 s; the services learn of each
 /// other's events through JetStream).
 async fn until(
@@ -126,12 +136,7 @@ fn posted(page: &str, name: &str) -> String {
 async fn an_occurrence_is_held_its_checklists_ticked_and_its_evidence_read_by_the_school_only() {
     let stack = Stack::start().await;
     let seed = &stack.seed;
-    let id = generated_year(&stack)
-        .await
-        .into_iter()
-        .find(|o| o.kind == "activity")
-        .expect("an activity of the plan")
-        .occurrence_id;
+    let id = first_activity(&stack).await;
     let page = format!("/occurrences/{id}");
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;
@@ -380,12 +385,7 @@ async fn an_action_agreed_at_an_occurrence_names_it_as_its_origin() {
 
     let stack = Stack::start().await;
     let seed = &stack.seed;
-    let id = generated_year(&stack)
-        .await
-        .into_iter()
-        .find(|o| o.kind == "activity")
-        .expect("an activity of the plan")
-        .occurrence_id;
+    let id = first_activity(&stack).await;
     let page = format!("/occurrences/{id}");
     let mut head = Client::signed_in(&stack.base, &seed.head.email, PASSWORD).await;
     let mut teacher = Client::signed_in(&stack.base, &seed.teacher.email, PASSWORD).await;

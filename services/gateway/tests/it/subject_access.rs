@@ -67,12 +67,7 @@ async fn a_trust_administrator_exports_everything_held_about_a_person() {
 
     // In the school's year: the teacher ticks a line of an activity's class teacher's
     // checklist and attends it, as the head's notes say.
-    let activity = crate::occurrences::generated_year(&stack)
-        .await
-        .into_iter()
-        .find(|o| o.kind == "activity")
-        .expect("an activity")
-        .occurrence_id;
+    let activity = crate::occurrences::first_activity(&stack).await;
     let page = teacher.get(&format!("/occurrences/{activity}")).await.body;
     let line = crate::http::hidden(&page, "line").expect("a class teacher's line");
     let ticked = teacher

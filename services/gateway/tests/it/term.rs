@@ -31,15 +31,30 @@ fn cells(page: &str, from: &str, heading: &str) -> Vec<String> {
         .collect()
 }
 
+type Scheduling = SchedulingClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        waymark_runtime::auth::CallAs,
+    >,
+>;
+
+/// The school's occurrences as scheduling lists them.
+async fn occurrences(scheduling: &mut Scheduling, school: &str) -> Vec<sc::Occurrence> {
+    scheduling
+        .list_occurrences(sc::ListOccurrencesRequest {
+            school_id: school.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .occurrences
+}
+
 /// On an activity's page, ticks the first line of its head teacher's checklist.
 async fn tick_first(
     browser: &mut Browser,
-    scheduling: &mut SchedulingClient<
-        tonic::service::interceptor::InterceptedService<
-            tonic::transport::Channel,
-            waymark_runtime::auth::CallAs,
-        >,
-    >,
+    scheduling: &mut Scheduling,
     occurrence: &sc::Occurrence,
 ) {
     browser
@@ -103,15 +118,7 @@ async fn a_school_goes_through_a_term_from_its_plan_to_the_trust_overview() {
     }
     browser.press("Generate the year").await;
     assert!(browser.text().await.contains("The year is generated"));
-    let year = scheduling
-        .list_occurrences(sc::ListOccurrencesRequest {
-            school_id: hillside.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .occurrences;
+    let year = occurrences(&mut scheduling, &hillside).await;
     let find = |kind: &str, fits: &dyn Fn(&sc::Occurrence) -> bool| {
         year.iter()
             .find(|o| o.kind == kind && fits(o))
@@ -220,15 +227,7 @@ async fn a_school_goes_through_a_term_from_its_plan_to_the_trust_overview() {
 
     // The director's overview, against what the school did. Held: what was held this year;
     // early: held with its window not yet closed; overdue: planned and closed before today.
-    let year = scheduling
-        .list_occurrences(sc::ListOccurrencesRequest {
-            school_id: hillside.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .occurrences;
+    let year = occurrences(&mut scheduling, &hillside).await;
     let live: Vec<&sc::Occurrence> = year.iter().filter(|o| o.status != "cancelled").collect();
     let held = live.iter().filter(|o| o.status == "held").count();
     let early = live
