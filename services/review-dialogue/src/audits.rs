@@ -779,28 +779,21 @@ impl pb::self_evaluation_server::SelfEvaluation for SelfEvaluationService {
             Some(content) => content,
             None => self.framework(trust, Some(framework)).await?.2,
         };
-        let texts: Vec<(&str, String, &str, &str)> = content
-            .sections
-            .iter()
-            .flat_map(|s| {
-                s.statements.iter().map(|st| {
-                    (
-                        st.id.as_str(),
-                        st.text.to_string(),
-                        s.id.as_str(),
-                        s.title.as_str(),
-                    )
-                })
-            })
-            .collect();
         let statements = trend(&content, &audits)
             .into_iter()
             .map(|t| {
-                let (text, section_id, section_title) = texts
+                // The statement and its section (quality indicator), as the latest audit
+                // asked them.
+                let (text, section_id, section_title) = content
+                    .sections
                     .iter()
-                    .find(|(id, ..)| *id == t.statement_id)
-                    .map(|(_, text, section, title)| {
-                        (text.clone(), (*section).to_owned(), (*title).to_owned())
+                    .find_map(|s| {
+                        let statement = s.statements.iter().find(|st| st.id == t.statement_id)?;
+                        Some((
+                            statement.text.to_string(),
+                            s.id.clone(),
+                            s.title.to_string(),
+                        ))
                     })
                     .unwrap_or_default();
                 pb::StatementTrend {

@@ -1,7 +1,8 @@
 //! A planned occurrence of the school's monitoring year: what it is, when, who leads it, the
 //! impact it is meant to have, its checklists (ticked line by line), its notes, its files,
-//! the actions agreed at it, and holding, moving or cancelling it. Scheduling decides who may do each; the page asks the same
-//! policies only to choose what to offer.
+//! the actions agreed at it, and holding, moving or cancelling it. Scheduling (and action
+//! tracking, for the actions) decides who may do each; the page asks the same policies only
+//! to choose what to offer.
 
 use askama::Template;
 use askama_web::WebTemplate;

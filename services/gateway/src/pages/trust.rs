@@ -1,7 +1,8 @@
 //! The trust overview, for trust leaders: per school, monitoring done against the plan so far
 //! this year (in all and term by term), progress reviews agreed and meetings held, actions
-//! open, overdue and done, and actions opened against closed month by month; across schools, the areas to focus that keep coming back and the
-//! practice worth sharing. Aggregates by school only — no tables of individual teachers.
+//! open, overdue and done; month by month, monitoring held and actions opened against closed;
+//! self-evaluation movement per quality indicator; across schools, the areas to focus that
+//! keep coming back and the practice worth sharing. Aggregates by school only — no tables of individual teachers.
 //! The same page for a head teacher (or senior leader) covers their own school only
 //! (`/schools/overview`). What counts as held, due, overdue and early is
 //! `waymark_domain::scheduling::completion`.
