@@ -6,6 +6,7 @@ mod access;
 mod audits;
 mod catalogue;
 mod meetings;
+mod retention;
 mod reviews;
 mod support;
 mod trust_access;
