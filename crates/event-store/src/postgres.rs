@@ -292,6 +292,9 @@ impl PgEventStore {
         events: &[NewEvent],
     ) -> Result<AppendOutcome, AppendError> {
         check_sizes(events)?;
+        if expected == ExpectedVersion::Any {
+            lock_stream(conn, stream).await?;
+        }
         // A savepoint keeps the caller's transaction usable when the insert fails, so the
         // failure can be told apart (retry, conflict) and reported.
         let mut attempt = 0;
@@ -413,9 +416,23 @@ impl PgEventStore {
 }
 
 /// An append at "any version" that lost a race for the next version simply takes the one
-/// after; it gives up (and reports the conflict) only if it keeps losing.
+/// after; it gives up (and reports the conflict) only if it keeps losing. Appends at any
+/// version queue for the stream (see [`lock_stream`]), so only an append that names a version
+/// can still beat one, and the retry then wins.
 fn retry_any(expected: ExpectedVersion, attempt: usize) -> bool {
     expected == ExpectedVersion::Any && attempt < 10
+}
+
+/// Queues this transaction behind any other that appends to the stream at "any version",
+/// until it ends. The insert that follows is a new statement, so it reads the stream's head
+/// as the one before left it; without the queue, writers racing for one stream could each
+/// lose the next version several times in a row.
+async fn lock_stream(conn: &mut PgConnection, stream: &StreamId) -> Result<(), AppendError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(1463897395, hashtext($1))")
+        .bind(stream.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 enum Insert {
@@ -627,6 +644,15 @@ impl EventStore for PgEventStore {
             return Err(AppendError::Empty);
         }
         check_sizes(events)?;
+        if expected == ExpectedVersion::Any {
+            let mut tx = self.shared.pool.begin().await?;
+            let outcome = self
+                .append_in(&mut tx, trust, stream, expected, metadata, events)
+                .await?;
+            tx.commit().await?;
+            self.appended();
+            return Ok(outcome);
+        }
         let mut conn = self.shared.pool.acquire().await?;
         let mut attempt = 0;
         loop {
