@@ -7,6 +7,7 @@
 
 mod audit;
 mod bootstrap;
+mod demo;
 mod projections;
 mod serve;
 
@@ -57,6 +58,33 @@ enum Command {
         /// The administrator's e-mail address (they sign in with it).
         #[arg(long)]
         admin_email: String,
+    },
+    /// Builds a demonstration trust through the services' own commands (the services must
+    /// be running, at the addresses the configuration gives) and prints the sign-in of one
+    /// person of each role.
+    Demo {
+        /// How many schools.
+        #[arg(long, default_value_t = 3)]
+        schools: usize,
+        /// Class teachers per school.
+        #[arg(long, default_value_t = 8)]
+        teachers: usize,
+        /// How many of each school's teachers have meetings, reviews and actions.
+        #[arg(long, default_value_t = 6)]
+        active_teachers: usize,
+        /// The same seed gives the same schools, people and states.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The trust's name.
+        #[arg(long, default_value = "Oak Valley Learning Trust")]
+        trust: String,
+        /// The password of the people whose sign-in is printed (nobody else has one).
+        #[arg(
+            long,
+            env = "WAYMARK_DEMO_PASSWORD",
+            default_value = "demonstration only"
+        )]
+        password: String,
     },
     /// Recomputes the action audit trail's hash chain of one trust (or of every trust) from
     /// the stored events, compares it with the signed anchors (when `audit.signing_key` or
@@ -125,6 +153,24 @@ async fn main() -> ExitCode {
                 &admin_email,
             )
             .await
+        }
+        Command::Demo {
+            schools,
+            teachers,
+            active_teachers,
+            seed,
+            trust,
+            password,
+        } => {
+            let options = waymark_demo::Options {
+                trust_name: trust,
+                schools,
+                teachers,
+                active_teachers,
+                seed,
+                password,
+            };
+            demo::build(cli.config.as_deref(), options).await
         }
         Command::VerifyAudit { trust } => match audit::verify(cli.config.as_deref(), trust).await {
             Ok(true) => Ok(()),

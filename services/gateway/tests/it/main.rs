@@ -7,6 +7,7 @@ mod admin;
 mod audits;
 mod authorization;
 mod browser;
+mod demo;
 mod fair_visits;
 mod files;
 mod forms;

@@ -54,6 +54,8 @@ pub struct Stack {
     pub scheduling: std::net::SocketAddr,
     /// Action tracking's, for what a page cannot reach (another school's occurrence).
     pub actions: std::net::SocketAddr,
+    /// Review dialogue's.
+    pub reviews: std::net::SocketAddr,
     _nats: NatsServer,
 }
 
@@ -147,6 +149,7 @@ impl Stack {
         let (scheduling, scheduling_url) = listener().await;
         let scheduling_address = scheduling.local_addr().unwrap();
         let (reviews, reviews_url) = listener().await;
+        let reviews_address = reviews.local_addr().unwrap();
         let (actions, actions_url) = listener().await;
         let actions_address = actions.local_addr().unwrap();
         let (notifications, notifications_url) = listener().await;
@@ -192,6 +195,7 @@ impl Stack {
             mail,
             scheduling: scheduling_address,
             actions: actions_address,
+            reviews: reviews_address,
             _nats: nats,
         }
     }
