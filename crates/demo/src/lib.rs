@@ -15,15 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use waymark_domain::TrustId;
+use waymark_gateway::Channels;
 use waymark_gateway::bootstrap::Bootstrap;
-use waymark_proto::action_tracking::v1::action_tracking_client::ActionTrackingClient;
-use waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient;
-use waymark_proto::scheduling::v1::scheduling_client::SchedulingClient;
 use waymark_runtime::Platform;
-use waymark_runtime::auth::{CallAs, Caller};
+use waymark_runtime::auth::Caller;
 
 pub use people::SignIn;
 
@@ -108,46 +104,22 @@ pub async fn build(platform: Arc<Platform>, options: &Options) -> anyhow::Result
     })
 }
 
-type Signed = InterceptedService<Channel, CallAs>;
-
-/// gRPC clients that sign each call as the person acting.
+/// The services' addresses, and the platform that signs each call as the person acting.
 struct Clients {
     platform: Arc<Platform>,
-    scheduling: Channel,
-    reviews: Channel,
-    actions: Channel,
+    channels: Channels,
 }
 
 impl Clients {
     fn new(platform: &Arc<Platform>) -> anyhow::Result<Self> {
-        let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(waymark_runtime::grpc::endpoint(url, &platform.config.grpc)?
-                .timeout(Duration::from_secs(30))
-                .connect_lazy())
-        };
-        let config = &platform.config;
         Ok(Self {
             platform: platform.clone(),
-            scheduling: channel(&config.scheduling.url)?,
-            reviews: channel(&config.review_dialogue.url)?,
-            actions: channel(&config.action_tracking.url)?,
+            channels: Channels::new(platform)?,
         })
     }
 
-    fn signed(&self, channel: &Channel, caller: Caller) -> Signed {
-        InterceptedService::new(channel.clone(), self.platform.call_as(caller))
-    }
-
-    fn scheduling(&self, caller: Caller) -> SchedulingClient<Signed> {
-        SchedulingClient::new(self.signed(&self.scheduling, caller))
-    }
-
-    fn reviews(&self, caller: Caller) -> ReviewDialogueClient<Signed> {
-        ReviewDialogueClient::new(self.signed(&self.reviews, caller))
-    }
-
-    fn actions(&self, caller: Caller) -> ActionTrackingClient<Signed> {
-        ActionTrackingClient::new(self.signed(&self.actions, caller))
+    fn of(&self, caller: Caller) -> waymark_gateway::Clients {
+        waymark_gateway::Clients::acting_as(&self.platform, &self.channels, caller)
     }
 }
 

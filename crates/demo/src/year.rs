@@ -158,7 +158,7 @@ async fn plan_year(
 ) -> anyhow::Result<()> {
     let year = AcademicYear::containing(today);
     let school_id = school.id.to_string();
-    let scheduling = clients.scheduling(head);
+    let scheduling = clients.of(head).scheduling();
     let request = sc::SetYearCalendarRequest {
         command_id: command(),
         school_id: school_id.clone(),
@@ -220,7 +220,7 @@ async fn meetings(
     teacher: &Person,
     today: NaiveDate,
 ) -> anyhow::Result<Totals> {
-    let reviews = clients.reviews(leader);
+    let reviews = clients.of(leader).reviews();
     let first_date = today - Duration::days(56);
     let first = schedule_meeting(&reviews, school, k, teacher, first_date).await?;
     open(&reviews, &first).await?;
@@ -316,8 +316,9 @@ async fn meetings(
     Ok(totals)
 }
 
-type Reviews =
-    waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient<crate::Signed>;
+type Reviews = waymark_proto::review_dialogue::v1::review_dialogue_client::ReviewDialogueClient<
+    waymark_gateway::Signed,
+>;
 
 async fn schedule_meeting(
     reviews: &Reviews,
@@ -383,7 +384,7 @@ async fn review(
     teacher: &Person,
     today: NaiveDate,
 ) -> anyhow::Result<Totals> {
-    let reviews = clients.reviews(reviewer);
+    let reviews = clients.of(reviewer).reviews();
     let request = rd::ScheduleReviewRequest {
         command_id: command(),
         school_id: school.id.to_string(),
@@ -477,7 +478,7 @@ async fn review(
         return Ok(totals);
     }
     // The teacher agrees, then the reviewer: agreed once both have.
-    for party in [clients.reviews(reviewee), reviews] {
+    for party in [clients.of(reviewee).reviews(), reviews] {
         let request = rd::AgreeRecordRequest {
             command_id: command(),
             review_id: id.clone(),
@@ -498,7 +499,7 @@ async fn direct_action(
     teacher: &Person,
     today: NaiveDate,
 ) -> anyhow::Result<Totals> {
-    let actions = clients.actions(head);
+    let actions = clients.of(head).actions();
     let request = at::CreateActionRequest {
         command_id: command(),
         school_id: school.id.to_string(),
@@ -511,7 +512,7 @@ async fn direct_action(
     let id = call!("an action", actions, create_action, request)
         .await?
         .action_id;
-    let mine = clients.actions(own);
+    let mine = clients.of(own).actions();
     let request = at::ActionRequest {
         command_id: command(),
         action_id: id.clone(),

@@ -33,7 +33,8 @@ use waymark_runtime::Platform;
 
 pub use directory::gateway_actor;
 pub use settings::Settings;
-use state::{AppState, Channels};
+use state::AppState;
+pub use state::{Channels, Clients, Signed};
 
 pub const NAME: &str = "gateway";
 

@@ -72,6 +72,17 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Clients signed as `caller`, one correlation id for everything they do.
+    pub fn acting_as(platform: &Platform, channels: &Channels, caller: Caller) -> Self {
+        let signer = platform
+            .call_as(caller)
+            .correlated(CorrelationId::from_uuid(Uuid::now_v7()));
+        Self {
+            signer,
+            channels: channels.clone(),
+        }
+    }
+
     pub fn scheduling(&self) -> SchedulingClient<Signed> {
         SchedulingClient::new(InterceptedService::new(
             self.channels.scheduling.clone(),
@@ -167,13 +178,6 @@ impl AppState {
     }
 
     pub fn clients_for(&self, caller: Caller) -> Clients {
-        let signer = self
-            .platform
-            .call_as(caller)
-            .correlated(CorrelationId::from_uuid(Uuid::now_v7()));
-        Clients {
-            signer,
-            channels: self.channels.clone(),
-        }
+        Clients::acting_as(&self.platform, &self.channels, caller)
     }
 }
