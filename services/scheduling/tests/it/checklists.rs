@@ -38,16 +38,7 @@ async fn checklist_lines_are_ticked_by_name_with_who_and_when() {
     let mut as_teacher = client(&platform, address, teacher);
     set_calendar(&mut as_head, school, year_calendar()).await;
     generated(&mut as_head, school, staff(head), vec![], vec![]).await;
-    let visits = as_head
-        .list_occurrences(pb::ListOccurrencesRequest {
-            school_id: school.to_string(),
-            kind: "activity".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .occurrences;
+    let visits = activities(&mut as_head, school).await;
     let [first, second, ..] = visits
         .iter()
         .filter(|o| o.detail == "classroom_observation_visit")

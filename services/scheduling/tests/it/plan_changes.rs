@@ -20,16 +20,8 @@ async fn a_changed_plan_replans_the_year_and_keeps_what_was_held() {
     generated(&mut client, school, staff(head), vec![], vec![]).await;
     // (month, status) of each occurrence of `key`, in date order.
     let of = async |client: &mut Client, key: &str| -> Vec<(String, String)> {
-        client
-            .list_occurrences(pb::ListOccurrencesRequest {
-                school_id: school.to_string(),
-                kind: "activity".into(),
-                ..Default::default()
-            })
+        activities(client, school)
             .await
-            .unwrap()
-            .into_inner()
-            .occurrences
             .into_iter()
             .filter(|o| o.detail == key)
             .map(|o| (o.date[..7].to_owned(), o.status))

@@ -136,6 +136,20 @@ pub async fn make_trust_admin(platform: &TestPlatform, who: Caller) {
 
 /// `school`'s 2026-27 from the built-in plan, adopted with `owner` leading what names nobody,
 /// generated for these year groups and classes (the calendar set already).
+/// Every activity of the school's generated year, in date order.
+pub async fn activities(client: &mut Client, school: Uuid) -> Vec<pb::Occurrence> {
+    client
+        .list_occurrences(pb::ListOccurrencesRequest {
+            school_id: school.to_string(),
+            kind: "activity".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .occurrences
+}
+
 pub async fn generated(
     client: &mut Client,
     school: Uuid,

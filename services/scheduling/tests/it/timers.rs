@@ -769,16 +769,7 @@ async fn a_planned_activity_reminds_its_lead_and_the_reminders_follow_it() {
     let mut as_head = client(&platform, address, head);
     set_calendar(&mut as_head, school, year_calendar()).await;
     generated(&mut as_head, school, staff(head), vec![], vec![]).await;
-    let activities = as_head
-        .list_occurrences(pb::ListOccurrencesRequest {
-            school_id: school.to_string(),
-            kind: "activity".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .occurrences;
+    let activities = activities(&mut as_head, school).await;
     let id = |value: &str| Uuid::parse_str(value).unwrap();
     // One already past when the year was generated has none: the overview shows it overdue.
     let past = activities
